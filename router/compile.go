@@ -1,0 +1,324 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/textproto"
+	"regexp"
+	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/api"
+)
+
+// MaxRegexLength caps the regular expressions a configuration may hold, as
+// Istio does, so that a hostile file cannot make compilation expensive.
+const MaxRegexLength = 1024
+
+// VS is a validated, compiled VirtualService. It is immutable and may be
+// shared by every Table built from one configuration.
+type VS struct {
+	Meta api.Meta
+	// Key is the caller's identifier for the resource, echoed in BuildTable
+	// warnings.
+	Key int
+	// Hosts are the VirtualService hosts with short names qualified.
+	Hosts []string
+	// Gateways are the resolved "ns/name" references ("mesh" for the mesh).
+	Gateways []string
+	http     []*httpRoute
+	tcp      []*l4Route
+	tls      []*l4Route
+}
+
+// httpRoute is one compiled HTTPRoute; its destinations are resolved per
+// Table because they may depend on the listener port.
+type httpRoute struct {
+	index   int
+	name    string
+	spec    *HTTPRoute
+	matches []*matchEntry
+	action  *Action
+}
+
+// matchEntry is one HTTPMatchRequest with its config-time filters.
+type matchEntry struct {
+	name     string
+	cond     condition
+	port     uint32
+	gateways []string
+	prefix   bool // uri is a prefix match: rewrites replace the matched part
+}
+
+// CompileVirtualService validates vs and compiles its matchers. Every
+// problem is returned, each as an *api.FieldError with its YAML path.
+func CompileVirtualService(meta api.Meta, key int, vs *VirtualService) (*VS, []error) {
+	c := &compiler{}
+	out := &VS{Meta: meta, Key: key}
+	out.Hosts = c.hosts(vs, meta.Namespace)
+	for _, g := range vs.Gateways {
+		out.Gateways = append(out.Gateways, ResolveGateway(g, meta.Namespace))
+	}
+	if len(vs.HTTP) == 0 && len(vs.TCP) == 0 && len(vs.TLS) == 0 {
+		c.errf("spec", "at least one of http, tcp or tls routes is required")
+	}
+	for i := range vs.HTTP {
+		if r := c.httpRoute(fmt.Sprintf("spec.http[%d]", i), i, &vs.HTTP[i], meta.Namespace); r != nil {
+			out.http = append(out.http, r)
+		}
+	}
+	out.tcp = c.tcpRoutes(vs, meta.Namespace)
+	out.tls = c.tlsRoutes(vs, out.Hosts, meta.Namespace)
+	return out, c.errs
+}
+
+type compiler struct{ errs []error }
+
+func (c *compiler) errf(path, format string, args ...any) {
+	c.errs = append(c.errs, api.Errorf(path, format, args...))
+}
+
+func (c *compiler) warnf(path, format string, args ...any) {
+	c.errs = append(c.errs, api.Warning(api.Errorf(path, format, args...)))
+}
+
+func (c *compiler) hosts(vs *VirtualService, ns string) []string {
+	var out []string
+	for i, h := range vs.Hosts {
+		path := fmt.Sprintf("spec.hosts[%d]", i)
+		if err := validateVSHost(h); err != nil {
+			c.errf(path, "%v", err)
+			continue
+		}
+		q := QualifyHost(h, ns)
+		for _, o := range out {
+			if HostsMatch(o, q) {
+				c.errf(path, "duplicate host %q overlaps %q in the same VirtualService", h, o)
+			}
+		}
+		out = append(out, q)
+	}
+	return out
+}
+
+func validateVSHost(h string) error {
+	switch {
+	case h == "":
+		return errors.New("empty host")
+	case strings.Contains(h, "/"):
+		return fmt.Errorf("host %q must not contain '/'", h)
+	case strings.Contains(h[1:], "*"):
+		return fmt.Errorf("host %q: '*' is only allowed as the first character", h)
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return nil
+	}
+	for _, label := range strings.Split(strings.TrimPrefix(h, "*"), ".") {
+		if len(label) > 63 {
+			return fmt.Errorf("host %q: label longer than 63 characters", h)
+		}
+	}
+	return nil
+}
+
+func (c *compiler) httpRoute(path string, index int, r *HTTPRoute, ns string) *httpRoute {
+	out := &httpRoute{index: index, name: r.Name, spec: r}
+	c.routeKind(path, r)
+	for i := range r.Match {
+		if m := c.matchEntry(fmt.Sprintf("%s.match[%d]", path, i), &r.Match[i], ns); m != nil {
+			out.matches = append(out.matches, m)
+		}
+	}
+	if len(r.Match) == 0 {
+		out.matches = []*matchEntry{{}}
+	}
+	out.action = c.action(path, r, ns)
+	for i := range r.Route {
+		c.destination(fmt.Sprintf("%s.route[%d].destination", path, i), &r.Route[i].Destination)
+		if r.Route[i].Weight < 0 {
+			c.errf(fmt.Sprintf("%s.route[%d].weight", path, i), "weight must not be negative")
+		}
+	}
+	if len(r.Route) > 1 && totalWeight(r.Route) == 0 {
+		c.errf(path+".route", "every destination has weight 0, so no request could be routed")
+	}
+	return out
+}
+
+func totalWeight(ds []HTTPRouteDestination) int64 {
+	var t int64
+	for _, d := range ds {
+		t += int64(max(d.Weight, 0))
+	}
+	return t
+}
+
+func (c *compiler) routeKind(path string, r *HTTPRoute) {
+	n := 0
+	for _, set := range []bool{len(r.Route) > 0, r.Redirect != nil, r.DirectResponse != nil, r.Delegate != nil} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		c.errf(path, "one of route, redirect, directResponse or delegate is required")
+	case n > 1:
+		c.errf(path, "only one of route, redirect, directResponse or delegate may be set")
+	}
+}
+
+func (c *compiler) destination(path string, d *Destination) {
+	switch {
+	case d.Host == "":
+		c.errf(path+".host", "required")
+	case d.Host == "*" || strings.Contains(d.Host, "*"):
+		c.errf(path+".host", "a destination host cannot be a wildcard (%q)", d.Host)
+	}
+	if d.Port != nil && (d.Port.Number == 0 || d.Port.Number > 65535) {
+		c.errf(path+".port.number", "port %d out of range 1-65535", d.Port.Number)
+	}
+}
+
+func (c *compiler) matchEntry(path string, m *HTTPMatchRequest, ns string) *matchEntry {
+	e := &matchEntry{name: m.Name, port: m.Port}
+	if m.Port > 65535 {
+		c.errf(path+".port", "port %d out of range", m.Port)
+	}
+	for _, g := range m.Gateways {
+		e.gateways = append(e.gateways, ResolveGateway(g, ns))
+	}
+	e.cond.uri = c.strMatch(path+".uri", m.URI, false)
+	if m.URI != nil && m.URI.Prefix != nil {
+		e.prefix = true
+	}
+	if m.IgnoreURICase && e.cond.uri.kind != matchRegex {
+		e.cond.uri.fold = true
+	}
+	e.cond.scheme = c.strMatch(path+".scheme", m.Scheme, false)
+	e.cond.method = c.strMatch(path+".method", m.Method, false)
+	e.cond.authority = c.strMatch(path+".authority", m.Authority, false)
+	e.cond.headers = c.headerMatchers(path+".headers", m.Headers)
+	e.cond.without = c.headerMatchers(path+".withoutHeaders", m.WithoutHeaders)
+	for _, k := range sortedKeys(m.QueryParams) {
+		e.cond.query = append(e.cond.query, queryMatcher{name: k, m: c.strMatch(path+".queryParams."+k, m.QueryParams[k], true)})
+	}
+	return e
+}
+
+func (c *compiler) headerMatchers(path string, hs map[string]*StringMatch) []headerMatcher {
+	var out []headerMatcher
+	for _, k := range sortedKeys(hs) {
+		p := path + "." + k
+		h := headerMatcher{m: c.strMatch(p, hs[k], true)}
+		if claim, ok := claimPath(k); ok {
+			if claim == nil {
+				c.errf(p, "malformed claim reference %q", k)
+				continue
+			}
+			h.claim = claim
+		} else {
+			if !validHeaderName(k) {
+				c.errf(p, "invalid header name %q", k)
+				continue
+			}
+			h.name = textproto.CanonicalMIMEHeaderKey(k)
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// claimPath parses "@request.auth.claims.a.b" or "@request.auth.claims[a][b]".
+func claimPath(k string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(k, "@request.auth.claims")
+	if !ok {
+		return nil, false
+	}
+	if dotted, ok := strings.CutPrefix(rest, "."); ok {
+		parts := strings.Split(dotted, ".")
+		for _, p := range parts {
+			if p == "" {
+				return nil, true
+			}
+		}
+		return parts, true
+	}
+	var parts []string
+	for rest != "" {
+		if rest[0] != '[' {
+			return nil, true
+		}
+		end := strings.IndexByte(rest, ']')
+		if end <= 1 {
+			return nil, true
+		}
+		parts = append(parts, rest[1:end])
+		rest = rest[end+1:]
+	}
+	if len(parts) == 0 {
+		return nil, true
+	}
+	return parts, true
+}
+
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// strMatch compiles a StringMatch. presence allows the empty form ({} or
+// regex "*"), which headers and query parameters use to mean "present".
+func (c *compiler) strMatch(path string, m *StringMatch, presence bool) strMatcher {
+	if m == nil {
+		return strMatcher{}
+	}
+	n := 0
+	for _, p := range []*string{m.Exact, m.Prefix, m.Regex} {
+		if p != nil {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		c.errf(path, "only one of exact, prefix or regex may be set")
+		return strMatcher{}
+	case n == 0 && presence:
+		return strMatcher{kind: matchPresent}
+	case n == 0:
+		c.errf(path, "one of exact, prefix or regex is required")
+		return strMatcher{}
+	case m.Exact != nil:
+		return strMatcher{kind: matchExact, s: *m.Exact}
+	case m.Prefix != nil:
+		return strMatcher{kind: matchPrefix, s: *m.Prefix}
+	case presence && *m.Regex == "*":
+		return strMatcher{kind: matchPresent}
+	}
+	re, err := CompileRegex(*m.Regex)
+	if err != nil {
+		c.errf(path+".regex", "%v", err)
+		return strMatcher{}
+	}
+	return strMatcher{kind: matchRegex, re: re}
+}
+
+// CompileRegex compiles an RE2 expression that must match a whole string,
+// as Envoy's safe_regex does.
+func CompileRegex(expr string) (*regexp.Regexp, error) {
+	if len(expr) > MaxRegexLength {
+		return nil, fmt.Errorf("regex is %d characters long; the limit is %d", len(expr), MaxRegexLength)
+	}
+	if _, err := regexp.Compile(expr); err != nil {
+		return nil, fmt.Errorf("regex does not compile: %w", err)
+	}
+	return regexp.Compile("^(?:" + expr + ")$")
+}
