@@ -20,14 +20,21 @@ const MinDuration = time.Millisecond
 // UnmarshalYAML parses a duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: duration must be a string such as \"5s\"", n.Line)
+		return typeError(n, "duration must be a string such as \"5s\"")
 	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		return typeError(n, err.Error())
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// typeError reports a bad value the way yaml.v3 reports its own type
+// errors, so that decoding goes on and every problem of a document is
+// reported at once.
+func typeError(n *yaml.Node, msg string) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, msg)}}
 }
 
 // ParseDuration parses s as Go and protobuf durations are written
