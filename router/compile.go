@@ -5,15 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"net/textproto"
-	"regexp"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 )
-
-// MaxRegexLength caps the regular expressions a configuration may hold, as
-// Istio does, so that a hostile file cannot make compilation expensive.
-const MaxRegexLength = 1024
 
 // VS is a validated, compiled VirtualService. It is immutable and may be
 // shared by every Table built from one configuration.
@@ -29,16 +24,19 @@ type VS struct {
 	http     []*httpRoute
 	tcp      []*l4Route
 	tls      []*l4Route
+	delegate bool
 }
 
 // httpRoute is one compiled HTTPRoute; its destinations are resolved per
 // Table because they may depend on the listener port.
 type httpRoute struct {
-	index   int
-	name    string
-	spec    *HTTPRoute
-	matches []*matchEntry
-	action  *Action
+	index    int
+	name     string
+	ns       string // namespace for short destination names
+	spec     *HTTPRoute
+	matches  []*matchEntry
+	action   *Action
+	delegate string // "ns/name" of the delegate VirtualService it came from
 }
 
 // matchEntry is one HTTPMatchRequest with its config-time filters.
@@ -47,14 +45,20 @@ type matchEntry struct {
 	cond     condition
 	port     uint32
 	gateways []string
-	prefix   bool // uri is a prefix match: rewrites replace the matched part
+	// filtered is true when port, gateways, sourceLabels or
+	// sourceNamespace may drop the entry at build time.
+	filtered bool
+	// prefix is true for a prefix uri match, or no uri at all (Istio
+	// matches prefix "/"): rewrites replace the prefixLen matched bytes.
+	prefix    bool
+	prefixLen int
 }
 
 // CompileVirtualService validates vs and compiles its matchers. Every
 // problem is returned, each as an *api.FieldError with its YAML path.
 func CompileVirtualService(meta api.Meta, key int, vs *VirtualService) (*VS, []error) {
 	c := &compiler{}
-	out := &VS{Meta: meta, Key: key}
+	out := &VS{Meta: meta, Key: key, delegate: len(vs.Hosts) == 0}
 	out.Hosts = c.hosts(vs, meta.Namespace)
 	for _, g := range vs.Gateways {
 		out.Gateways = append(out.Gateways, ResolveGateway(g, meta.Namespace))
@@ -62,17 +66,29 @@ func CompileVirtualService(meta api.Meta, key int, vs *VirtualService) (*VS, []e
 	if len(vs.HTTP) == 0 && len(vs.TCP) == 0 && len(vs.TLS) == 0 {
 		c.errf("spec", "at least one of http, tcp or tls routes is required")
 	}
+	c.delegateRules(vs)
 	for i := range vs.HTTP {
 		if r := c.httpRoute(fmt.Sprintf("spec.http[%d]", i), i, &vs.HTTP[i], meta.Namespace); r != nil {
 			out.http = append(out.http, r)
 		}
 	}
+	c.unreachable(out.http)
 	out.tcp = c.tcpRoutes(vs, meta.Namespace)
 	out.tls = c.tlsRoutes(vs, out.Hosts, meta.Namespace)
 	return out, c.errs
 }
 
-type compiler struct{ errs []error }
+// IsDelegate reports whether the VirtualService is a delegate: one without
+// hosts, whose routes only apply through a root route's delegate field.
+func (vs *VS) IsDelegate() bool { return vs.delegate }
+
+// compiler collects the problems of one resource. lenient skips the
+// exclusivity checks, for routes merged from a delegate, which Istio
+// translates without validating them again.
+type compiler struct {
+	errs    []error
+	lenient bool
+}
 
 func (c *compiler) errf(path, format string, args ...any) {
 	c.errs = append(c.errs, api.Errorf(path, format, args...))
@@ -122,7 +138,7 @@ func validateVSHost(h string) error {
 }
 
 func (c *compiler) httpRoute(path string, index int, r *HTTPRoute, ns string) *httpRoute {
-	out := &httpRoute{index: index, name: r.Name, spec: r}
+	out := &httpRoute{index: index, name: r.Name, ns: ns, spec: r}
 	c.routeKind(path, r)
 	for i := range r.Match {
 		if m := c.matchEntry(fmt.Sprintf("%s.match[%d]", path, i), &r.Match[i], ns); m != nil {
@@ -130,9 +146,9 @@ func (c *compiler) httpRoute(path string, index int, r *HTTPRoute, ns string) *h
 		}
 	}
 	if len(r.Match) == 0 {
-		out.matches = []*matchEntry{{}}
+		out.matches = []*matchEntry{{prefix: true, prefixLen: 1}}
 	}
-	out.action = c.action(path, r, ns)
+	out.action = c.action(path, r, out.matches)
 	for i := range r.Route {
 		c.destination(fmt.Sprintf("%s.route[%d].destination", path, i), &r.Route[i].Destination)
 		if r.Route[i].Weight < 0 {
@@ -181,7 +197,8 @@ func (c *compiler) destination(path string, d *Destination) {
 }
 
 func (c *compiler) matchEntry(path string, m *HTTPMatchRequest, ns string) *matchEntry {
-	e := &matchEntry{name: m.Name, port: m.Port}
+	e := &matchEntry{name: m.Name, port: m.Port, prefix: m.URI == nil, prefixLen: 1}
+	e.filtered = m.Port != 0 || len(m.Gateways) > 0 || len(m.SourceLabels) > 0 || m.SourceNamespace != ""
 	if m.Port > 65535 {
 		c.errf(path+".port", "port %d out of range", m.Port)
 	}
@@ -190,7 +207,7 @@ func (c *compiler) matchEntry(path string, m *HTTPMatchRequest, ns string) *matc
 	}
 	e.cond.uri = c.strMatch(path+".uri", m.URI, false)
 	if m.URI != nil && m.URI.Prefix != nil {
-		e.prefix = true
+		e.prefix, e.prefixLen = true, len(*m.URI.Prefix)
 	}
 	if m.IgnoreURICase && e.cond.uri.kind != matchRegex {
 		e.cond.uri.fold = true
@@ -273,52 +290,4 @@ func validHeaderName(k string) bool {
 		}
 	}
 	return true
-}
-
-// strMatch compiles a StringMatch. presence allows the empty form ({} or
-// regex "*"), which headers and query parameters use to mean "present".
-func (c *compiler) strMatch(path string, m *StringMatch, presence bool) strMatcher {
-	if m == nil {
-		return strMatcher{}
-	}
-	n := 0
-	for _, p := range []*string{m.Exact, m.Prefix, m.Regex} {
-		if p != nil {
-			n++
-		}
-	}
-	switch {
-	case n > 1:
-		c.errf(path, "only one of exact, prefix or regex may be set")
-		return strMatcher{}
-	case n == 0 && presence:
-		return strMatcher{kind: matchPresent}
-	case n == 0:
-		c.errf(path, "one of exact, prefix or regex is required")
-		return strMatcher{}
-	case m.Exact != nil:
-		return strMatcher{kind: matchExact, s: *m.Exact}
-	case m.Prefix != nil:
-		return strMatcher{kind: matchPrefix, s: *m.Prefix}
-	case presence && *m.Regex == "*":
-		return strMatcher{kind: matchPresent}
-	}
-	re, err := CompileRegex(*m.Regex)
-	if err != nil {
-		c.errf(path+".regex", "%v", err)
-		return strMatcher{}
-	}
-	return strMatcher{kind: matchRegex, re: re}
-}
-
-// CompileRegex compiles an RE2 expression that must match a whole string,
-// as Envoy's safe_regex does.
-func CompileRegex(expr string) (*regexp.Regexp, error) {
-	if len(expr) > MaxRegexLength {
-		return nil, fmt.Errorf("regex is %d characters long; the limit is %d", len(expr), MaxRegexLength)
-	}
-	if _, err := regexp.Compile(expr); err != nil {
-		return nil, fmt.Errorf("regex does not compile: %w", err)
-	}
-	return regexp.Compile("^(?:" + expr + ")$")
 }

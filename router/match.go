@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -37,6 +38,21 @@ const (
 	matchRegex
 	matchPresent
 )
+
+// String names the match kind, as in the YAML.
+func (k matchKind) String() string {
+	switch k {
+	case matchExact:
+		return "exact"
+	case matchPrefix:
+		return "prefix"
+	case matchRegex:
+		return "regex"
+	case matchPresent:
+		return "present"
+	}
+	return "any"
+}
 
 // strMatcher is a compiled StringMatch.
 type strMatcher struct {
@@ -202,4 +218,56 @@ func (c *condition) catchAll() bool {
 		(c.uri.kind == matchRegex && (c.uri.re.String() == "^(?:.*)$" || c.uri.re.String() == "^(?:*)$"))
 	return uriAll && c.scheme.kind == matchAny && c.method.kind == matchAny &&
 		c.authority.kind == matchAny && len(c.headers) == 0 && len(c.without) == 0 && len(c.query) == 0
+}
+
+// MaxRegexLength caps the regular expressions a configuration may hold, as
+// Istio does, so that a hostile file cannot make compilation expensive.
+const MaxRegexLength = 1024
+
+// strMatch compiles a StringMatch. presence allows the empty form ({} or
+// regex "*"), which headers and query parameters use to mean "present".
+func (c *compiler) strMatch(path string, m *StringMatch, presence bool) strMatcher {
+	if m == nil {
+		return strMatcher{}
+	}
+	n := 0
+	for _, p := range []*string{m.Exact, m.Prefix, m.Regex} {
+		if p != nil {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		c.errf(path, "only one of exact, prefix or regex may be set")
+		return strMatcher{}
+	case n == 0 && presence:
+		return strMatcher{kind: matchPresent}
+	case n == 0:
+		c.errf(path, "one of exact, prefix or regex is required")
+		return strMatcher{}
+	case m.Exact != nil:
+		return strMatcher{kind: matchExact, s: *m.Exact}
+	case m.Prefix != nil:
+		return strMatcher{kind: matchPrefix, s: *m.Prefix}
+	case presence && *m.Regex == "*":
+		return strMatcher{kind: matchPresent}
+	}
+	re, err := CompileRegex(*m.Regex)
+	if err != nil {
+		c.errf(path+".regex", "%v", err)
+		return strMatcher{}
+	}
+	return strMatcher{kind: matchRegex, re: re}
+}
+
+// CompileRegex compiles an RE2 expression that must match a whole string,
+// as Envoy's safe_regex does.
+func CompileRegex(expr string) (*regexp.Regexp, error) {
+	if len(expr) > MaxRegexLength {
+		return nil, fmt.Errorf("regex is %d characters long; the limit is %d", len(expr), MaxRegexLength)
+	}
+	if _, err := regexp.Compile(expr); err != nil {
+		return nil, fmt.Errorf("regex does not compile: %w", err)
+	}
+	return regexp.Compile("^(?:" + expr + ")$")
 }

@@ -27,6 +27,7 @@ type Table struct {
 	wildLens []int             // distinct wildcard suffix lengths, longest first
 	star     *VHost
 	vhosts   []*VHost
+	warnings []Warning
 }
 
 // VHost is one virtual host: the domains it serves and its ordered routes.
@@ -50,14 +51,25 @@ type Route struct {
 	Index          int
 	// Match is the position of the match entry, -1 when the route has none.
 	Match int
-	// PrefixMatch is true when the route matched the path by prefix; a
+	// PrefixMatch is true when the route matched the path by prefix,
+	// including a match entry without uri (Istio matches prefix "/"); a
 	// rewrite then replaces only the matched prefix, PrefixLen bytes long.
+	// Otherwise (exact, regex) it replaces the whole path.
 	PrefixMatch bool
 	PrefixLen   int
 	Action      *Action
 	Forward     *Forward
-	cond        condition
-	catchAll    bool
+	// Mirrors are the resolved mirror destinations (forwarded requests
+	// only), shared by the Routes of one HTTPRoute.
+	Mirrors []Mirror
+	// ServerPort is the Gateway server port the table was built for; a
+	// redirect with derivePort FROM_REQUEST_PORT uses it.
+	ServerPort uint32
+	// Delegate is the "namespace/name" of the delegate VirtualService the
+	// route was merged from, "" for a route of VirtualService itself.
+	Delegate string
+	cond     condition
+	catchAll bool
 }
 
 // Matches reports whether r satisfies the route's match conditions.
@@ -96,11 +108,23 @@ func (v *VHost) Match(r *Request) *Route {
 // VHosts returns the table's virtual hosts in a stable order.
 func (t *Table) VHosts() []*VHost { return t.vhosts }
 
+// Match returns the route for r, choosing the virtual host by
+// r.Authority (NormalizeHost is applied), or nil when no virtual host or no
+// route matches (404). It allocates nothing for a lower-case authority.
+func (t *Table) Match(r *Request) *Route {
+	v := t.VHost(NormalizeHost(r.Authority))
+	if v == nil {
+		return nil
+	}
+	return v.Match(r)
+}
+
 // BuildTable merges the VirtualServices bound to servers into one route
 // table, as Istio builds a gateway's route configuration.
 func BuildTable(servers []Server, vss []*VS, resolve Resolver) *Table {
 	vss = SortVS(vss)
 	b := &tableBuilder{byDomain: map[string]*VHost{}, seen: map[seenKey]bool{}}
+	b.expandDelegates(vss)
 	for _, s := range servers {
 		gwNS, _, _ := cutNS(s.Gateway)
 		for _, vs := range vss {
@@ -125,9 +149,12 @@ type seenKey struct {
 }
 
 type tableBuilder struct {
-	byDomain map[string]*VHost
-	order    []*VHost
-	seen     map[seenKey]bool
+	byDomain  map[string]*VHost
+	order     []*VHost
+	seen      map[seenKey]bool
+	expanded  map[*VS][]*httpRoute // HTTP routes with delegates merged in
+	delegates map[string]*VS       // delegate VirtualServices by "ns/name"
+	warnings  []Warning
 }
 
 func (b *tableBuilder) vhost(domain string) *VHost {
@@ -148,7 +175,7 @@ func (b *tableBuilder) bind(s Server, gwNS string, vs *VS, resolve Resolver) {
 	if !vs.boundTo(s.Gateway) {
 		return
 	}
-	routes := translate(vs, s, resolve)
+	routes := translate(vs, b.routesOf(vs), s, resolve)
 	for _, h := range hosts {
 		d := lower(h)
 		if b.seen[seenKey{vs, d}] {
@@ -163,21 +190,26 @@ func (b *tableBuilder) bind(s Server, gwNS string, vs *VS, resolve Resolver) {
 	}
 }
 
-// translate turns a VirtualService's HTTP routes into Routes for server s,
-// dropping match entries filtered out by port or gateways and stopping after
-// the first catch-all, as Istio's BuildHTTPRoutesForVirtualService does.
-func translate(vs *VS, s Server, resolve Resolver) []*Route {
+// translate turns a VirtualService's HTTP routes (delegates merged in)
+// into Routes for server s, dropping match entries filtered out by port or
+// gateways and stopping after the first catch-all, as Istio's
+// BuildHTTPRoutesForVirtualService does.
+func translate(vs *VS, hrs []*httpRoute, s Server, resolve Resolver) []*Route {
 	var out []*Route
-	for _, hr := range vs.http {
-		fwd := resolveForward(hr, vs.Meta.Namespace, s.Port, resolve)
+	for _, hr := range hrs {
+		fwd := resolveForward(hr, hr.ns, s.Port, resolve)
+		mirrors := resolveMirrors(hr.action, hr.ns, s.Port, resolve)
 		for i, m := range hr.matches {
 			if !m.applies(vs, s) {
 				continue
 			}
 			rt := &Route{
 				Name: routeName(hr.name, m.name), VirtualService: vs.Meta.Key(), Index: hr.index, Match: i,
-				PrefixMatch: m.prefix, PrefixLen: len(m.cond.uri.s), Action: hr.action, Forward: fwd,
+				Action: hr.action, Forward: fwd, Mirrors: mirrors, ServerPort: s.Port, Delegate: hr.delegate,
 				cond: m.cond, catchAll: m.cond.catchAll(),
+			}
+			if m.prefix {
+				rt.PrefixMatch, rt.PrefixLen = true, m.prefixLen
 			}
 			if len(hr.spec.Match) == 0 {
 				rt.Match = -1
@@ -225,7 +257,7 @@ func routeName(route, match string) string {
 }
 
 func (b *tableBuilder) table() *Table {
-	t := &Table{exact: map[string]*VHost{}, wild: map[string]*VHost{}, vhosts: b.order}
+	t := &Table{exact: map[string]*VHost{}, wild: map[string]*VHost{}, vhosts: b.order, warnings: b.warnings}
 	for _, v := range b.order {
 		// Catch-all routes go last, keeping the others in order (Istio's
 		// SortVHostRoutes).
@@ -247,27 +279,4 @@ func (b *tableBuilder) table() *Table {
 	}
 	slices.SortFunc(t.wildLens, func(a, b int) int { return cmp.Compare(b, a) })
 	return t
-}
-
-// SortVS orders VirtualServices as Istio merges them: by creation time,
-// then name, then namespace. It returns a sorted copy.
-func SortVS(vss []*VS) []*VS {
-	out := slices.Clone(vss)
-	slices.SortStableFunc(out, func(a, b *VS) int {
-		if c := a.Meta.CreationTimestamp.Compare(b.Meta.CreationTimestamp); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Meta.Name, b.Meta.Name); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Meta.Namespace, b.Meta.Namespace)
-	})
-	return out
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
