@@ -1,0 +1,118 @@
+// Package authz compiles Istio's security resources into an immutable
+// *Engine that authenticates requests (JWT) and authorizes them
+// (allow/deny), the way an Istio ingress gateway's Envoy does.
+//
+// # Resources and compilation
+//
+// Each resource is compiled on its own, like router.CompileVirtualService,
+// into an immutable value; every problem comes back as an *api.FieldError
+// with a YAML path from the resource root ("spec.jwtRules[0].jwksUri"),
+// warnings wrapped with api.Warning:
+//
+//	CompileRequestAuthentication(meta, *RequestAuthentication) (*Authn, []error)
+//	CompileAuthorizationPolicy(meta, *AuthorizationPolicy)     (*Policy, []error)
+//	CompileLegacyPolicy(meta, *LegacyPolicy, meshWide)         (*LegacyAuthn, []error)
+//	CompileRBAC(*RbacConfig, roles, bindings)                  (*RBAC, []error)
+//
+// CompileRBAC takes every rbac.istio.io resource of a load at once (a
+// binding needs its role); its errors are *ResourceError values naming
+// the resource, wrapping the *api.FieldError. Compilation is pure: no I/O.
+//
+// NewEngine(Options, Config) keeps the compiled resources that apply to
+// this gateway and registers remote key sets with a shared *KeySets, which
+// fetches them in the background and outlives engines across reloads.
+//
+// # Request path
+//
+//	id, rej := engine.Authenticate(ctx, req) // rej != nil: send rej (401/403)
+//	route := table.Match(...)                // match, but do not act yet
+//	req.Destination = route's service FQDN   // "" when no route matched
+//	d := engine.Authorize(req, id)           // !d.Allowed: d.Write(w) (403, or 401)
+//	... then 404, redirect or proxy ...
+//
+// Only legacy Policy and RBAC scoping read Destination, so matching the
+// route before Authorize keeps Istio's order (401, then 403, then 404).
+// A nil *Engine, or one without policies, allows everything cheaply.
+// Authorize allocates nothing. Explain runs both steps on a copy of a
+// request and returns a rule-by-rule Trace.
+//
+// One *KeySets lives as long as the process: pass it in every Options,
+// call Retain with the live engines' KeySetURIs after each reload, show
+// Status on the admin page, and Close it at shutdown.
+//
+// # Choices where Istio leaves room (or where gatehouse is stricter)
+//
+//   - Scope. Selectors match Options.Labels; with nil Labels (the usual
+//     standalone gateway) every selector matches. Policies of every
+//     namespace apply, since gatehouse is the only workload; set
+//     Options.NamespaceScoped for Istio's namespace + root namespace rule.
+//     targetRef(s) are treated like an empty selector, with a warning.
+//   - Token locations. The default "Authorization: Bearer " prefix matches
+//     the scheme case-insensitively (RFC 7235), so "bearer <bad token>" is
+//     a 401 rather than an anonymous request as in Envoy. Other prefixes
+//     are searched anywhere in the value, case-sensitively, as Envoy does.
+//     A header without its prefix carries no token ("Authorization: Basic",
+//     and "Bearer" with nothing after it, are anonymous). Junk after the
+//     token ("Bearer <t> extra") is a 401 where Envoy ignores it.
+//   - Token checks, in Envoy's order: parse (a token over MaxTokenBytes is
+//     rejected unparsed; duplicate JSON keys and deep nesting are parse
+//     errors), issuer (the provider is chosen by exact iss), time with
+//     ClockSkew, audience (403), then key and signature through golang-jwt
+//     with the method list of the key family and RegisteredClaims parsing.
+//     A token without exp is accepted, as in Istio. Stricter than Envoy:
+//     "exp": 0 is expired (Envoy treats 0 as absent), and an iat more than
+//     ClockSkew in the future is "Jwt not yet valid". Audiences compare as
+//     jwt_verify_lib does, ignoring an http(s):// prefix and a trailing /;
+//     a missing or empty aud with audiences configured is 403.
+//   - Several tokens are each verified; any failure rejects. Identity
+//     describes the first that verified.
+//   - Keys only come from configuration: jwk, jku, x5u and x5c token
+//     headers are never used. Remote sets refuse symmetric keys, RSA keys
+//     outside 2048-8192 bits and keys with use other than sig; one bad key
+//     never drops the good ones. Inline jwks may hold HMAC keys (Envoy
+//     supports them), with a warning.
+//   - Key sets. KeySets uses jwkset only to convert JWKs: fetching,
+//     refreshing and caching are its own, because keyfunc's HTTP storage
+//     reads unbounded bodies, hides the first failure, drops a whole set
+//     for one bad key and blocks requests while refetching. Here a fetch
+//     is bounded by the rule's timeout and KeySetOptions.MaxBody, the last
+//     good set survives failures, a token with an unknown kid triggers at
+//     most one background refetch per MinRefetch and is rejected at once,
+//     and Authenticate only ever waits for a first fetch already in
+//     flight. Until a set has loaded its tokens get 401 "Jwks remote fetch
+//     is failed"; requests without a token still pass.
+//   - Output headers. Client copies of outputPayloadToHeader and
+//     outputClaimToHeaders headers are always removed first. A string claim
+//     holding control characters is not copied.
+//   - Path templates follow Envoy's uri_template, which Istio uses: so
+//     "/foo/{**}/" matches "/foo/bar/" but not "/foo/bar/baz.txt", although
+//     the proto comment says it does.
+//   - Header conditions check each value and each comma-separated element
+//     of a value, trimmed (security.md AZ-11). request.headers[host] and
+//     [:authority], [:method], [:path] (no query), [:scheme] read the
+//     request, since Go keeps them out of http.Header.
+//   - Peer identity fields (principals, namespaces, ...) match against
+//     Request.PeerPrincipal; without mTLS they never match positively.
+//     experimental.envoy.filters.* keys compile (with a warning) and never
+//     match: gatehouse has no Envoy dynamic metadata.
+//   - Legacy Policy: Authenticate verifies origin tokens without
+//     rejecting; Authorize picks the Policy for Request.Destination (one
+//     that targets the service, else the namespace's, else the MeshPolicy)
+//     and answers 401 "Origin authentication failed." when an enforced
+//     origin has no verified token. Target ports and labels are ignored
+//     with a warning; peers are not enforced. USE_ORIGIN makes the origin
+//     the request principal; otherwise an origin token only supplies
+//     request.auth claims when no RequestAuthentication token did.
+//   - Legacy RBAC: a covered destination (RbacConfig) gets deny-by-default
+//     unless a binding's rule allows it; ServiceRole services match the
+//     destination FQDN within the role's namespace; constraints on
+//     destination.labels/user never match (fail closed, warned); ports are
+//     the gateway's listener port. PERMISSIVE bindings or enforcementMode
+//     are dry-run.
+//
+// # Errors and logs
+//
+// Client-facing text is Envoy's (BodyRBACDenied, the jwt_authn status
+// strings); tokens are never logged, and attacker-chosen values such as a
+// kid are quoted and truncated in logs and explanations.
+package authz

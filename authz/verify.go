@@ -1,0 +1,143 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// keySource supplies the current key set of one provider.
+type keySource interface {
+	// keys returns the set, waiting (within ctx) only for a first fetch
+	// already in flight. It fails while no set was ever loaded.
+	keys(ctx context.Context) (*keySet, error)
+	// unknownKID asks for an early refetch, at a bounded rate.
+	unknownKID()
+}
+
+// staticKeys is an inline jwks.
+type staticKeys struct{ ks *keySet }
+
+func (s staticKeys) keys(context.Context) (*keySet, error) { return s.ks, nil }
+func (staticKeys) unknownKID()                             {}
+
+// noKeys fails closed: a remote key set without a KeySets to fetch it.
+type noKeys struct{}
+
+var errNoKeySets = errors.New("no KeySets configured: remote key sets are never fetched")
+
+func (noKeys) keys(context.Context) (*keySet, error) { return nil, errNoKeySets }
+func (noKeys) unknownKID()                           {}
+
+// provider is a JWT rule bound to its key source by NewEngine.
+type provider struct {
+	rule   *jwtRule
+	src    keySource
+	origin int // index into Identity.origins; -1 for RequestAuthentication
+}
+
+// verify checks a parsed token against the provider after the issuer was
+// matched, in Envoy's order: time, audience, then key and signature.
+func (p *provider) verify(ctx context.Context, t *token, now func() time.Time) *authnError {
+	if err := t.checkTime(now()); err != nil {
+		return err
+	}
+	if !t.audienceAllowed(p.rule.audiences) {
+		return errAudience
+	}
+	ks, err := p.src.keys(ctx)
+	if err != nil {
+		return errFetch
+	}
+	keys, kidKnown := ks.candidates(t.alg, t.kid)
+	if t.kid != "" && !kidKnown {
+		p.src.unknownKID()
+	}
+	if len(keys) == 0 {
+		return errKidAlg
+	}
+	return t.verifySignature(keys, p.rule.issuer, now)
+}
+
+// verifySignature verifies the signature with golang-jwt. keys all belong
+// to the family of the token's alg (see candidates), and the method
+// allowlist is that family's, so an HS256 token is never checked against
+// a public key and "none" never against anything. The
+// claims are parsed into jwt.RegisteredClaims (not MapClaims) and golang-jwt
+// re-validates exp, nbf, iat and iss as a second line of defence.
+func (t *token) verifySignature(keys []any, issuer string, now func() time.Time) *authnError {
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(algFamily(t.alg).methods()),
+		jwt.WithLeeway(ClockSkew),
+		jwt.WithTimeFunc(now),
+		jwt.WithIssuedAt(),
+		jwt.WithStrictDecoding(),
+	}
+	if issuer != "" {
+		opts = append(opts, jwt.WithIssuer(issuer))
+	}
+	set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(keys))}
+	for i, k := range keys {
+		set.Keys[i] = k
+	}
+	var claims jwt.RegisteredClaims
+	_, err := jwt.NewParser(opts...).ParseWithClaims(t.raw, &claims, func(*jwt.Token) (any, error) {
+		return set, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return errExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return errNotYetValid
+	}
+	return errVerification
+}
+
+// checkTime applies exp and nbf with the clock skew, before the signature
+// as Envoy does. Unlike Envoy, "exp": 0 is an expired token rather than a
+// missing claim (the golang-jwt exp=0 bug class), and an iat in the
+// future beyond the skew is rejected as not yet valid. A token without
+// exp is accepted, as Istio accepts it.
+func (t *token) checkTime(now time.Time) *authnError {
+	s, skew := now.Unix(), int64(ClockSkew/time.Second)
+	switch {
+	case t.hasExp && s > t.exp+skew:
+		return errExpired
+	case t.hasNbf && s+skew < t.nbf, t.hasIat && s+skew < t.iat:
+		return errNotYetValid
+	}
+	return nil
+}
+
+// audienceAllowed reports whether one of the token's audiences is in
+// allowed, comparing as jwt_verify_lib's CheckAudience does: an
+// "http://" or "https://" prefix and a trailing "/" are ignored. An empty
+// allowed list accepts every token.
+func (t *token) audienceAllowed(allowed []string) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	for _, a := range t.aud {
+		a = sanitizeAudience(a)
+		for _, b := range allowed {
+			if a == sanitizeAudience(b) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sanitizeAudience(a string) string {
+	if s, ok := strings.CutPrefix(a, "http://"); ok {
+		a = s
+	} else if s, ok := strings.CutPrefix(a, "https://"); ok {
+		a = s
+	}
+	return strings.TrimSuffix(a, "/")
+}
