@@ -1,0 +1,94 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// reloadStatus records the outcome of the latest loads for the admin
+// endpoints.
+type reloadStatus struct {
+	mu          sync.Mutex
+	lastAttempt time.Time
+	lastSuccess time.Time
+	lastErrors  []string
+	failures    uint64
+}
+
+func (st *reloadStatus) success(s *Snapshot) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.lastAttempt, st.lastSuccess, st.lastErrors = s.Loaded, s.Loaded, nil
+}
+
+func (st *reloadStatus) failure(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.lastAttempt = time.Now()
+	st.failures++
+	st.lastErrors = nil
+	if ce, ok := errors.AsType[*ConfigError](err); ok {
+		for _, p := range ce.Problems {
+			if !p.Warning {
+				st.lastErrors = append(st.lastErrors, p.String())
+			}
+		}
+		return
+	}
+	st.lastErrors = []string{err.Error()}
+}
+
+// reloadInfo is the reload part of the config dump.
+type reloadInfo struct {
+	LastAttempt time.Time `json:"last_attempt"`
+	LastSuccess time.Time `json:"last_success"`
+	OK          bool      `json:"ok"`
+	Errors      []string  `json:"errors,omitempty"`
+	Failures    uint64    `json:"failures"`
+}
+
+func (st *reloadStatus) info() reloadInfo {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return reloadInfo{LastAttempt: st.lastAttempt, LastSuccess: st.lastSuccess, OK: len(st.lastErrors) == 0,
+		Errors: st.lastErrors, Failures: st.failures}
+}
+
+// startAdmin serves the admin endpoints on Options.AdminAddr.
+func (s *Server) startAdmin(wg *sync.WaitGroup) (*http.Server, error) {
+	if s.opts.AdminAddr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", s.opts.AdminAddr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	wg.Go(func() { srv.Serve(ln) })
+	return srv, nil
+}
+
+// AdminHandler returns the admin endpoints: /healthz/ready (200 once the
+// configuration is loaded and the listeners accept) and /config_dump (the
+// compiled configuration and the latest reload's outcome, as JSON).
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /config_dump", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(s.dump())
+	})
+	return mux
+}

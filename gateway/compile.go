@@ -1,0 +1,175 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+// compile turns configuration files into a Snapshot. The snapshot is
+// usable only when the returned problems hold no error. Upstream pools come
+// from pools, so a reload reuses warm connections.
+func compile(files []file, pools *poolSet) (*Snapshot, *decoded) {
+	d := decodeFiles(files)
+	ps := &d.problems
+	byKind := map[string][]*resource{}
+	for _, r := range d.resources {
+		byKind[r.Kind] = append(byKind[r.Kind], r)
+	}
+	gws := byKind["Gateway"]
+	if len(gws) == 0 && len(files) > 0 {
+		ps.add(Problem{Err: errors.New("no Gateway in the configuration: gatehouse would listen on nothing")})
+	}
+	servers := gatewayServers(gws, ps)
+	reg := newRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], ps)
+	vss := compileVirtualServices(byKind["VirtualService"], gatewayNames(gws), ps)
+	b := &clusterBuilder{reg: reg, pools: pools, byKey: map[clusterKey]router.UpstreamID{}}
+	snap := &Snapshot{Digest: digest(files), Loaded: time.Now()}
+	for _, f := range files {
+		snap.Files = append(snap.Files, f.Path)
+	}
+	snap.listeners = buildListeners(servers, vss, b, ps)
+	for _, r := range byKind["VirtualService"] {
+		checkDestinations(r, b, ps)
+	}
+	snap.clusters = b.clusters
+	snap.pools = map[*connPool]bool{}
+	for _, c := range b.clusters {
+		for _, ep := range c.endpoints {
+			snap.pools[ep.pool] = true
+		}
+	}
+	for _, p := range ps.list {
+		if p.Warning {
+			snap.Warnings = append(snap.Warnings, p)
+		}
+	}
+	return snap, d
+}
+
+// gatewayNames returns the "namespace/name" of every Gateway.
+func gatewayNames(gws []*resource) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range gws {
+		out[r.Meta.Key()] = true
+	}
+	return out
+}
+
+// compileVirtualServices compiles each VirtualService and checks that the
+// Gateways it names exist.
+func compileVirtualServices(rs []*resource, gateways map[string]bool, ps *problems) []*router.VS {
+	var out []*router.VS
+	for _, r := range rs {
+		spec := r.Spec.(*router.VirtualService)
+		vs, errs := router.CompileVirtualService(r.Meta, r.order, spec)
+		ps.resourceErrs(r, errs)
+		if len(spec.Gateways) == 0 && len(spec.Hosts) > 0 {
+			ps.warnf(r, "spec.gateways", "no gateways: this VirtualService applies only to the mesh, so gatehouse never uses it; add the Gateway's name under gateways")
+		}
+		checkGatewayRefs(r, "spec.gateways", spec.Gateways, gateways, ps)
+		for i, h := range spec.HTTP {
+			for j, m := range h.Match {
+				checkGatewayRefs(r, fmt.Sprintf("spec.http[%d].match[%d].gateways", i, j), m.Gateways, gateways, ps)
+			}
+		}
+		out = append(out, vs)
+	}
+	return out
+}
+
+func checkGatewayRefs(r *resource, path string, refs []string, gateways map[string]bool, ps *problems) {
+	for i, g := range refs {
+		ref := router.ResolveGateway(g, r.Meta.Namespace)
+		if ref != "mesh" && !gateways[ref] {
+			ps.errf(r, fmt.Sprintf("%s[%d]", path, i), "Gateway %s not found (is its file loaded, and its namespace right?)", ref)
+		}
+	}
+}
+
+// buildListeners groups the Gateway servers by bind address and port and
+// compiles what each listener serves. Servers whose protocol family
+// conflicts with the first server on their port are skipped, as Istio
+// keeps the first.
+func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, ps *problems) map[listenerKey]*listenerConfig {
+	out := map[listenerKey]*listenerConfig{}
+	var order []*listenerConfig
+	for _, s := range servers {
+		lc := out[s.key]
+		if lc == nil {
+			lc = &listenerConfig{key: s.key, family: s.family}
+			out[s.key] = lc
+			order = append(order, lc)
+		}
+		if lc.family != s.family {
+			first := lc.servers[0]
+			ps.warnf(s.res, s.path()+".port.protocol", "skipped: port %d is already %s (server %d of Gateway %s); one port serves one protocol family",
+				s.key.Port, first.protocol, first.index, first.gateway)
+			continue
+		}
+		lc.servers = append(lc.servers, s)
+	}
+	for _, lc := range order {
+		switch lc.family {
+		case familyHTTP:
+			lc.routes = router.BuildTable(routerServers(lc.servers), vss, b.resolve)
+		default:
+			for _, s := range lc.servers {
+				ps.warnf(s.res, s.path()+".port.protocol", "%s servers are not served yet; the port is not opened", s.protocol)
+			}
+			delete(out, lc.key)
+		}
+	}
+	return out
+}
+
+// routerServers describes Gateway servers to the router.
+func routerServers(ss []*gwServer) []router.Server {
+	out := make([]router.Server, len(ss))
+	for i, s := range ss {
+		out[i] = router.Server{Gateway: s.gateway, Hosts: s.hosts, Port: s.key.Port,
+			HTTPSRedirect: s.spec.TLS != nil && s.spec.TLS.HTTPSRedirect}
+	}
+	return out
+}
+
+// checkDestinations warns about route destinations that can only ever
+// answer 503: an undefined subset, a port the ServiceEntry lacks, or a
+// subset that selects no endpoint.
+func checkDestinations(r *resource, b *clusterBuilder, ps *problems) {
+	spec := r.Spec.(*router.VirtualService)
+	for i, h := range spec.HTTP {
+		for j, d := range h.Route {
+			checkDestination(r, fmt.Sprintf("spec.http[%d].route[%d].destination", i, j), d.Destination, b, ps)
+		}
+	}
+}
+
+func checkDestination(r *resource, path string, d router.Destination, b *clusterBuilder, ps *problems) {
+	if d.Host == "" {
+		return
+	}
+	ns := r.Meta.Namespace
+	svc, q := b.reg.lookupHost(d.Host, ns)
+	if d.Subset != "" {
+		dr := b.reg.rule(d.Host, ns)
+		if dr == nil || dr.subset(d.Subset) == nil {
+			ps.warnf(r, path+".subset", "no DestinationRule defines subset %q for host %s: requests routed here get 503", d.Subset, q)
+			return
+		}
+	}
+	if svc != nil && d.Port != nil && svc.port(d.Port.Number) == nil {
+		ps.warnf(r, path+".port.number", "ServiceEntry %s has no port %d: requests routed here get 503", svc.res.Meta.Key(), d.Port.Number)
+		return
+	}
+	if svc == nil && d.Port == nil {
+		ps.warnf(r, path+".port", "host %s is in no ServiceEntry, so it is dialled directly; without port.number the Gateway port is used", d.Host)
+	}
+	if d.Subset != "" {
+		if _, c := b.plan(d, ns, 0); c != nil && len(c.endpoints) == 0 {
+			ps.warnf(r, path+".subset", "subset %q of host %s selects no endpoint (subsets select ServiceEntry endpoints by labels): requests get 503", d.Subset, q)
+		}
+	}
+}

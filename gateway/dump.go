@@ -1,0 +1,130 @@
+package gateway
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+// configDump is the JSON served at /config_dump.
+type configDump struct {
+	Version    string         `json:"version,omitempty"`
+	Generation uint64         `json:"generation"`
+	Loaded     time.Time      `json:"loaded"`
+	Files      []string       `json:"files"`
+	Reload     reloadInfo     `json:"reload"`
+	Warnings   []string       `json:"warnings,omitempty"`
+	Listeners  []listenerDump `json:"listeners"`
+	Clusters   []clusterDump  `json:"clusters"`
+}
+
+type listenerDump struct {
+	Address      string       `json:"address"`
+	Bound        string       `json:"bound,omitempty"`
+	Protocol     string       `json:"protocol"`
+	Servers      []serverDump `json:"servers"`
+	VirtualHosts []vhostDump  `json:"virtual_hosts,omitempty"`
+}
+
+type serverDump struct {
+	Gateway  string   `json:"gateway"`
+	Index    int      `json:"index"`
+	PortName string   `json:"port_name"`
+	Protocol string   `json:"protocol"`
+	Hosts    []string `json:"hosts"`
+}
+
+type vhostDump struct {
+	Domain     string      `json:"domain"`
+	RequireTLS bool        `json:"require_tls,omitempty"`
+	Routes     []routeDump `json:"routes"`
+}
+
+type routeDump struct {
+	Name           string     `json:"name,omitempty"`
+	VirtualService string     `json:"virtual_service"`
+	HTTPIndex      int        `json:"http_index"`
+	MatchIndex     int        `json:"match_index"`
+	Timeout        string     `json:"timeout,omitempty"`
+	Destinations   []destDump `json:"destinations,omitempty"`
+}
+
+type destDump struct {
+	Host    string `json:"host"`
+	Subset  string `json:"subset,omitempty"`
+	Port    uint32 `json:"port,omitempty"`
+	Weight  uint32 `json:"weight"`
+	Cluster string `json:"cluster"`
+}
+
+type clusterDump struct {
+	Name      string         `json:"name"`
+	Endpoints []endpointDump `json:"endpoints"`
+}
+
+type endpointDump struct {
+	Address string            `json:"address"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Weight  uint32            `json:"weight"`
+	Active  int64             `json:"active_requests"`
+	Idle    int               `json:"idle_connections"`
+}
+
+func (s *Server) dump() configDump {
+	snap := s.snap.Load()
+	d := configDump{Version: s.opts.Version, Generation: snap.Gen, Loaded: snap.Loaded, Files: snap.Files, Reload: s.status.info()}
+	for _, w := range snap.Warnings {
+		d.Warnings = append(d.Warnings, w.String())
+	}
+	for _, lc := range snap.listeners {
+		ld := listenerDump{Address: lc.key.String(), Protocol: lc.family.String()}
+		if a := s.Addr(lc.key.Port); a != nil {
+			ld.Bound = a.String()
+		}
+		for _, sv := range lc.servers {
+			ld.Servers = append(ld.Servers, serverDump{Gateway: sv.gateway, Index: sv.index, PortName: sv.spec.Port.Name, Protocol: sv.protocol, Hosts: sv.hosts})
+		}
+		ld.VirtualHosts = dumpTable(snap, lc.routes)
+		d.Listeners = append(d.Listeners, ld)
+	}
+	slices.SortFunc(d.Listeners, func(a, b listenerDump) int { return cmp.Compare(a.Address, b.Address) })
+	for _, c := range snap.clusters {
+		cd := clusterDump{Name: c.name}
+		for _, ep := range c.endpoints {
+			cd.Endpoints = append(cd.Endpoints, endpointDump{Address: ep.addr, Labels: ep.labels, Weight: ep.weight,
+				Active: ep.pool.active.Load(), Idle: ep.pool.idleCount()})
+		}
+		d.Clusters = append(d.Clusters, cd)
+	}
+	return d
+}
+
+func dumpTable(snap *Snapshot, t *router.Table) []vhostDump {
+	if t == nil {
+		return nil
+	}
+	var out []vhostDump
+	for _, vh := range t.VHosts() {
+		vd := vhostDump{Domain: vh.Domain, RequireTLS: vh.RequireTLS}
+		for _, rt := range vh.Routes {
+			rd := routeDump{Name: rt.Name, VirtualService: rt.VirtualService, HTTPIndex: rt.Index, MatchIndex: rt.Match}
+			if rt.Action != nil && rt.Action.Timeout > 0 {
+				rd.Timeout = rt.Action.Timeout.String()
+			}
+			if rt.Forward != nil {
+				for _, dst := range rt.Forward.Dests {
+					dd := destDump{Host: dst.Host, Subset: dst.Subset, Port: dst.Port, Weight: dst.Weight}
+					if c := snap.cluster(dst.Upstream); c != nil {
+						dd.Cluster = c.name
+					}
+					rd.Destinations = append(rd.Destinations, dd)
+				}
+			}
+			vd.Routes = append(vd.Routes, rd)
+		}
+		out = append(out, vd)
+	}
+	return out
+}

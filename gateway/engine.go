@@ -1,0 +1,73 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// engine sends one request to an endpoint and returns the response head;
+// the body streams from the returned response. Two engines exist: gatehouse's
+// own HTTP/1.1 client (leanEngine, the default) and one built on
+// net/http's Transport (stdEngine), kept so that bench/ can compare them.
+type engine interface {
+	roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*http.Response, error)
+}
+
+// leanEngine uses each endpoint's connPool.
+type leanEngine struct{}
+
+func (leanEngine) roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*http.Response, error) {
+	return ep.pool.roundTrip(ctx, o)
+}
+
+// stdEngine is net/http's Transport, configured as a proxy would configure
+// it.
+type stdEngine struct{ tr *http.Transport }
+
+func newStdEngine(dial DialFunc) *stdEngine {
+	return &stdEngine{tr: &http.Transport{
+		DialContext:            dial,
+		MaxIdleConns:           0,
+		MaxIdleConnsPerHost:    maxIdlePerEndpoint,
+		IdleConnTimeout:        idleConnTimeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		DisableCompression:     true,
+		ExpectContinueTimeout:  time.Second,
+	}}
+}
+
+func (e *stdEngine) roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*http.Response, error) {
+	if strings.HasPrefix(ep.addr, "unix://") {
+		return nil, &connectError{err: errors.New("the net/http engine does not dial unix sockets")}
+	}
+	u := &url.URL{Scheme: "http", Host: ep.addr, Path: o.path, RawPath: o.path, RawQuery: o.rawQuery}
+	req := &http.Request{
+		Method: o.method, URL: u, Host: o.host, Header: o.header(),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Body: o.in.Body, ContentLength: o.bodyLen, Trailer: o.in.Trailer,
+	}
+	if o.bodyLen == 0 {
+		req.Body = nil
+	}
+	resp, err := e.tr.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		if isDialError(err) {
+			return nil, &connectError{err: err}
+		}
+		return nil, &resetError{err: err}
+	}
+	return resp, nil
+}
+
+func isDialError(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}

@@ -1,0 +1,228 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"time"
+)
+
+// h1Conn is one pooled HTTP/1.1 connection to an upstream. An exchange
+// runs on the caller's goroutine (a second one only writes a request
+// body), which is what makes this engine cheaper than http.Transport: no
+// per-connection read and write loops, no channel hand-offs.
+type h1Conn struct {
+	pool   *connPool
+	nc     net.Conn
+	lim    countingReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time
+	reused bool
+}
+
+func newH1Conn(p *connPool, nc net.Conn) *h1Conn {
+	pc := &h1Conn{pool: p, nc: nc}
+	pc.lim = countingReader{r: nc, n: math.MaxInt64}
+	pc.br = bufio.NewReaderSize(&pc.lim, 8<<10)
+	pc.bw = bufio.NewWriterSize(nc, 8<<10)
+	return pc
+}
+
+// countingReader limits and counts what the response parser reads.
+type countingReader struct {
+	r    io.Reader
+	n    int64 // bytes still allowed
+	read int64 // bytes read since the counter was reset
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	c.read += int64(n)
+	return n, err
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// interrupt makes every pending and future I/O on the connection fail; it
+// is how a cancelled context stops an exchange.
+func (pc *h1Conn) interrupt() { pc.nc.SetDeadline(aLongTimeAgo) }
+
+func (pc *h1Conn) close() { pc.nc.Close() }
+
+// alive checks a connection that sat idle for a while: a read that would
+// block means the upstream has not closed it (or sent anything unasked).
+func (pc *h1Conn) alive() bool {
+	if time.Since(pc.idleAt) < probeIdleAfter {
+		return true
+	}
+	pc.nc.SetReadDeadline(aLongTimeAgo)
+	_, err := pc.br.Peek(1)
+	pc.nc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// roundTrip sends o and reads the response head. A connection taken from
+// the pool that turns out to have been closed by the upstream before it
+// answered anything is replaced once, when the request can be replayed.
+func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, error) {
+	for try := 0; ; try++ {
+		pc, err := p.get(ctx, o.connectTimeout)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := pc.exchange(ctx, o)
+		if err == nil {
+			return resp, nil
+		}
+		if try == 0 && errors.Is(err, errStaleConn) && o.replayable() && ctx.Err() == nil {
+			continue
+		}
+		return nil, err
+	}
+}
+
+// exchange writes the request and reads the response head. The returned
+// body hands the connection back to the pool when read to the end.
+func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, error) {
+	stop := context.AfterFunc(ctx, pc.interrupt)
+	writeHead(pc.bw, o)
+	var bodyDone chan error
+	if o.hasBody() {
+		bodyDone = make(chan error, 1)
+		go func() { bodyDone <- pc.writeBody(o) }()
+	} else if err := pc.bw.Flush(); err != nil {
+		stop()
+		pc.close()
+		return nil, pc.failure(ctx, err, true)
+	}
+	resp, err := pc.readHead(o)
+	if err != nil {
+		stop()
+		pc.close()
+		if bodyDone != nil {
+			if berr := <-bodyDone; errors.As(berr, new(*clientBodyError)) {
+				return nil, berr
+			}
+		}
+		return nil, pc.failure(ctx, err, pc.lim.read == 0)
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// The connection becomes the tunnel: the route timeout no longer
+		// applies to it.
+		if !stop() {
+			pc.close()
+			return nil, context.Cause(ctx)
+		}
+		resp.Body = &upgradedConn{pc: pc}
+		return resp, nil
+	}
+	b := &respBody{pc: pc, rc: resp.Body, stop: stop, bodyDone: bodyDone, keep: !resp.Close}
+	if resp.Body == http.NoBody {
+		b.finish(true)
+		return resp, nil
+	}
+	resp.Body = b
+	return resp, nil
+}
+
+// readHead reads the response head, skipping interim 1xx responses other
+// than 101, with the head size capped.
+func (pc *h1Conn) readHead(o *outbound) (*http.Response, error) {
+	pc.lim.n, pc.lim.read = maxResponseHeaderBytes, 0
+	defer func() { pc.lim.n = math.MaxInt64 }()
+	for {
+		resp, err := http.ReadResponse(pc.br, o.in)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+		pc.lim.n = maxResponseHeaderBytes
+	}
+}
+
+// failure classifies an exchange error. untouched means the connection was
+// reused and not one response byte arrived: the upstream had closed it.
+func (pc *h1Conn) failure(ctx context.Context, err error, untouched bool) error {
+	switch {
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case untouched && pc.reused:
+		return errStaleConn
+	case errors.Is(err, errHeaderTooLarge):
+		return &protocolError{err: err}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isNetError(err):
+		return &resetError{err: err}
+	}
+	return &protocolError{err: err}
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &ne) || errors.As(err, &oe)
+}
+
+// respBody returns the connection to the pool once the response has been
+// read to its end, the request body was fully sent, and the context did
+// not interrupt the connection.
+type respBody struct {
+	pc       *h1Conn
+	rc       io.ReadCloser
+	stop     func() bool
+	bodyDone chan error
+	keep     bool
+	done     bool
+}
+
+func (b *respBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && !b.done {
+		b.finish(err == io.EOF)
+	}
+	return n, err
+}
+
+// Close ends the exchange; an unread body means the connection is closed.
+func (b *respBody) Close() error {
+	b.finish(false)
+	return nil
+}
+
+func (b *respBody) finish(eof bool) {
+	if b.done {
+		return
+	}
+	b.done = true
+	reuse := eof && b.keep && b.stop()
+	if b.bodyDone != nil {
+		select {
+		case err := <-b.bodyDone:
+			reuse = reuse && err == nil
+		default:
+			// The upstream answered before reading the whole request body.
+			reuse = false
+			b.pc.close()
+			<-b.bodyDone
+		}
+	}
+	if reuse {
+		b.pc.pool.put(b.pc)
+	} else {
+		b.pc.close()
+	}
+}

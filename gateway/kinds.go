@@ -1,0 +1,82 @@
+package gateway
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+// kindInfo says what gatehouse does with one apiVersion group and kind.
+type kindInfo struct {
+	// newSpec returns a fresh envelope for the kind's typed decode; nil
+	// means the kind is known but deliberately ignored (ignoreWhy says why).
+	newSpec   func() specHolder
+	ignoreWhy string
+	// err is set when the document cannot be used at all (an apiVersion
+	// of a known group that no Istio release had).
+	err string
+}
+
+func spec[T any]() func() specHolder {
+	return func() specHolder { return &envelope[T]{} }
+}
+
+// groupKinds lists, per API group, the versions Istio serves and the kinds
+// gatehouse reads.
+var groupKinds = map[string]struct {
+	versions []string
+	kinds    map[string]kindInfo
+}{
+	"networking.istio.io": {
+		versions: []string{"v1", "v1beta1", "v1alpha3"},
+		kinds: map[string]kindInfo{
+			"Gateway":         {newSpec: spec[GatewaySpec]()},
+			"VirtualService":  {newSpec: spec[router.VirtualService]()},
+			"DestinationRule": {newSpec: spec[DestinationRuleSpec]()},
+			"ServiceEntry":    {newSpec: spec[ServiceEntrySpec]()},
+			"Sidecar":         {ignoreWhy: "Sidecar configures mesh sidecars, not a gateway"},
+			"WorkloadGroup":   {ignoreWhy: "WorkloadGroup only means something to istiod's auto-registration"},
+			"ProxyConfig":     {ignoreWhy: "ProxyConfig tunes Envoy internals gatehouse does not have"},
+		},
+	},
+	"security.istio.io": {
+		versions: []string{"v1", "v1beta1"},
+		kinds: map[string]kindInfo{
+			"PeerAuthentication": {ignoreWhy: "PeerAuthentication sets mesh mTLS between sidecars; a gateway's client TLS is set on the Gateway server"},
+		},
+	},
+	"telemetry.istio.io": {
+		versions: []string{"v1", "v1alpha1"},
+		kinds: map[string]kindInfo{
+			"Telemetry": {ignoreWhy: "use meshConfig accessLogFile for access logs"},
+		},
+	},
+}
+
+// lookupKind returns what to do with a document; nil means the kind is not
+// one gatehouse knows, and the document is skipped.
+func lookupKind(apiVersion, kind string) *kindInfo {
+	group, version, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		return nil
+	}
+	g, ok := groupKinds[group]
+	if !ok {
+		return nil
+	}
+	k, ok := g.kinds[kind]
+	if !ok {
+		return nil
+	}
+	if !slices.Contains(g.versions, version) {
+		return &kindInfo{err: fmt.Sprintf("apiVersion %s: %s serves %s in versions %s", apiVersion, group, kind, strings.Join(g.versions, ", "))}
+	}
+	return &k
+}
+
+func sortStrings(s []string) []string {
+	slices.Sort(s)
+	return s
+}

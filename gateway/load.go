@@ -1,0 +1,158 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxConfigFileSize caps one configuration file; a larger file is refused
+// rather than read (security.md CFG-07).
+const MaxConfigFileSize = 10 << 20
+
+// file is one configuration file read from disk.
+type file struct {
+	Path string
+	Data []byte
+}
+
+// readSources lists and reads every YAML file under paths: files are taken
+// as given, directories are walked recursively for *.yaml and *.yml, entries
+// whose name starts with "." are skipped (ConfigMap "..data" internals,
+// editor swap files) and symbolic links are followed. The result is sorted
+// by path so that loads are deterministic.
+func readSources(paths []string) ([]file, error) {
+	var files []file
+	var errs []error
+	seen := map[string]bool{}
+	add := func(p string) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		data, err := readCapped(p)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		files = append(files, file{Path: p, Data: data})
+	}
+	for _, root := range paths {
+		info, err := os.Stat(root)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config path: %w", err))
+			continue
+		}
+		if !info.IsDir() {
+			add(root)
+			continue
+		}
+		found, err := listYAML(root)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, p := range found {
+			add(p)
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, errors.Join(errs...)
+}
+
+// listYAML walks dir, following symbolic links to files and directories.
+func listYAML(dir string) ([]string, error) {
+	var out []string
+	var walk func(dir string, depth int) error
+	walk = func(dir string, depth int) error {
+		if depth > 16 {
+			return fmt.Errorf("%s: directories nested too deep (symlink loop?)", dir)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("reading config directory: %w", err)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			info, err := os.Stat(p) // follows symlinks
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // a dangling link mid-swap
+				}
+				return fmt.Errorf("config path: %w", err)
+			}
+			switch {
+			case info.IsDir():
+				if err := walk(p, depth+1); err != nil {
+					return err
+				}
+			case isYAMLName(e.Name()):
+				out = append(out, p)
+			}
+		}
+		return nil
+	}
+	return out, walk(dir, 0)
+}
+
+func isYAMLName(name string) bool {
+	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+}
+
+func readCapped(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s: %w", p, err)
+	}
+	if len(data) > MaxConfigFileSize {
+		return nil, fmt.Errorf("%s: file is larger than %d MiB", p, MaxConfigFileSize>>20)
+	}
+	return data, nil
+}
+
+// digest hashes the (path, content) pairs of files.
+func digest(files []file) [sha256.Size]byte {
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%d\x00", f.Path, len(f.Data))
+		h.Write(f.Data)
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// splitDocuments decodes each YAML document of data into a node, so that
+// apiVersion, kind and metadata can be read before the typed decode. A
+// syntax error ends the file: YAML cannot resynchronise after it.
+func splitDocuments(f file) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(f.Data))
+	var docs []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return docs, err
+		}
+		docs = append(docs, &n)
+	}
+}

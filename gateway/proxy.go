@@ -1,0 +1,216 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+// errRouteTimeout is the cancellation cause of a route's timeout.
+var errRouteTimeout = errors.New("route timeout")
+
+var outbounds = sync.Pool{New: func() any { return new(outbound) }}
+
+// forward sends the request to the route's upstream and relays the answer.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, snap *Snapshot, rt *router.Route, path string) {
+	d := rt.Forward.Pick(rand.Uint32())
+	if d == nil {
+		localReply(w, http.StatusServiceUnavailable, "")
+		return
+	}
+	c := snap.cluster(d.Upstream)
+	if c == nil {
+		localReply(w, http.StatusServiceUnavailable, "")
+		return
+	}
+	ep := c.pick()
+	if ep == nil {
+		localReply(w, http.StatusServiceUnavailable, bodyNoHealthy)
+		return
+	}
+	ctx := r.Context()
+	if t := rt.Action.Timeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, t, errRouteTimeout)
+		defer cancel()
+	}
+	o := outbounds.Get().(*outbound)
+	defer outbounds.Put(o)
+	o.reset(r)
+	o.path = path
+	o.connectTimeout = c.connectTimeout
+	addForwardingHeaders(o, r)
+	if isUpgrade(r) {
+		o.upgrade = r.Header.Get("Upgrade")
+	}
+	start := time.Now()
+	ep.pool.active.Add(1)
+	resp, err := s.engine.roundTrip(ctx, ep, o)
+	ep.pool.active.Add(-1)
+	if err != nil {
+		upstreamError(w, ctx, r, err)
+		return
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		s.tunnel(w, r, resp, o.upgrade)
+		return
+	}
+	writeResponse(w, resp, time.Since(start))
+}
+
+// upstreamError answers a failed exchange with Envoy's local reply for it.
+// A client that went away gets nothing.
+func upstreamError(w http.ResponseWriter, ctx context.Context, r *http.Request, err error) {
+	switch {
+	case errors.Is(context.Cause(ctx), errRouteTimeout):
+		localReply(w, http.StatusGatewayTimeout, bodyTimeout)
+	case r.Context().Err() != nil:
+		return
+	case errors.As(err, new(*clientBodyError)):
+		w.Header().Set("Connection", "close")
+		localReply(w, http.StatusBadRequest, "Bad Request")
+	case errors.As(err, new(*connectError)):
+		localReply(w, http.StatusServiceUnavailable, bodyConnect)
+	case errors.As(err, new(*protocolError)):
+		localReply(w, http.StatusBadGateway, bodyProtocol)
+	default:
+		localReply(w, http.StatusServiceUnavailable, bodyReset)
+	}
+}
+
+// addForwardingHeaders adds what an Istio gateway adds to every request:
+// the peer appended to X-Forwarded-For, X-Forwarded-Proto from the
+// connection, and an X-Request-Id when the client sent none.
+func addForwardingHeaders(o *outbound, r *http.Request) {
+	peer := hostOf(r.RemoteAddr)
+	if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
+		o.add("X-Forwarded-For", joinXFF(prior, peer))
+	} else {
+		o.add("X-Forwarded-For", peer)
+	}
+	o.add("X-Forwarded-Proto", scheme(r))
+	if len(r.Header["X-Request-Id"]) == 0 {
+		o.add("X-Request-Id", newRequestID())
+	}
+}
+
+// joinXFF appends addr to the X-Forwarded-For values received.
+func joinXFF(prior []string, addr string) string {
+	n := len(addr)
+	for _, p := range prior {
+		n += len(p) + 2
+	}
+	b := make([]byte, 0, n)
+	for _, p := range prior {
+		b = append(b, p...)
+		b = append(b, ", "...)
+	}
+	return string(append(b, addr...))
+}
+
+// hostOf returns the address part of "host:port" without allocating.
+func hostOf(hostport string) string {
+	for i := len(hostport) - 1; i >= 0; i-- {
+		if hostport[i] == ':' {
+			h := hostport[:i]
+			if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+				return h[1 : len(h)-1]
+			}
+			return h
+		}
+	}
+	return hostport
+}
+
+// newRequestID returns a random version 4 UUID.
+func newRequestID() string {
+	const hex = "0123456789abcdef"
+	hi := rand.Uint64()&^(0xf<<12) | 0x4<<12
+	lo := rand.Uint64()&^(0x3<<62) | 0x2<<62
+	var b [36]byte
+	j := 0
+	for i := range 32 {
+		if i == 8 || i == 12 || i == 16 || i == 20 {
+			b[j] = '-'
+			j++
+		}
+		v := hi
+		if i >= 16 {
+			v = lo
+		}
+		b[j] = hex[(v>>(60-4*(i%16)))&0xf]
+		j++
+	}
+	return string(b[:])
+}
+
+// respHopHeaders are the response headers that concern one connection only.
+var respHopHeaders = map[string]bool{
+	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Transfer-Encoding": true,
+	"Upgrade": true, "Trailer": true, "Te": true, "Proxy-Authenticate": true,
+}
+
+// writeResponse relays an upstream response: headers minus hop-by-hop ones,
+// the upstream service time, the body as it arrives, and trailers. A body
+// that breaks off aborts the client connection, so a truncated response
+// never looks complete.
+func writeResponse(w http.ResponseWriter, resp *http.Response, took time.Duration) {
+	defer resp.Body.Close()
+	h := w.Header()
+	named := resp.Header["Connection"]
+	for k, vs := range resp.Header {
+		if respHopHeaders[k] || (len(named) > 0 && headerHasToken(named, k)) {
+			continue
+		}
+		h[k] = vs
+	}
+	h["X-Envoy-Upstream-Service-Time"] = []string{strconv.FormatInt(took.Milliseconds(), 10)}
+	w.WriteHeader(resp.StatusCode)
+	rerr, werr := copyBody(w, resp.Body, resp.ContentLength < 0)
+	if werr != nil {
+		return
+	}
+	if rerr != nil {
+		panic(http.ErrAbortHandler)
+	}
+	for k, vs := range resp.Trailer {
+		h[http.TrailerPrefix+k] = vs
+	}
+}
+
+// copyBody copies an upstream body to the client. With flush set (a body
+// of unknown length, such as a stream of events) every read is flushed to
+// the client at once.
+func copyBody(w http.ResponseWriter, body io.Reader, flush bool) (rerr, werr error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var fl http.Flusher
+	if flush {
+		fl, _ = w.(http.Flusher)
+	}
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if _, werr = w.Write(buf[:n]); werr != nil {
+				return nil, werr
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return err, nil
+		}
+	}
+}

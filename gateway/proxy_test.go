@@ -1,0 +1,384 @@
+package gateway
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// oneRoute is a config with one catch-all route to 127.0.0.1:port.
+func oneRoute(port uint32, extra string) map[string]string {
+	return map[string]string{
+		"gw.yaml": httpGateway,
+		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+%s`, port, extra),
+	}
+}
+
+// seen records what reached an upstream.
+type seen struct {
+	Host   string
+	Path   string
+	Header http.Header
+}
+
+func recorder(ch chan<- seen) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ch <- seen{Host: r.Host, Path: r.URL.RequestURI(), Header: r.Header.Clone()}
+		w.Header().Set("Connection", "X-Hop")
+		w.Header().Set("X-Hop", "must not reach the client")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		w.Header().Set("X-App", "kept")
+		io.WriteString(w, "ok")
+	})
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// The headers an Istio gateway adds, strips and keeps, seen from both ends.
+func TestForwardedHeaders(t *testing.T) {
+	t.Parallel()
+	ch := make(chan seen, 1)
+	g := startGW(t, oneRoute(upstream(t, recorder(ch)), ""))
+
+	code, _, h := g.get(80, "app.example.com:8080", "/a/b?q=1",
+		"X-Forwarded-For", "203.0.113.9",
+		"X-Forwarded-Proto", "https",
+		"Connection", "X-Secret",
+		"X-Secret", "drop me",
+		"X-Envoy-Original-Path", "/forged",
+		"Proxy-Authorization", "Basic eA==",
+		"X-Custom", "kept")
+	if code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	up := <-ch
+	if up.Host != "app.example.com:8080" || up.Path != "/a/b?q=1" {
+		t.Errorf("upstream saw Host %q path %q", up.Host, up.Path)
+	}
+	want := map[string]string{
+		"X-Forwarded-For":   "203.0.113.9, 127.0.0.1",
+		"X-Forwarded-Proto": "http",
+		"X-Custom":          "kept",
+	}
+	for k, v := range want {
+		if got := strings.Join(up.Header[k], "|"); got != v {
+			t.Errorf("upstream %s = %q, want %q", k, got, v)
+		}
+	}
+	for _, k := range []string{"X-Secret", "X-Envoy-Original-Path", "Proxy-Authorization"} {
+		if v, ok := up.Header[k]; ok {
+			t.Errorf("upstream got %s: %q, want it stripped", k, v)
+		}
+	}
+	if id := up.Header.Get("X-Request-Id"); !uuidRE.MatchString(id) {
+		t.Errorf("X-Request-Id = %q, want a generated UUID", id)
+	}
+	if h.Get("X-App") != "kept" || h.Get("X-Hop") != "" || h.Get("Keep-Alive") != "" {
+		t.Errorf("client got X-App %q X-Hop %q Keep-Alive %q", h.Get("X-App"), h.Get("X-Hop"), h.Get("Keep-Alive"))
+	}
+	if h.Get("X-Envoy-Upstream-Service-Time") == "" {
+		t.Error("no x-envoy-upstream-service-time on the response")
+	}
+
+	g.get(80, "", "/", "X-Request-Id", "client-chosen")
+	if got := (<-ch).Header.Get("X-Request-Id"); got != "client-chosen" {
+		t.Errorf("X-Request-Id = %q, want the client's", got)
+	}
+}
+
+// Failures of the upstream become Envoy's local replies, fast.
+func TestUpstreamFailures(t *testing.T) {
+	t.Parallel()
+	closed := closedPort(t)
+	reset := rawUpstream(t, func(c net.Conn) {
+		bufio.NewReader(c).ReadString('\n')
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	})
+	garbage := rawUpstream(t, func(c net.Conn) {
+		bufio.NewReader(c).ReadString('\n')
+		io.WriteString(c, "NOT HTTP\r\n\r\n")
+		c.Close()
+	})
+	huge := rawUpstream(t, func(c net.Conn) {
+		bufio.NewReader(c).ReadString('\n')
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 100<<10)+"\r\n\r\n")
+		c.Close()
+	})
+	tests := []struct {
+		name string
+		port uint32
+		code int
+		body string
+	}{
+		{"refused", closed, 503, bodyConnect},
+		{"reset", reset, 503, bodyReset},
+		{"garbage", garbage, 502, bodyProtocol},
+		{"huge headers", huge, 502, bodyProtocol},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := startGW(t, oneRoute(tc.port, ""))
+			start := time.Now()
+			code, body, _ := g.get(80, "", "/")
+			if code != tc.code || body != tc.body {
+				t.Errorf("got %d %q, want %d %q", code, body, tc.code, tc.body)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("took %v", took)
+			}
+		})
+	}
+}
+
+// closedPort returns a port nothing listens on.
+func closedPort(t *testing.T) uint32 {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := portOf(t, ln.Addr())
+	ln.Close()
+	return p
+}
+
+// rawUpstream serves each connection with handle.
+func rawUpstream(t *testing.T, handle func(net.Conn)) uint32 {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	}()
+	return portOf(t, ln.Addr())
+}
+
+// A route timeout answers 504 and cancels the upstream request.
+func TestTimeoutCancelsUpstream(t *testing.T) {
+	t.Parallel()
+	cancelled := make(chan time.Duration, 1)
+	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			cancelled <- time.Since(start)
+		case <-time.After(10 * time.Second):
+			cancelled <- -1
+		}
+	}))
+	g := startGW(t, oneRoute(port, "    timeout: 300ms\n"))
+	start := time.Now()
+	code, body, _ := g.get(80, "", "/")
+	if took := time.Since(start); code != 504 || body != bodyTimeout || took < 300*time.Millisecond || took > time.Second {
+		t.Fatalf("got %d %q after %v, want 504 %q after 300ms", code, body, took, bodyTimeout)
+	}
+	select {
+	case d := <-cancelled:
+		if d < 0 || d > time.Second {
+			t.Errorf("upstream saw cancellation after %v", d)
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("upstream request was not cancelled")
+	}
+}
+
+// A slow upstream behind one route does not hold up another route.
+func TestSlowUpstreamBlocksNoOne(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	slow := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	fast := upstream(t, named("fast"))
+	cfg := oneRoute(fast, "")
+	cfg["slow.yaml"] = fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: slow}
+spec:
+  hosts: [slow.example.com]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+`, slow)
+	g := startGW(t, cfg)
+	defer close(release)
+	for range 20 {
+		req, _ := http.NewRequest("GET", g.url(80), nil)
+		req.Host = "slow.example.com"
+		go func() {
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	for range 50 {
+		start := time.Now()
+		if code, body, _ := g.get(80, "fast.example.com", "/"); code != 200 || body != "fast" {
+			t.Fatalf("fast route = %d %q", code, body)
+		}
+		if took := time.Since(start); took > 500*time.Millisecond {
+			t.Fatalf("fast route took %v while the slow one hangs", took)
+		}
+	}
+}
+
+// Bodies stream both ways: the upstream reads the request while the client
+// is still sending it, and the client reads each event as it is flushed.
+func TestStreamingBothWays(t *testing.T) {
+	t.Parallel()
+	got := make(chan string)
+	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/upload" {
+			br := bufio.NewReader(r.Body)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					close(got)
+					return
+				}
+				got <- line
+			}
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 3 {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+			<-got
+		}
+	}))
+	g := startGW(t, oneRoute(port, ""))
+
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", g.url(80)+"/upload", pr)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	for i := range 3 {
+		fmt.Fprintf(pw, "line %d\n", i)
+		select {
+		case line := <-got:
+			if line != fmt.Sprintf("line %d\n", i) {
+				t.Fatalf("upstream read %q", line)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("line %d did not reach the upstream while the body was still open", i)
+		}
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	got = make(chan string)
+	resp, err := http.Get(g.url(80) + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for i := range 3 {
+		line, err := br.ReadString('\n')
+		if err != nil || line != fmt.Sprintf("data: %d\n", i) {
+			t.Fatalf("event %d = %q, %v", i, line, err)
+		}
+		br.ReadString('\n')
+		got <- "next"
+	}
+}
+
+// A WebSocket-style upgrade is passed through, and the tunnel outlives the
+// route timeout.
+func TestUpgradeTunnel(t *testing.T) {
+	t.Parallel()
+	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" || r.Header.Get("Connection") != "Upgrade" {
+			http.Error(w, "want an upgrade", 400)
+			return
+		}
+		c, brw, _ := http.NewResponseController(w).Hijack()
+		defer c.Close()
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		io.Copy(c, brw)
+	}))
+	g := startGW(t, oneRoute(port, "    timeout: 200ms\n"))
+	c, err := net.Dial("tcp", g.srv.Addr(80).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade response %v, %v", resp, err)
+	}
+	for i := range 3 {
+		time.Sleep(150 * time.Millisecond) // the tunnel outlives the 200ms route timeout
+		msg := fmt.Sprintf("ping %d\n", i)
+		io.WriteString(c, msg)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if line, err := br.ReadString('\n'); err != nil || line != msg {
+			t.Fatalf("echo %d = %q, %v", i, line, err)
+		}
+	}
+	c.(*net.TCPConn).CloseWrite()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after half-close got %v, want EOF from the upstream side", err)
+	}
+}
+
+// The upstream sees the request through the httpbin echo too: Host and
+// method preserved, body intact.
+func TestHTTPBinEcho(t *testing.T) {
+	t.Parallel()
+	g := startGW(t, oneRoute(httpbinPort(t), ""))
+	req, _ := http.NewRequest("PUT", g.url(80)+"/anything/x?y=1", strings.NewReader(`{"k":"v"}`))
+	req.Host = "echo.example.com"
+	req.Header.Set("Content-Type", "application/json")
+	code, body, _ := do(t, req)
+	var echo struct {
+		Method string              `json:"method"`
+		URL    string              `json:"url"`
+		Data   string              `json:"data"`
+		Header map[string][]string `json:"headers"`
+	}
+	if err := json.Unmarshal([]byte(body), &echo); err != nil || code != 200 {
+		t.Fatalf("%d %q: %v", code, body, err)
+	}
+	if echo.Method != "PUT" || echo.Data != `{"k":"v"}` || !strings.Contains(echo.URL, "echo.example.com/anything/x?y=1") {
+		t.Errorf("upstream saw %+v", echo)
+	}
+}

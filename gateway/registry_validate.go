@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/api"
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+var (
+	seResolutions = []string{"NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"}
+	seLocations   = []string{"MESH_EXTERNAL", "MESH_INTERNAL"}
+	seProtocols   = []string{"HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "REDIS", "MYSQL", "TCP", "TLS", "UDP"}
+	dnsLabelRE    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+)
+
+// enumCheck reports whether v (possibly empty) is one of allowed.
+func enumCheck(v string, allowed []string) bool {
+	return v == "" || slices.Contains(allowed, v)
+}
+
+func validateServiceEntry(r *resource, ps *problems) *service {
+	spec := r.Spec.(*ServiceEntrySpec)
+	before := ps.errorCount()
+	if len(spec.Hosts) == 0 {
+		ps.errf(r, "spec.hosts", "a ServiceEntry needs at least one host")
+	}
+	for i, h := range spec.Hosts {
+		if h == "*" || h == "" || strings.Contains(strings.TrimPrefix(h, "*"), "*") {
+			ps.errf(r, fmt.Sprintf("spec.hosts[%d]", i), "invalid host %q: a name or a \"*.\" wildcard", h)
+		}
+	}
+	if !enumCheck(spec.Resolution, seResolutions) {
+		ps.errf(r, "spec.resolution", "unknown resolution %q: want one of %s", spec.Resolution, strings.Join(seResolutions, ", "))
+	}
+	if !enumCheck(spec.Location, seLocations) {
+		ps.errf(r, "spec.location", "unknown location %q: want one of %s", spec.Location, strings.Join(seLocations, ", "))
+	}
+	names := validateSEPorts(r, spec, ps)
+	res := spec.Resolution
+	if res == "" {
+		res = "NONE"
+	}
+	for i, ep := range spec.Endpoints {
+		validateEndpoint(r, fmt.Sprintf("spec.endpoints[%d]", i), &ep, res, names, ps)
+	}
+	if res == "NONE" && len(spec.Endpoints) > 0 {
+		ps.errf(r, "spec.endpoints", "endpoints need resolution STATIC or DNS (resolution NONE forwards to the original destination)")
+	}
+	if res == "NONE" {
+		ps.warnf(r, "spec.resolution", "resolution NONE means \"the address the client connected to\", which a gateway does not have; gatehouse resolves the hosts by DNS instead")
+	}
+	if spec.WorkloadSelector != nil {
+		ps.errf(r, "spec.workloadSelector", "gatehouse does not read WorkloadEntry resources; list the endpoints inline under spec.endpoints")
+	}
+	if ps.errorCount() > before {
+		return nil
+	}
+	return &service{res: r, spec: spec, resolution: res}
+}
+
+func validateSEPorts(r *resource, spec *ServiceEntrySpec, ps *problems) map[string]bool {
+	names := map[string]bool{}
+	numbers := map[uint32]bool{}
+	for i, p := range spec.Ports {
+		path := fmt.Sprintf("spec.ports[%d]", i)
+		switch {
+		case p.Number == 0 || p.Number > 65535:
+			ps.errf(r, path+".number", "port %d is out of range 1-65535", p.Number)
+		case numbers[p.Number]:
+			ps.errf(r, path+".number", "port %d is listed twice", p.Number)
+		}
+		numbers[p.Number] = true
+		switch {
+		case p.Name == "":
+			ps.errf(r, path+".name", "required")
+		case names[p.Name]:
+			ps.errf(r, path+".name", "port name %q is used twice", p.Name)
+		}
+		names[p.Name] = true
+		if !slices.Contains(seProtocols, strings.ToUpper(p.Protocol)) {
+			ps.errf(r, path+".protocol", "unknown protocol %q: want one of %s", p.Protocol, strings.Join(seProtocols, ", "))
+		}
+		if p.TargetPort > 65535 {
+			ps.errf(r, path+".targetPort", "port %d is out of range", p.TargetPort)
+		}
+	}
+	return names
+}
+
+func validateEndpoint(r *resource, path string, ep *WorkloadEntry, res string, ports map[string]bool, ps *problems) {
+	a := ep.Address
+	switch {
+	case a == "":
+		ps.errf(r, path+".address", "required")
+	case strings.HasPrefix(a, "unix://"):
+	case res == "STATIC":
+		if _, err := netip.ParseAddr(a); err != nil {
+			ps.errf(r, path+".address", "resolution STATIC needs an IP address, not %q (use resolution DNS for names)", a)
+		}
+	default:
+		if _, err := netip.ParseAddr(a); err != nil {
+			if err := validDNSName(a); err != nil {
+				ps.errf(r, path+".address", "%v", err)
+			}
+		}
+	}
+	for _, name := range sortedKeys(ep.Ports) {
+		if !ports[name] {
+			ps.errf(r, path+".ports."+name, "no port of this ServiceEntry is named %q", name)
+		}
+		if n := ep.Ports[name]; n == 0 || n > 65535 {
+			ps.errf(r, path+".ports."+name, "port %d is out of range 1-65535", n)
+		}
+	}
+}
+
+func validateDestinationRule(r *resource, ps *problems) *destRule {
+	spec := r.Spec.(*DestinationRuleSpec)
+	before := ps.errorCount()
+	if spec.Host == "" {
+		ps.errf(r, "spec.host", "required")
+	}
+	names := map[string]bool{}
+	for i, s := range spec.Subsets {
+		path := fmt.Sprintf("spec.subsets[%d]", i)
+		switch {
+		case !dnsLabelRE.MatchString(s.Name):
+			ps.errf(r, path+".name", "subset name %q must be a DNS label (lower-case letters, digits and '-')", s.Name)
+		case names[s.Name]:
+			ps.errf(r, path+".name", "subset %q is defined twice", s.Name)
+		}
+		names[s.Name] = true
+		validateTrafficPolicy(r, path+".trafficPolicy", s.TrafficPolicy, ps)
+	}
+	validateTrafficPolicy(r, "spec.trafficPolicy", spec.TrafficPolicy, ps)
+	if spec.WorkloadSelector != nil {
+		ps.warnf(r, "spec.workloadSelector", "ignored: it scopes the rule to sidecars")
+	}
+	if ps.errorCount() > before {
+		return nil
+	}
+	return &destRule{res: r, spec: spec, host: router.QualifyHost(spec.Host, r.Meta.Namespace)}
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return sortStrings(keys)
+}
+
+// checkDuration records an error for a duration below Istio's 1 ms floor.
+func checkDuration(r *resource, path string, d *api.Duration, ps *problems) {
+	if d != nil && d.D() < api.MinDuration {
+		ps.errf(r, path, "duration %v is below the 1ms minimum; leave the field out for the default", *d)
+	}
+}

@@ -1,0 +1,297 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configures a Server. The zero value of every field is a
+// documented default.
+type Options struct {
+	// ConfigPaths are the files and directories to load.
+	ConfigPaths []string
+	// AdminAddr is where the admin endpoints listen; "" disables them.
+	AdminAddr string
+	// Logger receives the gateway's logs. If nil, slog.Default() is used.
+	Logger *slog.Logger
+	// Listen opens listening sockets. If nil, net.ListenConfig is used.
+	Listen func(ctx context.Context, network, addr string) (net.Listener, error)
+	// ListenAddr maps a Gateway server's bind address and port to the
+	// address actually listened on. If nil, the port is listened on at the
+	// bind address (all addresses when bind is empty). Tests map every
+	// port to "127.0.0.1:0".
+	ListenAddr func(bind string, port uint32) string
+	// Dial opens upstream connections. If nil, net.Dialer is used.
+	Dial DialFunc
+	// Debounce is how long the watcher waits for a burst of file events to
+	// end before reloading. If zero, 150 ms.
+	Debounce time.Duration
+	// DrainTimeout bounds how long in-flight requests of a closing
+	// listener, or of the whole server at shutdown, may take. If zero, 15 s.
+	DrainTimeout time.Duration
+	// StdUpstream selects the upstream engine built on net/http's
+	// Transport instead of gatehouse's own HTTP/1.1 client. It exists so
+	// that the two can be compared in bench/.
+	StdUpstream bool
+	// Version is reported by the admin endpoints.
+	Version string
+	// OnReload, if set, is called after every reload attempt with the
+	// generation then serving and the attempt's error (nil on success or
+	// when nothing changed).
+	OnReload func(gen uint64, err error)
+}
+
+// Server is a running gatehouse: listeners, the current snapshot, upstream
+// pools and the config watcher.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	snap   atomic.Pointer[Snapshot] // the only state the request path reads
+	pools  *poolSet
+	engine engine
+	ready  atomic.Bool
+	up     chan struct{} // closed once Run has bound the listeners
+
+	reloadMu sync.Mutex // serialises reloads
+	status   reloadStatus
+
+	mu        sync.Mutex // guards listeners; never taken on the request path
+	listeners map[listenerKey]*listener
+	tunnels   tracker // hijacked connections (WebSocket), closed at shutdown
+	draining  sync.WaitGroup
+}
+
+// New loads and compiles the configuration. It binds nothing: Run does. An
+// invalid configuration returns a *ConfigError listing every problem.
+func New(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Debounce == 0 {
+		opts.Debounce = 150 * time.Millisecond
+	}
+	if opts.DrainTimeout == 0 {
+		opts.DrainTimeout = 15 * time.Second
+	}
+	if opts.Dial == nil {
+		d := &net.Dialer{KeepAlive: 30 * time.Second}
+		opts.Dial = d.DialContext
+	}
+	if opts.Listen == nil {
+		var lc net.ListenConfig
+		opts.Listen = lc.Listen
+	}
+	s := &Server{opts: opts, log: opts.Logger, listeners: map[listenerKey]*listener{}, up: make(chan struct{})}
+	s.pools = newPoolSet(opts.Dial)
+	s.engine = leanEngine{}
+	if opts.StdUpstream {
+		s.engine = newStdEngine(opts.Dial)
+	}
+	snap, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	snap.Gen = 1
+	s.snap.Store(snap)
+	s.status.success(snap)
+	return s, nil
+}
+
+// load reads and compiles the configuration, logging what was skipped and
+// every warning.
+func (s *Server) load() (*Snapshot, error) {
+	files, err := readSources(s.opts.ConfigPaths)
+	if err != nil {
+		return nil, &ConfigError{Problems: []Problem{{Err: err}}}
+	}
+	snap, d := compile(files, s.pools)
+	for _, n := range d.notes {
+		s.log.Info(n)
+	}
+	for _, p := range d.problems.list {
+		if p.Warning {
+			s.log.Warn("config: " + p.String())
+		}
+	}
+	if d.problems.errorCount() > 0 {
+		return nil, &ConfigError{Problems: d.problems.list}
+	}
+	return snap, nil
+}
+
+// Snapshot returns the configuration currently served.
+func (s *Server) Snapshot() *Snapshot { return s.snap.Load() }
+
+// Reload reads the configuration again and, if it is valid and changed,
+// swaps it in. An invalid configuration is logged, recorded for the admin
+// endpoint and returned; the previous one keeps serving.
+func (s *Server) Reload() error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	err := s.reload()
+	if s.opts.OnReload != nil {
+		s.opts.OnReload(s.snap.Load().Gen, err)
+	}
+	return err
+}
+
+func (s *Server) reload() error {
+	cur := s.snap.Load()
+	files, err := readSources(s.opts.ConfigPaths)
+	if err == nil && digest(files) == cur.Digest {
+		return nil
+	}
+	next, err := s.load()
+	if err == nil {
+		next.Gen = cur.Gen + 1
+		err = s.apply(next)
+	}
+	if err != nil {
+		s.status.failure(err)
+		s.log.Error("reload rejected; the previous configuration keeps serving", "generation", cur.Gen, "error", err.Error())
+		return err
+	}
+	s.status.success(next)
+	s.log.Info("configuration reloaded", "generation", next.Gen, "listeners", len(next.listeners), "clusters", len(next.clusters))
+	return nil
+}
+
+// Addr returns the address a Gateway port is served on, or nil if no
+// listener serves it. With several binds for one port it returns any.
+func (s *Server) Addr(port uint32) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, l := range s.listeners {
+		if k.Port == port {
+			return l.ln.Addr()
+		}
+	}
+	return nil
+}
+
+// Serving returns a channel closed once Run has bound the listeners.
+func (s *Server) Serving() <-chan struct{} { return s.up }
+
+// Ready reports whether the configuration is loaded and the listeners are
+// accepting connections.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// Run binds the listeners, serves, watches the configuration and, when ctx
+// ends, drains in-flight requests for up to DrainTimeout. It returns when
+// everything it started has stopped.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.apply(s.snap.Load()); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	admin, err := s.startAdmin(&wg)
+	if err != nil {
+		s.closeListeners(context.Background())
+		return err
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	wg.Go(s.startWatch(watchCtx))
+	s.ready.Store(true)
+	close(s.up)
+	s.log.Info("gatehouse serving", "listeners", s.listenerAddrs(), "admin", s.opts.AdminAddr)
+	<-ctx.Done()
+	s.ready.Store(false)
+	s.log.Info("shutting down: draining in-flight requests", "timeout", s.opts.DrainTimeout)
+	stopWatch()
+	drainCtx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTimeout)
+	defer cancel()
+	s.closeListeners(drainCtx)
+	s.draining.Wait()
+	s.tunnels.wait(drainCtx)
+	s.tunnels.closeAll()
+	if admin != nil {
+		admin.Close()
+	}
+	wg.Wait()
+	s.pools.closeAll()
+	return nil
+}
+
+func (s *Server) listenerAddrs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, l := range s.listeners {
+		out = append(out, l.ln.Addr().String())
+	}
+	return sortStrings(out)
+}
+
+// listenAddr returns the network and address to listen on for key.
+func (s *Server) listenAddr(k listenerKey) (string, string) {
+	if s.opts.ListenAddr != nil {
+		a := s.opts.ListenAddr(k.Bind, k.Port)
+		if p, ok := strings.CutPrefix(a, "unix://"); ok {
+			return "unix", p
+		}
+		return "tcp", a
+	}
+	if p, ok := strings.CutPrefix(k.Bind, "unix://"); ok {
+		return "unix", strings.TrimPrefix(p, "@")
+	}
+	return "tcp", net.JoinHostPort(k.Bind, strconv.Itoa(int(k.Port)))
+}
+
+// apply binds the listeners next needs, publishes it, then closes the
+// listeners and upstream pools it no longer uses. A bind failure rejects
+// next before anything changes.
+func (s *Server) apply(next *Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var opened []*listener
+	for k := range next.listeners {
+		if s.listeners[k] != nil {
+			continue
+		}
+		l, err := s.bind(k)
+		if err != nil {
+			for _, o := range opened {
+				o.ln.Close()
+			}
+			return fmt.Errorf("listening for port %d: %w", k.Port, err)
+		}
+		opened = append(opened, l)
+	}
+	s.snap.Store(next)
+	for _, l := range opened {
+		s.listeners[l.key] = l
+		go l.serve()
+	}
+	for k, l := range s.listeners {
+		if next.listeners[k] == nil {
+			delete(s.listeners, k)
+			l.ln.Close() // stop accepting now; in-flight requests drain below
+			s.log.Info("closing listener removed from the configuration; draining its requests", "port", k.Port)
+			s.draining.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTimeout)
+				defer cancel()
+				l.drain(ctx)
+			})
+		}
+	}
+	s.pools.retain(next.pools)
+	return nil
+}
+
+// closeListeners stops accepting everywhere and drains every listener
+// until ctx ends.
+func (s *Server) closeListeners(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, l := range s.listeners {
+		delete(s.listeners, k)
+		s.draining.Go(func() { l.drain(ctx) })
+	}
+}

@@ -1,0 +1,57 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+// Snapshot is one compiled generation of configuration. It is immutable
+// once published and safe for concurrent use; requests that started on it
+// keep it alive until they finish.
+type Snapshot struct {
+	// Gen counts successful loads, starting at 1.
+	Gen uint64
+	// Digest is over the names and contents of the files it was built from;
+	// a reload whose files hash the same is skipped.
+	Digest [sha256.Size]byte
+	// Files are the configuration files read.
+	Files []string
+	// Loaded is when the snapshot was compiled.
+	Loaded time.Time
+	// Warnings are the problems that did not stop the load.
+	Warnings []Problem
+
+	listeners map[listenerKey]*listenerConfig
+	clusters  []*cluster
+	pools     map[*connPool]bool // pools its clusters use
+}
+
+// listenerConfig is what one socket does in this generation.
+type listenerConfig struct {
+	key     listenerKey
+	family  family
+	servers []*gwServer
+	// routes is the route table shared by every plain HTTP server on the
+	// port.
+	routes *router.Table
+}
+
+// cluster returns the cluster a route destination resolved to, or nil for
+// router.NoUpstream.
+func (s *Snapshot) cluster(id router.UpstreamID) *cluster {
+	if id < 0 || int(id) >= len(s.clusters) {
+		return nil
+	}
+	return s.clusters[id]
+}
+
+// Ports returns the Gateway ports the snapshot listens on.
+func (s *Snapshot) Ports() []uint32 {
+	var out []uint32
+	for k := range s.listeners {
+		out = append(out, k.Port)
+	}
+	return out
+}

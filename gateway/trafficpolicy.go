@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+)
+
+var (
+	lbSimple      = []string{"UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"}
+	clientTLSMode = []string{"DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"}
+	h2Upgrade     = []string{"DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"}
+)
+
+// validateTrafficPolicy checks the enums, oneofs and durations of a
+// DestinationRule traffic policy and its port-level settings.
+func validateTrafficPolicy(r *resource, path string, tp *TrafficPolicy, ps *problems) {
+	if tp == nil {
+		return
+	}
+	validatePolicyParts(r, path, tp.LoadBalancer, tp.ConnectionPool, tp.OutlierDetection, tp.TLS, ps)
+	for i, pl := range tp.PortLevelSettings {
+		p := fmt.Sprintf("%s.portLevelSettings[%d]", path, i)
+		if pl.Port == nil || pl.Port.Number == 0 || pl.Port.Number > 65535 {
+			ps.errf(r, p+".port", "port.number is required (1-65535)")
+		}
+		validatePolicyParts(r, p, pl.LoadBalancer, pl.ConnectionPool, pl.OutlierDetection, pl.TLS, ps)
+	}
+}
+
+func validatePolicyParts(r *resource, path string, lb *LoadBalancerSettings, cp *ConnectionPool, od *OutlierDetection, t *ClientTLSSettings, ps *problems) {
+	validateLB(r, path+".loadBalancer", lb, ps)
+	if cp != nil {
+		validatePool(r, path+".connectionPool", cp, ps)
+	}
+	if od != nil {
+		p := path + ".outlierDetection"
+		checkDuration(r, p+".interval", od.Interval, ps)
+		checkDuration(r, p+".baseEjectionTime", od.BaseEjectionTime, ps)
+		if od.MaxEjectionPercent != nil && (*od.MaxEjectionPercent < 0 || *od.MaxEjectionPercent > 100) {
+			ps.errf(r, p+".maxEjectionPercent", "must be 0-100")
+		}
+		if od.MinHealthPercent < 0 || od.MinHealthPercent > 100 {
+			ps.errf(r, p+".minHealthPercent", "must be 0-100")
+		}
+	}
+	if t != nil {
+		validateClientTLS(r, path+".tls", t, ps)
+	}
+}
+
+func validateLB(r *resource, path string, lb *LoadBalancerSettings, ps *problems) {
+	if lb == nil {
+		return
+	}
+	if lb.Simple != "" && lb.ConsistentHash != nil {
+		ps.errf(r, path, "only one of simple or consistentHash may be set")
+	}
+	if !enumCheck(lb.Simple, lbSimple) {
+		ps.errf(r, path+".simple", "unknown load balancer %q: want one of %s", lb.Simple, strings.Join(lbSimple, ", "))
+	}
+	if ch := lb.ConsistentHash; ch != nil {
+		n := 0
+		for _, set := range []bool{ch.HTTPHeaderName != "", ch.HTTPCookie != nil, ch.UseSourceIP, ch.HTTPQueryParameterName != ""} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			ps.errf(r, path+".consistentHash", "exactly one of httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName is required")
+		}
+		if ch.HTTPCookie != nil && ch.HTTPCookie.Name == "" {
+			ps.errf(r, path+".consistentHash.httpCookie.name", "required")
+		}
+	}
+}
+
+func validatePool(r *resource, path string, cp *ConnectionPool, ps *problems) {
+	if t := cp.TCP; t != nil {
+		checkDuration(r, path+".tcp.connectTimeout", t.ConnectTimeout, ps)
+		checkDuration(r, path+".tcp.maxConnectionDuration", t.MaxConnectionDuration, ps)
+		if t.MaxConnections < 0 {
+			ps.errf(r, path+".tcp.maxConnections", "must not be negative")
+		}
+	}
+	if h := cp.HTTP; h != nil {
+		if !enumCheck(h.H2UpgradePolicy, h2Upgrade) {
+			ps.errf(r, path+".http.h2UpgradePolicy", "unknown policy %q: want one of %s", h.H2UpgradePolicy, strings.Join(h2Upgrade, ", "))
+		}
+		for name, v := range map[string]int32{"http1MaxPendingRequests": h.HTTP1MaxPendingRequests, "http2MaxRequests": h.HTTP2MaxRequests,
+			"maxRequestsPerConnection": h.MaxRequestsPerConnection, "maxRetries": h.MaxRetries, "maxConcurrentStreams": h.MaxConcurrentStreams} {
+			if v < 0 {
+				ps.errf(r, path+".http."+name, "must not be negative")
+			}
+		}
+	}
+}
+
+func validateClientTLS(r *resource, path string, t *ClientTLSSettings, ps *problems) {
+	mode := strings.ToUpper(t.Mode)
+	switch {
+	case !enumCheck(mode, clientTLSMode):
+		ps.errf(r, path+".mode", "unknown mode %q: want one of %s", t.Mode, strings.Join(clientTLSMode, ", "))
+	case mode == "ISTIO_MUTUAL":
+		ps.errf(r, path+".mode", "ISTIO_MUTUAL needs Istio's certificate authority; use MUTUAL with clientCertificate and privateKey files")
+	case mode == "MUTUAL" && t.CredentialName == "" && (t.ClientCertificate == "" || t.PrivateKey == ""):
+		ps.errf(r, path, "MUTUAL needs clientCertificate and privateKey (or credentialName)")
+	}
+}

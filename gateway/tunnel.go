@@ -1,0 +1,78 @@
+package gateway
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// halfCloser is a connection whose sending side can be closed alone.
+type halfCloser interface{ CloseWrite() error }
+
+// tunnel completes a protocol switch (WebSocket): it checks that the
+// upstream switched to the protocol the client asked for, relays the 101,
+// then copies bytes both ways until both sides are done. The route timeout
+// does not apply to the tunnel.
+func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Response, want string) {
+	up, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok || !strings.EqualFold(resp.Header.Get("Upgrade"), want) {
+		resp.Body.Close()
+		localReply(w, http.StatusBadGateway, bodyProtocol)
+		return
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		up.Close()
+		localReply(w, http.StatusInternalServerError, "")
+		return
+	}
+	s.tunnels.add(conn)
+	defer s.tunnels.remove(conn)
+	defer conn.Close()
+	defer up.Close()
+	if err := writeSwitch(brw.Writer, resp, want); err != nil {
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { pipe(up, brw.Reader) })
+	pipe(conn, up)
+	wg.Wait()
+}
+
+// writeSwitch writes the 101 response head to the client.
+func writeSwitch(bw *bufio.Writer, resp *http.Response, proto string) error {
+	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ")
+	bw.WriteString(proto)
+	bw.WriteString("\r\n")
+	named := resp.Header["Connection"]
+	for k, vs := range resp.Header {
+		if respHopHeaders[k] || headerHasToken(named, k) {
+			continue
+		}
+		for _, v := range vs {
+			writeField(bw, k, v)
+		}
+	}
+	bw.WriteString("\r\n")
+	return bw.Flush()
+}
+
+// pipe copies src to dst, then half-closes dst so the other side sees the
+// end of this direction while the opposite one keeps flowing. If dst cannot
+// half-close, it is closed.
+func pipe(dst io.WriteCloser, src io.Reader) {
+	bp := copyBufs.Get().(*[]byte)
+	_, err := io.CopyBuffer(dst, src, *bp)
+	copyBufs.Put(bp)
+	if hc, ok := dst.(halfCloser); ok && err == nil {
+		if hc.CloseWrite() == nil {
+			return
+		}
+	}
+	dst.Close()
+}
+
+var _ halfCloser = (*net.TCPConn)(nil)
