@@ -295,3 +295,31 @@ func (s *Server) closeListeners(ctx context.Context) {
 		s.draining.Go(func() { l.drain(ctx) })
 	}
 }
+
+// Summary describes a configuration that loaded.
+type Summary struct {
+	Files     int
+	Resources int
+	Listeners []string
+	Clusters  int
+}
+
+// Check loads and compiles the configuration at paths without serving it.
+// It returns every problem found (errors and warnings) and the documents
+// skipped; err is a *ConfigError when the configuration is invalid.
+func Check(paths []string) (*Summary, []Problem, []string, error) {
+	files, err := readSources(paths)
+	if err != nil {
+		return nil, []Problem{{Err: err}}, nil, &ConfigError{Problems: []Problem{{Err: err}}}
+	}
+	snap, d := compile(files, newPoolSet(nil))
+	if d.problems.errorCount() > 0 {
+		return nil, d.problems.list, d.notes, &ConfigError{Problems: d.problems.list}
+	}
+	sum := &Summary{Files: len(files), Resources: len(d.resources), Clusters: len(snap.clusters)}
+	for k, lc := range snap.listeners {
+		sum.Listeners = append(sum.Listeners, fmt.Sprintf("%s %s", k, lc.family))
+	}
+	sortStrings(sum.Listeners)
+	return sum, d.problems.list, d.notes, nil
+}

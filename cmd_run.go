@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway"
+)
+
+// defaultAdmin is where the admin endpoints listen unless told otherwise:
+// Envoy's admin port, on loopback only.
+const defaultAdmin = "127.0.0.1:15000"
+
+// pathList is a repeatable --config flag.
+type pathList []string
+
+func (p *pathList) String() string { return strings.Join(*p, ",") }
+
+func (p *pathList) Set(v string) error {
+	*p = append(*p, v)
+	return nil
+}
+
+// runFlags are the flags of "run"; demo reuses the logging ones.
+type runFlags struct {
+	configs   pathList
+	admin     string
+	logLevel  string
+	logFormat string
+	drain     time.Duration
+	engine    string
+}
+
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: gatehouse %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args; it returns an exit code when the command must stop
+// (help asked for: 0; bad flags: 2).
+func parse(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+func (f *runFlags) logging(fs *flag.FlagSet) {
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+}
+
+// logger builds the process logger from the flags.
+func (f *runFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := newFlagSet("run", "--config PATH [--config PATH ...] [flags]", stderr)
+	fs.Var(&f.configs, "config", "configuration file or directory (repeatable; directories are read recursively)")
+	fs.StringVar(&f.admin, "admin", defaultAdmin, "admin address for /healthz/ready and /config_dump (\"\" disables)")
+	fs.DurationVar(&f.drain, "drain-timeout", 15*time.Second, "how long in-flight requests may finish at shutdown")
+	fs.StringVar(&f.engine, "upstream-engine", "gatehouse", "upstream HTTP/1.1 client: gatehouse, or net/http (for comparisons)")
+	f.logging(fs)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if len(f.configs) == 0 {
+		fmt.Fprintln(stderr, "gatehouse run: --config is required")
+		fs.Usage()
+		return exitUsage
+	}
+	log, err := f.logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "gatehouse run:", err)
+		return exitUsage
+	}
+	opts := gateway.Options{ConfigPaths: f.configs, AdminAddr: f.admin, Logger: log, DrainTimeout: f.drain, Version: version()}
+	switch f.engine {
+	case "gatehouse":
+	case "net/http":
+		opts.StdUpstream = true
+	default:
+		fmt.Fprintf(stderr, "gatehouse run: --upstream-engine %q: want gatehouse or net/http\n", f.engine)
+		return exitUsage
+	}
+	return serveWith(ctx, opts, stderr, nil)
+}
+
+// serveWith runs a gateway until SIGINT or SIGTERM, reloading on SIGHUP,
+// and calls serving (if set) once the listeners are up. A second SIGINT or
+// SIGTERM during the drain exits at once.
+func serveWith(ctx context.Context, opts gateway.Options, stderr io.Writer, serving func(*gateway.Server)) int {
+	srv, err := gateway.New(opts)
+	if err != nil {
+		printConfigError(stderr, err)
+		return exitFailure
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			opts.Logger.Info("SIGHUP: reloading the configuration")
+			srv.Reload()
+		}
+	}()
+	go func() {
+		select {
+		case <-srv.Serving():
+			if serving != nil {
+				serving(srv)
+			}
+		case <-ctx.Done():
+		}
+		<-ctx.Done()
+		stop() // a second signal now terminates the process
+	}()
+	if err := srv.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "gatehouse:", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// printConfigError prints every problem of an invalid configuration, one
+// per line.
+func printConfigError(w io.Writer, err error) {
+	if ce, ok := errors.AsType[*gateway.ConfigError](err); ok {
+		for _, p := range ce.Problems {
+			if !p.Warning {
+				fmt.Fprintln(w, p.String())
+			}
+		}
+		fmt.Fprintln(w, "gatehouse: the configuration is invalid")
+		return
+	}
+	fmt.Fprintln(w, "gatehouse:", err)
+}
