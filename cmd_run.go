@@ -38,6 +38,7 @@ type runFlags struct {
 	logFormat string
 	drain     time.Duration
 	engine    string
+	creds     string
 }
 
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
@@ -93,6 +94,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("run", "--config PATH [--config PATH ...] [flags]", stderr)
 	fs.Var(&f.configs, "config", "configuration file or directory (repeatable; directories are read recursively)")
 	fs.StringVar(&f.admin, "admin", defaultAdmin, "admin address for /healthz/ready and /config_dump (\"\" disables)")
+	fs.StringVar(&f.creds, "credentials-dir", "", "directory of credentialName secrets (NAME/tls.crt, NAME/tls.key, NAME/ca.crt)")
 	fs.DurationVar(&f.drain, "drain-timeout", 15*time.Second, "how long in-flight requests may finish at shutdown")
 	fs.StringVar(&f.engine, "upstream-engine", "gatehouse", "upstream HTTP/1.1 client: gatehouse, or net/http (for comparisons)")
 	f.logging(fs)
@@ -109,7 +111,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gatehouse run:", err)
 		return exitUsage
 	}
-	opts := gateway.Options{ConfigPaths: f.configs, AdminAddr: f.admin, Logger: log, DrainTimeout: f.drain, Version: version()}
+	opts := gateway.Options{ConfigPaths: f.configs, AdminAddr: f.admin, Logger: log, DrainTimeout: f.drain, Version: version(), CredentialsDir: f.creds}
 	switch f.engine {
 	case "gatehouse":
 	case "net/http":

@@ -62,6 +62,7 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 	var configs pathList
 	fs := newFlagSet("validate", "--config PATH [--config PATH ...]", stderr)
 	fs.Var(&configs, "config", "configuration file or directory (repeatable)")
+	creds := fs.String("credentials-dir", "", "directory of credentialName secrets (NAME/tls.crt, NAME/tls.key, NAME/ca.crt)")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -70,7 +71,7 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
-	sum, problems, notes, err := gateway.Check(configs)
+	sum, problems, notes, err := gateway.Check(gateway.Options{ConfigPaths: configs, CredentialsDir: *creds})
 	for _, n := range notes {
 		fmt.Fprintln(stdout, "note:", n)
 	}

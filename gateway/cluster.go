@@ -1,11 +1,17 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,8 +22,9 @@ import (
 const defaultConnectTimeout = 10 * time.Second
 
 // cluster is where one route destination sends requests: the endpoints of
-// a service port, narrowed to a subset when the route names one. It belongs
-// to one Snapshot; its endpoints share connection pools that outlive it.
+// a service port, narrowed to a subset when the route names one, with the
+// DestinationRule's policy for them. It belongs to one Snapshot; its
+// endpoints share connection pools that outlive it.
 type cluster struct {
 	// name follows Envoy's "outbound|port|subset|host" so that logs and
 	// dumps read like Istio's.
@@ -26,9 +33,16 @@ type cluster struct {
 	port      uint32
 	subset    string
 	endpoints []*endpoint
-	next      atomic.Uint32 // round-robin cursor
+	lb        balancer
+	lbName    string
+	hash      *hashPolicy // consistent-hash key source; nil for none
+	limits    poolLimits
+	outlier   *outlierConfig
 	// connectTimeout bounds each new upstream connection.
 	connectTimeout time.Duration
+
+	active  atomic.Int64 // requests in flight (http2MaxRequests)
+	retries atomic.Int64 // retries in flight (maxRetries)
 }
 
 // endpoint is one address of a cluster.
@@ -37,19 +51,75 @@ type endpoint struct {
 	labels map[string]string
 	weight uint32
 	pool   *connPool
+	active atomic.Int64 // requests in flight from this cluster
+	health health
 }
 
-// pick returns the next endpoint in round-robin order, or nil when the
-// cluster has none.
-func (c *cluster) pick() *endpoint {
-	switch len(c.endpoints) {
-	case 0:
+// pick chooses the endpoint for an attempt: by the cluster's balancer,
+// among endpoints not ejected, avoiding those already tried when another
+// is available (Envoy's previous-hosts retry predicate, which Istio drops
+// for consistent hashing). It returns nil when no endpoint is usable.
+func (c *cluster) pick(key string, tried []*endpoint) *endpoint {
+	if len(c.endpoints) == 0 {
 		return nil
-	case 1:
-		return c.endpoints[0]
 	}
-	n := c.next.Add(1)
-	return c.endpoints[int(n%uint32(len(c.endpoints)))]
+	now := time.Now()
+	all := c.outlier == nil || c.panicking(now)
+	healthy := func(ep *endpoint) bool { return all || !ep.health.ejected(now) }
+	if len(tried) > 0 && c.hash == nil && len(c.endpoints) > 1 {
+		fresh := func(ep *endpoint) bool { return healthy(ep) && !slices.Contains(tried, ep) }
+		if ep := c.lb.pick(c.endpoints, key, fresh); ep != nil {
+			return ep
+		}
+	}
+	return c.lb.pick(c.endpoints, key, healthy)
+}
+
+// send runs one attempt against ep, enforcing the cluster's request limit
+// and counting the requests in flight until the response body is closed.
+func (c *cluster) send(ctx context.Context, eng engine, ep *endpoint, o *outbound) (*http.Response, error) {
+	if max := c.limits.maxRequests; max > 0 && c.active.Load() >= max {
+		return nil, errOverflow
+	}
+	c.active.Add(1)
+	ep.active.Add(1)
+	done := func() {
+		c.active.Add(-1)
+		ep.active.Add(-1)
+	}
+	resp, err := eng.roundTrip(ctx, ep, o)
+	if err != nil || resp.StatusCode == http.StatusSwitchingProtocols {
+		done()
+		return resp, err
+	}
+	resp.Body = &doneBody{ReadCloser: resp.Body, done: done}
+	return resp, nil
+}
+
+// allowRetry takes a slot of the cluster's retry budget (maxRetries) for
+// the duration of the current request.
+func (c *cluster) allowRetry() bool {
+	max := c.limits.maxRetries
+	return max <= 0 || c.retries.Load() < max
+}
+
+// doneBody calls done once when the body is closed.
+type doneBody struct {
+	io.ReadCloser
+	done func()
+	once sync.Once
+}
+
+func (b *doneBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.done)
+	return err
+}
+
+// errorsIsClientSide reports errors that say nothing about the upstream's
+// health: the client's body failed, or the client went away.
+func errorsIsClientSide(err error) bool {
+	return errors.As(err, new(*clientBodyError)) || errors.Is(err, context.Canceled)
 }
 
 // clusterKey identifies a cluster within one compile.
@@ -100,33 +170,72 @@ func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint
 		port = svc.spec.Ports[0].Number
 	}
 	k := clusterKey{host: q, subset: d.Subset, port: port}
+	dr := b.reg.rule(d.Host, ns)
 	var sel map[string]string
 	if d.Subset != "" {
-		dr := b.reg.rule(d.Host, ns)
 		if dr == nil || dr.subset(d.Subset) == nil {
 			return k, nil
 		}
 		sel = dr.subset(d.Subset).Labels
 	}
-	c := &cluster{name: clusterName(k), host: q, port: port, subset: d.Subset, connectTimeout: defaultConnectTimeout}
+	pol := effectivePolicy(dr, d.Subset, port)
+	c := &cluster{name: clusterName(k), host: q, port: port, subset: d.Subset, limits: limitsOf(pol.pool),
+		outlier: outlierOf(pol.outlier), hash: hashPolicyOf(pol.lb), lbName: lbName(pol.lb)}
+	c.connectTimeout = c.limits.connectTimeout
+	var sp *ServicePort
+	if svc != nil {
+		if sp = svc.port(port); sp == nil {
+			return k, nil
+		}
+	}
+	ps := b.poolSpec(c, pol, sp, d.Host)
 	if svc == nil {
 		if d.Subset == "" || len(sel) == 0 {
-			c.endpoints = []*endpoint{b.endpoint(net.JoinHostPort(d.Host, strconv.Itoa(int(port))), nil, 1)}
+			c.endpoints = []*endpoint{b.endpoint(net.JoinHostPort(d.Host, strconv.Itoa(int(port))), nil, 1, ps)}
 		}
-		return k, c
+	} else {
+		c.endpoints = b.serviceEndpoints(svc, sp, sel, ps)
 	}
-	sp := svc.port(port)
-	if sp == nil {
-		return k, nil
-	}
-	c.endpoints = b.serviceEndpoints(svc, sp, sel)
+	c.lb = newBalancer(pol.lb, c.endpoints)
 	return k, c
+}
+
+// poolSpec works out how the cluster's connections are made: TLS from the
+// policy (server name defaulting to the destination host), HTTP/2 for
+// HTTP2 and GRPC ports or h2UpgradePolicy UPGRADE, and pool settings. A
+// connection limit makes the pools the cluster's own.
+func (b *clusterBuilder) poolSpec(c *cluster, pol policyParts, sp *ServicePort, sni string) poolSpec {
+	var spec poolSpec
+	if ut := b.reg.clientTLS[pol.tls]; ut != nil {
+		spec.opts.tls = ut.forHost(sni)
+		spec.key.tls = ut.key + "|" + spec.opts.tls.ServerName
+	}
+	if sp != nil {
+		switch strings.ToUpper(sp.Protocol) {
+		case "HTTP2", "GRPC", "GRPC-WEB":
+			spec.key.h2 = true
+		}
+	}
+	spec.key.h2 = (spec.key.h2 || c.limits.upgradeH2) && !c.limits.keepProto
+	spec.opts.limits = c.limits
+	spec.key.settings = c.limits.poolSettings()
+	if c.limits.maxConnections > 0 && !spec.key.h2 {
+		spec.key.settings = c.name + " " + spec.key.settings
+		spec.opts.limiter = b.pools.limiter(spec.key.settings, c.limits)
+	}
+	return spec
+}
+
+// poolSpec is a pool key without its address, with the options to build it.
+type poolSpec struct {
+	key  poolKey
+	opts poolOptions
 }
 
 // serviceEndpoints lists the endpoints of a ServiceEntry port whose labels
 // include sel. Without inline endpoints, the entry's own host names are the
 // endpoints (resolution DNS).
-func (b *clusterBuilder) serviceEndpoints(svc *service, sp *ServicePort, sel map[string]string) []*endpoint {
+func (b *clusterBuilder) serviceEndpoints(svc *service, sp *ServicePort, sel map[string]string, ps poolSpec) []*endpoint {
 	port := sp.Number
 	if sp.TargetPort != 0 {
 		port = sp.TargetPort
@@ -138,7 +247,7 @@ func (b *clusterBuilder) serviceEndpoints(svc *service, sp *ServicePort, sel map
 		}
 		for _, h := range svc.spec.Hosts {
 			if !strings.HasPrefix(h, "*") {
-				out = append(out, b.endpoint(net.JoinHostPort(h, strconv.Itoa(int(port))), nil, 1))
+				out = append(out, b.endpoint(net.JoinHostPort(h, strconv.Itoa(int(port))), nil, 1, ps))
 			}
 		}
 		return out
@@ -155,13 +264,15 @@ func (b *clusterBuilder) serviceEndpoints(svc *service, sp *ServicePort, sel map
 		if !strings.HasPrefix(addr, "unix://") {
 			addr = net.JoinHostPort(addr, strconv.Itoa(int(p)))
 		}
-		out = append(out, b.endpoint(addr, ep.Labels, max(ep.Weight, 1)))
+		out = append(out, b.endpoint(addr, ep.Labels, max(ep.Weight, 1), ps))
 	}
 	return out
 }
 
-func (b *clusterBuilder) endpoint(addr string, labels map[string]string, weight uint32) *endpoint {
-	return &endpoint{addr: addr, labels: maps.Clone(labels), weight: weight, pool: b.pools.get(poolKey{addr: addr})}
+func (b *clusterBuilder) endpoint(addr string, labels map[string]string, weight uint32, ps poolSpec) *endpoint {
+	k := ps.key
+	k.addr = addr
+	return &endpoint{addr: addr, labels: maps.Clone(labels), weight: weight, pool: b.pools.get(k, ps.opts)}
 }
 
 // labelsMatch reports whether have includes every label of want.

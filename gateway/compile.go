@@ -11,7 +11,7 @@ import (
 // compile turns configuration files into a Snapshot. The snapshot is
 // usable only when the returned problems hold no error. Upstream pools come
 // from pools, so a reload reuses warm connections.
-func compile(files []file, pools *poolSet) (*Snapshot, *decoded) {
+func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 	d := decodeFiles(files)
 	ps := &d.problems
 	byKind := map[string][]*resource{}
@@ -23,9 +23,9 @@ func compile(files []file, pools *poolSet) (*Snapshot, *decoded) {
 		ps.add(Problem{Err: errors.New("no Gateway in the configuration: gatehouse would listen on nothing")})
 	}
 	servers := gatewayServers(gws, ps)
-	reg := newRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], ps)
+	reg := newRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], env.credentialsDir, ps)
 	vss := compileVirtualServices(byKind["VirtualService"], gatewayNames(gws), ps)
-	b := &clusterBuilder{reg: reg, pools: pools, byKey: map[clusterKey]router.UpstreamID{}}
+	b := &clusterBuilder{reg: reg, pools: env.pools, byKey: map[clusterKey]router.UpstreamID{}}
 	snap := &Snapshot{Digest: digest(files), Loaded: time.Now()}
 	for _, f := range files {
 		snap.Files = append(snap.Files, f.Path)
@@ -47,6 +47,15 @@ func compile(files []file, pools *poolSet) (*Snapshot, *decoded) {
 		}
 	}
 	return snap, d
+}
+
+// compileEnv is what a compile needs beyond the files.
+type compileEnv struct {
+	// pools supplies upstream connection pools, so a reload reuses warm
+	// connections.
+	pools *poolSet
+	// credentialsDir is where credentialName secrets are looked up.
+	credentialsDir string
 }
 
 // gatewayNames returns the "namespace/name" of every Gateway.

@@ -18,7 +18,7 @@ func checkDir(t *testing.T, files map[string]string) (string, []Problem, []strin
 			t.Fatal(err)
 		}
 	}
-	_, problems, notes, err := Check([]string{dir})
+	_, problems, notes, err := Check(Options{ConfigPaths: []string{dir}})
 	return dir, problems, notes, err
 }
 
@@ -198,7 +198,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n")
 	f.Add("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: [}\n")
 	f.Fuzz(func(t *testing.T, data string) {
-		snap, d := compile([]file{{Path: "f.yaml", Data: []byte(data)}}, newPoolSet(nil))
+		snap, d := compile([]file{{Path: "f.yaml", Data: []byte(data)}}, compileEnv{pools: newPoolSet(nil)})
 		if snap == nil {
 			t.Fatal("nil snapshot")
 		}

@@ -3,7 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
-	"net"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,6 +22,9 @@ type engine interface {
 type leanEngine struct{}
 
 func (leanEngine) roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*http.Response, error) {
+	if ep.pool.h2 != nil {
+		return ep.pool.roundTripH2(ctx, o)
+	}
 	return ep.pool.roundTrip(ctx, o)
 }
 
@@ -42,6 +45,9 @@ func newStdEngine(dial DialFunc) *stdEngine {
 }
 
 func (e *stdEngine) roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*http.Response, error) {
+	if ep.pool.h2 != nil || ep.pool.tls != nil {
+		return leanEngine{}.roundTrip(ctx, ep, o)
+	}
 	if strings.HasPrefix(ep.addr, "unix://") {
 		return nil, &connectError{err: errors.New("the net/http engine does not dial unix sockets")}
 	}
@@ -49,25 +55,14 @@ func (e *stdEngine) roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*
 	req := &http.Request{
 		Method: o.method, URL: u, Host: o.host, Header: o.header(),
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Body: o.in.Body, ContentLength: o.bodyLen, Trailer: o.in.Trailer,
+		Body: io.NopCloser(o.body), ContentLength: o.bodyLen, Trailer: o.in.Trailer,
 	}
 	if o.bodyLen == 0 {
 		req.Body = nil
 	}
 	resp, err := e.tr.RoundTrip(req.WithContext(ctx))
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
-		}
-		if isDialError(err) {
-			return nil, &connectError{err: err}
-		}
-		return nil, &resetError{err: err}
+		return nil, classifyStd(ctx, err)
 	}
 	return resp, nil
-}
-
-func isDialError(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe) && oe.Op == "dial"
 }

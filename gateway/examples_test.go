@@ -21,7 +21,7 @@ func TestExamplesLoad(t *testing.T) {
 		}
 		n++
 		t.Run(d.Name(), func(t *testing.T) {
-			sum, problems, _, err := Check([]string{filepath.Join("../examples", d.Name())})
+			sum, problems, _, err := Check(Options{ConfigPaths: []string{filepath.Join("../examples", d.Name())}})
 			if err != nil {
 				t.Fatalf("example does not load: %v", err)
 			}

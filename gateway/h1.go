@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,8 @@ type h1Conn struct {
 	bw     *bufio.Writer
 	idleAt time.Time
 	reused bool
+	uses   int
+	closed atomic.Bool
 }
 
 func newH1Conn(p *connPool, nc net.Conn) *h1Conn {
@@ -59,27 +62,34 @@ var aLongTimeAgo = time.Unix(1, 0)
 // is how a cancelled context stops an exchange.
 func (pc *h1Conn) interrupt() { pc.nc.SetDeadline(aLongTimeAgo) }
 
-func (pc *h1Conn) close() { pc.nc.Close() }
+// close closes the connection once, freeing its slot in the cluster's
+// connection limit.
+func (pc *h1Conn) close() {
+	if pc.closed.Swap(true) {
+		return
+	}
+	pc.nc.Close()
+	if pc.pool.limiter != nil {
+		pc.pool.limiter.release()
+	}
+}
 
-// alive checks a connection that sat idle for a while: a read that would
-// block means the upstream has not closed it (or sent anything unasked).
+// alive checks a connection that sat idle for a while: the upstream must
+// not have closed it or sent anything unasked.
 func (pc *h1Conn) alive() bool {
 	if time.Since(pc.idleAt) < probeIdleAfter {
 		return true
 	}
-	pc.nc.SetReadDeadline(aLongTimeAgo)
-	_, err := pc.br.Peek(1)
-	pc.nc.SetReadDeadline(time.Time{})
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return pc.br.Buffered() == 0 && !peerClosed(pc.nc)
 }
 
 // roundTrip sends o and reads the response head. A connection taken from
 // the pool that turns out to have been closed by the upstream before it
-// answered anything is replaced once, when the request can be replayed.
+// answered anything is replaced once by a new connection, when the request
+// can be replayed.
 func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, error) {
 	for try := 0; ; try++ {
-		pc, err := p.get(ctx, o.connectTimeout)
+		pc, err := p.get(ctx, o.connectTimeout, try > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -88,6 +98,7 @@ func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, 
 			return resp, nil
 		}
 		if try == 0 && errors.Is(err, errStaleConn) && o.replayable() && ctx.Err() == nil {
+			o.rewind()
 			continue
 		}
 		return nil, err

@@ -101,7 +101,7 @@ func (pc *h1Conn) writeBody(o *outbound) error {
 		cw = httputil.NewChunkedWriter(pc.bw)
 		dst = cw
 	}
-	var src io.Reader = o.in.Body
+	src := o.body
 	if o.bodyLen > 0 {
 		src = io.LimitReader(src, o.bodyLen)
 	}
@@ -162,7 +162,7 @@ type upgradedConn struct{ pc *h1Conn }
 
 func (u *upgradedConn) Read(p []byte) (int, error)  { return u.pc.br.Read(p) }
 func (u *upgradedConn) Write(p []byte) (int, error) { return u.pc.nc.Write(p) }
-func (u *upgradedConn) Close() error                { return u.pc.nc.Close() }
+func (u *upgradedConn) Close() error                { u.pc.close(); return nil }
 
 // CloseWrite half-closes the upstream side of the tunnel.
 func (u *upgradedConn) CloseWrite() error {

@@ -1,36 +1,11 @@
 package gateway
 
 import (
-	"io"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
-
-// Local reply bodies, as an Istio gateway's Envoy words them (istio-api.md
-// section 11).
-const (
-	bodyNoHealthy = "no healthy upstream"
-	bodyConnect   = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
-	bodyReset     = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
-	bodyProtocol  = "upstream connect error or disconnect/reset before headers. reset reason: protocol error"
-	bodyTimeout   = "upstream request timeout"
-)
-
-var textPlain = []string{"text/plain"}
-
-// localReply answers a request from the gateway itself.
-func localReply(w http.ResponseWriter, status int, body string) {
-	h := w.Header()
-	if body != "" {
-		h["Content-Type"] = textPlain
-		h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	}
-	w.WriteHeader(status)
-	io.WriteString(w, body)
-}
 
 // httpHandler serves the HTTP requests of one listener.
 type httpHandler struct {
@@ -44,36 +19,36 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	snap := h.s.snap.Load()
 	lc := snap.listeners[h.key]
 	if lc == nil || lc.routes == nil {
-		localReply(w, http.StatusNotFound, "")
+		localReply(w, r, http.StatusNotFound, "")
 		return
 	}
 	if status, msg := checkRequest(r); status != 0 {
 		w.Header().Set("Connection", "close")
-		localReply(w, status, msg)
+		localReply(w, r, status, msg)
 		return
 	}
 	path, err := router.NormalizePath(rawPath(r), router.PathBase)
 	if err != nil {
 		w.Header().Set("Connection", "close")
-		localReply(w, http.StatusBadRequest, "Bad Request")
+		localReply(w, r, http.StatusBadRequest, "Bad Request")
 		return
 	}
 	vh := lc.routes.VHost(router.NormalizeHost(r.Host))
 	if vh == nil {
-		localReply(w, http.StatusNotFound, "")
-		return
-	}
-	rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: r.Host, Path: path, RawQuery: r.URL.RawQuery, Header: r.Header}
-	rt := vh.Match(&rr)
-	if rt == nil {
-		localReply(w, http.StatusNotFound, "")
+		localReply(w, r, http.StatusNotFound, "")
 		return
 	}
 	if vh.RequireTLS && r.TLS == nil {
 		httpsRedirect(w, r)
 		return
 	}
-	h.s.forward(w, r, snap, rt, path)
+	rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: r.Host, Path: path, RawQuery: r.URL.RawQuery, Header: r.Header}
+	rt := vh.Match(&rr)
+	if rt == nil {
+		localReply(w, r, http.StatusNotFound, "")
+		return
+	}
+	h.s.serveRoute(w, r, snap, rt, path)
 }
 
 // checkRequest refuses requests no route may see: methods that are not

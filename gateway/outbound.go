@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,7 +30,11 @@ type outbound struct {
 	// or "" for an ordinary request.
 	upgrade string
 	// bodyLen is the request body length: 0 none, -1 unknown (chunked).
-	bodyLen        int64
+	bodyLen int64
+	// body is what the next attempt sends; replay keeps a copy of what
+	// was read so that the request can be sent again.
+	body           io.Reader
+	replay         *replayBody
 	connectTimeout time.Duration
 
 	connTokens []string // headers the client's Connection header names
@@ -45,6 +50,9 @@ func (o *outbound) reset(r *http.Request) {
 	o.bodyLen = r.ContentLength
 	if r.Body == nil || r.Body == http.NoBody {
 		o.bodyLen = 0
+	} else if o.bodyLen != 0 {
+		o.replay = newReplayBody(r.Body)
+		o.body = o.replay
 	}
 	for _, v := range r.Header["Connection"] {
 		for v != "" {
@@ -62,9 +70,16 @@ func (o *outbound) add(k, v string) { o.extra = append(o.extra, hdr{k, v}) }
 // hasBody reports whether a request body follows the head.
 func (o *outbound) hasBody() bool { return o.bodyLen != 0 }
 
-// replayable reports whether the request can be sent again on another
-// connection after the first one failed before any response byte.
-func (o *outbound) replayable() bool { return !o.hasBody() && o.upgrade == "" }
+// replayable reports whether the request can be sent again, on another
+// connection or to another endpoint.
+func (o *outbound) replayable() bool { return o.upgrade == "" && o.replay.replayable() }
+
+// rewind prepares the body for another attempt.
+func (o *outbound) rewind() {
+	if o.replay != nil {
+		o.body = o.replay.replay()
+	}
+}
 
 // skip reports whether inbound header k must not be forwarded: hop-by-hop
 // headers, those the client's Connection header names, headers the

@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,45 +20,77 @@ const (
 	// idleConnTimeout drops pooled connections unused for this long.
 	idleConnTimeout = 90 * time.Second
 	// probeIdleAfter is how long a pooled connection may sit idle before it
-	// is checked for a close by the upstream before reuse.
-	probeIdleAfter = time.Second
+	// is checked (one non-blocking peek) for a close by the upstream.
+	probeIdleAfter = 100 * time.Millisecond
 )
+
+// errOverflow is a request refused by a connection-pool limit (Envoy's
+// circuit breaker, flag UO).
+var errOverflow = errors.New("upstream connection pool overflow")
 
 // DialFunc opens a connection, as net.Dialer.DialContext does.
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // poolKey identifies an upstream connection pool: the address dialed and
-// how connections to it are made.
+// how connections to it are made. Clusters whose settings agree share a
+// pool, and so its warm connections.
 type poolKey struct {
-	addr string
+	addr     string
+	tls      string // identity of the upstream TLS settings, "" for plaintext
+	h2       bool   // HTTP/2 (h2c without TLS)
+	settings string // connection-pool settings; with a connection limit, also the cluster
+}
+
+// poolOptions are what a new pool needs beyond its key.
+type poolOptions struct {
+	tls     *tls.Config
+	limits  poolLimits
+	limiter *connLimiter
 }
 
 // poolSet owns every upstream connection pool. Pools outlive snapshots: a
 // reload that keeps an endpoint keeps its warm connections.
 type poolSet struct {
-	dial  DialFunc
-	mu    sync.Mutex
-	pools map[poolKey]*connPool
+	dial     DialFunc
+	mu       sync.Mutex
+	pools    map[poolKey]*connPool
+	limiters map[string]*connLimiter
 }
 
 func newPoolSet(dial DialFunc) *poolSet {
-	return &poolSet{dial: dial, pools: map[poolKey]*connPool{}}
+	return &poolSet{dial: dial, pools: map[poolKey]*connPool{}, limiters: map[string]*connLimiter{}}
 }
 
-// get returns the pool for k, creating it if needed.
-func (s *poolSet) get(k poolKey) *connPool {
+// get returns the pool for k, creating it with opts if needed.
+func (s *poolSet) get(k poolKey, opts poolOptions) *connPool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.pools[k]
-	if p == nil {
-		network, addr := "tcp", k.addr
-		if rest, ok := strings.CutPrefix(k.addr, "unix://"); ok {
-			network, addr = "unix", rest
-		}
-		p = &connPool{key: k, network: network, addr: addr, dial: s.dial}
-		s.pools[k] = p
+	if p := s.pools[k]; p != nil {
+		return p
 	}
+	network, addr := "tcp", k.addr
+	if rest, ok := strings.CutPrefix(k.addr, "unix://"); ok {
+		network, addr = "unix", rest
+	}
+	p := &connPool{key: k, network: network, addr: addr, dial: s.dial, tls: opts.tls, limits: opts.limits, limiter: opts.limiter}
+	if k.h2 {
+		p.h2 = p.newH2Transport()
+	}
+	s.pools[k] = p
 	return p
+}
+
+// limiter returns the connection limiter shared by the pools of one
+// cluster, keyed by the cluster and its limits.
+func (s *poolSet) limiter(key string, l poolLimits) *connLimiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.limiters[key]; c != nil {
+		return c
+	}
+	c := &connLimiter{max: l.maxConnections, maxPending: l.maxPending}
+	s.limiters[key] = c
+	return c
 }
 
 // retain closes every pool not in keep. Requests still using a closed pool
@@ -69,6 +104,15 @@ func (s *poolSet) retain(keep map[*connPool]bool) {
 			drop = append(drop, p)
 		}
 	}
+	live := map[*connLimiter]bool{}
+	for _, p := range s.pools {
+		live[p.limiter] = true
+	}
+	for k, l := range s.limiters {
+		if !live[l] {
+			delete(s.limiters, k)
+		}
+	}
 	s.mu.Unlock()
 	for _, p := range drop {
 		p.close()
@@ -78,24 +122,30 @@ func (s *poolSet) retain(keep map[*connPool]bool) {
 // closeAll closes every pool.
 func (s *poolSet) closeAll() { s.retain(nil) }
 
-// connPool keeps idle HTTP/1.1 connections to one upstream address.
+// connPool keeps idle connections to one upstream address: HTTP/1.1
+// connections in idle, or an HTTP/2 transport in h2.
 type connPool struct {
 	key     poolKey
 	network string
 	addr    string
 	dial    DialFunc
+	tls     *tls.Config
+	limits  poolLimits
+	limiter *connLimiter // nil: no connection limit
+	h2      *http.Transport
 
-	active atomic.Int64 // requests in flight, for least-request balancing
+	active atomic.Int64 // requests in flight, for dumps
 
 	mu     sync.Mutex
 	idle   []*h1Conn // most recently used last
 	closed bool
 }
 
-// get returns an idle connection that still looks alive, or dials a new
-// one within timeout.
-func (p *connPool) get(ctx context.Context, timeout time.Duration) (*h1Conn, error) {
-	for {
+// get returns an idle connection that still looks alive, or a new one
+// (waiting for a slot when the cluster limits its connections). fresh
+// skips the idle connections.
+func (p *connPool) get(ctx context.Context, timeout time.Duration, fresh bool) (*h1Conn, error) {
+	for !fresh {
 		pc := p.popIdle()
 		if pc == nil {
 			break
@@ -105,13 +155,37 @@ func (p *connPool) get(ctx context.Context, timeout time.Duration) (*h1Conn, err
 		}
 		pc.close()
 	}
-	dctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	nc, err := p.dial(dctx, p.network, p.addr)
+	if p.limiter != nil {
+		pc, err := p.limiter.acquire(ctx, p)
+		if pc != nil || err != nil {
+			return pc, err
+		}
+	}
+	nc, err := p.connect(ctx, timeout)
 	if err != nil {
+		if p.limiter != nil {
+			p.limiter.release()
+		}
 		return nil, &connectError{err: err}
 	}
 	return newH1Conn(p, nc), nil
+}
+
+// connect dials the address and, for upstream TLS, completes the
+// handshake, all within timeout.
+func (p *connPool) connect(ctx context.Context, timeout time.Duration) (net.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	nc, err := p.dial(dctx, p.network, p.addr)
+	if err != nil || p.tls == nil {
+		return nc, err
+	}
+	tc := tls.Client(nc, p.tls)
+	if err := tc.HandshakeContext(dctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 func (p *connPool) popIdle() *h1Conn {
@@ -121,7 +195,7 @@ func (p *connPool) popIdle() *h1Conn {
 		pc := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		if time.Since(pc.idleAt) < idleConnTimeout {
+		if time.Since(pc.idleAt) < p.idleTimeout() {
 			return pc
 		}
 		go pc.close()
@@ -129,10 +203,26 @@ func (p *connPool) popIdle() *h1Conn {
 	return nil
 }
 
-// put returns a connection whose last exchange completed cleanly.
+func (p *connPool) idleTimeout() time.Duration {
+	if p.limits.idleTimeout > 0 {
+		return p.limits.idleTimeout
+	}
+	return idleConnTimeout
+}
+
+// put returns a connection whose last exchange completed cleanly: to a
+// request waiting for a connection of this pool, else to the idle list.
 func (p *connPool) put(pc *h1Conn) {
 	pc.idleAt = time.Now()
 	pc.reused = true
+	pc.uses++
+	if n := p.limits.maxRequestsPerConn; n > 0 && pc.uses >= n {
+		pc.close()
+		return
+	}
+	if p.limiter != nil && p.limiter.handOff(p, pc) {
+		return
+	}
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= maxIdlePerEndpoint {
 		p.mu.Unlock()
@@ -151,6 +241,9 @@ func (p *connPool) close() {
 	p.mu.Unlock()
 	for _, pc := range idle {
 		pc.close()
+	}
+	if p.h2 != nil {
+		p.h2.CloseIdleConnections()
 	}
 }
 

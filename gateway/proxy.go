@@ -18,42 +18,35 @@ var errRouteTimeout = errors.New("route timeout")
 
 var outbounds = sync.Pool{New: func() any { return new(outbound) }}
 
-// forward sends the request to the route's upstream and relays the answer.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, snap *Snapshot, rt *router.Route, path string) {
+// forward sends the request to one of the route's destinations, retrying
+// as the route's policy says, and relays the answer.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, snap *Snapshot, rt *router.Route, path, origin string) {
+	act := rt.Action
 	d := rt.Forward.Pick(rand.Uint32())
-	if d == nil {
-		localReply(w, http.StatusServiceUnavailable, "")
-		return
+	c := (*cluster)(nil)
+	if d != nil {
+		c = snap.cluster(d.Upstream)
 	}
-	c := snap.cluster(d.Upstream)
 	if c == nil {
-		localReply(w, http.StatusServiceUnavailable, "")
-		return
-	}
-	ep := c.pick()
-	if ep == nil {
-		localReply(w, http.StatusServiceUnavailable, bodyNoHealthy)
+		localReply(w, r, http.StatusServiceUnavailable, "")
 		return
 	}
 	ctx := r.Context()
-	if t := rt.Action.Timeout; t > 0 {
+	if act.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, t, errRouteTimeout)
+		ctx, cancel = context.WithTimeoutCause(ctx, act.Timeout, errRouteTimeout)
 		defer cancel()
 	}
 	o := outbounds.Get().(*outbound)
 	defer outbounds.Put(o)
 	o.reset(r)
-	o.path = path
 	o.connectTimeout = c.connectTimeout
-	addForwardingHeaders(o, r)
-	if isUpgrade(r) {
-		o.upgrade = r.Header.Get("Upgrade")
+	s.prepare(o, r, rt, d, path)
+	x := &exchange{s: s, w: w, r: r, o: o, c: c, policy: act.Retry}
+	resp, ep, err := x.run(ctx)
+	if len(rt.Mirrors) > 0 {
+		defer s.mirror(snap, r, o, rt, act.Timeout)
 	}
-	start := time.Now()
-	ep.pool.active.Add(1)
-	resp, err := s.engine.roundTrip(ctx, ep, o)
-	ep.pool.active.Add(-1)
 	if err != nil {
 		upstreamError(w, ctx, r, err)
 		return
@@ -62,7 +55,41 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, snap *Snapshot,
 		s.tunnel(w, r, resp, o.upgrade)
 		return
 	}
-	writeResponse(w, resp, time.Since(start))
+	edits := func(h http.Header) {
+		if d.ResponseHeaders.Len() > 0 {
+			d.ResponseHeaders.Apply(h, &fmtVars{s: s, r: r, upstream: ep.addr})
+		}
+		if act.CORS != nil && origin != "" {
+			setHeaders(h, act.CORS.ResponseHeaders(origin))
+		}
+		if x.setCookie != "" {
+			h.Add("Set-Cookie", x.setCookie)
+		}
+	}
+	writeResponse(w, resp, x.took, edits)
+}
+
+// prepare fills in what the upstream request carries beyond the client's:
+// the rewritten path and host, the route's request headers, and the
+// forwarding headers.
+func (s *Server) prepare(o *outbound, r *http.Request, rt *router.Route, d *router.Dest, path string) {
+	o.path = path
+	if rw := rt.Action.Rewrite; rw != nil {
+		if p := rw.Path(path, rt); p != path {
+			o.add(router.OriginalPathHeader, r.URL.RequestURI())
+			o.path = p
+		}
+	}
+	if d.Authority != "" {
+		o.host = d.Authority
+	}
+	if d.RequestHeaders.Len() > 0 {
+		d.RequestHeaders.Apply(r.Header, &fmtVars{s: s, r: r})
+	}
+	addForwardingHeaders(o, r)
+	if isUpgrade(r) {
+		o.upgrade = r.Header.Get("Upgrade")
+	}
 }
 
 // upstreamError answers a failed exchange with Envoy's local reply for it.
@@ -70,18 +97,24 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, snap *Snapshot,
 func upstreamError(w http.ResponseWriter, ctx context.Context, r *http.Request, err error) {
 	switch {
 	case errors.Is(context.Cause(ctx), errRouteTimeout):
-		localReply(w, http.StatusGatewayTimeout, bodyTimeout)
+		localReply(w, r, http.StatusGatewayTimeout, bodyTimeout)
 	case r.Context().Err() != nil:
 		return
 	case errors.As(err, new(*clientBodyError)):
 		w.Header().Set("Connection", "close")
-		localReply(w, http.StatusBadRequest, "Bad Request")
+		localReply(w, r, http.StatusBadRequest, "Bad Request")
+	case errors.Is(err, errOverflow):
+		localReply(w, r, http.StatusServiceUnavailable, bodyOverflow)
+	case errors.Is(err, errNoHealthy):
+		localReply(w, r, http.StatusServiceUnavailable, bodyNoHealthy)
+	case errors.Is(err, errPerTryTimeout):
+		localReply(w, r, http.StatusGatewayTimeout, bodyTimeout)
 	case errors.As(err, new(*connectError)):
-		localReply(w, http.StatusServiceUnavailable, bodyConnect)
+		localReply(w, r, http.StatusServiceUnavailable, bodyConnect)
 	case errors.As(err, new(*protocolError)):
-		localReply(w, http.StatusBadGateway, bodyProtocol)
+		localReply(w, r, http.StatusBadGateway, bodyProtocol)
 	default:
-		localReply(w, http.StatusServiceUnavailable, bodyReset)
+		localReply(w, r, http.StatusServiceUnavailable, bodyReset)
 	}
 }
 
@@ -161,7 +194,7 @@ var respHopHeaders = map[string]bool{
 // the upstream service time, the body as it arrives, and trailers. A body
 // that breaks off aborts the client connection, so a truncated response
 // never looks complete.
-func writeResponse(w http.ResponseWriter, resp *http.Response, took time.Duration) {
+func writeResponse(w http.ResponseWriter, resp *http.Response, took time.Duration, edits func(http.Header)) {
 	defer resp.Body.Close()
 	h := w.Header()
 	named := resp.Header["Connection"]
@@ -172,6 +205,9 @@ func writeResponse(w http.ResponseWriter, resp *http.Response, took time.Duratio
 		h[k] = vs
 	}
 	h["X-Envoy-Upstream-Service-Time"] = []string{strconv.FormatInt(took.Milliseconds(), 10)}
+	if edits != nil {
+		edits(h)
+	}
 	w.WriteHeader(resp.StatusCode)
 	rerr, werr := copyBody(w, resp.Body, resp.ContentLength < 0)
 	if werr != nil {

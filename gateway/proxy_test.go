@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -380,5 +382,43 @@ func TestHTTPBinEcho(t *testing.T) {
 	}
 	if echo.Method != "PUT" || echo.Data != `{"k":"v"}` || !strings.Contains(echo.URL, "echo.example.com/anything/x?y=1") {
 		t.Errorf("upstream saw %+v", echo)
+	}
+}
+
+// An upstream that closes idle keep-alive connections sooner than
+// gatehouse would (Node's 5 s default, nginx's keepalive_timeout) never
+// turns into a 503: stale pooled connections are noticed before reuse, and
+// a request that still hits one is sent again on a new connection.
+func TestUpstreamClosesIdleConnections(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewUnstartedServer(named("up"))
+	ts.Config.IdleTimeout = 150 * time.Millisecond
+	ts.Start()
+	t.Cleanup(ts.Close)
+	g := startGW(t, oneRoute(portOf(t, ts.Listener.Addr()), ""))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 50}}
+	for round := range 3 {
+		var wg sync.WaitGroup
+		errs := make(chan string, 50)
+		for range 50 {
+			wg.Go(func() {
+				resp, err := client.Get(g.url(80) + "/")
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- resp.Status
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Errorf("round %d: %s", round, e)
+		}
+		time.Sleep(300 * time.Millisecond) // the upstream closes every pooled connection
 	}
 }

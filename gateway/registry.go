@@ -50,6 +50,10 @@ type registry struct {
 	wildSvc  []hostEntry[*service]
 	rules    map[string]*destRule
 	wildDR   []hostEntry[*destRule]
+	// clientTLS holds the compiled upstream TLS of every DestinationRule
+	// tls block, by the block.
+	clientTLS      map[*ClientTLSSettings]*upstreamTLS
+	credentialsDir string
 }
 
 type hostEntry[T any] struct {
@@ -57,8 +61,9 @@ type hostEntry[T any] struct {
 	v    T
 }
 
-func newRegistry(ses, drs []*resource, ps *problems) *registry {
-	reg := &registry{services: map[string]*service{}, rules: map[string]*destRule{}}
+func newRegistry(ses, drs []*resource, credentialsDir string, ps *problems) *registry {
+	reg := &registry{services: map[string]*service{}, rules: map[string]*destRule{},
+		clientTLS: map[*ClientTLSSettings]*upstreamTLS{}, credentialsDir: credentialsDir}
 	sortResources(ses)
 	for _, r := range ses {
 		svc := validateServiceEntry(r, ps)
@@ -80,6 +85,7 @@ func newRegistry(ses, drs []*resource, ps *problems) *registry {
 		if dr == nil {
 			continue
 		}
+		reg.compileClientTLS(dr, ps)
 		reg.addRule(dr, ps)
 	}
 	sortByWildcardSpecificity(reg.wildSvc)

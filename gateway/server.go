@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,10 @@ type Options struct {
 	// DrainTimeout bounds how long in-flight requests of a closing
 	// listener, or of the whole server at shutdown, may take. If zero, 15 s.
 	DrainTimeout time.Duration
+	// CredentialsDir is where credentialName secrets are looked up, laid
+	// out like mounted Kubernetes TLS secrets (NAME/tls.crt, NAME/tls.key,
+	// NAME/ca.crt, or NAME.crt and NAME.key). "" disables credentialName.
+	CredentialsDir string
 	// StdUpstream selects the upstream engine built on net/http's
 	// Transport instead of gatehouse's own HTTP/1.1 client. It exists so
 	// that the two can be compared in bench/.
@@ -57,7 +62,9 @@ type Server struct {
 	pools  *poolSet
 	engine engine
 	ready  atomic.Bool
-	up     chan struct{} // closed once Run has bound the listeners
+	// hostname is the machine's name, for the %HOSTNAME% header formatter.
+	hostname string
+	up       chan struct{} // closed once Run has bound the listeners
 
 	reloadMu sync.Mutex // serialises reloads
 	status   reloadStatus
@@ -89,6 +96,7 @@ func New(opts Options) (*Server, error) {
 		opts.Listen = lc.Listen
 	}
 	s := &Server{opts: opts, log: opts.Logger, listeners: map[listenerKey]*listener{}, up: make(chan struct{})}
+	s.hostname, _ = os.Hostname()
 	s.pools = newPoolSet(opts.Dial)
 	s.engine = leanEngine{}
 	if opts.StdUpstream {
@@ -111,7 +119,7 @@ func (s *Server) load() (*Snapshot, error) {
 	if err != nil {
 		return nil, &ConfigError{Problems: []Problem{{Err: err}}}
 	}
-	snap, d := compile(files, s.pools)
+	snap, d := compile(files, compileEnv{pools: s.pools, credentialsDir: s.opts.CredentialsDir})
 	for _, n := range d.notes {
 		s.log.Info(n)
 	}
@@ -304,15 +312,16 @@ type Summary struct {
 	Clusters  int
 }
 
-// Check loads and compiles the configuration at paths without serving it.
-// It returns every problem found (errors and warnings) and the documents
-// skipped; err is a *ConfigError when the configuration is invalid.
-func Check(paths []string) (*Summary, []Problem, []string, error) {
-	files, err := readSources(paths)
+// Check loads and compiles the configuration of opts (ConfigPaths,
+// CredentialsDir) without serving it. It returns every problem found
+// (errors and warnings) and the documents skipped; err is a *ConfigError
+// when the configuration is invalid.
+func Check(opts Options) (*Summary, []Problem, []string, error) {
+	files, err := readSources(opts.ConfigPaths)
 	if err != nil {
 		return nil, []Problem{{Err: err}}, nil, &ConfigError{Problems: []Problem{{Err: err}}}
 	}
-	snap, d := compile(files, newPoolSet(nil))
+	snap, d := compile(files, compileEnv{pools: newPoolSet(nil), credentialsDir: opts.CredentialsDir})
 	if d.problems.errorCount() > 0 {
 		return nil, d.problems.list, d.notes, &ConfigError{Problems: d.problems.list}
 	}

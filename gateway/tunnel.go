@@ -20,13 +20,13 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Respo
 	up, ok := resp.Body.(io.ReadWriteCloser)
 	if !ok || !strings.EqualFold(resp.Header.Get("Upgrade"), want) {
 		resp.Body.Close()
-		localReply(w, http.StatusBadGateway, bodyProtocol)
+		localReply(w, r, http.StatusBadGateway, bodyProtocol)
 		return
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		up.Close()
-		localReply(w, http.StatusInternalServerError, "")
+		localReply(w, r, http.StatusInternalServerError, "")
 		return
 	}
 	s.tunnels.add(conn)

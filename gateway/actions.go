@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+// serveRoute executes a matched route in the order of the filters on an
+// Istio gateway: fault injection, CORS, then the route's action (redirect,
+// direct response or forward).
+func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, snap *Snapshot, rt *router.Route, path string) {
+	act := rt.Action
+	if act.Fault != nil && !s.injectFault(w, r, act.Fault) {
+		return
+	}
+	origin := r.Header.Get("Origin")
+	if act.CORS != nil && r.Method == http.MethodOptions {
+		hdr, handled := act.CORS.Preflight(origin, r.Header.Get("Access-Control-Request-Method"), r.Header.Get("Access-Control-Request-Headers"))
+		if handled {
+			setHeaders(w.Header(), hdr)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+	}
+	switch act.Kind {
+	case router.ActionRedirect:
+		s.applyResponseEdits(w.Header(), r, act.ResponseHeaders, act.CORS, origin)
+		w.Header().Set("Location", act.Redirect.Location(scheme(r), r.Host, path, r.URL.RawQuery, rt, 0))
+		w.WriteHeader(act.Redirect.Code)
+	case router.ActionDirectResponse:
+		s.directResponse(w, r, act, origin)
+	default:
+		s.forward(w, r, snap, rt, path, origin)
+	}
+}
+
+// injectFault delays and may abort the request; it returns false when the
+// request has been answered (or the client went away during the delay).
+func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, f *router.Fault) bool {
+	if d := f.Delay(rand.Uint64()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return false
+		}
+	}
+	status, grpcStatus, ok := f.Abort(rand.Uint64())
+	switch {
+	case !ok:
+		return true
+	case grpcStatus >= 0:
+		grpcReply(w, grpcStatus, bodyFault)
+	default:
+		localReply(w, r, status, bodyFault)
+	}
+	return false
+}
+
+// directResponse answers with the route's fixed status and body. As Envoy
+// does, a body without a Content-Type set by the route is text/plain.
+func (s *Server) directResponse(w http.ResponseWriter, r *http.Request, act *router.Action, origin string) {
+	d := act.DirectResponse
+	h := w.Header()
+	s.applyResponseEdits(h, r, act.ResponseHeaders, act.CORS, origin)
+	if len(d.Body) > 0 {
+		if h.Get("Content-Type") == "" {
+			h["Content-Type"] = textPlain
+		}
+		h["Content-Length"] = []string{strconv.Itoa(len(d.Body))}
+	}
+	w.WriteHeader(d.Status)
+	w.Write(d.Body)
+}
+
+// applyResponseEdits applies a route's response header operations, then
+// its CORS headers.
+func (s *Server) applyResponseEdits(h http.Header, r *http.Request, ops *router.HeaderOps, cors *router.CORS, origin string) {
+	if ops.Len() > 0 {
+		ops.Apply(h, &fmtVars{s: s, r: r})
+	}
+	if cors != nil && origin != "" {
+		setHeaders(h, cors.ResponseHeaders(origin))
+	}
+}
+
+func setHeaders(h http.Header, kv [][2]string) {
+	for _, p := range kv {
+		h.Set(p[0], p[1])
+	}
+}
+
+// fmtVars gives header formatters (%DOWNSTREAM_REMOTE_ADDRESS% and the
+// like) their values for one request.
+type fmtVars struct {
+	s        *Server
+	r        *http.Request
+	upstream string
+}
+
+// RequestHeader returns a request header or pseudo-header.
+func (v *fmtVars) RequestHeader(name string) string {
+	switch name {
+	case ":authority":
+		return v.r.Host
+	case ":path":
+		return v.r.URL.RequestURI()
+	case ":method":
+		return v.r.Method
+	case ":scheme":
+		return scheme(v.r)
+	}
+	return v.r.Header.Get(name)
+}
+
+// Var returns the value of a formatter operator.
+func (v *fmtVars) Var(fv router.FormatVar) string {
+	switch fv {
+	case router.VarDownstreamRemoteAddress:
+		return v.r.RemoteAddr
+	case router.VarDownstreamRemoteAddressWithoutPort:
+		return hostOf(v.r.RemoteAddr)
+	case router.VarDownstreamRemotePort:
+		_, p, _ := net.SplitHostPort(v.r.RemoteAddr)
+		return p
+	case router.VarDownstreamLocalAddress, router.VarDownstreamLocalAddressWithoutPort, router.VarDownstreamLocalPort:
+		return localAddrVar(v.r, fv)
+	case router.VarStartTime:
+		return time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	case router.VarProtocol:
+		return v.r.Proto
+	case router.VarUpstreamHost:
+		return v.upstream
+	case router.VarHostname:
+		return v.s.hostname
+	case router.VarRequestedServerName:
+		if v.r.TLS != nil {
+			return v.r.TLS.ServerName
+		}
+	}
+	return ""
+}
+
+func localAddrVar(r *http.Request, fv router.FormatVar) string {
+	a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return ""
+	}
+	s := a.String()
+	switch fv {
+	case router.VarDownstreamLocalAddressWithoutPort:
+		return hostOf(s)
+	case router.VarDownstreamLocalPort:
+		_, p, _ := net.SplitHostPort(s)
+		return p
+	}
+	return s
+}

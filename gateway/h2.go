@@ -1,0 +1,84 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// newH2Transport builds the HTTP/2 client of a pool whose upstream speaks
+// HTTP/2: with prior knowledge over plaintext (h2c, ServiceEntry port
+// protocol HTTP2 or GRPC), or negotiated by ALPN over TLS. net/http's
+// Transport multiplexes requests over its own connections, so the pool's
+// idle list is unused.
+func (p *connPool) newH2Transport() *http.Transport {
+	tr := &http.Transport{
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		DisableCompression:     true,
+		IdleConnTimeout:        p.idleTimeout(),
+		HTTP2:                  &http.HTTP2Config{MaxReceiveBufferPerStream: 1 << 20, SendPingTimeout: 30 * time.Second},
+	}
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return p.connect(ctx, defaultConnectTimeout)
+	}
+	tr.Protocols = new(http.Protocols)
+	if p.tls != nil {
+		cfg := p.tls.Clone()
+		cfg.NextProtos = []string{"h2"}
+		p.tls = cfg
+		tr.DialTLSContext = dial
+		tr.Protocols.SetHTTP2(true)
+	} else {
+		tr.DialContext = dial
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return tr
+}
+
+// roundTripH2 sends o over the pool's HTTP/2 transport. Trailers (gRPC
+// status) arrive in the response's Trailer once its body is read.
+func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response, error) {
+	scheme := "http"
+	if p.tls != nil {
+		scheme = "https"
+	}
+	u := &url.URL{Scheme: scheme, Host: p.addr, Path: o.path, RawPath: o.path, RawQuery: o.rawQuery}
+	req := &http.Request{
+		Method: o.method, URL: u, Host: o.host, Header: o.header(),
+		Proto: "HTTP/2.0", ProtoMajor: 2, Trailer: o.in.Trailer, ContentLength: o.bodyLen,
+	}
+	if o.bodyLen != 0 {
+		req.Body = io.NopCloser(o.body)
+	}
+	if te := o.in.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
+		req.Header.Set("Te", "trailers")
+	}
+	resp, err := p.h2.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		return nil, classifyStd(ctx, err)
+	}
+	return resp, nil
+}
+
+// classifyStd turns an error of net/http's Transport into the gateway's.
+func classifyStd(ctx context.Context, err error) error {
+	var oe *net.OpError
+	var te tls.RecordHeaderError
+	switch {
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case errors.As(err, &oe) && oe.Op == "dial", errors.As(err, &te), isHandshakeError(err):
+		return &connectError{err: err}
+	}
+	return &resetError{err: err}
+}
+
+func isHandshakeError(err error) bool {
+	var ce *tls.CertificateVerificationError
+	return errors.As(err, &ce)
+}

@@ -1,0 +1,78 @@
+package gateway
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// hashPolicy is where a consistent-hash key comes from (DestinationRule
+// loadBalancer.consistentHash): a header, a cookie, the client address or
+// a query parameter.
+type hashPolicy struct {
+	header   string
+	cookie   string
+	path     string
+	ttl      time.Duration
+	sourceIP bool
+	query    string
+}
+
+func hashPolicyOf(lb *LoadBalancerSettings) *hashPolicy {
+	if lb == nil || lb.ConsistentHash == nil {
+		return nil
+	}
+	ch := lb.ConsistentHash
+	h := &hashPolicy{header: http.CanonicalHeaderKey(ch.HTTPHeaderName), sourceIP: ch.UseSourceIP, query: ch.HTTPQueryParameterName}
+	if c := ch.HTTPCookie; c != nil {
+		h.header, h.cookie, h.path = "", c.Name, c.Path
+		if c.TTL != nil {
+			h.ttl = c.TTL.D()
+		}
+	}
+	return h
+}
+
+// key returns the hash key of r, and a Set-Cookie value when the key is a
+// cookie the client does not have yet: Envoy then makes one up (when a ttl
+// is set), so the client's next requests stick to the same endpoint.
+func (h *hashPolicy) key(r *http.Request) (key, setCookie string) {
+	switch {
+	case h == nil:
+		return "", ""
+	case h.header != "":
+		return r.Header.Get(h.header), ""
+	case h.sourceIP:
+		return hostOf(r.RemoteAddr), ""
+	case h.query != "":
+		return r.URL.Query().Get(h.query), ""
+	}
+	if c, err := r.Cookie(h.cookie); err == nil && c.Value != "" {
+		return c.Value, ""
+	}
+	if h.ttl == 0 {
+		return "", ""
+	}
+	v := fmt.Sprintf("%016x", rand.Uint64())
+	sc := h.cookie + "=" + v
+	if h.path != "" {
+		sc += "; Path=" + h.path
+	}
+	sc += fmt.Sprintf("; Max-Age=%d; HttpOnly", int(h.ttl.Seconds()))
+	return v, sc
+}
+
+// describe names the key source for dumps.
+func (h *hashPolicy) describe() string {
+	switch {
+	case h.header != "":
+		return "header " + strings.ToLower(h.header)
+	case h.sourceIP:
+		return "source IP"
+	case h.query != "":
+		return "query parameter " + h.query
+	}
+	return "cookie " + h.cookie
+}

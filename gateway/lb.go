@@ -1,0 +1,227 @@
+package gateway
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// balancer chooses an endpoint of a cluster for one attempt. usable says
+// which endpoints may be chosen (healthy, and not tried before when that is
+// possible); key is the consistent-hash key, "" for none.
+type balancer interface {
+	pick(eps []*endpoint, key string, usable func(*endpoint) bool) *endpoint
+}
+
+// newBalancer builds the balancer for a loadBalancer setting. Istio's
+// default (UNSPECIFIED) is LEAST_REQUEST.
+func newBalancer(lb *LoadBalancerSettings, eps []*endpoint) balancer {
+	switch {
+	case lb != nil && lb.ConsistentHash != nil:
+		return newRing(eps, int(lb.ConsistentHash.MinimumRingSize))
+	case lb != nil && lb.Simple == "ROUND_ROBIN":
+		return &roundRobin{sched: schedule(eps)}
+	case lb != nil && lb.Simple == "RANDOM":
+		return randomLB{}
+	}
+	return &leastRequest{}
+}
+
+// schedule spreads endpoints over a cycle in proportion to their weights
+// (smooth weighted round robin); nil when all weights are equal.
+func schedule(eps []*endpoint) []int {
+	if len(eps) < 2 || !slices.ContainsFunc(eps, func(e *endpoint) bool { return e.weight != eps[0].weight }) {
+		return nil
+	}
+	total := 0
+	for _, e := range eps {
+		total += int(e.weight)
+	}
+	total = min(total, 10000)
+	cur := make([]int, len(eps))
+	out := make([]int, 0, total)
+	for range total {
+		best := 0
+		for i, e := range eps {
+			cur[i] += int(e.weight)
+			if cur[i] > cur[best] {
+				best = i
+			}
+		}
+		cur[best] -= total
+		out = append(out, best)
+	}
+	return out
+}
+
+// roundRobin takes endpoints in turn, weighted by schedule when set.
+type roundRobin struct {
+	next  atomic.Uint32
+	sched []int
+}
+
+func (b *roundRobin) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
+	start := int(b.next.Add(1))
+	if b.sched != nil {
+		for i := range b.sched {
+			if ep := eps[b.sched[(start+i)%len(b.sched)]]; usable(ep) {
+				return ep
+			}
+		}
+		return nil
+	}
+	return scan(eps, start, usable)
+}
+
+// scan returns the first usable endpoint from start, wrapping around.
+func scan(eps []*endpoint, start int, usable func(*endpoint) bool) *endpoint {
+	for i := range eps {
+		if ep := eps[(start+i)%len(eps)]; usable(ep) {
+			return ep
+		}
+	}
+	return nil
+}
+
+// randomLB picks uniformly at random.
+type randomLB struct{}
+
+func (randomLB) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
+	return scan(eps, rand.IntN(len(eps)), usable)
+}
+
+// leastRequest picks the endpoint with the fewest requests in flight
+// relative to its weight. Small clusters are scanned whole, starting at a
+// rotating position so that ties go round robin; large ones use the power
+// of two random choices, as Envoy does.
+type leastRequest struct{ next atomic.Uint32 }
+
+func (b *leastRequest) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
+	if len(eps) > 8 {
+		return b.twoChoices(eps, usable)
+	}
+	start := int(b.next.Add(1))
+	var best *endpoint
+	for i := range eps {
+		ep := eps[(start+i)%len(eps)]
+		if usable(ep) && (best == nil || lighter(ep, best)) {
+			best = ep
+		}
+	}
+	return best
+}
+
+func (b *leastRequest) twoChoices(eps []*endpoint, usable func(*endpoint) bool) *endpoint {
+	var a, c *endpoint
+	for range 8 {
+		ep := eps[rand.IntN(len(eps))]
+		if !usable(ep) {
+			continue
+		}
+		if a == nil {
+			a = ep
+		} else if ep != a {
+			c = ep
+			break
+		}
+	}
+	switch {
+	case a == nil:
+		return scan(eps, rand.IntN(len(eps)), usable)
+	case c != nil && lighter(c, a):
+		return c
+	}
+	return a
+}
+
+// lighter compares load per unit of weight.
+func lighter(a, b *endpoint) bool {
+	return a.active.Load()*int64(b.weight) < b.active.Load()*int64(a.weight)
+}
+
+// ring is a consistent-hash ring (Envoy's ring hash): each endpoint owns
+// points in proportion to its weight, and a key goes to the first point at
+// or after its hash.
+type ring struct {
+	points []ringPoint
+	rr     roundRobin // for requests without a key
+}
+
+type ringPoint struct {
+	hash uint64
+	ep   int
+}
+
+func newRing(eps []*endpoint, minSize int) *ring {
+	if minSize <= 0 {
+		minSize = 1024
+	}
+	total := 0
+	for _, e := range eps {
+		total += int(e.weight)
+	}
+	r := &ring{}
+	for i, e := range eps {
+		n := max(1, (minSize*int(e.weight)+total-1)/max(total, 1))
+		for j := range n {
+			r.points = append(r.points, ringPoint{hashString(e.addr + "_" + strconv.Itoa(j)), i})
+		}
+	}
+	slices.SortFunc(r.points, func(a, b ringPoint) int { return compareU64(a.hash, b.hash) })
+	return r
+}
+
+func (r *ring) pick(eps []*endpoint, key string, usable func(*endpoint) bool) *endpoint {
+	if key == "" || len(r.points) == 0 {
+		return r.rr.pick(eps, "", usable)
+	}
+	h := hashString(key)
+	i, _ := slices.BinarySearchFunc(r.points, h, func(p ringPoint, h uint64) int { return compareU64(p.hash, h) })
+	for k := range r.points {
+		if ep := eps[r.points[(i+k)%len(r.points)].ep]; usable(ep) {
+			return ep
+		}
+	}
+	return nil
+}
+
+func compareU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// hashString is FNV-1a with MurmurHash3's finalizer, so that keys that
+// differ in one character land far apart on the ring. It is stable across
+// restarts: a key keeps its endpoint when gatehouse restarts with the
+// same endpoints.
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	return h ^ h>>33
+}
+
+// lbName describes a balancer for dumps.
+func lbName(lb *LoadBalancerSettings) string {
+	switch {
+	case lb == nil || lb.Simple == "" || lb.Simple == "UNSPECIFIED" || lb.Simple == "LEAST_CONN":
+		if lb != nil && lb.ConsistentHash != nil {
+			return "RING_HASH"
+		}
+		return "LEAST_REQUEST"
+	}
+	return strings.ToUpper(lb.Simple)
+}

@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// connLimiter enforces a cluster's tcp.maxConnections and
+// http.http1MaxPendingRequests across the pools of its endpoints: at most
+// max connections are open, requests that find none free wait in a queue
+// of at most maxPending (0: unbounded), and the rest are refused with
+// errOverflow, as Envoy's circuit breakers do.
+type connLimiter struct {
+	max, maxPending int
+
+	mu      sync.Mutex
+	open    int
+	waiters []*connWaiter
+}
+
+// connWaiter is a request queued for a connection. It receives either a
+// connection of its pool that just finished an exchange, or nil: a slot to
+// dial a new one.
+type connWaiter struct {
+	pool *connPool
+	ch   chan *h1Conn
+}
+
+// acquire is called when pool p has no idle connection. It returns
+// (nil, nil) when the caller may dial (a slot is reserved for it), a
+// connection handed over by another request, or an error: errOverflow
+// when the queue is full, or the cause of ctx ending.
+func (l *connLimiter) acquire(ctx context.Context, p *connPool) (*h1Conn, error) {
+	l.mu.Lock()
+	if l.open < l.max {
+		l.open++
+		l.mu.Unlock()
+		return nil, nil
+	}
+	if l.maxPending > 0 && len(l.waiters) >= l.maxPending {
+		l.mu.Unlock()
+		return nil, errOverflow
+	}
+	w := &connWaiter{pool: p, ch: make(chan *h1Conn, 1)}
+	l.waiters = append(l.waiters, w)
+	l.mu.Unlock()
+	select {
+	case pc := <-w.ch:
+		return pc, nil
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	i := slices.Index(l.waiters, w)
+	if i >= 0 {
+		l.waiters = slices.Delete(l.waiters, i, i+1)
+	}
+	l.mu.Unlock()
+	if i < 0 {
+		// Served while giving up: pass on what we were given.
+		if pc := <-w.ch; pc != nil {
+			p.put(pc)
+		} else {
+			l.release()
+		}
+	}
+	return nil, context.Cause(ctx)
+}
+
+// handOff gives pc, whose exchange just ended, to a request of the same
+// pool waiting for a connection. It reports whether one took it.
+func (l *connLimiter) handOff(p *connPool, pc *h1Conn) bool {
+	l.mu.Lock()
+	for i, w := range l.waiters {
+		if w.pool == p {
+			l.waiters = slices.Delete(l.waiters, i, i+1)
+			l.mu.Unlock()
+			w.ch <- pc
+			return true
+		}
+	}
+	l.mu.Unlock()
+	return false
+}
+
+// release frees the slot of a closed connection (or a failed dial): the
+// first waiting request may dial in its place.
+func (l *connLimiter) release() {
+	l.mu.Lock()
+	if len(l.waiters) > 0 {
+		w := l.waiters[0]
+		l.waiters = l.waiters[1:]
+		l.mu.Unlock()
+		w.ch <- nil
+		return
+	}
+	l.open--
+	l.mu.Unlock()
+}

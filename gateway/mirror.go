@@ -1,0 +1,81 @@
+package gateway
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+// defaultMirrorTimeout bounds a mirrored request when the route has no
+// timeout of its own.
+const defaultMirrorTimeout = 30 * time.Second
+
+// mirror sends fire-and-forget copies of a forwarded request to the
+// route's mirrors that sample it. It runs after the client has its
+// response, never delays or changes it, and discards what the mirrors
+// answer. The copy carries the request as forwarded (rewritten path,
+// route headers) with "-shadow" appended to the host, as Envoy does. A
+// body too large to have been kept is not mirrored.
+func (s *Server) mirror(snap *Snapshot, r *http.Request, o *outbound, rt *router.Route, timeout time.Duration) {
+	body, whole := o.replay.complete()
+	for i := range rt.Mirrors {
+		m := &rt.Mirrors[i]
+		if !m.Sample(rand.Uint64()) {
+			continue
+		}
+		c := snap.cluster(m.Dest.Upstream)
+		if c == nil {
+			continue
+		}
+		if !whole {
+			s.log.Debug("request body too large to mirror", "mirror", c.name)
+			continue
+		}
+		copyReq := s.mirrorCopy(r, o, body)
+		go s.sendMirror(c, copyReq, cmp.Or(timeout, defaultMirrorTimeout))
+	}
+}
+
+// mirrorCopy snapshots what the copy needs, since the original request
+// and its outbound description are reused once the handler returns.
+func (s *Server) mirrorCopy(r *http.Request, o *outbound, body []byte) *outbound {
+	in := &http.Request{Method: r.Method, Header: r.Header.Clone(), Host: r.Host, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor}
+	c := &outbound{in: in, method: o.method, path: o.path, rawQuery: o.rawQuery, host: shadowHost(o.host),
+		extra: append([]hdr(nil), o.extra...), bodyLen: int64(len(body)), connectTimeout: o.connectTimeout}
+	if len(body) > 0 {
+		c.replay = newReplayBody(bytes.NewReader(bytes.Clone(body)))
+		c.body = c.replay
+	}
+	return c
+}
+
+func (s *Server) sendMirror(c *cluster, o *outbound, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	ep := c.pick("", nil)
+	if ep == nil {
+		return
+	}
+	resp, err := c.send(ctx, s.engine, ep, o)
+	if err != nil {
+		s.log.Debug("mirror failed", "cluster", c.name, "error", err)
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+// shadowHost appends "-shadow" to the host name, before any port.
+func shadowHost(host string) string {
+	if i := strings.LastIndexByte(host, ':'); i > 0 && !strings.HasSuffix(host, "]") {
+		return host[:i] + "-shadow" + host[i:]
+	}
+	return host + "-shadow"
+}

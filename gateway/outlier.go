@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// health is an endpoint's outlier-detection state within one cluster.
+type health struct {
+	mu           sync.Mutex
+	consec5xx    int
+	consecGW     int
+	ejections    int
+	ejectedUntil time.Time
+}
+
+// ejected reports whether the endpoint is out of rotation at now.
+func (h *health) ejected(now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return now.Before(h.ejectedUntil)
+}
+
+// observe records the outcome of an attempt for outlier detection.
+// Failures to connect, resets and timeouts count as 503s (Envoy maps local
+// failures onto the upstream's errors unless told to split them).
+func (c *cluster) observe(ep *endpoint, resp *http.Response, err error) {
+	oc := c.outlier
+	if oc == nil {
+		return
+	}
+	status := http.StatusServiceUnavailable
+	if err == nil {
+		status = resp.StatusCode
+	} else if errorsIsClientSide(err) {
+		return
+	}
+	h := &ep.health
+	h.mu.Lock()
+	if status < 500 {
+		h.consec5xx, h.consecGW = 0, 0
+		h.mu.Unlock()
+		return
+	}
+	h.consec5xx++
+	if status == 502 || status == 503 || status == 504 {
+		h.consecGW++
+	}
+	trip := (oc.consecutive5xx > 0 && h.consec5xx >= oc.consecutive5xx) ||
+		(oc.consecutiveGateway > 0 && h.consecGW >= oc.consecutiveGateway)
+	h.mu.Unlock()
+	if trip {
+		c.eject(ep, time.Now())
+	}
+}
+
+// eject takes ep out of rotation for baseEjectionTime times the number of
+// times it has been ejected, unless that would eject more than
+// maxEjectionPercent of the cluster (at least one endpoint may always be
+// ejected, as in Envoy).
+func (c *cluster) eject(ep *endpoint, now time.Time) {
+	ejected := 0
+	for _, e := range c.endpoints {
+		if e != ep && e.health.ejected(now) {
+			ejected++
+		}
+	}
+	if ejected > 0 && (ejected+1)*100 > c.outlier.maxEjectionPercent*len(c.endpoints) {
+		return
+	}
+	h := &ep.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if now.Before(h.ejectedUntil) {
+		return
+	}
+	h.ejections++
+	h.consec5xx, h.consecGW = 0, 0
+	h.ejectedUntil = now.Add(min(c.outlier.baseEjection*time.Duration(h.ejections), max(maxEjectionTime, c.outlier.baseEjection)))
+}
+
+// panicking reports whether so few endpoints are healthy that the cluster
+// ignores ejections (minHealthPercent, Envoy's panic threshold; Istio's
+// default of 0 never panics).
+func (c *cluster) panicking(now time.Time) bool {
+	if c.outlier == nil || c.outlier.minHealthPercent <= 0 {
+		return false
+	}
+	healthy := 0
+	for _, e := range c.endpoints {
+		if !e.health.ejected(now) {
+			healthy++
+		}
+	}
+	return healthy*100 < c.outlier.minHealthPercent*len(c.endpoints)
+}

@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+// Errors of a forwarded request that never reached an upstream.
+var (
+	errPerTryTimeout = errors.New("per-try timeout")
+	errNoHealthy     = errors.New("no healthy upstream")
+)
+
+// exchange is one forwarded request: its attempts under the route's retry
+// policy, each to an endpoint not tried before when the cluster has one.
+type exchange struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	o      *outbound
+	c      *cluster
+	policy *router.RetryPolicy
+	took   time.Duration // time to the final response head
+	tried  []*endpoint
+	// setCookie is the consistent-hash cookie made up for a client that
+	// had none, to send back with the response.
+	setCookie string
+}
+
+// run sends attempts until one gives a response to relay or an error to
+// report. The returned response's body must be closed.
+func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
+	attemptHdr := len(x.o.extra)
+	x.o.add("X-Envoy-Attempt-Count", "1")
+	key, setCookie := x.c.hash.key(x.r)
+	x.setCookie = setCookie
+	for attempt := 0; ; attempt++ {
+		ep := x.c.pick(key, x.tried)
+		if ep == nil {
+			return nil, nil, errNoHealthy
+		}
+		x.tried = append(x.tried, ep)
+		x.o.extra[attemptHdr].v = strconv.Itoa(attempt + 1)
+		tctx, cancel := ctx, context.CancelFunc(func() {})
+		if pt := x.perTry(); pt > 0 {
+			tctx, cancel = context.WithTimeoutCause(ctx, pt, errPerTryTimeout)
+		}
+		start := time.Now()
+		resp, err := x.c.send(tctx, x.s.engine, ep, x.o)
+		x.took = time.Since(start)
+		x.c.observe(ep, resp, err)
+		if !x.retry(attempt, ctx, tctx, resp, err) {
+			if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+				resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+			} else {
+				cancel()
+			}
+			return resp, ep, err
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		cancel()
+		if !sleepCtx(ctx, x.policy.Backoff(attempt, rand.Uint64())) {
+			return nil, ep, context.Cause(ctx)
+		}
+		x.o.rewind()
+	}
+}
+
+func (x *exchange) perTry() time.Duration {
+	if x.policy == nil {
+		return 0
+	}
+	return x.policy.PerTryTimeout
+}
+
+// retry decides whether the outcome of attempt calls for another one: the
+// policy allows it, attempts remain, the route timeout has not fired, the
+// body can be sent again, and the cluster's retry budget has room.
+func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Response, err error) bool {
+	p := x.policy
+	if p == nil || attempt >= p.Attempts || ctx.Err() != nil || !x.o.replayable() {
+		return false
+	}
+	var want bool
+	switch {
+	case err == nil:
+		want = p.RetryResponse(resp.StatusCode, resp.Header)
+	case errors.Is(context.Cause(tctx), errPerTryTimeout):
+		want = p.RetryPerTryTimeout()
+	case errors.As(err, new(*connectError)):
+		want = p.RetryConnectFailure()
+	case errors.As(err, new(*clientBodyError)), errors.Is(err, errOverflow):
+		want = false
+	default:
+		want = p.RetryReset(true)
+	}
+	return want && x.c.allowRetry()
+}
+
+// sleepCtx waits for d unless ctx ends first; it reports whether it slept.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// cancelBody releases an attempt's per-try context once the response body
+// has been relayed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
