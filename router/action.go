@@ -110,6 +110,34 @@ func (c *compiler) action(path string, r *HTTPRoute, matches []*matchEntry) *Act
 	}
 	c.routeHeaders(path, r, a)
 	a.mirrors = c.mirrors(path, r)
+	return c.intern(a)
+}
+
+// actionKey identifies an Action that does nothing but forward, with a
+// timeout and a retry policy: most routes of a large configuration, which
+// then share one Action.
+type actionKey struct {
+	timeout time.Duration
+	retry   *RetryPolicy
+}
+
+// intern returns a shared Action equal to a when a only forwards.
+func (c *compiler) intern(a *Action) *Action {
+	if c.shared == nil || a.Kind != ActionForward || a.Redirect != nil || a.DirectResponse != nil || a.Rewrite != nil ||
+		a.Fault != nil || a.CORS != nil || a.Authority != "" || a.RequestHeaders != nil || a.ResponseHeaders != nil || len(a.mirrors) > 0 {
+		return a
+	}
+	for _, d := range a.dests {
+		if d != (destOps{}) {
+			return a
+		}
+	}
+	k := actionKey{a.Timeout, a.Retry}
+	if shared, ok := c.shared.actions[k]; ok {
+		return shared
+	}
+	a.dests = nil
+	c.shared.actions[k] = a
 	return a
 }
 

@@ -3,6 +3,7 @@ package router
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 )
@@ -49,7 +50,7 @@ func (b *tableBuilder) warn(vs *VS, path, format string, args ...any) {
 // repeat an earlier one.
 func (c *compiler) unreachable(hrs []*httpRoute) {
 	catchAll := ""
-	seen := map[string]string{}
+	seen := matchSet{}
 	for _, hr := range hrs {
 		path := fmt.Sprintf("spec.http[%d]", hr.index)
 		if catchAll != "" {
@@ -62,13 +63,12 @@ func (c *compiler) unreachable(hrs []*httpRoute) {
 		dups := 0
 		for k, m := range hr.matches {
 			if len(hr.spec.Match) > k {
-				key, here := matchKey(&hr.spec.Match[k]), fmt.Sprintf("http[%d].match[%d]", hr.index, k)
-				if prev, ok := seen[key]; ok {
+				here := matchRef{hr.index, k, &hr.spec.Match[k]}
+				if prev, ok := seen.repeat(here); ok {
 					c.warnf(fmt.Sprintf("%s.match[%d]", path, k), "match is never used: it repeats %s", prev)
 					dups++
 					continue
 				}
-				seen[key] = here
 			}
 			if !m.filtered && m.cond.catchAll() {
 				catchAll = routeRef(hr)
@@ -89,6 +89,50 @@ func routeRef(hr *httpRoute) string {
 		return fmt.Sprintf("http[%d] (%q)", hr.index, hr.name)
 	}
 	return fmt.Sprintf("http[%d]", hr.index)
+}
+
+// matchRef is one match entry of a VirtualService.
+type matchRef struct {
+	route, index int
+	m            *HTTPMatchRequest
+}
+
+func (r matchRef) String() string { return fmt.Sprintf("http[%d].match[%d]", r.route, r.index) }
+
+// matchSet finds repeated match entries. Entries are grouped by a cheap
+// key (their uri and pseudo-header matches and how many header and query
+// matchers they have); only entries sharing one are compared in full.
+type matchSet map[string][]matchRef
+
+// repeat records r and returns the earlier entry it repeats, if any.
+func (s matchSet) repeat(r matchRef) (matchRef, bool) {
+	k := cheapKey(r.m)
+	for _, prev := range s[k] {
+		if matchKey(prev.m) == matchKey(r.m) {
+			return prev, true
+		}
+	}
+	s[k] = append(s[k], r)
+	return matchRef{}, false
+}
+
+func cheapKey(m *HTTPMatchRequest) string {
+	return smKey(m.URI) + "|" + smKey(m.Method) + "|" + smKey(m.Authority) + "|" + smKey(m.Scheme) + "|" +
+		strconv.Itoa(len(m.Headers)) + "," + strconv.Itoa(len(m.WithoutHeaders)) + "," + strconv.Itoa(len(m.QueryParams)) + "," + strconv.FormatUint(uint64(m.Port), 10)
+}
+
+func smKey(m *StringMatch) string {
+	switch {
+	case m == nil:
+		return ""
+	case m.Exact != nil:
+		return "e:" + *m.Exact
+	case m.Prefix != nil:
+		return "p:" + *m.Prefix
+	case m.Regex != nil:
+		return "r:" + *m.Regex
+	}
+	return "{}"
 }
 
 // matchKey identifies a match entry by everything but its names.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/textproto"
+	"regexp"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
@@ -57,7 +58,46 @@ type matchEntry struct {
 // CompileVirtualService validates vs and compiles its matchers. Every
 // problem is returned, each as an *api.FieldError with its YAML path.
 func CompileVirtualService(meta api.Meta, key int, vs *VirtualService) (*VS, []error) {
-	c := &compiler{}
+	return NewCompiler().VirtualService(meta, key, vs)
+}
+
+// Compiler compiles the VirtualServices of one configuration, sharing what
+// they have in common: a regular expression written in many routes is
+// compiled once and kept once. It is not safe for concurrent use.
+type Compiler struct {
+	regexes map[string]regexResult
+	actions map[actionKey]*Action
+}
+
+type regexResult struct {
+	re   *regexp.Regexp
+	err  error
+	used bool // looked up since the last Sweep
+}
+
+// NewCompiler returns a Compiler with empty caches.
+func NewCompiler() *Compiler {
+	return &Compiler{regexes: map[string]regexResult{}, actions: map[actionKey]*Action{}}
+}
+
+// Sweep forgets what no compile has used since the previous Sweep, so a
+// Compiler kept across configuration reloads does not grow without bound.
+func (cc *Compiler) Sweep() {
+	clear(cc.actions)
+	for k, r := range cc.regexes {
+		if !r.used {
+			delete(cc.regexes, k)
+			continue
+		}
+		r.used = false
+		cc.regexes[k] = r
+	}
+}
+
+// VirtualService validates vs and compiles its matchers, as
+// CompileVirtualService does.
+func (cc *Compiler) VirtualService(meta api.Meta, key int, vs *VirtualService) (*VS, []error) {
+	c := &compiler{shared: cc}
 	out := &VS{Meta: meta, Key: key, delegate: len(vs.Hosts) == 0}
 	out.Hosts = c.hosts(vs, meta.Namespace)
 	for _, g := range vs.Gateways {
@@ -88,6 +128,21 @@ func (vs *VS) IsDelegate() bool { return vs.delegate }
 type compiler struct {
 	errs    []error
 	lenient bool
+	shared  *Compiler // nil: nothing shared
+}
+
+// regex compiles a whole-string RE2 expression through the shared cache.
+func (c *compiler) regex(expr string) (*regexp.Regexp, error) {
+	if c.shared == nil {
+		return CompileRegex(expr)
+	}
+	r, ok := c.shared.regexes[expr]
+	if !ok {
+		r.re, r.err = CompileRegex(expr)
+	}
+	r.used = true
+	c.shared.regexes[expr] = r
+	return r.re, r.err
 }
 
 func (c *compiler) errf(path, format string, args ...any) {
@@ -212,13 +267,17 @@ func (c *compiler) matchEntry(path string, m *HTTPMatchRequest, ns string) *matc
 	if m.IgnoreURICase && e.cond.uri.kind != matchRegex {
 		e.cond.uri.fold = true
 	}
-	e.cond.scheme = c.strMatch(path+".scheme", m.Scheme, false)
-	e.cond.method = c.strMatch(path+".method", m.Method, false)
-	e.cond.authority = c.strMatch(path+".authority", m.Authority, false)
-	e.cond.headers = c.headerMatchers(path+".headers", m.Headers)
-	e.cond.without = c.headerMatchers(path+".withoutHeaders", m.WithoutHeaders)
+	var rest matchRest
+	rest.scheme = c.strMatch(path+".scheme", m.Scheme, false)
+	rest.method = c.strMatch(path+".method", m.Method, false)
+	rest.authority = c.strMatch(path+".authority", m.Authority, false)
+	rest.headers = c.headerMatchers(path+".headers", m.Headers)
+	rest.without = c.headerMatchers(path+".withoutHeaders", m.WithoutHeaders)
 	for _, k := range sortedKeys(m.QueryParams) {
-		e.cond.query = append(e.cond.query, queryMatcher{name: k, m: c.strMatch(path+".queryParams."+k, m.QueryParams[k], true)})
+		rest.query = append(rest.query, queryMatcher{name: k, m: c.strMatch(path+".queryParams."+k, m.QueryParams[k], true)})
+	}
+	if !rest.empty() {
+		e.cond.rest = &rest
 	}
 	return e
 }

@@ -100,22 +100,27 @@ func (rt *Route) String() string {
 // String writes the match conditions, "*" when there are none.
 func (c *condition) String() string {
 	var parts []string
-	for _, f := range []struct {
-		name string
-		m    *strMatcher
-	}{{"uri", &c.uri}, {"scheme", &c.scheme}, {"method", &c.method}, {"authority", &c.authority}} {
-		if f.m.kind != matchAny {
-			parts = append(parts, f.name+" "+f.m.String())
+	if c.uri.kind != matchAny {
+		parts = append(parts, "uri "+c.uri.String())
+	}
+	if m := c.rest; m != nil {
+		for _, f := range []struct {
+			name string
+			m    *strMatcher
+		}{{"scheme", &m.scheme}, {"method", &m.method}, {"authority", &m.authority}} {
+			if f.m.kind != matchAny {
+				parts = append(parts, f.name+" "+f.m.String())
+			}
 		}
-	}
-	for _, h := range c.headers {
-		parts = append(parts, "header "+h.key()+" "+h.m.String())
-	}
-	for _, h := range c.without {
-		parts = append(parts, "without header "+h.key()+" "+h.m.String())
-	}
-	for _, q := range c.query {
-		parts = append(parts, "query "+q.name+" "+q.m.String())
+		for _, h := range m.headers {
+			parts = append(parts, "header "+h.key()+" "+h.m.String())
+		}
+		for _, h := range m.without {
+			parts = append(parts, "without header "+h.key()+" "+h.m.String())
+		}
+		for _, q := range m.query {
+			parts = append(parts, "query "+q.name+" "+q.m.String())
+		}
 	}
 	if len(parts) == 0 {
 		return "*"

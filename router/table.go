@@ -68,7 +68,7 @@ type Route struct {
 	// Delegate is the "namespace/name" of the delegate VirtualService the
 	// route was merged from, "" for a route of VirtualService itself.
 	Delegate string
-	cond     condition
+	cond     *condition
 	catchAll bool
 }
 
@@ -125,11 +125,10 @@ func BuildTable(servers []Server, vss []*VS, resolve Resolver) *Table {
 	vss = SortVS(vss)
 	b := &tableBuilder{byDomain: map[string]*VHost{}, seen: map[seenKey]bool{}}
 	b.expandDelegates(vss)
+	idx := newHostIndex(vss)
 	for _, s := range servers {
 		gwNS, _, _ := cutNS(s.Gateway)
-		for _, vs := range vss {
-			b.bind(s, gwNS, vs, resolve)
-		}
+		b.bindServer(s, gwNS, vss, idx, resolve)
 		if s.HTTPSRedirect {
 			for _, h := range s.Hosts {
 				_, name, ok := cutNS(h)
@@ -155,6 +154,24 @@ type tableBuilder struct {
 	expanded  map[*VS][]*httpRoute // HTTP routes with delegates merged in
 	delegates map[string]*VS       // delegate VirtualServices by "ns/name"
 	warnings  []Warning
+	forwards  map[Dest]*Forward // single-destination Forwards, shared
+}
+
+// internForward returns a shared Forward equal to f when f has a single
+// destination: in a large configuration most routes send to a few
+// services.
+func (b *tableBuilder) internForward(f *Forward) *Forward {
+	if len(f.Dests) != 1 {
+		return f
+	}
+	if shared, ok := b.forwards[f.Dests[0]]; ok {
+		return shared
+	}
+	if b.forwards == nil {
+		b.forwards = map[Dest]*Forward{}
+	}
+	b.forwards[f.Dests[0]] = f
+	return f
 }
 
 func (b *tableBuilder) vhost(domain string) *VHost {
@@ -167,15 +184,13 @@ func (b *tableBuilder) vhost(domain string) *VHost {
 	return v
 }
 
-func (b *tableBuilder) bind(s Server, gwNS string, vs *VS, resolve Resolver) {
-	hosts := IntersectHosts(ServerHostsFor(s.Hosts, vs.Meta.Namespace, gwNS), vs.Hosts)
-	if len(hosts) == 0 {
+// bind adds the routes of vs to the virtual hosts of the names (hosts) it
+// shares with server s.
+func (b *tableBuilder) bind(s Server, vs *VS, hosts []string, resolve Resolver) {
+	if len(hosts) == 0 || !vs.boundTo(s.Gateway) {
 		return
 	}
-	if !vs.boundTo(s.Gateway) {
-		return
-	}
-	routes := translate(vs, b.routesOf(vs), s, resolve)
+	routes := b.translate(vs, b.routesOf(vs), s, resolve)
 	for _, h := range hosts {
 		d := lower(h)
 		if b.seen[seenKey{vs, d}] {
@@ -194,19 +209,20 @@ func (b *tableBuilder) bind(s Server, gwNS string, vs *VS, resolve Resolver) {
 // into Routes for server s, dropping match entries filtered out by port or
 // gateways and stopping after the first catch-all, as Istio's
 // BuildHTTPRoutesForVirtualService does.
-func translate(vs *VS, hrs []*httpRoute, s Server, resolve Resolver) []*Route {
+func (b *tableBuilder) translate(vs *VS, hrs []*httpRoute, s Server, resolve Resolver) []*Route {
 	var out []*Route
+	key := vs.Meta.Key()
 	for _, hr := range hrs {
-		fwd := resolveForward(hr, hr.ns, s.Port, resolve)
+		fwd := b.internForward(resolveForward(hr, hr.ns, s.Port, resolve))
 		mirrors := resolveMirrors(hr.action, hr.ns, s.Port, resolve)
 		for i, m := range hr.matches {
 			if !m.applies(vs, s) {
 				continue
 			}
 			rt := &Route{
-				Name: routeName(hr.name, m.name), VirtualService: vs.Meta.Key(), Index: hr.index, Match: i,
+				Name: routeName(hr.name, m.name), VirtualService: key, Index: hr.index, Match: i,
 				Action: hr.action, Forward: fwd, Mirrors: mirrors, ServerPort: s.Port, Delegate: hr.delegate,
-				cond: m.cond, catchAll: m.cond.catchAll(),
+				cond: &m.cond, catchAll: m.cond.catchAll(),
 			}
 			if m.prefix {
 				rt.PrefixMatch, rt.PrefixLen = true, m.prefixLen
