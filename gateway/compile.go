@@ -12,8 +12,11 @@ import (
 // usable only when the returned problems hold no error. Upstream pools come
 // from pools, so a reload reuses warm connections.
 func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
-	d := decodeFiles(files)
+	start := time.Now()
+	d := decodeFiles(files, env.cache)
+	defer env.cache.sweep()
 	ps := &d.problems
+	translateLegacyKinds(d)
 	byKind := map[string][]*resource{}
 	for _, r := range d.resources {
 		byKind[r.Kind] = append(byKind[r.Kind], r)
@@ -24,7 +27,7 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 	}
 	servers := gatewayServers(gws, ps)
 	reg := newRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], env.credentialsDir, ps)
-	vss := compileVirtualServices(byKind["VirtualService"], gatewayNames(gws), ps)
+	vss := compileVirtualServices(byKind["VirtualService"], gatewayNames(gws), env.cache, ps)
 	b := &clusterBuilder{reg: reg, pools: env.pools, byKey: map[clusterKey]router.UpstreamID{}}
 	snap := &Snapshot{Digest: digest(files), Loaded: time.Now()}
 	for _, f := range files {
@@ -46,7 +49,24 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 			snap.Warnings = append(snap.Warnings, p)
 		}
 	}
+	snap.Loaded = time.Now()
+	snap.compileTime = snap.Loaded.Sub(start)
 	return snap, d
+}
+
+// translateLegacyKinds turns Kubernetes Ingresses and Istio 0.x RouteRules
+// into the Gateways, VirtualServices and DestinationRules they stand for.
+func translateLegacyKinds(d *decoded) {
+	legacy := map[string][]*resource{}
+	for _, r := range d.resources {
+		legacy[r.Kind] = append(legacy[r.Kind], r)
+	}
+	if len(legacy["Ingress"])+len(legacy["RouteRule"]) == 0 {
+		return
+	}
+	generated, notes := translateLegacy(legacy["Ingress"], legacy["RouteRule"], legacy["ServiceEntry"], &d.problems)
+	d.resources = append(d.resources, generated...)
+	d.notes = append(d.notes, notes...)
 }
 
 // compileEnv is what a compile needs beyond the files.
@@ -56,6 +76,9 @@ type compileEnv struct {
 	pools *poolSet
 	// credentialsDir is where credentialName secrets are looked up.
 	credentialsDir string
+	// cache carries decoded files and compiled VirtualServices from one
+	// load to the next; nil disables it.
+	cache *loadCache
 }
 
 // gatewayNames returns the "namespace/name" of every Gateway.
@@ -69,11 +92,11 @@ func gatewayNames(gws []*resource) map[string]bool {
 
 // compileVirtualServices compiles each VirtualService and checks that the
 // Gateways it names exist.
-func compileVirtualServices(rs []*resource, gateways map[string]bool, ps *problems) []*router.VS {
+func compileVirtualServices(rs []*resource, gateways map[string]bool, cache *loadCache, ps *problems) []*router.VS {
 	var out []*router.VS
 	for _, r := range rs {
 		spec := r.Spec.(*router.VirtualService)
-		vs, errs := router.CompileVirtualService(r.Meta, r.order, spec)
+		vs, errs := cache.virtualService(r, spec)
 		ps.resourceErrs(r, errs)
 		if len(spec.Gateways) == 0 && len(spec.Hosts) > 0 {
 			ps.warnf(r, "spec.gateways", "no gateways: this VirtualService applies only to the mesh, so gatehouse never uses it; add the Gateway's name under gateways")

@@ -1,10 +1,12 @@
 package gateway
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"gopkg.in/yaml.v3"
@@ -12,21 +14,48 @@ import (
 
 // resource is one decoded configuration document.
 type resource struct {
-	File       string
-	Doc        *yaml.Node // the document, for turning field paths into lines
-	Line       int        // line of the document's first key
+	File string
+	// Doc is the document's node tree while the file is being decoded;
+	// afterwards it is dropped (node trees of a large configuration take
+	// far more memory than the configuration) and node parses the
+	// document again when a problem needs a line.
+	Doc        *yaml.Node
+	Line       int // line of the document's first key
 	APIVersion string
 	Kind       string
 	Meta       api.Meta
 	Spec       any // a pointer to the kind's spec type
 	order      int // position in load order, for stable sorting
+
+	src     []byte // the whole file
+	endLine int    // first line after the document, 0 for the end of the file
+}
+
+// node returns the document's node tree, parsing it again if it was
+// dropped. Lines in it are lines of the file.
+func (r *resource) node() *yaml.Node {
+	if r.Doc != nil || r.src == nil {
+		return r.Doc
+	}
+	lines := strings.SplitAfter(string(r.src), "\n")
+	end := len(lines)
+	if r.endLine > 0 && r.endLine-1 < end {
+		end = r.endLine - 1
+	}
+	start := min(r.Line-1, end)
+	text := strings.Repeat("\n", start) + strings.Join(lines[start:end], "")
+	var doc yaml.Node
+	if err := yaml.NewDecoder(strings.NewReader(text)).Decode(&doc); err == nil {
+		r.Doc = &doc
+	}
+	return r.Doc
 }
 
 // problem attributes err to r, at the line of the field it names.
 func (r *resource) problem(err error, warning bool) Problem {
 	line := r.Line
 	if fe, ok := errors.AsType[*api.FieldError](err); ok && fe.Path != "" {
-		if l := lineOf(r.Doc, fe.Path); l > 0 {
+		if l := lineOf(r.node(), fe.Path); l > 0 {
 			line = l
 		}
 	}
@@ -37,12 +66,18 @@ func (r *resource) problem(err error, warning bool) Problem {
 // refused. Metadata is decoded separately and leniently: Kubernetes puts
 // many fields there that mean nothing to gatehouse.
 type envelope[T any] struct {
-	APIVersion string    `yaml:"apiVersion"`
-	Kind       string    `yaml:"kind"`
-	Metadata   yaml.Node `yaml:"metadata"`
-	Spec       T         `yaml:"spec"`
-	Status     yaml.Node `yaml:"status"`
+	APIVersion string  `yaml:"apiVersion"`
+	Kind       string  `yaml:"kind"`
+	Metadata   ignored `yaml:"metadata"`
+	Spec       T       `yaml:"spec"`
+	Status     ignored `yaml:"status"`
 }
+
+// ignored accepts any YAML and keeps nothing of it.
+type ignored struct{}
+
+// UnmarshalYAML discards the node.
+func (*ignored) UnmarshalYAML(*yaml.Node) error { return nil }
 
 func (e *envelope[T]) spec() any { return &e.Spec }
 
@@ -56,79 +91,118 @@ type decoded struct {
 	notes     []string
 }
 
-// decodeFiles decodes every document of files.
-func decodeFiles(files []file) *decoded {
+// fileResult is what one file decoded into.
+type fileResult struct {
+	resources []*resource
+	problems  []Problem
+	notes     []string
+}
+
+// decodeFiles decodes every document of files, several files at a time,
+// and merges the results in file order.
+func decodeFiles(files []file, cache *loadCache) *decoded {
+	results := make([]*fileResult, len(files))
+	var todo []int
+	for i, f := range files {
+		if results[i] = cache.decoded(f); results[i] == nil {
+			todo = append(todo, i)
+		}
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(todo)) {
+		wg.Go(func() {
+			fc := &fieldChecker{}
+			for i := range next {
+				results[i] = decodeFile(files[i], fc)
+			}
+		})
+	}
+	for _, i := range todo {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	cache.keepFiles(files, results)
 	d := &decoded{}
-	for _, f := range files {
-		d.decodeFile(f)
+	for _, fr := range results {
+		for _, r := range fr.resources {
+			r.order = len(d.resources)
+			d.resources = append(d.resources, r)
+		}
+		d.problems.list = append(d.problems.list, fr.problems...)
+		d.notes = append(d.notes, fr.notes...)
 	}
 	return d
 }
 
-func (d *decoded) decodeFile(f file) {
+// decodeFile parses each document of f once, reads its envelope, checks
+// its fields against the kind's schema and decodes it.
+func decodeFile(f file, fc *fieldChecker) *fileResult {
+	fr := &fileResult{}
 	docs, err := splitDocuments(f)
 	if err != nil {
-		d.problems.list = append(d.problems.list, yamlProblems(f.Path, err, nil)...)
+		fr.problems = append(fr.problems, yamlProblems(f.Path, err, nil)...)
 	}
-	holders := make([]specHolder, len(docs))
-	var metas []*resource
 	nonEmpty := 0
 	for i, doc := range docs {
-		r := d.header(f, doc)
+		r := fr.header(f, doc)
 		if r == nil {
 			continue
+		}
+		r.src = f.Data
+		if i+1 < len(docs) {
+			r.endLine = firstLine(docs[i+1])
 		}
 		nonEmpty++
 		k := lookupKind(r.APIVersion, r.Kind)
 		switch {
 		case k == nil:
-			d.notes = append(d.notes, fmt.Sprintf("%s:%d: skipping %s %s: gatehouse does not implement this kind", f.Path, r.Line, r.Kind, r.Meta.Key()))
-			continue
+			fr.notes = append(fr.notes, fmt.Sprintf("%s:%d: skipping %s %s: gatehouse does not implement this kind", f.Path, r.Line, r.Kind, r.Meta.Key()))
 		case k.err != "":
-			d.problems.add(Problem{File: f.Path, Line: r.Line, Kind: r.Kind, Namespace: r.Meta.Namespace, Name: r.Meta.Name, Err: errors.New(k.err)})
-			continue
+			fr.problems = append(fr.problems, Problem{File: f.Path, Line: r.Line, Kind: r.Kind, Namespace: r.Meta.Namespace, Name: r.Meta.Name, Err: errors.New(k.err)})
 		case k.newSpec == nil:
-			d.notes = append(d.notes, fmt.Sprintf("%s:%d: ignoring %s %s: %s", f.Path, r.Line, r.Kind, r.Meta.Key(), k.ignoreWhy))
-			continue
+			fr.notes = append(fr.notes, fmt.Sprintf("%s:%d: ignoring %s %s: %s", f.Path, r.Line, r.Kind, r.Meta.Key(), k.ignoreWhy))
+		default:
+			fr.decodeSpec(r, k.newSpec(), fc)
 		}
-		holders[i] = k.newSpec()
-		metas = append(metas, r)
 	}
 	if err == nil && nonEmpty == 0 {
-		d.problems.add(Problem{File: f.Path, Err: errors.New("file holds no configuration (empty, or only comments); delete it rather than leave it empty")})
+		fr.problems = append(fr.problems, Problem{File: f.Path, Err: errors.New("file holds no configuration (empty, or only comments); delete it rather than leave it empty")})
 	}
-	d.decodeSpecs(f, holders, metas)
+	for _, r := range fr.resources {
+		r.Doc = nil // see resource.node
+	}
+	return fr
 }
 
-// decodeSpecs re-reads the stream with unknown fields refused, so that
-// yaml.v3 reports absolute line numbers, and keeps the documents that
-// decoded cleanly.
-func (d *decoded) decodeSpecs(f file, holders []specHolder, metas []*resource) {
-	dec := yaml.NewDecoder(bytes.NewReader(f.Data))
-	dec.KnownFields(true)
-	next := 0
-	for _, h := range holders {
-		if h == nil {
-			var skip yaml.Node
-			if dec.Decode(&skip) != nil {
-				return
-			}
-			continue
-		}
-		r := metas[next]
-		next++
-		err := dec.Decode(h)
-		if err != nil {
-			d.specProblems(r, err)
-			continue
-		}
+// firstLine returns the line a document starts on.
+func firstLine(doc *yaml.Node) int {
+	if r := root(doc); r != nil {
+		return r.Line
+	}
+	return doc.Line
+}
+
+// decodeSpec decodes one document into its typed envelope, refusing
+// unknown fields, and keeps it when it decoded cleanly.
+func (fr *fileResult) decodeSpec(r *resource, h specHolder, fc *fieldChecker) {
+	var issues []problemAt
+	fc.unknown(root(r.Doc), reflect.TypeOf(h), "", &issues)
+	for _, is := range issues {
+		fr.problems = append(fr.problems, Problem{File: r.File, Line: is.line, Kind: r.Kind, Namespace: r.Meta.Namespace, Name: r.Meta.Name, Err: errors.New(is.msg)})
+	}
+	if err := r.Doc.Decode(h); err != nil {
+		fr.specProblems(r, err)
+		return
+	}
+	if len(issues) == 0 {
 		r.Spec = h.spec()
-		r.order = len(d.resources)
-		d.resources = append(d.resources, r)
+		fr.resources = append(fr.resources, r)
 	}
 }
 
-func (d *decoded) specProblems(r *resource, err error) {
+func (fr *fileResult) specProblems(r *resource, err error) {
 	var lines []string
 	if te, ok := errors.AsType[*yaml.TypeError](err); ok {
 		lines = te.Errors
@@ -140,19 +214,19 @@ func (d *decoded) specProblems(r *resource, err error) {
 		}
 		p.Err = errors.New(msg)
 		p.Kind, p.Namespace, p.Name = r.Kind, r.Meta.Namespace, r.Meta.Name
-		d.problems.add(p)
+		fr.problems = append(fr.problems, p)
 	}
 }
 
 // header reads apiVersion, kind and metadata of one document. It returns
 // nil for an empty document and for one it cannot use (recording why).
-func (d *decoded) header(f file, doc *yaml.Node) *resource {
+func (fr *fileResult) header(f file, doc *yaml.Node) *resource {
 	root := root(doc)
 	if root == nil || (root.Kind == yaml.ScalarNode && root.Tag == "!!null") {
 		return nil
 	}
 	if root.Kind != yaml.MappingNode {
-		d.problems.add(Problem{File: f.Path, Line: root.Line, Err: errors.New("document is not a mapping with apiVersion, kind and metadata")})
+		fr.addProblem(Problem{File: f.Path, Line: root.Line, Err: errors.New("document is not a mapping with apiVersion, kind and metadata")})
 		return nil
 	}
 	r := &resource{File: f.Path, Doc: doc, Line: root.Line}
@@ -160,7 +234,7 @@ func (d *decoded) header(f file, doc *yaml.Node) *resource {
 	r.Kind, _ = scalar(doc, "kind")
 	if md, _ := child(root, segment{key: "metadata"}); md != nil {
 		if err := md.Decode(&r.Meta); err != nil {
-			d.problems.add(Problem{File: f.Path, Line: md.Line, Err: fmt.Errorf("metadata: %s", friendlyYAML(err.Error()))})
+			fr.addProblem(Problem{File: f.Path, Line: md.Line, Err: fmt.Errorf("metadata: %s", friendlyYAML(err.Error()))})
 			return nil
 		}
 	}
@@ -174,9 +248,11 @@ func (d *decoded) header(f file, doc *yaml.Node) *resource {
 		}
 	}
 	if len(missing) > 0 {
-		d.problems.add(Problem{File: f.Path, Line: r.Line, Kind: r.Kind, Namespace: r.Meta.Namespace, Name: r.Meta.Name,
+		fr.addProblem(Problem{File: f.Path, Line: r.Line, Kind: r.Kind, Namespace: r.Meta.Namespace, Name: r.Meta.Name,
 			Err: fmt.Errorf("missing %s", strings.Join(sortStrings(missing), ", "))})
 		return nil
 	}
 	return r
 }
+
+func (fr *fileResult) addProblem(p Problem) { fr.problems = append(fr.problems, p) }

@@ -47,6 +47,24 @@ var groupKinds = map[string]struct {
 			"PeerAuthentication": {ignoreWhy: "PeerAuthentication sets mesh mTLS between sidecars; a gateway's client TLS is set on the Gateway server"},
 		},
 	},
+	"extensions": {
+		versions: []string{"v1beta1"},
+		kinds:    map[string]kindInfo{"Ingress": {newSpec: spec[IngressSpec]()}},
+	},
+	"networking.k8s.io": {
+		versions: []string{"v1", "v1beta1"},
+		kinds: map[string]kindInfo{
+			"Ingress":      {newSpec: spec[IngressSpec]()},
+			"IngressClass": {ignoreWhy: "gatehouse serves Ingresses of class \"istio\" (annotation kubernetes.io/ingress.class or spec.ingressClassName) without reading IngressClass resources"},
+		},
+	},
+	"config.istio.io": {
+		versions: []string{"v1alpha2"},
+		kinds: map[string]kindInfo{
+			"RouteRule":         {newSpec: spec[RouteRuleSpec]()},
+			"DestinationPolicy": {ignoreWhy: "Istio 0.x DestinationPolicy is not translated; write a networking.istio.io DestinationRule"},
+		},
+	},
 	"telemetry.istio.io": {
 		versions: []string{"v1", "v1alpha1"},
 		kinds: map[string]kindInfo{

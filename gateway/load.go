@@ -116,7 +116,27 @@ func readCapped(p string) ([]byte, error) {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxConfigFileSize+1))
+	// Read into a buffer of the file's size: the data is kept for as long as
+	// the configuration is, and io.ReadAll's growth would waste up to half.
+	size := 512
+	if fi, err := f.Stat(); err == nil && fi.Size() < MaxConfigFileSize {
+		size = int(fi.Size()) + 1
+	}
+	data := make([]byte, 0, size)
+	for len(data) <= MaxConfigFileSize {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, rerr := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading config %s: %w", p, err)
 	}

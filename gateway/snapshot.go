@@ -20,6 +20,8 @@ type Snapshot struct {
 	Files []string
 	// Loaded is when the snapshot was compiled.
 	Loaded time.Time
+	// compileTime is how long decoding and compiling took.
+	compileTime time.Duration
 	// Warnings are the problems that did not stop the load.
 	Warnings []Problem
 

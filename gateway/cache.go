@@ -1,0 +1,66 @@
+package gateway
+
+import (
+	"bytes"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+// loadCache keeps what a load produced that the next load can reuse when
+// the input did not change: each file's decoded documents, by content, and
+// compiled regular expressions. Parsing YAML is the most expensive part of
+// a load, so with 10 000 VirtualServices a reload after editing one file
+// parses one file. Compiled VirtualServices are not kept: compiling them
+// again is cheap, and they would double the memory a large configuration
+// takes. It is used by one load at a time.
+type loadCache struct {
+	files    map[string]cachedFile
+	compiler *router.Compiler
+}
+
+type cachedFile struct {
+	data   []byte
+	result *fileResult
+}
+
+func newLoadCache() *loadCache {
+	return &loadCache{files: map[string]cachedFile{}, compiler: router.NewCompiler()}
+}
+
+// decoded returns the cached decoding of f if its content is unchanged.
+func (c *loadCache) decoded(f file) *fileResult {
+	if c == nil {
+		return nil
+	}
+	if e, ok := c.files[f.Path]; ok && bytes.Equal(e.data, f.Data) {
+		return e.result
+	}
+	return nil
+}
+
+// keepFiles replaces the file cache with this load's files.
+func (c *loadCache) keepFiles(files []file, results []*fileResult) {
+	if c == nil {
+		return
+	}
+	c.files = make(map[string]cachedFile, len(files))
+	for i, f := range files {
+		c.files[f.Path] = cachedFile{data: f.Data, result: results[i]}
+	}
+}
+
+// virtualService compiles a VirtualService, sharing compiled regular
+// expressions with the other VirtualServices of this and earlier loads.
+func (c *loadCache) virtualService(r *resource, spec *router.VirtualService) (*router.VS, []error) {
+	if c == nil {
+		return router.CompileVirtualService(r.Meta, r.order, spec)
+	}
+	return c.compiler.VirtualService(r.Meta, r.order, spec)
+}
+
+// sweep drops the compiled expressions this load did not use.
+func (c *loadCache) sweep() {
+	if c != nil {
+		c.compiler.Sweep()
+	}
+}
