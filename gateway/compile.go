@@ -13,6 +13,7 @@ import (
 // from pools, so a reload reuses warm connections.
 func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 	start := time.Now()
+	env.certFiles = map[string]bool{}
 	d := decodeFiles(files, env.cache)
 	defer env.cache.sweep()
 	ps := &d.problems
@@ -26,14 +27,20 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 		ps.add(Problem{Err: errors.New("no Gateway in the configuration: gatehouse would listen on nothing")})
 	}
 	servers := gatewayServers(gws, ps)
-	reg := newRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], env.credentialsDir, ps)
+	reg := newRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], env, ps)
 	vss := compileVirtualServices(byKind["VirtualService"], gatewayNames(gws), env.cache, ps)
 	b := &clusterBuilder{reg: reg, pools: env.pools, byKey: map[clusterKey]router.UpstreamID{}}
-	snap := &Snapshot{Digest: digest(files), Loaded: time.Now()}
+	snap := &Snapshot{Loaded: time.Now()}
 	for _, f := range files {
 		snap.Files = append(snap.Files, f.Path)
 	}
-	snap.listeners = buildListeners(servers, vss, b, ps)
+	mesh := compileMesh(byKind, ps)
+	rsByVS := map[string]*resource{}
+	for _, r := range byKind["VirtualService"] {
+		rsByVS[r.Meta.Key()] = r
+	}
+	snap.listeners = buildListeners(servers, vss, b, mesh, rsByVS, env, ps)
+	snap.mesh = mesh
 	for _, r := range byKind["VirtualService"] {
 		checkDestinations(r, b, ps)
 	}
@@ -49,6 +56,8 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 			snap.Warnings = append(snap.Warnings, p)
 		}
 	}
+	snap.certFiles = sortedKeys(env.certFiles)
+	snap.Digest = configDigest(files, snap.certFiles)
 	snap.Loaded = time.Now()
 	snap.compileTime = snap.Loaded.Sub(start)
 	return snap, d
@@ -79,6 +88,18 @@ type compileEnv struct {
 	// cache carries decoded files and compiled VirtualServices from one
 	// load to the next; nil disables it.
 	cache *loadCache
+	// certFiles collects the certificate, key, CA and CRL files the
+	// configuration reads, so that changes to them reload it.
+	certFiles map[string]bool
+}
+
+// addCertFiles records files a TLS setting reads.
+func (e compileEnv) addCertFiles(paths ...string) {
+	for _, p := range paths {
+		if p != "" && e.certFiles != nil {
+			e.certFiles[p] = true
+		}
+	}
 }
 
 // gatewayNames returns the "namespace/name" of every Gateway.
@@ -125,7 +146,7 @@ func checkGatewayRefs(r *resource, path string, refs []string, gateways map[stri
 // compiles what each listener serves. Servers whose protocol family
 // conflicts with the first server on their port are skipped, as Istio
 // keeps the first.
-func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, ps *problems) map[listenerKey]*listenerConfig {
+func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, mesh *meshSettings, rsByVS map[string]*resource, env compileEnv, ps *problems) map[listenerKey]*listenerConfig {
 	out := map[listenerKey]*listenerConfig{}
 	var order []*listenerConfig
 	for _, s := range servers {
@@ -144,17 +165,55 @@ func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, ps
 		lc.servers = append(lc.servers, s)
 	}
 	for _, lc := range order {
+		var gws []string
+		for _, s := range lc.servers {
+			gws = append(gws, s.gateway)
+			lc.h2c = lc.h2c || s.protocol == "HTTP2" || s.protocol == "GRPC"
+		}
+		lc.proxy = mesh.proxyFor(lc.key.Port, gws)
+		lc.trustedHops = mesh.hopsFor(gws)
 		switch lc.family {
 		case familyHTTP:
 			lc.routes = router.BuildTable(routerServers(lc.servers), vss, b.resolve)
-		default:
-			for _, s := range lc.servers {
-				ps.warnf(s.res, s.path()+".port.protocol", "%s servers are not served yet; the port is not opened", s.protocol)
+			collectTableWarnings(lc.routes, vss, rsByVS, ps)
+		case familyTLS:
+			buildTLSListener(lc, vss, b, env, ps)
+			for _, t := range lc.terminated {
+				collectTableWarnings(t.routes, vss, rsByVS, ps)
 			}
-			delete(out, lc.key)
+		case familyTCP:
+			if !buildTCPListener(lc, vss, b, ps) {
+				delete(out, lc.key)
+			}
 		}
 	}
 	return out
+}
+
+// buildTCPListener routes a TCP port by the tcp routes bound to its first
+// server: without SNI, servers on one TCP port cannot be told apart. A TCP
+// server without routes gets no listener, as in Istio.
+func buildTCPListener(lc *listenerConfig, vss []*router.VS, b *clusterBuilder, ps *problems) bool {
+	first := lc.servers[0]
+	for _, s := range lc.servers[1:] {
+		ps.warnf(s.res, s.path(), "ignored: port %d is a TCP port of server %d of Gateway %s, and TCP connections carry no host to choose between servers", s.key.Port, first.index, first.gateway)
+	}
+	lc.tcp = router.BuildTCP(routerServers([]*gwServer{first})[0], vss, b.resolve)
+	if lc.tcp.Empty() {
+		ps.warnf(first.res, first.path(), "no VirtualService has tcp routes for this server: port %d is not opened", lc.key.Port)
+		return false
+	}
+	return true
+}
+
+// collectTableWarnings reports what BuildTable found (a missing delegate,
+// a dropped delegate route) against the VirtualService concerned.
+func collectTableWarnings(t *router.Table, vss []*router.VS, rsByVS map[string]*resource, ps *problems) {
+	for _, w := range t.Warnings() {
+		if r := rsByVS[w.VirtualService]; r != nil {
+			ps.add(r.problem(w.Err, true))
+		}
+	}
 }
 
 // routerServers describes Gateway servers to the router.

@@ -161,6 +161,8 @@ func decodeFile(f file, fc *fieldChecker) *fileResult {
 			fr.notes = append(fr.notes, fmt.Sprintf("%s:%d: skipping %s %s: gatehouse does not implement this kind", f.Path, r.Line, r.Kind, r.Meta.Key()))
 		case k.err != "":
 			fr.problems = append(fr.problems, Problem{File: f.Path, Line: r.Line, Kind: r.Kind, Namespace: r.Meta.Namespace, Name: r.Meta.Name, Err: errors.New(k.err)})
+		case k.onlyName != "" && r.Meta.Name != k.onlyName:
+			fr.notes = append(fr.notes, fmt.Sprintf("%s:%d: skipping %s %s: only the %s %s means something to gatehouse", f.Path, r.Line, r.Kind, r.Meta.Key(), r.Kind, k.onlyName))
 		case k.newSpec == nil:
 			fr.notes = append(fr.notes, fmt.Sprintf("%s:%d: ignoring %s %s: %s", f.Path, r.Line, r.Kind, r.Meta.Key(), k.ignoreWhy))
 		default:

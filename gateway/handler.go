@@ -11,6 +11,7 @@ import (
 type httpHandler struct {
 	s   *Server
 	key listenerKey
+	h2c http.Handler // upgrades HTTP/1.1 connections to h2c
 }
 
 // ServeHTTP routes one request: it reads the snapshot once, normalizes the
@@ -18,9 +19,17 @@ type httpHandler struct {
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	snap := h.s.snap.Load()
 	lc := snap.listeners[h.key]
-	if lc == nil || lc.routes == nil {
+	table := routesFor(lc, r)
+	if table == nil {
 		localReply(w, r, http.StatusNotFound, "")
 		return
+	}
+	if isH2CUpgrade(r) {
+		if lc.h2c && r.TLS == nil {
+			h.h2c.ServeHTTP(w, r)
+			return
+		}
+		r.Header.Del("Upgrade") // never forwarded: the request goes on as HTTP/1.1
 	}
 	if status, msg := checkRequest(r); status != 0 {
 		w.Header().Set("Connection", "close")
@@ -33,7 +42,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		localReply(w, r, http.StatusBadRequest, "Bad Request")
 		return
 	}
-	vh := lc.routes.VHost(router.NormalizeHost(r.Host))
+	vh := table.VHost(router.NormalizeHost(r.Host))
 	if vh == nil {
 		localReply(w, r, http.StatusNotFound, "")
 		return
@@ -101,9 +110,34 @@ func httpsRedirect(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusMovedPermanently)
 }
 
-// isUpgrade reports whether the client asks to switch protocols.
+// isUpgrade reports whether the client asks to switch protocols (to
+// anything but h2c, which the gateway handles itself).
 func isUpgrade(r *http.Request) bool {
-	return r.Header.Get("Upgrade") != "" && headerHasToken(r.Header["Connection"], "upgrade")
+	u := r.Header.Get("Upgrade")
+	return u != "" && !isH2C(u) && headerHasToken(r.Header["Connection"], "upgrade")
+}
+
+// isH2CUpgrade reports whether an HTTP/1.1 request asks to upgrade to h2c.
+func isH2CUpgrade(r *http.Request) bool {
+	return r.ProtoMajor == 1 && isH2C(r.Header.Get("Upgrade"))
+}
+
+func isH2C(u string) bool { return strings.EqualFold(strings.TrimSpace(u), "h2c") }
+
+// routesFor returns the route table for a request: on a TLS port, the
+// table of the server its connection's SNI selected (Istio gives each
+// HTTPS server its own), else the port's table.
+func routesFor(lc *listenerConfig, r *http.Request) *router.Table {
+	switch {
+	case lc == nil:
+		return nil
+	case r.TLS != nil && lc.tls != nil:
+		if i, ok := lc.tls.Server(r.TLS.ServerName); ok && i < len(lc.terminated) {
+			return lc.terminated[i].routes
+		}
+		return nil
+	}
+	return lc.routes
 }
 
 // headerHasToken reports whether a comma-separated header lists tok.

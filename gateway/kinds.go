@@ -17,6 +17,9 @@ type kindInfo struct {
 	// err is set when the document cannot be used at all (an apiVersion
 	// of a known group that no Istio release had).
 	err string
+	// onlyName, when set, restricts the kind to resources of that name;
+	// others are skipped (of all ConfigMaps, only "istio" matters).
+	onlyName string
 }
 
 func spec[T any]() func() specHolder {
@@ -36,6 +39,7 @@ var groupKinds = map[string]struct {
 			"VirtualService":  {newSpec: spec[router.VirtualService]()},
 			"DestinationRule": {newSpec: spec[DestinationRuleSpec]()},
 			"ServiceEntry":    {newSpec: spec[ServiceEntrySpec]()},
+			"EnvoyFilter":     {newSpec: spec[EnvoyFilterSpec]()},
 			"Sidecar":         {ignoreWhy: "Sidecar configures mesh sidecars, not a gateway"},
 			"WorkloadGroup":   {ignoreWhy: "WorkloadGroup only means something to istiod's auto-registration"},
 			"ProxyConfig":     {ignoreWhy: "ProxyConfig tunes Envoy internals gatehouse does not have"},
@@ -46,6 +50,15 @@ var groupKinds = map[string]struct {
 		kinds: map[string]kindInfo{
 			"PeerAuthentication": {ignoreWhy: "PeerAuthentication sets mesh mTLS between sidecars; a gateway's client TLS is set on the Gateway server"},
 		},
+	},
+	"install.istio.io": {
+		versions: []string{"v1alpha1"},
+		kinds:    map[string]kindInfo{"IstioOperator": {newSpec: spec[IstioOperatorSpec]()}},
+	},
+	"": { // the Kubernetes core group: apiVersion "v1"
+		versions: []string{"v1"},
+		kinds: map[string]kindInfo{"ConfigMap": {onlyName: "istio",
+			newSpec: func() specHolder { return &configMapEnvelope{} }}},
 	},
 	"extensions": {
 		versions: []string{"v1beta1"},
@@ -78,7 +91,7 @@ var groupKinds = map[string]struct {
 func lookupKind(apiVersion, kind string) *kindInfo {
 	group, version, ok := strings.Cut(apiVersion, "/")
 	if !ok {
-		return nil
+		group, version = "", apiVersion
 	}
 	g, ok := groupKinds[group]
 	if !ok {

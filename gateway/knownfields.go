@@ -40,10 +40,14 @@ func (fc *fieldChecker) unknown(n *yaml.Node, t reflect.Type, path string, out *
 	switch {
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := fc.structFields(t)
+		_, open := fields[openFields]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			ft, ok := fields[k.Value]
 			p := joinPath(path, k.Value)
+			if !ok && open {
+				continue
+			}
 			if !ok {
 				*out = append(*out, problemAt{line: k.Line, msg: fmt.Sprintf("%s: unknown field %q", p, k.Value)})
 				continue
@@ -60,6 +64,9 @@ func (fc *fieldChecker) unknown(n *yaml.Node, t reflect.Type, path string, out *
 		}
 	}
 }
+
+// openFields marks a struct with an inline map, which accepts any key.
+const openFields = "\x00open"
 
 // problemAt is a problem found at a line of the document.
 type problemAt struct {
@@ -82,6 +89,9 @@ func (fc *fieldChecker) structFields(t reflect.Type) map[string]reflect.Type {
 		name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
 		switch {
 		case name == "-":
+			continue
+		case strings.Contains(opts, "inline") && sf.Type.Kind() == reflect.Map:
+			f[openFields] = sf.Type // an inline map takes every other key
 			continue
 		case strings.Contains(opts, "inline"):
 			for k, v := range fc.structFields(sf.Type) {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -26,9 +27,12 @@ type listener struct {
 	s    *Server
 	key  listenerKey
 	ln   net.Listener
-	http *http.Server
-	conn *chanListener // feeds accepted connections to http
-	done chan struct{} // closed when the accept loop has returned
+	http *http.Server // plaintext HTTP/1.1 and h2c
+	tls  *http.Server // HTTPS after the handshake, HTTP/1.1 and h2
+	// plain and secure feed accepted connections to the two servers.
+	plain, secure *chanListener
+	done          chan struct{} // closed when the accept loop has returned
+	conns         sync.WaitGroup
 }
 
 // bind opens the socket for k. It serves nothing until serve is called.
@@ -39,20 +43,38 @@ func (s *Server) bind(k listenerKey) (*listener, error) {
 		return nil, err
 	}
 	l := &listener{s: s, key: k, ln: ln, done: make(chan struct{})}
-	l.conn = newChanListener(ln.Addr())
-	l.http = &http.Server{
-		Handler:           &httpHandler{s: s, key: k},
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.With("listener", ln.Addr().String()).Handler(), slog.LevelDebug),
-	}
+	l.plain, l.secure = newChanListener(ln.Addr()), newChanListener(ln.Addr())
+	h := &httpHandler{s: s, key: k}
+	h.h2c = newH2CHandler(h)
+	l.http = s.newHTTPServer(h, ln.Addr().String())
+	l.http.Protocols = new(http.Protocols)
+	l.http.Protocols.SetHTTP1(true)
+	l.http.Protocols.SetUnencryptedHTTP2(true)
+	l.tls = s.newHTTPServer(h, ln.Addr().String())
 	return l, nil
 }
 
-// serve runs the accept loop and the HTTP server.
+// newHTTPServer configures a downstream HTTP server with edge limits.
+func (s *Server) newHTTPServer(h http.Handler, name string) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnContext:       withConnInfo,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          100,
+			MaxReceiveBufferPerConnection: 1 << 20,
+			MaxReceiveBufferPerStream:     64 << 10,
+		},
+		ErrorLog: slog.NewLogLogger(s.log.With("listener", name).Handler(), slog.LevelDebug),
+	}
+}
+
+// serve runs the accept loop and the HTTP servers.
 func (l *listener) serve() {
-	go l.http.Serve(l.conn)
+	go l.http.Serve(l.plain)
+	go l.tls.Serve(l.secure)
 	defer close(l.done)
 	var backoff time.Duration
 	for {
@@ -73,19 +95,32 @@ func (l *listener) serve() {
 }
 
 // dispatch hands a new connection to whatever the current snapshot says
-// this port is.
+// this port is. Nothing here blocks the accept loop: reading a PROXY
+// header, a TLS handshake or dialling an upstream happen on the
+// connection's own goroutine.
 func (l *listener) dispatch(c net.Conn) {
-	lc := l.s.snap.Load().listeners[l.key]
+	snap := l.s.snap.Load()
+	lc := snap.listeners[l.key]
 	if lc == nil {
 		c.Close()
 		return
 	}
-	switch lc.family {
-	case familyHTTP:
-		if !l.conn.deliver(c) {
-			c.Close()
-		}
+	if c = acceptProxy(c, lc.proxy); c == nil {
+		l.s.log.Debug("connection refused: peer may not send PROXY headers", "listener", l.ln.Addr().String())
+		return
+	}
+	switch {
+	case lc.family == familyHTTP:
+		l.deliver(l.plain, c)
+	case lc.family == familyTLS && lc.onlyHTTPS():
+		l.deliver(l.secure, tls.Server(c, &tls.Config{GetConfigForClient: lc.tls.GetConfigForClient}))
 	default:
+		l.conns.Go(func() { l.s.serveConn(l, c, lc, snap) })
+	}
+}
+
+func (l *listener) deliver(to *chanListener, c net.Conn) {
+	if !to.deliver(c) {
 		c.Close()
 	}
 }
@@ -95,9 +130,15 @@ func (l *listener) dispatch(c net.Conn) {
 func (l *listener) drain(ctx context.Context) {
 	l.ln.Close()
 	<-l.done
-	if err := l.http.Shutdown(ctx); err != nil {
-		l.http.Close()
+	var wg sync.WaitGroup
+	for _, srv := range []*http.Server{l.http, l.tls} {
+		wg.Go(func() {
+			if err := srv.Shutdown(ctx); err != nil {
+				srv.Close()
+			}
+		})
 	}
+	wg.Wait()
 }
 
 // chanListener is a net.Listener fed by the accept loop, so that one

@@ -146,12 +146,18 @@ func readCapped(p string) ([]byte, error) {
 	return data, nil
 }
 
-// digest hashes the (path, content) pairs of files.
-func digest(files []file) [sha256.Size]byte {
+// configDigest hashes the (path, content) pairs of the configuration
+// files and of the certificate files they name.
+func configDigest(files []file, certFiles []string) [sha256.Size]byte {
 	h := sha256.New()
 	for _, f := range files {
 		fmt.Fprintf(h, "%s\x00%d\x00", f.Path, len(f.Data))
 		h.Write(f.Data)
+	}
+	for _, p := range certFiles {
+		data, err := os.ReadFile(p)
+		fmt.Fprintf(h, "cert %s\x00%d\x00%v\x00", p, len(data), err != nil)
+		h.Write(data)
 	}
 	var out [sha256.Size]byte
 	h.Sum(out[:0])

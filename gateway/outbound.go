@@ -87,7 +87,7 @@ func (o *outbound) rewind() {
 func (o *outbound) skip(k string) bool {
 	switch k {
 	case "Connection", "Proxy-Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-		"Proxy-Authorization", "Content-Length", "Host", "Expect", "X-Forwarded-For", "X-Forwarded-Proto":
+		"Proxy-Authorization", "Content-Length", "Host", "Expect", "X-Forwarded-For", "X-Forwarded-Proto", "Http2-Settings":
 		return true
 	}
 	if len(k) > 8 && strings.EqualFold(k[:8], "x-envoy-") {

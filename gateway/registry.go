@@ -54,6 +54,7 @@ type registry struct {
 	// tls block, by the block.
 	clientTLS      map[*ClientTLSSettings]*upstreamTLS
 	credentialsDir string
+	env            compileEnv
 }
 
 type hostEntry[T any] struct {
@@ -61,9 +62,9 @@ type hostEntry[T any] struct {
 	v    T
 }
 
-func newRegistry(ses, drs []*resource, credentialsDir string, ps *problems) *registry {
+func newRegistry(ses, drs []*resource, env compileEnv, ps *problems) *registry {
 	reg := &registry{services: map[string]*service{}, rules: map[string]*destRule{},
-		clientTLS: map[*ClientTLSSettings]*upstreamTLS{}, credentialsDir: credentialsDir}
+		clientTLS: map[*ClientTLSSettings]*upstreamTLS{}, credentialsDir: env.credentialsDir, env: env}
 	sortResources(ses)
 	for _, r := range ses {
 		svc := validateServiceEntry(r, ps)

@@ -164,7 +164,7 @@ func (s *Server) Reload() error {
 func (s *Server) reload() error {
 	cur := s.snap.Load()
 	files, err := readSources(s.opts.ConfigPaths)
-	if err == nil && digest(files) == cur.Digest {
+	if err == nil && configDigest(files, cur.certFiles) == cur.Digest {
 		return nil
 	}
 	next, err := s.load()

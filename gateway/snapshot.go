@@ -25,19 +25,13 @@ type Snapshot struct {
 	// Warnings are the problems that did not stop the load.
 	Warnings []Problem
 
+	// certFiles are the certificate files the configuration reads; they are
+	// watched and part of Digest, so rotating a certificate reloads.
+	certFiles []string
 	listeners map[listenerKey]*listenerConfig
 	clusters  []*cluster
+	mesh      *meshSettings
 	pools     map[*connPool]bool // pools its clusters use
-}
-
-// listenerConfig is what one socket does in this generation.
-type listenerConfig struct {
-	key     listenerKey
-	family  family
-	servers []*gwServer
-	// routes is the route table shared by every plain HTTP server on the
-	// port.
-	routes *router.Table
 }
 
 // cluster returns the cluster a route destination resolved to, or nil for

@@ -73,6 +73,7 @@ func (reg *registry) addClientTLS(dr *destRule, path string, t *ClientTLSSetting
 			settings.CAFile = ca
 		}
 	}
+	reg.env.addCertFiles(settings.CertFile, settings.KeyFile, settings.CAFile)
 	cfg, err := gwtls.ClientConfig(settings)
 	if err != nil {
 		ps.resourceErrs(dr.res, []error{err})

@@ -65,10 +65,14 @@ func (s *Server) watch(ctx context.Context, w *fsnotify.Watcher) {
 }
 
 // addWatches watches every directory the configuration is read from: each
-// config directory and its subdirectories, and the directory of each
-// config file.
+// config directory and its subdirectories, the directory of each config
+// file, and the directories of the certificates it names.
 func (s *Server) addWatches(w *fsnotify.Watcher) {
-	for _, dir := range watchDirs(s.opts.ConfigPaths) {
+	dirs := watchDirs(s.opts.ConfigPaths)
+	for _, f := range s.snap.Load().certFiles {
+		dirs = append(dirs, filepath.Dir(f))
+	}
+	for _, dir := range dirs {
 		if err := w.Add(dir); err != nil {
 			s.log.Debug("cannot watch config directory", "dir", dir, "error", err)
 		}

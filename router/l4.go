@@ -210,18 +210,28 @@ func (r *l4Route) matchesOrAny() []l4Match {
 // entry of a bound tls route becomes a route selected by SNI; the first
 // definition of a name wins.
 func BuildTLS(s Server, vss []*VS, resolve Resolver) *L4Table {
+	return BuildPassthrough([]Server{s}, vss, resolve)
+}
+
+// BuildPassthrough builds one SNI table for every TLS passthrough server on
+// a port, as Envoy builds one filter chain per SNI name: a name defined by
+// an earlier server or VirtualService wins.
+func BuildPassthrough(servers []Server, vss []*VS, resolve Resolver) *L4Table {
 	t := &L4Table{sni: map[string]*L4Route{}}
-	for _, vs := range SortVS(vss) {
-		for _, r := range vs.tls {
-			for _, m := range r.matches {
-				if !m.matchesServer(vs, s) {
-					continue
-				}
-				fwd := l4Forward(r.dests, vs.Meta.Namespace, s.Port, resolve)
-				for _, h := range m.sniHosts {
-					t.addSNI(strings.ToLower(h), &L4Route{
-						VirtualService: vs.Meta.Key(), Index: r.index, SNI: h, subnets: m.subnets, Forward: fwd,
-					})
+	vss = SortVS(vss)
+	for _, s := range servers {
+		for _, vs := range vss {
+			for _, r := range vs.tls {
+				for _, m := range r.matches {
+					if !m.matchesServer(vs, s) {
+						continue
+					}
+					fwd := l4Forward(r.dests, vs.Meta.Namespace, s.Port, resolve)
+					for _, h := range m.sniHosts {
+						t.addSNI(strings.ToLower(h), &L4Route{
+							VirtualService: vs.Meta.Key(), Index: r.index, SNI: h, subnets: m.subnets, Forward: fwd,
+						})
+					}
 				}
 			}
 		}

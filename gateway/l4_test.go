@@ -1,0 +1,242 @@
+package gateway
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A plaintext server with httpsRedirect answers 301 to https, Host (and
+// its port) and path kept, as Envoy builds it.
+func TestHTTPSRedirect(t *testing.T) {
+	t.Parallel()
+	cfg := oneRoute(upstream(t, named("up")), "")
+	cfg["gw.yaml"] = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [secure.example.com]
+    tls: {httpsRedirect: true}
+  - port: {number: 80, name: http-open, protocol: HTTP}
+    hosts: [open.example.com]
+`
+	g := startGW(t, cfg)
+	for _, tc := range []struct{ host, path, code, location string }{
+		{"secure.example.com", "/a/b?c=d", "301", "https://secure.example.com/a/b?c=d"},
+		{"secure.example.com:8080", "/x", "301", "https://secure.example.com:8080/x"},
+		{"secure.example.com", "/nothing/routes/here", "301", "https://secure.example.com/nothing/routes/here"},
+		{"open.example.com", "/", "200", ""},
+	} {
+		req, _ := http.NewRequest("GET", g.url(80)+tc.path, nil)
+		req.Host = tc.host
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if fmt.Sprint(resp.StatusCode) != tc.code || resp.Header.Get("Location") != tc.location {
+			t.Errorf("%s%s = %d %q, want %s %q", tc.host, tc.path, resp.StatusCode, resp.Header.Get("Location"), tc.code, tc.location)
+		}
+	}
+}
+
+// HTTP/2 over TLS (ALPN), h2c with prior knowledge, and the h2c upgrade
+// on a GRPC port; an HTTP port ignores "Upgrade: h2c" and never forwards
+// it.
+func TestHTTP2(t *testing.T) {
+	t.Parallel()
+	ch := make(chan seen, 4)
+	ca := newTestCA(t, "edge")
+	cert := ca.issue("h2", "h2.example.com")
+	up := upstream(t, recorder(ch))
+	cfg := httpsGateway(t, map[string]string{"h2.example.com": simpleTLS(cert)})
+	cfg["gw2.yaml"] = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: plain}
+spec:
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+  - port: {number: 81, name: grpc, protocol: GRPC}
+    hosts: ["*"]
+`
+	cfg["vs2.yaml"] = fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: plain}
+spec:
+  hosts: ["*"]
+  gateways: [plain]
+  http:
+  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+`, up)
+	g := startGW(t, cfg)
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: "h2.example.com", RootCAs: ca.Pool}, ForceAttemptHTTP2: true}
+	req, _ := http.NewRequest("GET", "https://"+g.srv.Addr(443).String()+"/", nil)
+	req.Host = "h2.example.com"
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil || resp.ProtoMajor != 2 {
+		t.Fatalf("HTTPS: %v %v, want HTTP/2", resp, err)
+	}
+	resp.Body.Close()
+
+	h2c := &http.Transport{Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	resp, err = (&http.Client{Transport: h2c}).Get(g.url(80) + "/prior")
+	if err != nil || resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+		t.Fatalf("h2c prior knowledge: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	<-ch
+
+	upgrade := "GET /upgrade HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+	// After the 101 the client speaks HTTP/2: its preface and SETTINGS let
+	// the server answer the upgraded request on stream 1.
+	preface := "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+	out, _ := rawExchange(t, g.srv.Addr(81).String(), "", []byte(upgrade+preface))
+	if !strings.HasPrefix(out, "HTTP/1.1 101 Switching Protocols") || !strings.Contains(strings.ToLower(out), "upgrade: h2c") {
+		t.Errorf("h2c upgrade on a GRPC port: %.80q", out)
+	}
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the upgraded request never reached the upstream; got %q", out)
+	}
+
+	out, _ = rawExchange(t, g.srv.Addr(80).String(), "", []byte(strings.Replace(upgrade, "Connection: Upgrade, HTTP2-Settings", "Connection: Upgrade, HTTP2-Settings, close", 1)))
+	if !strings.HasPrefix(out, "HTTP/1.1 200") {
+		t.Errorf("Upgrade: h2c on an HTTP port: %.80q, want a plain 200", out)
+	}
+	if s := <-ch; s.Header.Get("Upgrade") != "" || s.Header.Get("Http2-Settings") != "" {
+		t.Errorf("the upstream got Upgrade %q HTTP2-Settings %q", s.Header.Get("Upgrade"), s.Header.Get("Http2-Settings"))
+	}
+}
+
+// tcpConfig forwards TCP port 9000 to 127.0.0.1:port.
+func tcpConfig(port uint32) map[string]string {
+	return map[string]string{
+		"gw.yaml": `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  servers:
+  - port: {number: 9000, name: tcp, protocol: TCP}
+    hosts: ["*"]
+`,
+		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  tcp:
+  - match: [{port: 9000}]
+    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+`, port),
+	}
+}
+
+// TCP forwarding moves a large transfer byte for byte, keeping
+// half-closes: the client finishes sending, the upstream still answers.
+func TestTCPForwarding(t *testing.T) {
+	t.Parallel()
+	const size = 32 << 20
+	port := rawUpstream(t, func(c net.Conn) {
+		defer c.Close()
+		h := sha256.New()
+		io.Copy(h, c) // until the client's half-close
+		fmt.Fprintf(c, "%x\n", h.Sum(nil))
+		io.CopyN(c, zeroes{}, size)
+	})
+	g := startGW(t, tcpConfig(port))
+	c, err := net.Dial("tcp", g.srv.Addr(9000).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data := make([]byte, size)
+	rand.Read(data)
+	go func() {
+		c.Write(data)
+		c.(*net.TCPConn).CloseWrite()
+	}()
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if want := fmt.Sprintf("%x\n", sha256.Sum256(data)); err != nil || line != want {
+		t.Fatalf("upstream digest %q, %v; want %q", line, err, want)
+	}
+	n, err := io.Copy(io.Discard, br)
+	if err != nil || n != size {
+		t.Errorf("read back %d bytes, %v; want %d then EOF", n, err, size)
+	}
+}
+
+type zeroes struct{}
+
+func (zeroes) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TLS passthrough routes by the ClientHello's SNI to different upstreams,
+// without terminating TLS; an SNI no route takes is closed.
+func TestTLSPassthrough(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "backends")
+	backend := func(name string) uint32 {
+		ts := httptest.NewUnstartedServer(named(name))
+		ts.TLS = &tls.Config{Certificates: []tls.Certificate{ca.issue(name, name).TLS}}
+		ts.StartTLS()
+		t.Cleanup(ts.Close)
+		return portOf(t, ts.Listener.Addr())
+	}
+	a, b := backend("a.example.com"), backend("b.example.com")
+	g := startGW(t, map[string]string{
+		"gw.yaml": `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  servers:
+  - port: {number: 443, name: tls, protocol: TLS}
+    hosts: [a.example.com, b.example.com]
+    tls: {mode: PASSTHROUGH}
+`,
+		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: sni}
+spec:
+  hosts: [a.example.com, b.example.com]
+  gateways: [gw]
+  tls:
+  - match: [{port: 443, sniHosts: [a.example.com]}]
+    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+  - match: [{port: 443, sniHosts: [b.example.com]}]
+    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+`, a, b),
+	})
+	addr := g.srv.Addr(443).String()
+	for _, name := range []string{"a.example.com", "b.example.com"} {
+		cn, body, err := tlsGet(t, addr, name, &tls.Config{RootCAs: ca.Pool})
+		if err != nil || cn != name || body != name {
+			t.Errorf("SNI %s: upstream certificate %q body %q err %v", name, cn, body, err)
+		}
+	}
+	if _, _, err := tlsGet(t, addr, "c.example.com", nil); err == nil {
+		t.Error("an SNI without a route was forwarded")
+	}
+	start := time.Now()
+	if out, _ := rawExchange(t, addr, "", []byte(get("a"))); out != "" || time.Since(start) > time.Second {
+		t.Errorf("plaintext on a passthrough port: %q", out)
+	}
+}

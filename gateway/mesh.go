@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
+	"gopkg.in/yaml.v3"
+)
+
+// Annotations gatehouse adds to Istio's configuration, on the resource
+// that turns the PROXY protocol on (an EnvoyFilter, an IstioOperator, the
+// istio ConfigMap, or a Gateway with a proxy.istio.io/config annotation).
+// Istio has no way to say which peers may send a PROXY header; these do.
+const (
+	// AnnotationProxyTrusted lists the addresses and CIDRs of the load
+	// balancers allowed to send PROXY headers, comma-separated.
+	AnnotationProxyTrusted = "gatehouse.io/proxy-protocol-trusted-cidrs"
+	// AnnotationProxyUntrusted says what happens to a connection from any
+	// other peer: "reject" (default: closed at once) or "plain" (served as
+	// a direct client; a PROXY header it sends is not honoured).
+	AnnotationProxyUntrusted = "gatehouse.io/proxy-protocol-untrusted"
+	// AnnotationProxyTimeout bounds how long a PROXY header may take to
+	// arrive (default 3s).
+	AnnotationProxyTimeout = "gatehouse.io/proxy-protocol-timeout"
+	// annotationProxyConfig is Istio's per-gateway proxy configuration.
+	annotationProxyConfig = "proxy.istio.io/config"
+)
+
+// defaultProxyHeaderTimeout bounds the wait for a PROXY header.
+const defaultProxyHeaderTimeout = 3 * time.Second
+
+// proxySettings is how a listener takes PROXY protocol headers.
+type proxySettings struct {
+	// trusted are the peers that may send a header; nil means every peer
+	// must (Istio's behaviour).
+	trusted []netip.Prefix
+	// plainUntrusted serves peers outside trusted as direct clients
+	// instead of closing their connections.
+	plainUntrusted bool
+	// allowMissing lets trusted peers connect without a header (Envoy's
+	// allow_requests_without_proxy_protocol).
+	allowMissing bool
+	timeout      time.Duration
+	// from names the resource that turned it on, for logs and dumps.
+	from string
+}
+
+// isTrusted reports whether peer may send a PROXY header.
+func (p *proxySettings) isTrusted(peer netip.Addr) bool {
+	if p.trusted == nil {
+		return true
+	}
+	peer = peer.Unmap()
+	for _, t := range p.trusted {
+		if t.Contains(peer) {
+			return true
+		}
+	}
+	return false
+}
+
+// proxySettingsOf reads the gatehouse.io annotations of the resource that
+// turned the PROXY protocol on.
+func proxySettingsOf(r *resource, allowMissing bool, ps *problems) *proxySettings {
+	p := &proxySettings{timeout: defaultProxyHeaderTimeout, allowMissing: allowMissing, from: r.Kind + " " + r.Meta.Key()}
+	ann := r.Meta.Annotations
+	if v, ok := ann[AnnotationProxyTrusted]; ok {
+		p.trusted = []netip.Prefix{}
+		for _, s := range strings.Split(v, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			pfx, err := router.ParsePrefix(s)
+			if err != nil {
+				ps.errf(r, "metadata.annotations", "%s: %v", AnnotationProxyTrusted, err)
+				continue
+			}
+			p.trusted = append(p.trusted, pfx)
+		}
+	} else {
+		ps.warnf(r, "metadata", "PROXY protocol headers are accepted from any peer, which lets any client choose its own address; annotate %s with the load balancer's addresses", AnnotationProxyTrusted)
+	}
+	switch v := ann[AnnotationProxyUntrusted]; v {
+	case "", "reject":
+	case "plain":
+		p.plainUntrusted = true
+	default:
+		ps.errf(r, "metadata.annotations", "%s: %q: want reject or plain", AnnotationProxyUntrusted, v)
+	}
+	if v, ok := ann[AnnotationProxyTimeout]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > time.Minute {
+			ps.errf(r, "metadata.annotations", "%s: %q: want a duration such as 2s (at most 1m)", AnnotationProxyTimeout, v)
+		} else {
+			p.timeout = d
+		}
+	}
+	if allowMissing {
+		ps.warnf(r, "spec", "allow_requests_without_proxy_protocol: connections without a PROXY header are served as direct clients")
+	}
+	return p
+}
+
+// parseProxyConfig reads a proxy.istio.io/config annotation value.
+func parseProxyConfig(r *resource, v string, ps *problems) *ProxyConfig {
+	var pc ProxyConfig
+	dec := yaml.NewDecoder(strings.NewReader(v))
+	if err := dec.Decode(&pc); err != nil {
+		ps.errf(r, "metadata.annotations", "%s: %v", annotationProxyConfig, err)
+		return nil
+	}
+	return &pc
+}
+
+// describe names the PROXY settings for dumps.
+func (p *proxySettings) describe() string {
+	if p == nil {
+		return ""
+	}
+	s := "required from any peer"
+	if p.trusted != nil {
+		s = fmt.Sprintf("required from %v", p.trusted)
+		if p.plainUntrusted {
+			s += ", others served as direct clients"
+		} else {
+			s += ", others refused"
+		}
+	}
+	if p.allowMissing {
+		s += ", optional"
+	}
+	return s + " (" + p.from + ")"
+}

@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
+	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
+)
+
+// Limits of connections gatehouse serves itself.
+const (
+	// helloTimeout bounds reading a ClientHello for SNI routing, and a TLS
+	// handshake.
+	helloTimeout = 10 * time.Second
+)
+
+// serveConn serves a connection of a TCP port, or of a TLS port that
+// passes some connections through or terminates TLS for TCP servers.
+func (s *Server) serveConn(l *listener, c net.Conn, lc *listenerConfig, snap *Snapshot) {
+	c, err := readProxyHeader(c, lc.proxy)
+	if err != nil {
+		s.log.Debug("connection closed: bad PROXY header", "listener", l.ln.Addr().String(), "error", err)
+		return
+	}
+	local := localIP(c)
+	if lc.family == familyTCP {
+		rt := lc.tcp.MatchTCP(local)
+		if rt == nil {
+			c.Close()
+			return
+		}
+		s.forwardTCP(c, rt.Forward, snap)
+		return
+	}
+	s.serveTLSConn(l, c, lc, snap, local)
+}
+
+// serveTLSConn routes a TLS connection by the SNI of its ClientHello:
+// through, untouched, when a passthrough route takes the name; otherwise
+// terminated, then served as HTTPS or forwarded as TCP.
+func (s *Server) serveTLSConn(l *listener, c net.Conn, lc *listenerConfig, snap *Snapshot, local netip.Addr) {
+	c.SetReadDeadline(time.Now().Add(helloTimeout))
+	sni, hello, err := gwtls.PeekClientHello(c, 0)
+	c.SetReadDeadline(time.Time{})
+	if err != nil {
+		s.log.Debug("connection closed: no TLS ClientHello", "listener", l.ln.Addr().String(), "error", err)
+		c.Close()
+		return
+	}
+	pc := &prefixConn{Conn: c, prefix: hello}
+	if lc.passthrough != nil {
+		if rt := lc.passthrough.MatchSNI(sni, local); rt != nil {
+			s.forwardTCP(pc, rt.Forward, snap)
+			return
+		}
+	}
+	if lc.tls == nil {
+		c.Close() // an SNI no route takes: closed, never forwarded anywhere
+		return
+	}
+	tc := tls.Server(pc, &tls.Config{GetConfigForClient: lc.tls.GetConfigForClient})
+	ctx, cancel := context.WithTimeout(context.Background(), helloTimeout)
+	err = tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		s.log.Debug("TLS handshake failed", "listener", l.ln.Addr().String(), "error", err)
+		tc.Close()
+		return
+	}
+	i, _ := lc.tls.Server(tc.ConnectionState().ServerName)
+	if t := lc.terminated[i]; t.routes != nil {
+		l.deliver(l.secure, tc)
+	} else if rt := t.tcp.MatchTCP(local); rt != nil {
+		s.forwardTCP(tc, rt.Forward, snap)
+	} else {
+		tc.Close()
+	}
+}
+
+// forwardTCP connects c to an endpoint of the route's destination and
+// copies bytes both ways until both sides have finished, keeping
+// half-closes: when one side stops sending, the other is told and may
+// still answer. The copy is spliced in the kernel where it can be.
+func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot) {
+	defer c.Close()
+	d := f.Pick(rand.Uint32())
+	var cl *cluster
+	if d != nil {
+		cl = snap.cluster(d.Upstream)
+	}
+	var ep *endpoint
+	if cl != nil {
+		ep = cl.pick("", nil)
+	}
+	if ep == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cl.connectTimeout)
+	up, err := ep.pool.connect(ctx, cl.connectTimeout)
+	cancel()
+	if err != nil {
+		cl.observe(ep, nil, &connectError{err: err})
+		s.log.Debug("TCP upstream connect failed", "cluster", cl.name, "endpoint", ep.addr, "error", err)
+		return
+	}
+	defer up.Close()
+	s.tunnels.add(c)
+	defer s.tunnels.remove(c)
+	ep.active.Add(1)
+	defer ep.active.Add(-1)
+	done := make(chan struct{})
+	go func() {
+		pipe(up, c)
+		close(done)
+	}()
+	pipe(c, up)
+	<-done
+}
+
+// localIP returns the address a connection was accepted on.
+func localIP(c net.Conn) netip.Addr {
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}

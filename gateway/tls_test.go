@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+)
+
+// httpsGateway is a Gateway with one HTTPS server per entry of servers
+// (hosts -> tls block), and a VirtualService per host answering its name.
+func httpsGateway(t *testing.T, servers map[string]string) map[string]string {
+	var gw, vs strings.Builder
+	gw.WriteString("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec:\n  servers:\n")
+	i := 0
+	for hosts, tlsBlock := range servers {
+		fmt.Fprintf(&gw, "  - port: {number: 443, name: https-%d, protocol: HTTPS}\n    hosts: [%s]\n    tls: %s\n", i, hosts, tlsBlock)
+		for _, h := range strings.Split(hosts, ",") {
+			h = strings.Trim(strings.TrimSpace(h), `"`)
+			fmt.Fprintf(&vs, "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs-%d-%s}\nspec:\n  hosts: [%q]\n  gateways: [gw]\n  http:\n  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]\n",
+				i, strings.NewReplacer("*", "star", ".", "-").Replace(h), h, upstream(t, named(h)))
+		}
+		i++
+	}
+	return map[string]string{"gw.yaml": gw.String(), "vs.yaml": vs.String()}
+}
+
+func simpleTLS(c issued) string {
+	return fmt.Sprintf("{mode: SIMPLE, serverCertificate: %s, privateKey: %s}", c.CertFile, c.KeyFile)
+}
+
+// tlsGet does one HTTPS request with the given SNI and client settings and
+// returns the certificate the server presented and the body.
+func tlsGet(t *testing.T, addr, sni string, cfg *tls.Config) (string, string, error) {
+	t.Helper()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	cfg.ServerName = sni
+	cfg.InsecureSkipVerify = true
+	c, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		return "", "", err
+	}
+	defer c.Close()
+	host := sni
+	if host == "" {
+		host = "nosni.example.com"
+	}
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host)
+	out, err := io.ReadAll(c)
+	if err != nil {
+		return "", "", err
+	}
+	cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName
+	return cn, string(out[strings.Index(string(out), "\r\n\r\n")+4:]), nil
+}
+
+// One port, many certificates: the certificate and the route table follow
+// the SNI, exact names before wildcards.
+func TestSNICertificates(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "edge")
+	a, b, w := ca.issue("cert-a", "a.example.com"), ca.issue("cert-b", "b.example.com"), ca.issue("cert-wild", "*.wild.example.com")
+	g := startGW(t, httpsGateway(t, map[string]string{
+		`a.example.com`: simpleTLS(a), `b.example.com`: simpleTLS(b), `"*.wild.example.com"`: simpleTLS(w),
+	}))
+	addr := g.srv.Addr(443).String()
+	for _, tc := range []struct{ sni, cert, body string }{
+		{"a.example.com", "cert-a", "a.example.com"},
+		{"B.Example.COM", "cert-b", "b.example.com"},
+		{"x.wild.example.com", "cert-wild", "*.wild.example.com"},
+	} {
+		cn, body, err := tlsGet(t, addr, tc.sni, nil)
+		if err != nil || cn != tc.cert || body != tc.body {
+			t.Errorf("SNI %s: certificate %q body %q err %v; want %q %q", tc.sni, cn, body, err, tc.cert, tc.body)
+		}
+	}
+	for _, sni := range []string{"", "c.example.com"} {
+		if _, _, err := tlsGet(t, addr, sni, nil); err == nil {
+			t.Errorf("SNI %q: handshake succeeded, want it refused (no server for it, none for \"*\")", sni)
+		}
+	}
+}
+
+// A server for "*" takes clients without SNI.
+func TestNoSNIGoesToStarServer(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "edge")
+	star := ca.issue("cert-default", "default.example.com")
+	g := startGW(t, httpsGateway(t, map[string]string{`"*"`: simpleTLS(star)}))
+	if cn, _, err := tlsGet(t, g.srv.Addr(443).String(), "", nil); err != nil || cn != "cert-default" {
+		t.Errorf("no SNI: %q, %v", cn, err)
+	}
+}
+
+func TestMutualTLS(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "edge")
+	server := ca.issue("server", "m.example.com", "o.example.com")
+	client := ca.issue("client", "client.example.com")
+	stranger := newTestCA(t, "stranger").issue("stranger", "x")
+	mtls := func(mode string) string {
+		return fmt.Sprintf("{mode: %s, serverCertificate: %s, privateKey: %s, caCertificates: %s}", mode, server.CertFile, server.KeyFile, ca.File)
+	}
+	g := startGW(t, httpsGateway(t, map[string]string{"m.example.com": mtls("MUTUAL"), "o.example.com": mtls("OPTIONAL_MUTUAL")}))
+	addr := g.srv.Addr(443).String()
+	// GetClientCertificate sends the certificate even when its CA is not
+	// one the server lists, as a hostile client would.
+	with := func(c issued) *tls.Config {
+		return &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &c.TLS, nil }}
+	}
+	tests := []struct {
+		name, sni string
+		cfg       *tls.Config
+		ok        bool
+	}{
+		{"mutual with a client certificate", "m.example.com", with(client), true},
+		{"mutual without one", "m.example.com", nil, false},
+		{"mutual with one from another CA", "m.example.com", with(stranger), false},
+		{"optional without one", "o.example.com", nil, true},
+		{"optional with one from another CA", "o.example.com", with(stranger), false},
+	}
+	for _, tc := range tests {
+		_, body, err := tlsGet(t, addr, tc.sni, tc.cfg)
+		if ok := err == nil && body == tc.sni; ok != tc.ok {
+			t.Errorf("%s: body %q err %v, want ok=%v", tc.name, body, err, tc.ok)
+		}
+	}
+}
+
+func TestTLSVersionFloor(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "edge")
+	c := ca.issue("v", "v.example.com")
+	g := startGW(t, httpsGateway(t, map[string]string{"v.example.com": fmt.Sprintf(
+		"{mode: SIMPLE, serverCertificate: %s, privateKey: %s, minProtocolVersion: TLSV1_2}", c.CertFile, c.KeyFile)}))
+	addr := g.srv.Addr(443).String()
+	if _, _, err := tlsGet(t, addr, "v.example.com", &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}); err == nil {
+		t.Error("a TLS 1.1 client completed a handshake under a TLSV1_2 floor")
+	}
+	if _, _, err := tlsGet(t, addr, "v.example.com", &tls.Config{MaxVersion: tls.VersionTLS12}); err != nil {
+		t.Errorf("TLS 1.2: %v", err)
+	}
+}
+
+// Rotating a certificate's files serves the new one to new connections
+// without a restart, and an open connection keeps working.
+func TestCertificateRotation(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "edge")
+	old := ca.issue("old", "r.example.com")
+	g := startGW(t, httpsGateway(t, map[string]string{"r.example.com": simpleTLS(old)}))
+	addr := g.srv.Addr(443).String()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: "r.example.com", RootCAs: ca.Pool}}
+	client := &http.Client{Transport: tr}
+	get := func() (string, string) {
+		req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
+		req.Host = "r.example.com"
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Errorf("status %d %q", resp.StatusCode, b)
+		}
+		return resp.TLS.PeerCertificates[0].Subject.CommonName, string(b)
+	}
+	if cn, _ := get(); cn != "old" {
+		t.Fatalf("first certificate %q", cn)
+	}
+	fresh := ca.issue("new", "r.example.com")
+	certPEM, _ := os.ReadFile(fresh.CertFile)
+	keyPEM, _ := os.ReadFile(fresh.KeyFile)
+	os.WriteFile(old.KeyFile, keyPEM, 0o600)
+	os.WriteFile(old.CertFile, certPEM, 0o600)
+	g.waitGen(2)
+	if cn, body := get(); cn != "old" || body != "r.example.com" {
+		t.Errorf("the open connection: certificate %q body %q", cn, body)
+	}
+	tr.CloseIdleConnections()
+	if cn, _ := get(); cn != "new" {
+		t.Errorf("a new connection got certificate %q, want the rotated one", cn)
+	}
+}
+
+// A certificate that does not match its key keeps the last good config.
+func TestMismatchedKeyRejected(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "edge")
+	good, other := ca.issue("good", "k.example.com"), ca.issue("other", "k.example.com")
+	_, problems, _, err := checkDir(t, httpsGateway(t, map[string]string{"k.example.com": fmt.Sprintf(
+		"{mode: SIMPLE, serverCertificate: %s, privateKey: %s}", good.CertFile, other.KeyFile)}))
+	if err == nil || !strings.Contains(fmt.Sprint(problems), "does not match the certificate") {
+		t.Errorf("mismatched key: %v %v", err, problems)
+	}
+}
