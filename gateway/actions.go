@@ -13,12 +13,12 @@ import (
 // serveRoute executes a matched route in the order of the filters on an
 // Istio gateway: fault injection, CORS, then the route's action (redirect,
 // direct response or forward).
-func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, snap *Snapshot, rt *router.Route, path string) {
+func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route) {
 	act := rt.Action
 	if act.Fault != nil && !s.injectFault(w, r, act.Fault) {
 		return
 	}
-	origin := r.Header.Get("Origin")
+	origin := rq.origin
 	if act.CORS != nil && r.Method == http.MethodOptions {
 		hdr, handled := act.CORS.Preflight(origin, r.Header.Get("Access-Control-Request-Method"), r.Header.Get("Access-Control-Request-Headers"))
 		if handled {
@@ -30,12 +30,12 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, snap *Snapsh
 	switch act.Kind {
 	case router.ActionRedirect:
 		s.applyResponseEdits(w.Header(), r, act.ResponseHeaders, act.CORS, origin)
-		w.Header().Set("Location", act.Redirect.Location(scheme(r), r.Host, path, r.URL.RawQuery, rt, 0))
+		w.Header().Set("Location", act.Redirect.Location(scheme(r), r.Host, rq.path, r.URL.RawQuery, rt, 0))
 		w.WriteHeader(act.Redirect.Code)
 	case router.ActionDirectResponse:
 		s.directResponse(w, r, act, origin)
 	default:
-		s.forward(w, r, snap, rt, path, origin)
+		s.forward(w, r, rq, rt)
 	}
 }
 

@@ -40,6 +40,9 @@ type cluster struct {
 	outlier   *outlierConfig
 	// connectTimeout bounds each new upstream connection.
 	connectTimeout time.Duration
+	// sendProxy is the PROXY protocol version (1 or 2) written at the start
+	// of each forwarded TCP connection; 0 for none.
+	sendProxy byte
 
 	active  atomic.Int64 // requests in flight (http2MaxRequests)
 	retries atomic.Int64 // retries in flight (maxRetries)
@@ -78,10 +81,9 @@ func (c *cluster) pick(key string, tried []*endpoint) *endpoint {
 // send runs one attempt against ep, enforcing the cluster's request limit
 // and counting the requests in flight until the response body is closed.
 func (c *cluster) send(ctx context.Context, eng engine, ep *endpoint, o *outbound) (*http.Response, error) {
-	if max := c.limits.maxRequests; max > 0 && c.active.Load() >= max {
+	if !c.admit() {
 		return nil, errOverflow
 	}
-	c.active.Add(1)
 	ep.active.Add(1)
 	done := func() {
 		c.active.Add(-1)
@@ -94,6 +96,21 @@ func (c *cluster) send(ctx context.Context, eng engine, ep *endpoint, o *outboun
 	}
 	resp.Body = &doneBody{ReadCloser: resp.Body, done: done}
 	return resp, nil
+}
+
+// admit counts a request in flight, refusing it when the cluster's
+// http2MaxRequests is reached.
+func (c *cluster) admit() bool {
+	max := c.limits.maxRequests
+	for {
+		n := c.active.Load()
+		if max > 0 && n >= max {
+			return false
+		}
+		if c.active.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 // allowRetry takes a slot of the cluster's retry budget (maxRetries) for
@@ -179,9 +196,11 @@ func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint
 		sel = dr.subset(d.Subset).Labels
 	}
 	pol := effectivePolicy(dr, d.Subset, port)
+	sendProxy := upstreamProxyVersion(dr)
 	c := &cluster{name: clusterName(k), host: q, port: port, subset: d.Subset, limits: limitsOf(pol.pool),
 		outlier: outlierOf(pol.outlier), hash: hashPolicyOf(pol.lb), lbName: lbName(pol.lb)}
 	c.connectTimeout = c.limits.connectTimeout
+	c.sendProxy = sendProxy
 	var sp *ServicePort
 	if svc != nil {
 		if sp = svc.port(port); sp == nil {
@@ -283,4 +302,16 @@ func labelsMatch(have, want map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// upstreamProxyVersion returns the PROXY protocol version a
+// DestinationRule asks gatehouse to send upstream, 0 for none.
+func upstreamProxyVersion(dr *destRule) byte {
+	if dr == nil || dr.spec.TrafficPolicy == nil || dr.spec.TrafficPolicy.ProxyProtocol == nil {
+		return 0
+	}
+	if dr.spec.TrafficPolicy.ProxyProtocol.Version == "V2" {
+		return 2
+	}
+	return 1
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -69,6 +70,7 @@ func (pc *h1Conn) close() {
 		return
 	}
 	pc.nc.Close()
+	pc.pool.open.Add(-1)
 	if pc.pool.limiter != nil {
 		pc.pool.limiter.release()
 	}
@@ -97,9 +99,12 @@ func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, 
 		if err == nil {
 			return resp, nil
 		}
-		if try == 0 && errors.Is(err, errStaleConn) && o.replayable() && ctx.Err() == nil {
+		if try == 0 && errors.Is(err, errStaleConn) && o.idempotent() && o.replayable() && ctx.Err() == nil {
 			o.rewind()
 			continue
+		}
+		if errors.Is(err, errStaleConn) {
+			err = &resetError{err: err} // the route's retry policy decides
 		}
 		return nil, err
 	}
@@ -110,21 +115,25 @@ func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, 
 func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, pc.interrupt)
 	writeHead(pc.bw, o)
+	// The head goes out at once, so the upstream can answer (or refuse)
+	// before the body arrives.
+	if err := pc.bw.Flush(); err != nil {
+		stop()
+		pc.close()
+		return nil, pc.failure(ctx, err, true)
+	}
 	var bodyDone chan error
 	if o.hasBody() {
 		bodyDone = make(chan error, 1)
 		go func() { bodyDone <- pc.writeBody(o) }()
-	} else if err := pc.bw.Flush(); err != nil {
-		stop()
-		pc.close()
-		return nil, pc.failure(ctx, err, true)
 	}
 	resp, err := pc.readHead(o)
 	if err != nil {
 		stop()
 		pc.close()
 		if bodyDone != nil {
-			if berr := <-bodyDone; errors.As(berr, new(*clientBodyError)) {
+			o.abortBody() // never wait on a stalled client
+			if berr := <-bodyDone; errors.As(berr, new(*clientBodyError)) && ctx.Err() == nil {
 				return nil, berr
 			}
 		}
@@ -140,7 +149,7 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 		resp.Body = &upgradedConn{pc: pc}
 		return resp, nil
 	}
-	b := &respBody{pc: pc, rc: resp.Body, stop: stop, bodyDone: bodyDone, keep: !resp.Close}
+	b := &respBody{pc: pc, o: o, rc: resp.Body, stop: stop, bodyDone: bodyDone, keep: !resp.Close}
 	if resp.Body == http.NoBody {
 		b.finish(true)
 		return resp, nil
@@ -154,12 +163,14 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 func (pc *h1Conn) readHead(o *outbound) (*http.Response, error) {
 	pc.lim.n, pc.lim.read = maxResponseHeaderBytes, 0
 	defer func() { pc.lim.n = math.MaxInt64 }()
-	for {
+	for interim := 0; ; interim++ {
 		resp, err := http.ReadResponse(pc.br, o.in)
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+		case resp.StatusCode < 100 || interim >= 5:
+			return nil, &protocolError{err: fmt.Errorf("upstream sent status %d (after %d interim responses)", resp.StatusCode, interim)}
+		case resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols:
 			return resp, nil
 		}
 		pc.lim.n = maxResponseHeaderBytes
@@ -193,6 +204,7 @@ func isNetError(err error) bool {
 // not interrupt the connection.
 type respBody struct {
 	pc       *h1Conn
+	o        *outbound
 	rc       io.ReadCloser
 	stop     func() bool
 	bodyDone chan error
@@ -219,19 +231,24 @@ func (b *respBody) finish(eof bool) {
 		return
 	}
 	b.done = true
-	reuse := eof && b.keep && b.stop()
+	// Bytes beyond the response's framing (a body on a HEAD, an overlong
+	// body) would answer the next request: such a connection is closed.
+	reuse := eof && b.keep && b.pc.br.Buffered() == 0 && b.stop()
 	if b.bodyDone != nil {
 		select {
 		case err := <-b.bodyDone:
 			reuse = reuse && err == nil
 		default:
-			// The upstream answered before reading the whole request body.
+			// The upstream answered before reading the whole request body:
+			// stop reading the client's and close.
 			reuse = false
 			b.pc.close()
+			b.o.abortBody()
 			<-b.bodyDone
 		}
 	}
 	if reuse {
+		b.pc.uses++
 		b.pc.pool.put(b.pc)
 	} else {
 		b.pc.close()

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/http/httputil"
 	"sync"
+	"time"
 )
 
 // Errors of an upstream exchange; the proxy turns each into Envoy's local
@@ -105,7 +105,8 @@ func (pc *h1Conn) writeBody(o *outbound) error {
 	if o.bodyLen > 0 {
 		src = io.LimitReader(src, o.bodyLen)
 	}
-	n, rerr, werr := copyFlushing(dst, pc.bw, src, *bp)
+	n, rerr, werr := copyFlushing(dst, pc.bw, &idleReader{r: src, o: o}, *bp)
+	o.bodyReadDeadline(time.Time{})
 	if rerr == nil && o.bodyLen > 0 && n < o.bodyLen {
 		rerr = io.ErrUnexpectedEOF
 	}
@@ -117,11 +118,26 @@ func (pc *h1Conn) writeBody(o *outbound) error {
 		return werr
 	}
 	if cw != nil {
+		// Request trailers are dropped, as Envoy drops HTTP/1 trailers:
+		// fields there would escape the header checks.
 		cw.Close()
-		writeTrailers(pc.bw, o.in.Trailer)
 		pc.bw.WriteString("\r\n")
 	}
 	return pc.bw.Flush()
+}
+
+// idleReader bounds each read of the client's body by streamIdleTimeout:
+// a client that stops sending is cut off instead of holding the upstream.
+type idleReader struct {
+	r io.Reader
+	o *outbound
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	if !r.o.bodyReadDeadline(time.Now().Add(streamIdleTimeout)) {
+		return 0, errBodyAborted
+	}
+	return r.r.Read(p)
 }
 
 // copyFlushing copies src to dst, flushing after every read so that a
@@ -144,14 +160,6 @@ func copyFlushing(dst io.Writer, bw *bufio.Writer, src io.Reader, buf []byte) (n
 		}
 		if err != nil {
 			return n, err, nil
-		}
-	}
-}
-
-func writeTrailers(bw *bufio.Writer, t http.Header) {
-	for k, vs := range t {
-		for _, v := range vs {
-			writeField(bw, k, v)
 		}
 	}
 }

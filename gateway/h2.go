@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -24,7 +25,7 @@ func (p *connPool) newH2Transport() *http.Transport {
 		HTTP2:                  &http.HTTP2Config{MaxReceiveBufferPerStream: 1 << 20, SendPingTimeout: 30 * time.Second},
 	}
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return p.connect(ctx, defaultConnectTimeout)
+		return p.connect(ctx, p.limits.connectTimeout)
 	}
 	tr.Protocols = new(http.Protocols)
 	if p.tls != nil {
@@ -74,9 +75,18 @@ func classifyStd(ctx context.Context, err error) error {
 		return context.Cause(ctx)
 	case errors.As(err, &oe) && oe.Op == "dial", errors.As(err, &te), isHandshakeError(err):
 		return &connectError{err: err}
+	case strings.Contains(err.Error(), "REFUSED_STREAM"):
+		return &refusedStreamError{err: err}
 	}
 	return &resetError{err: err}
 }
+
+// refusedStreamError is an HTTP/2 stream the upstream refused before
+// processing it: always safe to retry (Envoy's refused-stream).
+type refusedStreamError struct{ err error }
+
+func (e *refusedStreamError) Error() string { return "upstream refused the stream: " + e.err.Error() }
+func (e *refusedStreamError) Unwrap() error { return e.err }
 
 func isHandshakeError(err error) bool {
 	var ce *tls.CertificateVerificationError

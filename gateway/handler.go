@@ -14,30 +14,45 @@ type httpHandler struct {
 	h2c http.Handler // upgrades HTTP/1.1 connections to h2c
 }
 
+// request is what the gateway works out about a request once, before
+// routing, and carries through serving it.
+type request struct {
+	snap *Snapshot
+	lc   *listenerConfig
+	// path is the normalized path, without the query.
+	path string
+	// upgrade is "websocket" when the client asks for one, else "".
+	upgrade string
+	// origin is the CORS Origin header.
+	origin string
+}
+
 // ServeHTTP routes one request: it reads the snapshot once, normalizes the
 // request, picks the virtual host and route, and forwards.
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	snap := h.s.snap.Load()
-	lc := snap.listeners[h.key]
-	table := routesFor(lc, r)
+	rq := request{snap: h.s.snap.Load()}
+	rq.lc = rq.snap.listeners[h.key]
+	table := routesFor(rq.lc, r)
 	if table == nil {
 		localReply(w, r, http.StatusNotFound, "")
 		return
 	}
-	if isH2CUpgrade(r) {
-		if lc.h2c && r.TLS == nil {
-			h.h2c.ServeHTTP(w, r)
-			return
-		}
-		r.Header.Del("Upgrade") // never forwarded: the request goes on as HTTP/1.1
+	if isH2CUpgrade(r) && rq.lc.h2c && r.TLS == nil {
+		h.h2c.ServeHTTP(w, r)
+		return
 	}
-	if status, msg := checkRequest(r); status != 0 {
+	status, msg := checkRequest(r)
+	if status == 0 {
+		rq.upgrade, status = upgradeOf(r)
+	}
+	if status != 0 {
 		w.Header().Set("Connection", "close")
 		localReply(w, r, status, msg)
 		return
 	}
-	path, err := router.NormalizePath(rawPath(r), router.PathBase)
-	if err != nil {
+	sanitizeRequestHeaders(r.Header)
+	var err error
+	if rq.path, err = router.NormalizePath(rawPath(r), router.PathBase); err != nil {
 		w.Header().Set("Connection", "close")
 		localReply(w, r, http.StatusBadRequest, "Bad Request")
 		return
@@ -51,13 +66,32 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpsRedirect(w, r)
 		return
 	}
-	rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: r.Host, Path: path, RawQuery: r.URL.RawQuery, Header: r.Header}
+	rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: r.Host, Path: rq.path, RawQuery: r.URL.RawQuery, Header: r.Header}
 	rt := vh.Match(&rr)
 	if rt == nil {
 		localReply(w, r, http.StatusNotFound, "")
 		return
 	}
-	h.s.serveRoute(w, r, snap, rt, path)
+	rq.origin = r.Header.Get("Origin")
+	h.s.serveRoute(w, r, &rq, rt)
+}
+
+// upgradeOf reports the protocol switch a request asks for. As at an Istio
+// gateway, only WebSocket is allowed: another Upgrade gets 403, and
+// Upgrade: h2c (which a plaintext HTTP2 or GRPC port performs itself) is
+// dropped. An upgrade request with a body is malformed.
+func upgradeOf(r *http.Request) (string, int) {
+	u := strings.TrimSpace(r.Header.Get("Upgrade"))
+	if u == "" || isH2C(u) || !headerHasToken(r.Header["Connection"], "upgrade") {
+		return "", 0
+	}
+	if !strings.EqualFold(u, "websocket") {
+		return "", http.StatusForbidden
+	}
+	if r.ProtoMajor == 1 && r.ContentLength != 0 {
+		return "", http.StatusBadRequest
+	}
+	return u, 0
 }
 
 // checkRequest refuses requests no route may see: methods that are not
@@ -73,9 +107,6 @@ func checkRequest(r *http.Request) (int, string) {
 		return http.StatusForbidden, ""
 	case http.MethodTrace:
 		return http.StatusMethodNotAllowed, ""
-	}
-	if r.ProtoMajor == 1 && r.ContentLength != 0 && isUpgrade(r) {
-		return http.StatusBadRequest, "Bad Request"
 	}
 	return 0, ""
 }
@@ -108,13 +139,6 @@ func httpsRedirect(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "https://"+r.Host+uri)
 	w.WriteHeader(http.StatusMovedPermanently)
-}
-
-// isUpgrade reports whether the client asks to switch protocols (to
-// anything but h2c, which the gateway handles itself).
-func isUpgrade(r *http.Request) bool {
-	u := r.Header.Get("Upgrade")
-	return u != "" && !isH2C(u) && headerHasToken(r.Header["Connection"], "upgrade")
 }
 
 // isH2CUpgrade reports whether an HTTP/1.1 request asks to upgrade to h2c.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pires/go-proxyproto"
 )
 
 // A plaintext server with httpsRedirect answers 301 to https, Host (and
@@ -238,5 +240,92 @@ spec:
 	start := time.Now()
 	if out, _ := rawExchange(t, addr, "", []byte(get("a"))); out != "" || time.Since(start) > time.Second {
 		t.Errorf("plaintext on a passthrough port: %q", out)
+	}
+}
+
+// A DestinationRule's proxyProtocol makes TCP forwarding tell the upstream
+// who the client is, here the client a trusted load balancer named in its
+// own PROXY header: the minikube case, where the cluster's ingress gateway
+// expects PROXY headers.
+func TestTCPForwardingSendsProxyHeader(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 1)
+	port := rawUpstream(t, func(c net.Conn) {
+		defer c.Close()
+		h, err := proxyproto.Read(bufio.NewReader(c))
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- h.SourceAddr.String()
+	})
+	cfg := tcpConfig(port)
+	cfg["dr.yaml"] = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: up}
+spec:
+  host: 127.0.0.1
+  trafficPolicy:
+    proxyProtocol: {version: V2}
+`
+	cfg["envoyfilter.yaml"] = `apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata:
+  name: proxy-protocol
+  annotations: {gatehouse.io/proxy-protocol-trusted-cidrs: 127.0.0.1}
+spec:
+  configPatches:
+  - applyTo: LISTENER
+    patch: {operation: MERGE, value: {listener_filters: [{name: envoy.listener.proxy_protocol}]}}
+`
+	g := startGW(t, cfg)
+	c, err := net.Dial("tcp", g.srv.Addr(9000).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "PROXY TCP4 203.0.113.7 10.0.0.1 4321 9000\r\nhello")
+	if src := <-got; src != "203.0.113.7:4321" {
+		t.Errorf("upstream PROXY source %q, want the client 203.0.113.7:4321", src)
+	}
+}
+
+// A forwarded connection on which nothing moves for the DestinationRule's
+// tcp.idleTimeout is closed on both sides.
+func TestTCPIdleTimeout(t *testing.T) {
+	t.Parallel()
+	closed := make(chan struct{})
+	port := rawUpstream(t, func(c net.Conn) {
+		io.Copy(io.Discard, c)
+		close(closed)
+	})
+	cfg := tcpConfig(port)
+	cfg["dr.yaml"] = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: up}
+spec:
+  host: 127.0.0.1
+  trafficPolicy:
+    connectionPool: {tcp: {idleTimeout: 1s}}
+`
+	g := startGW(t, cfg)
+	c, err := net.Dial("tcp", g.srv.Addr(9000).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "hello")
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read: %v, want EOF when the idle timeout closes the connection", err)
+	}
+	if took := time.Since(start); took < 900*time.Millisecond || took > 3*time.Second {
+		t.Errorf("closed after %v, want about 1s", took)
+	}
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Error("the upstream side stayed open")
 	}
 }

@@ -35,17 +35,26 @@ func schedule(eps []*endpoint) []int {
 	if len(eps) < 2 || !slices.ContainsFunc(eps, func(e *endpoint) bool { return e.weight != eps[0].weight }) {
 		return nil
 	}
-	total := 0
+	// Weights scaled to a cycle of at most 10 000 picks, each at least 1.
+	sum := 0
 	for _, e := range eps {
-		total += int(e.weight)
+		sum += int(e.weight)
 	}
-	total = min(total, 10000)
+	w := make([]int, len(eps))
+	total := 0
+	for i, e := range eps {
+		w[i] = int(e.weight)
+		if sum > 10000 {
+			w[i] = max(1, int(e.weight)*10000/sum)
+		}
+		total += w[i]
+	}
 	cur := make([]int, len(eps))
 	out := make([]int, 0, total)
 	for range total {
 		best := 0
-		for i, e := range eps {
-			cur[i] += int(e.weight)
+		for i := range eps {
+			cur[i] += w[i]
 			if cur[i] > cur[best] {
 				best = i
 			}

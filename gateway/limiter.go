@@ -33,8 +33,12 @@ type connWaiter struct {
 // when the queue is full, or the cause of ctx ending.
 func (l *connLimiter) acquire(ctx context.Context, p *connPool) (*h1Conn, error) {
 	l.mu.Lock()
-	if l.open < l.max {
+	// A pool without any connection may always open one, as Envoy does:
+	// otherwise idle connections to one endpoint could hold every slot
+	// while requests for another wait forever.
+	if l.open < l.max || p.open.Load() == 0 {
 		l.open++
+		p.open.Add(1) // counted from the dial on, so concurrent requests see it
 		l.mu.Unlock()
 		return nil, nil
 	}
@@ -47,6 +51,9 @@ func (l *connLimiter) acquire(ctx context.Context, p *connPool) (*h1Conn, error)
 	l.mu.Unlock()
 	select {
 	case pc := <-w.ch:
+		if pc == nil {
+			p.open.Add(1) // a slot to dial with
+		}
 		return pc, nil
 	case <-ctx.Done():
 	}
@@ -61,7 +68,7 @@ func (l *connLimiter) acquire(ctx context.Context, p *connPool) (*h1Conn, error)
 		if pc := <-w.ch; pc != nil {
 			p.put(pc)
 		} else {
-			l.release()
+			l.release() // the slot goes to the next waiter, or back
 		}
 	}
 	return nil, context.Cause(ctx)

@@ -187,14 +187,20 @@ func (l *chanListener) Addr() net.Addr { return l.addr }
 // tracker holds connections that http.Server.Shutdown does not know about
 // (hijacked for WebSocket tunnels), so that shutdown can close them.
 type tracker struct {
-	mu    sync.Mutex
-	conns map[io.Closer]struct{}
-	empty chan struct{} // closed while there are no connections
+	mu     sync.Mutex
+	conns  map[io.Closer]struct{}
+	empty  chan struct{} // closed while there are no connections
+	closed bool          // closeAll ran: new connections are closed at once
 }
 
+// add tracks c; after closeAll it closes c instead.
 func (t *tracker) add(c io.Closer) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.closed {
+		c.Close()
+		return
+	}
 	if t.conns == nil {
 		t.conns = map[io.Closer]struct{}{}
 	}
@@ -235,7 +241,7 @@ func (t *tracker) wait(ctx context.Context) {
 func (t *tracker) closeAll() {
 	t.mu.Lock()
 	conns := t.conns
-	t.conns = nil
+	t.conns, t.closed = nil, true
 	t.mu.Unlock()
 	for c := range conns {
 		c.Close()

@@ -13,9 +13,13 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
-// defaultMirrorTimeout bounds a mirrored request when the route has no
-// timeout of its own.
-const defaultMirrorTimeout = 30 * time.Second
+// Limits of mirroring: a mirrored request without a route timeout gets
+// defaultMirrorTimeout, and beyond maxMirrorsInFlight copies at once (a
+// slow mirror under load) further copies are skipped rather than queued.
+const (
+	defaultMirrorTimeout = 30 * time.Second
+	maxMirrorsInFlight   = 1024
+)
 
 // mirror sends fire-and-forget copies of a forwarded request to the
 // route's mirrors that sample it. It runs after the client has its
@@ -38,8 +42,16 @@ func (s *Server) mirror(snap *Snapshot, r *http.Request, o *outbound, rt *router
 			s.log.Debug("request body too large to mirror", "mirror", c.name)
 			continue
 		}
+		if s.mirrors.Add(1) > maxMirrorsInFlight {
+			s.mirrors.Add(-1)
+			s.log.Debug("mirror skipped: too many mirrored requests in flight", "mirror", c.name)
+			continue
+		}
 		copyReq := s.mirrorCopy(r, o, body)
-		go s.sendMirror(c, copyReq, cmp.Or(timeout, defaultMirrorTimeout))
+		go func() {
+			defer s.mirrors.Add(-1)
+			s.sendMirror(c, copyReq, cmp.Or(timeout, defaultMirrorTimeout))
+		}()
 	}
 }
 
@@ -50,7 +62,7 @@ func (s *Server) mirrorCopy(r *http.Request, o *outbound, body []byte) *outbound
 	c := &outbound{in: in, method: o.method, path: o.path, rawQuery: o.rawQuery, host: shadowHost(o.host),
 		extra: append([]hdr(nil), o.extra...), bodyLen: int64(len(body)), connectTimeout: o.connectTimeout}
 	if len(body) > 0 {
-		c.replay = newReplayBody(bytes.NewReader(bytes.Clone(body)))
+		c.replay = newReplayBody(bytes.NewReader(bytes.Clone(body)), int64(len(body)))
 		c.body = c.replay
 	}
 	return c
@@ -68,7 +80,9 @@ func (s *Server) sendMirror(c *cluster, o *outbound, timeout time.Duration) {
 		s.log.Debug("mirror failed", "cluster", c.name, "error", err)
 		return
 	}
-	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		io.Copy(io.Discard, resp.Body)
+	}
 	resp.Body.Close()
 }
 

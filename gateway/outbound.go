@@ -1,12 +1,18 @@
 package gateway
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
+
+// errBodyAborted ends a read of the client's body after the exchange it
+// fed has ended.
+var errBodyAborted = errors.New("request body no longer read: the exchange ended")
 
 // maxResponseHeaderBytes caps an upstream response head; a larger one is a
 // 502, never an unbounded read (security.md UP-05).
@@ -16,9 +22,11 @@ const maxResponseHeaderBytes = 64 << 10
 type hdr struct{ k, v string }
 
 // outbound describes the request to send upstream without copying the
-// inbound one: the inbound header map is written out as it stands, minus
-// the hop-by-hop headers, plus the gateway's own headers in extra. Both
-// upstream engines take this same description.
+// inbound one. The inbound header map is made the upstream request's
+// (sanitizeRequestHeaders, then the forwarding headers, then the route's
+// header operations) and written out as it stands, minus the framing
+// headers each engine writes itself; extra holds the few lines that change
+// per attempt. Both upstream engines take this same description.
 type outbound struct {
 	in       *http.Request
 	method   string
@@ -36,32 +44,30 @@ type outbound struct {
 	body           io.Reader
 	replay         *replayBody
 	connectTimeout time.Duration
+	// downstream controls the client's connection while its body is read:
+	// a read stalled longer than streamIdleTimeout fails, and an exchange
+	// that ends early makes a blocked read fail at once instead of waiting
+	// for the client. Nil when the request has no body.
+	downstream *http.ResponseController
+	bodyMu     sync.Mutex // orders deadline changes against abortBody
+	aborted    bool
 
-	connTokens []string // headers the client's Connection header names
-	extraBuf   [6]hdr
-	tokBuf     [4]string
+	extraBuf [4]hdr
 }
 
 // reset prepares o for request r.
 func (o *outbound) reset(r *http.Request) {
-	*o = outbound{in: r, method: r.Method, rawQuery: r.URL.RawQuery, host: r.Host, connectTimeout: defaultConnectTimeout}
+	o.bodyMu.Lock()
+	o.in, o.method, o.rawQuery, o.host, o.connectTimeout = r, r.Method, r.URL.RawQuery, r.Host, defaultConnectTimeout
+	o.path, o.upgrade, o.body, o.replay, o.downstream, o.aborted = "", "", nil, nil, nil, false
+	o.bodyMu.Unlock()
 	o.extra = o.extraBuf[:0]
-	o.connTokens = o.tokBuf[:0]
 	o.bodyLen = r.ContentLength
 	if r.Body == nil || r.Body == http.NoBody {
 		o.bodyLen = 0
 	} else if o.bodyLen != 0 {
-		o.replay = newReplayBody(r.Body)
+		o.replay = newReplayBody(r.Body, o.bodyLen)
 		o.body = o.replay
-	}
-	for _, v := range r.Header["Connection"] {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			if tok = strings.TrimSpace(tok); tok != "" {
-				o.connTokens = append(o.connTokens, tok)
-			}
-		}
 	}
 }
 
@@ -71,8 +77,22 @@ func (o *outbound) add(k, v string) { o.extra = append(o.extra, hdr{k, v}) }
 func (o *outbound) hasBody() bool { return o.bodyLen != 0 }
 
 // replayable reports whether the request can be sent again, on another
-// connection or to another endpoint.
+// connection or to another endpoint: it is not an upgrade, and its body
+// was either never touched or has been kept whole. A body an earlier
+// attempt is still reading is never shared with the next one.
 func (o *outbound) replayable() bool { return o.upgrade == "" && o.replay.replayable() }
+
+// idempotent reports whether sending the request twice is harmless, so a
+// pooled connection the upstream closed may be retried transparently (as
+// net/http's Transport decides).
+func (o *outbound) idempotent() bool {
+	switch o.method {
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	h := o.in.Header
+	return len(h["Idempotency-Key"]) > 0 || len(h["X-Idempotency-Key"]) > 0
+}
 
 // rewind prepares the body for another attempt.
 func (o *outbound) rewind() {
@@ -81,28 +101,52 @@ func (o *outbound) rewind() {
 	}
 }
 
-// skip reports whether inbound header k must not be forwarded: hop-by-hop
-// headers, those the client's Connection header names, headers the
-// gateway sets itself, and Envoy control headers no client may set.
+// skip reports whether header k of the prepared request map is written by
+// the engine itself rather than copied.
 func (o *outbound) skip(k string) bool {
 	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-		"Proxy-Authorization", "Content-Length", "Host", "Expect", "X-Forwarded-For", "X-Forwarded-Proto", "Http2-Settings":
+	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer":
 		return true
-	}
-	if len(k) > 8 && strings.EqualFold(k[:8], "x-envoy-") {
-		return true
-	}
-	for _, t := range o.connTokens {
-		if strings.EqualFold(k, t) {
-			return true
-		}
 	}
 	return false
 }
 
+// hopHeaders concern one connection only and never cross the gateway, in
+// either direction (RFC 9110 7.6.1, plus the ones net/http's ReverseProxy
+// and Envoy also drop).
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Http2-Settings",
+}
+
+// sanitizeRequestHeaders removes from a request's headers what must not
+// reach the upstream and what a client may not set for it: hop-by-hop
+// headers and those its Connection header names, Envoy's x-envoy-*
+// control headers, and the client-certificate header the gateway sets
+// itself. It runs before anything else reads or adds headers.
+func sanitizeRequestHeaders(h http.Header) {
+	for _, v := range h["Connection"] {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			if tok = strings.TrimSpace(tok); tok != "" {
+				h.Del(tok)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+	delete(h, "X-Forwarded-Client-Cert")
+	for k := range h {
+		if len(k) > 8 && strings.EqualFold(k[:8], "x-envoy-") {
+			delete(h, k)
+		}
+	}
+}
+
 // header returns the request headers as they will reach the upstream, for
-// the engine built on net/http.
+// the engines built on net/http.
 func (o *outbound) header() http.Header {
 	h := make(http.Header, len(o.in.Header)+len(o.extra))
 	for k, vs := range o.in.Header {
@@ -120,6 +164,23 @@ func (o *outbound) header() http.Header {
 	return h
 }
 
+// trailers returns the client's request trailers that may be forwarded:
+// none of the framing, routing or hop-by-hop fields.
+func (o *outbound) trailers() http.Header {
+	var out http.Header
+	for k, vs := range o.in.Trailer {
+		if o.skip(k) || k == "X-Forwarded-For" || k == "X-Forwarded-Proto" || k == "X-Request-Id" ||
+			(len(k) > 8 && strings.EqualFold(k[:8], "x-envoy-")) {
+			continue
+		}
+		if out == nil {
+			out = http.Header{}
+		}
+		out[k] = vs
+	}
+	return out
+}
+
 // contentLength returns the Content-Length value to send, if any.
 func (o *outbound) contentLength() (string, bool) {
 	switch {
@@ -129,4 +190,30 @@ func (o *outbound) contentLength() (string, bool) {
 		return "0", true
 	}
 	return "", false
+}
+
+// bodyReadDeadline bounds the next read of the client's body. It reports
+// false once abortBody was called: the body must not be read any more.
+func (o *outbound) bodyReadDeadline(t time.Time) bool {
+	o.bodyMu.Lock()
+	defer o.bodyMu.Unlock()
+	if o.aborted {
+		return false
+	}
+	if o.downstream != nil {
+		o.downstream.SetReadDeadline(t)
+	}
+	return true
+}
+
+// abortBody makes a read of the client's body that is blocked (the client
+// stalled) fail at once, and every later one fail too, so that the end of
+// an exchange never waits on the client.
+func (o *outbound) abortBody() {
+	o.bodyMu.Lock()
+	defer o.bodyMu.Unlock()
+	o.aborted = true
+	if o.downstream != nil {
+		o.downstream.SetReadDeadline(aLongTimeAgo)
+	}
 }

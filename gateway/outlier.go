@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -33,8 +34,8 @@ func (c *cluster) observe(ep *endpoint, resp *http.Response, err error) {
 	status := http.StatusServiceUnavailable
 	if err == nil {
 		status = resp.StatusCode
-	} else if errorsIsClientSide(err) {
-		return
+	} else if errorsIsClientSide(err) || errors.Is(err, errOverflow) || errors.Is(err, errNoHealthy) {
+		return // nothing the endpoint did
 	}
 	h := &ep.health
 	h.mu.Lock()

@@ -122,6 +122,36 @@ func (s *poolSet) retain(keep map[*connPool]bool) {
 // closeAll closes every pool.
 func (s *poolSet) closeAll() { s.retain(nil) }
 
+// reap closes the idle connections that have outlived their pool's idle
+// timeout, so that they neither linger nor hold a cluster's connection
+// slots.
+func (s *poolSet) reap(now time.Time) {
+	s.mu.Lock()
+	pools := make([]*connPool, 0, len(s.pools))
+	for _, p := range s.pools {
+		pools = append(pools, p)
+	}
+	s.mu.Unlock()
+	for _, p := range pools {
+		p.mu.Lock()
+		keep := p.idle[:0]
+		var stale []*h1Conn
+		for _, pc := range p.idle {
+			if now.Sub(pc.idleAt) >= p.idleTimeout() {
+				stale = append(stale, pc)
+			} else {
+				keep = append(keep, pc)
+			}
+		}
+		clear(p.idle[len(keep):])
+		p.idle = keep
+		p.mu.Unlock()
+		for _, pc := range stale {
+			pc.close()
+		}
+	}
+}
+
 // connPool keeps idle connections to one upstream address: HTTP/1.1
 // connections in idle, or an HTTP/2 transport in h2.
 type connPool struct {
@@ -135,6 +165,7 @@ type connPool struct {
 	h2      *http.Transport
 
 	active atomic.Int64 // requests in flight, for dumps
+	open   atomic.Int32 // connections open
 
 	mu     sync.Mutex
 	idle   []*h1Conn // most recently used last
@@ -156,13 +187,16 @@ func (p *connPool) get(ctx context.Context, timeout time.Duration, fresh bool) (
 		pc.close()
 	}
 	if p.limiter != nil {
-		pc, err := p.limiter.acquire(ctx, p)
+		pc, err := p.limiter.acquire(ctx, p) // counts the dial in p.open
 		if pc != nil || err != nil {
 			return pc, err
 		}
+	} else {
+		p.open.Add(1)
 	}
 	nc, err := p.connect(ctx, timeout)
 	if err != nil {
+		p.open.Add(-1)
 		if p.limiter != nil {
 			p.limiter.release()
 		}
@@ -215,7 +249,6 @@ func (p *connPool) idleTimeout() time.Duration {
 func (p *connPool) put(pc *h1Conn) {
 	pc.idleAt = time.Now()
 	pc.reused = true
-	pc.uses++
 	if n := p.limits.maxRequestsPerConn; n > 0 && pc.uses >= n {
 		pc.close()
 		return

@@ -18,14 +18,19 @@ var errRouteTimeout = errors.New("route timeout")
 
 var outbounds = sync.Pool{New: func() any { return new(outbound) }}
 
+// Stream idle limits: a client that stops sending its body, or stops
+// reading its response, for this long is cut off, so that it cannot hold
+// an upstream connection (Envoy's stream idle timeout).
+const streamIdleTimeout = 5 * time.Minute
+
 // forward sends the request to one of the route's destinations, retrying
 // as the route's policy says, and relays the answer.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, snap *Snapshot, rt *router.Route, path, origin string) {
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route) {
 	act := rt.Action
 	d := rt.Forward.Pick(rand.Uint32())
 	c := (*cluster)(nil)
 	if d != nil {
-		c = snap.cluster(d.Upstream)
+		c = rq.snap.cluster(d.Upstream)
 	}
 	if c == nil {
 		localReply(w, r, http.StatusServiceUnavailable, "")
@@ -41,17 +46,26 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, snap *Snapshot,
 	defer outbounds.Put(o)
 	o.reset(r)
 	o.connectTimeout = c.connectTimeout
-	s.prepare(o, r, rt, d, path)
+	rc := http.NewResponseController(w)
+	if o.hasBody() {
+		o.downstream = rc
+	}
+	s.prepare(o, r, rq, rt, d)
 	x := &exchange{s: s, w: w, r: r, o: o, c: c, policy: act.Retry}
 	resp, ep, err := x.run(ctx)
 	if len(rt.Mirrors) > 0 {
-		defer s.mirror(snap, r, o, rt, act.Timeout)
+		defer s.mirror(rq.snap, r, o, rt, act.Timeout)
 	}
 	if err != nil {
 		upstreamError(w, ctx, r, err)
 		return
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if o.upgrade == "" {
+			resp.Body.Close() // a switch nobody asked for
+			localReply(w, r, http.StatusBadGateway, bodyProtocol)
+			return
+		}
 		s.tunnel(w, r, resp, o.upgrade)
 		return
 	}
@@ -59,24 +73,32 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, snap *Snapshot,
 		if d.ResponseHeaders.Len() > 0 {
 			d.ResponseHeaders.Apply(h, &fmtVars{s: s, r: r, upstream: ep.addr})
 		}
-		if act.CORS != nil && origin != "" {
-			setHeaders(h, act.CORS.ResponseHeaders(origin))
+		if act.CORS != nil && rq.origin != "" {
+			setHeaders(h, act.CORS.ResponseHeaders(rq.origin))
 		}
 		if x.setCookie != "" {
 			h.Add("Set-Cookie", x.setCookie)
 		}
 	}
-	writeResponse(w, resp, x.took, edits)
+	if act.Timeout > 0 {
+		// When the route timeout fires mid-body, a client that is not
+		// reading must not keep the handler (and the upstream) waiting.
+		defer context.AfterFunc(ctx, func() { rc.SetWriteDeadline(aLongTimeAgo) })()
+	}
+	writeResponse(w, rc, resp, x.took, edits)
 }
 
-// prepare fills in what the upstream request carries beyond the client's:
-// the rewritten path and host, the route's request headers, and the
-// forwarding headers.
-func (s *Server) prepare(o *outbound, r *http.Request, rt *router.Route, d *router.Dest, path string) {
-	o.path = path
+// prepare makes the client's request the upstream request: the forwarding
+// headers, then the rewritten path and host and the route's header
+// operations, which therefore win over the gateway's own headers as they
+// do in Envoy.
+func (s *Server) prepare(o *outbound, r *http.Request, rq *request, rt *router.Route, d *router.Dest) {
+	o.upgrade = rq.upgrade
+	setForwardingHeaders(r)
+	o.path = rq.path
 	if rw := rt.Action.Rewrite; rw != nil {
-		if p := rw.Path(path, rt); p != path {
-			o.add(router.OriginalPathHeader, r.URL.RequestURI())
+		if p := rw.Path(rq.path, rt); p != rq.path {
+			r.Header[router.OriginalPathHeader] = []string{r.URL.RequestURI()}
 			o.path = p
 		}
 	}
@@ -85,10 +107,6 @@ func (s *Server) prepare(o *outbound, r *http.Request, rt *router.Route, d *rout
 	}
 	if d.RequestHeaders.Len() > 0 {
 		d.RequestHeaders.Apply(r.Header, &fmtVars{s: s, r: r})
-	}
-	addForwardingHeaders(o, r)
-	if isUpgrade(r) {
-		o.upgrade = r.Header.Get("Upgrade")
 	}
 }
 
@@ -118,20 +136,33 @@ func upstreamError(w http.ResponseWriter, ctx context.Context, r *http.Request, 
 	}
 }
 
-// addForwardingHeaders adds what an Istio gateway adds to every request:
+// setForwardingHeaders adds what an Istio gateway adds to every request:
 // the peer appended to X-Forwarded-For, X-Forwarded-Proto from the
 // connection, and an X-Request-Id when the client sent none.
-func addForwardingHeaders(o *outbound, r *http.Request) {
+func setForwardingHeaders(r *http.Request) {
+	h := r.Header
 	peer := hostOf(r.RemoteAddr)
-	if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
-		o.add("X-Forwarded-For", joinXFF(prior, peer))
+	if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+		h["X-Forwarded-For"] = []string{joinXFF(prior, peer)}
 	} else {
-		o.add("X-Forwarded-For", peer)
+		h["X-Forwarded-For"] = []string{peer}
 	}
-	o.add("X-Forwarded-Proto", scheme(r))
-	if len(r.Header["X-Request-Id"]) == 0 {
-		o.add("X-Request-Id", newRequestID())
+	h["X-Forwarded-Proto"] = protoValue(r)
+	if len(h["X-Request-Id"]) == 0 {
+		h["X-Request-Id"] = []string{newRequestID()}
 	}
+}
+
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
+
+func protoValue(r *http.Request) []string {
+	if r.TLS != nil {
+		return protoHTTPS
+	}
+	return protoHTTP
 }
 
 // joinXFF appends addr to the X-Forwarded-For values received.
@@ -194,7 +225,7 @@ var respHopHeaders = map[string]bool{
 // the upstream service time, the body as it arrives, and trailers. A body
 // that breaks off aborts the client connection, so a truncated response
 // never looks complete.
-func writeResponse(w http.ResponseWriter, resp *http.Response, took time.Duration, edits func(http.Header)) {
+func writeResponse(w http.ResponseWriter, rc *http.ResponseController, resp *http.Response, took time.Duration, edits func(http.Header)) {
 	defer resp.Body.Close()
 	h := w.Header()
 	named := resp.Header["Connection"]
@@ -209,7 +240,7 @@ func writeResponse(w http.ResponseWriter, resp *http.Response, took time.Duratio
 		edits(h)
 	}
 	w.WriteHeader(resp.StatusCode)
-	rerr, werr := copyBody(w, resp.Body, resp.ContentLength < 0)
+	rerr, werr := copyBody(w, rc, resp.Body, resp.ContentLength < 0)
 	if werr != nil {
 		return
 	}
@@ -223,8 +254,8 @@ func writeResponse(w http.ResponseWriter, resp *http.Response, took time.Duratio
 
 // copyBody copies an upstream body to the client. With flush set (a body
 // of unknown length, such as a stream of events) every read is flushed to
-// the client at once.
-func copyBody(w http.ResponseWriter, body io.Reader, flush bool) (rerr, werr error) {
+// the client at once. Each write must complete within streamIdleTimeout.
+func copyBody(w http.ResponseWriter, rc *http.ResponseController, body io.Reader, flush bool) (rerr, werr error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -235,6 +266,7 @@ func copyBody(w http.ResponseWriter, body io.Reader, flush bool) (rerr, werr err
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
+			rc.SetWriteDeadline(time.Now().Add(streamIdleTimeout))
 			if _, werr = w.Write(buf[:n]); werr != nil {
 				return nil, werr
 			}

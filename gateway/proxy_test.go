@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
 // oneRoute is a config with one catch-all route to 127.0.0.1:port.
@@ -321,44 +323,57 @@ func TestStreamingBothWays(t *testing.T) {
 	}
 }
 
-// A WebSocket-style upgrade is passed through, and the tunnel outlives the
-// route timeout.
-func TestUpgradeTunnel(t *testing.T) {
+// A WebSocket echo works through a route whose timeout is shorter than the
+// conversation: the route timeout does not cut an upgraded stream.
+func TestWebSocketThroughShortTimeout(t *testing.T) {
 	t.Parallel()
-	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "echo" || r.Header.Get("Connection") != "Upgrade" {
-			http.Error(w, "want an upgrade", 400)
-			return
-		}
-		c, brw, _ := http.NewResponseController(w).Hijack()
-		defer c.Close()
-		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-		io.Copy(c, brw)
-	}))
+	port := upstream(t, websocket.Handler(func(ws *websocket.Conn) { io.Copy(ws, ws) }))
 	g := startGW(t, oneRoute(port, "    timeout: 200ms\n"))
-	c, err := net.Dial("tcp", g.srv.Addr(80).String())
+	ws, err := websocket.Dial("ws://"+g.srv.Addr(80).String()+"/echo", "", "http://chat.example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != 101 {
-		t.Fatalf("upgrade response %v, %v", resp, err)
-	}
+	defer ws.Close()
 	for i := range 3 {
-		time.Sleep(150 * time.Millisecond) // the tunnel outlives the 200ms route timeout
-		msg := fmt.Sprintf("ping %d\n", i)
-		io.WriteString(c, msg)
-		c.SetReadDeadline(time.Now().Add(2 * time.Second))
-		if line, err := br.ReadString('\n'); err != nil || line != msg {
-			t.Fatalf("echo %d = %q, %v", i, line, err)
+		time.Sleep(150 * time.Millisecond) // 450 ms in all, well past the route timeout
+		msg := fmt.Sprintf("ping %d", i)
+		if err := websocket.Message.Send(ws, msg); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if err := websocket.Message.Receive(ws, &got); err != nil || got != msg {
+			t.Fatalf("echo %d = %q, %v", i, got, err)
 		}
 	}
-	c.(*net.TCPConn).CloseWrite()
-	if _, err := br.ReadByte(); err != io.EOF {
-		t.Errorf("after half-close got %v, want EOF from the upstream side", err)
+}
+
+// Only WebSocket upgrades are allowed, as at an Istio gateway; any other
+// protocol switch is refused before it reaches the upstream.
+func TestOtherUpgradesRefused(t *testing.T) {
+	t.Parallel()
+	ch := make(chan seen, 1)
+	g := startGW(t, oneRoute(upstream(t, recorder(ch)), ""))
+	out, _ := rawExchange(t, g.srv.Addr(80).String(), "", []byte("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: raw-tcp\r\n\r\n"))
+	if !strings.HasPrefix(out, "HTTP/1.1 403") {
+		t.Errorf("Upgrade: raw-tcp got %.40q, want 403", out)
+	}
+	if len(ch) != 0 {
+		t.Error("the upgrade reached the upstream")
+	}
+}
+
+// A 101 the client did not ask for is a protocol error, never a tunnel.
+func TestUnrequestedSwitchingProtocols(t *testing.T) {
+	t.Parallel()
+	port := rawUpstream(t, func(c net.Conn) {
+		bufio.NewReader(c).ReadString('\n')
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n\r\n")
+		c.Close()
+	})
+	g := startGW(t, oneRoute(port, ""))
+	if code, body, _ := g.get(80, "", "/"); code != 502 || body != bodyProtocol {
+		t.Errorf("got %d %q, want 502", code, body)
 	}
 }
 

@@ -107,14 +107,21 @@ type Subset struct {
 
 // TrafficPolicy is a DestinationRule's policy for a service, port or subset.
 type TrafficPolicy struct {
-	LoadBalancer      *LoadBalancerSettings `yaml:"loadBalancer"`
-	ConnectionPool    *ConnectionPool       `yaml:"connectionPool"`
-	OutlierDetection  *OutlierDetection     `yaml:"outlierDetection"`
-	TLS               *ClientTLSSettings    `yaml:"tls"`
-	PortLevelSettings []PortTrafficPolicy   `yaml:"portLevelSettings"`
-	Tunnel            map[string]any        `yaml:"tunnel"`
-	ProxyProtocol     map[string]any        `yaml:"proxyProtocol"`
-	RetryBudget       map[string]any        `yaml:"retryBudget"`
+	LoadBalancer      *LoadBalancerSettings  `yaml:"loadBalancer"`
+	ConnectionPool    *ConnectionPool        `yaml:"connectionPool"`
+	OutlierDetection  *OutlierDetection      `yaml:"outlierDetection"`
+	TLS               *ClientTLSSettings     `yaml:"tls"`
+	PortLevelSettings []PortTrafficPolicy    `yaml:"portLevelSettings"`
+	Tunnel            map[string]any         `yaml:"tunnel"`
+	ProxyProtocol     *UpstreamProxyProtocol `yaml:"proxyProtocol"`
+	RetryBudget       map[string]any         `yaml:"retryBudget"`
+}
+
+// UpstreamProxyProtocol makes gatehouse send a PROXY protocol header on
+// each connection it forwards, so the upstream sees the client's address.
+type UpstreamProxyProtocol struct {
+	// Version is V1 or V2 (default V1, as in Istio).
+	Version string `yaml:"version"`
 }
 
 // PortTrafficPolicy overrides the policy for one port.

@@ -32,6 +32,7 @@ type exchange struct {
 	// setCookie is the consistent-hash cookie made up for a client that
 	// had none, to send back with the response.
 	setCookie string
+	retrying  bool // holds a slot of the cluster's retry budget
 }
 
 // run sends attempts until one gives a response to relay or an error to
@@ -68,7 +69,12 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
 			resp.Body.Close()
 		}
 		cancel()
-		if !sleepCtx(ctx, x.policy.Backoff(attempt, rand.Uint64())) {
+		if !x.retrying {
+			x.retrying = true
+			x.c.retries.Add(1) // the retry budget, held until the request ends
+			defer x.c.retries.Add(-1)
+		}
+		if !sleepCtx(ctx, x.policy.Backoff(attempt+1, rand.Uint64())) {
 			return nil, ep, context.Cause(ctx)
 		}
 		x.o.rewind()
@@ -98,12 +104,14 @@ func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Resp
 		want = p.RetryPerTryTimeout()
 	case errors.As(err, new(*connectError)):
 		want = p.RetryConnectFailure()
+	case errors.As(err, new(*refusedStreamError)):
+		want = p.RetryRefusedStream()
 	case errors.As(err, new(*clientBodyError)), errors.Is(err, errOverflow):
 		want = false
 	default:
 		want = p.RetryReset(true)
 	}
-	return want && x.c.allowRetry()
+	return want && (x.retrying || x.c.allowRetry())
 }
 
 // sleepCtx waits for d unless ctx ends first; it reports whether it slept.

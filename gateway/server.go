@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -73,7 +74,9 @@ type Server struct {
 
 	mu        sync.Mutex // guards listeners; never taken on the request path
 	listeners map[listenerKey]*listener
-	tunnels   tracker // hijacked connections (WebSocket), closed at shutdown
+	closing   bool         // set at shutdown: no reload binds anything any more
+	tunnels   tracker      // hijacked connections (WebSocket), closed at shutdown
+	mirrors   atomic.Int32 // mirrored requests in flight
 	draining  sync.WaitGroup
 }
 
@@ -218,6 +221,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	wg.Go(s.startWatch(watchCtx))
+	wg.Go(func() { s.reapIdle(watchCtx) })
 	s.ready.Store(true)
 	close(s.up)
 	s.log.Info("gatehouse serving", "listeners", s.listenerAddrs(), "admin", s.opts.AdminAddr)
@@ -270,6 +274,9 @@ func (s *Server) listenAddr(k listenerKey) (string, string) {
 func (s *Server) apply(next *Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closing {
+		return errShuttingDown
+	}
 	var opened []*listener
 	for k := range next.listeners {
 		if s.listeners[k] != nil {
@@ -310,6 +317,7 @@ func (s *Server) apply(next *Snapshot) error {
 func (s *Server) closeListeners(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closing = true
 	for k, l := range s.listeners {
 		delete(s.listeners, k)
 		s.draining.Go(func() { l.drain(ctx) })
@@ -343,4 +351,21 @@ func Check(opts Options) (*Summary, []Problem, []string, error) {
 	}
 	sortStrings(sum.Listeners)
 	return sum, d.problems.list, d.notes, nil
+}
+
+// errShuttingDown rejects a reload that arrives during shutdown.
+var errShuttingDown = errors.New("shutting down")
+
+// reapIdle closes expired idle upstream connections every 30 s.
+func (s *Server) reapIdle(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.pools.reap(now)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/router"
 	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
+	"github.com/pires/go-proxyproto"
 )
 
 // Limits of connections gatehouse serves itself.
@@ -109,8 +110,19 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot) {
 		return
 	}
 	defer up.Close()
+	if cl.sendProxy != 0 {
+		h := proxyproto.HeaderProxyFromAddrs(cl.sendProxy, c.RemoteAddr(), c.LocalAddr())
+		if _, err := h.WriteTo(up); err != nil {
+			return
+		}
+	}
 	s.tunnels.add(c)
 	defer s.tunnels.remove(c)
+	idle := cl.limits.idleTimeout
+	if idle == 0 {
+		idle = defaultTCPIdleTimeout
+	}
+	defer watchIdle(c, up, idle)()
 	ep.active.Add(1)
 	defer ep.active.Add(-1)
 	done := make(chan struct{})

@@ -18,6 +18,9 @@ func validateTrafficPolicy(r *resource, path string, tp *TrafficPolicy, ps *prob
 		return
 	}
 	validatePolicyParts(r, path, tp.LoadBalancer, tp.ConnectionPool, tp.OutlierDetection, tp.TLS, ps)
+	if pp := tp.ProxyProtocol; pp != nil && pp.Version != "" && pp.Version != "V1" && pp.Version != "V2" {
+		ps.errf(r, path+".proxyProtocol.version", "unknown version %q: want V1 or V2", pp.Version)
+	}
 	for i, pl := range tp.PortLevelSettings {
 		p := fmt.Sprintf("%s.portLevelSettings[%d]", path, i)
 		if pl.Port == nil || pl.Port.Number == 0 || pl.Port.Number > 65535 {

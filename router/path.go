@@ -40,7 +40,7 @@ func ParsePathMode(s string) (PathMode, bool) {
 
 // Errors NormalizePath returns; each means the request gets 400.
 var (
-	ErrPathControl      = errors.New("path contains a NUL or control character")
+	ErrPathControl      = errors.New("path contains a NUL, a control character or a space")
 	ErrPathEncoding     = errors.New("path has a malformed percent-encoding")
 	ErrPathEscapedSlash = errors.New("path contains an encoded slash or backslash (%2F or %5C)")
 	ErrPathNotAbsolute  = errors.New("path does not start with '/'")
@@ -60,7 +60,7 @@ func NormalizePath(p string, mode PathMode) (string, error) {
 	clean := true
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; {
-		case c < 0x20 || c == 0x7f:
+		case c <= ' ' || c == 0x7f: // a space only arrives through HTTP/2
 			return "", ErrPathControl
 		case c == '%' || c == '\\':
 			clean = false

@@ -39,10 +39,27 @@ func (c *compiler) rewrite(path string, r *HTTPRewrite, matches []*matchEntry) *
 	rw := &Rewrite{URI: r.URI}
 	if rr != nil {
 		c.regexRewrite(path+".uriRegexRewrite", rr, rw)
+		c.pathChars(path+".uriRegexRewrite.rewrite", rr.Rewrite)
 	} else {
 		c.slashWarning(path+".uri", r.URI, matches)
+		c.pathChars(path+".uri", r.URI)
+		if !strings.HasPrefix(r.URI, "/") {
+			c.errf(path+".uri", "a rewritten path must start with '/': %q", r.URI)
+		}
 	}
 	return rw
+}
+
+// pathChars refuses what cannot stand in a request path: spaces and
+// control characters (which would split the upstream request line) and a
+// fragment.
+func (c *compiler) pathChars(path, v string) {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b <= ' ' || b == 0x7f || b == '#' {
+			c.errf(path, "%q may not contain spaces, control characters or '#'", v)
+			return
+		}
+	}
 }
 
 func (c *compiler) regexRewrite(path string, rr *RegexRewrite, rw *Rewrite) {
