@@ -58,7 +58,7 @@
 //     rejected unparsed; duplicate JSON keys and deep nesting are parse
 //     errors), issuer (the provider is chosen by exact iss), time with
 //     ClockSkew, audience (403), then key and signature through golang-jwt
-//     with the method list of the key family and RegisteredClaims parsing.
+//     (see Key selection).
 //     A token without exp is accepted, as in Istio. Stricter than Envoy:
 //     "exp": 0 is expired (Envoy treats 0 as absent), and an iat more than
 //     ClockSkew in the future is "Jwt not yet valid". Audiences compare as
@@ -71,16 +71,37 @@
 //     outside 2048-8192 bits and keys with use other than sig; one bad key
 //     never drops the good ones. Inline jwks may hold HMAC keys (Envoy
 //     supports them), with a warning.
-//   - Key sets. KeySets uses jwkset only to convert JWKs: fetching,
-//     refreshing and caching are its own, because keyfunc's HTTP storage
-//     reads unbounded bodies, hides the first failure, drops a whole set
-//     for one bad key and blocks requests while refetching. Here a fetch
-//     is bounded by the rule's timeout and KeySetOptions.MaxBody, the last
-//     good set survives failures, a token with an unknown kid triggers at
-//     most one background refetch per MinRefetch and is rejected at once,
-//     and Authenticate only ever waits for a first fetch already in
-//     flight. Until a set has loaded its tokens get 401 "Jwks remote fetch
-//     is failed"; requests without a token still pass.
+//   - Key sets. Fetching, refreshing and caching are KeySets' own, not
+//     keyfunc's HTTP storage, because that storage reads unbounded bodies,
+//     hides the first failure, drops a whole set for one bad key and
+//     blocks requests while refetching. Here a fetch is bounded by the
+//     rule's timeout and KeySetOptions.MaxBody, the last good set survives
+//     failures, a token with an unknown kid triggers at most one
+//     background refetch per MinRefetch and is rejected at once, and
+//     Authenticate only ever waits for a first fetch already in flight.
+//     Until a set has loaded its tokens get 401 "Jwks remote fetch is
+//     failed"; requests without a token still pass. jwkset converts each
+//     JWK. Every loaded set, fetched or inline, keeps its accepted JWKs in
+//     a jwkset.MemoryStorage with a keyfunc.Keyfunc over it; a refetch
+//     builds a new set and storage rather than editing the one in use.
+//   - Key selection. A key fits a token when its kid is absent or the
+//     token's, its alg is absent or the token's, and its type is the one
+//     the token's alg needs (Envoy's rules, so an HMAC token never meets a
+//     public key). No fitting key: 401 "Jwks doesn't have key to match kid
+//     or alg from Jwt". When the token has a kid and its only fitting key
+//     is the first key carrying that kid, golang-jwt gets the keyfunc's
+//     KeyfuncCtx: keyfunc reads the key for the kid from the storage and
+//     checks again that the JWK's alg, if any, is the token's and its use
+//     is "sig" or absent, and golang-jwt checks the key type against the
+//     method; any failure there is "Jwt verification fails". Every other
+//     token tries each fitting key in set order, as Envoy does: one
+//     without a kid (keyfunc needs a kid; Envoy does not), and one whose
+//     kid several keys carry or that keys without a kid also fit. Both
+//     routes parse with the same golang-jwt options: the methods of the
+//     alg's key family, ClockSkew leeway, iat, the issuer if the rule has
+//     one, strict base64 and jwt.RegisteredClaims. A kid that no key
+//     carries triggers the rate-limited refetch, whether a key without a
+//     kid then verifies the token or it is rejected.
 //   - Output headers. Client copies of outputPayloadToHeader and
 //     outputClaimToHeaders headers are always removed first. A string claim
 //     holding control characters is not copied.

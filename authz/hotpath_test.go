@@ -116,9 +116,17 @@ func BenchmarkAuthorize(b *testing.B) {
 	}
 }
 
-func BenchmarkAuthenticateRS256(b *testing.B) {
+// BenchmarkAuthenticateRS256 verifies a token with a kid: the keyfunc
+// route.
+func BenchmarkAuthenticateRS256(b *testing.B) { benchAuthenticate(b, "k1") }
+
+// BenchmarkAuthenticateRS256NoKid verifies a token without a kid: every
+// key of the family is tried.
+func BenchmarkAuthenticateRS256NoKid(b *testing.B) { benchAuthenticate(b, "") }
+
+func benchAuthenticate(b *testing.B, kid string) {
 	e := hotEngine(b)
-	tok := mint(b, testKeys().a, "k1", claims("groups", []string{"a", "b"}, "scope", "read write"))
+	tok := mint(b, testKeys().a, kid, claims("groups", []string{"a", "b"}, "scope", "read write"))
 	h := get("/").Header
 	r := get("/api/v1/orders")
 	b.ReportAllocs()

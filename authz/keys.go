@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
 )
 
 // RSA key sizes gatehouse accepts: smaller keys are forgeable, larger ones
@@ -75,34 +77,106 @@ func (f family) methods() []string {
 
 // jwk is one usable verification key.
 type jwk struct {
-	kid string
-	alg string // "" when the key does not restrict its algorithm
-	fam family
-	key any // *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey or []byte
+	kid    string
+	alg    string // "" when the key does not restrict its algorithm
+	fam    family
+	key    any        // *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey or []byte
+	parsed jwkset.JWK // the same key as jwkset holds it, for the keyfunc
 }
 
 // keySet is an immutable parsed JWKS.
 type keySet struct {
 	keys []jwk
+	// kf looks keys up by kid for tokens that carry one (routeKID). It
+	// reads a jwkset.MemoryStorage that holds exactly keys, in the same
+	// order, and is never written after newKeySet: a refetch builds a
+	// new keySet, so a request sees one set from routing to signature.
+	kf keyfunc.Keyfunc
 }
 
-// candidates returns the keys that may verify a token with alg and kid,
-// following Envoy: a key with another kid is skipped (a key without kid
-// matches any), a key with another alg is skipped, and the key type must
-// fit the algorithm. kidKnown reports whether any key carries kid.
-func (ks *keySet) candidates(alg, kid string) (keys []any, kidKnown bool) {
+// sigUses is the keyfunc's "use" allowlist: the uses parseJWK accepts
+// ("sig", or no use at all).
+var sigUses = []jwkset.USE{jwkset.UseSig, ""}
+
+// newKeySet wraps accepted keys, with a keyfunc over a memory storage
+// holding them.
+func newKeySet(keys []jwk) (*keySet, error) {
+	store := jwkset.NewMemoryStorage()
+	all := make([]jwkset.JWK, len(keys))
+	for i := range keys {
+		all[i] = keys[i].parsed
+	}
+	if err := store.KeyReplaceAll(context.Background(), all); err != nil {
+		return nil, err
+	}
+	kf, err := keyfunc.New(keyfunc.Options{Storage: store, UseWhitelist: sigUses})
+	if err != nil {
+		return nil, err
+	}
+	return &keySet{keys: keys, kf: kf}, nil
+}
+
+// fits reports whether k may verify a token with alg (of family fam) and
+// kid, following Envoy: a key with another kid is skipped (a key without
+// kid matches any), a key with another alg is skipped, and the key type
+// must fit the algorithm.
+func (k *jwk) fits(alg, kid string, fam family) bool {
+	return (kid == "" || k.kid == "" || k.kid == kid) && (k.alg == "" || k.alg == alg) && k.fam == fam
+}
+
+// route is how a token is verified against a key set.
+type route uint8
+
+const (
+	// routeNone: no key fits the token's kid and alg (errKidAlg).
+	routeNone route = iota
+	// routeKID: exactly one key fits, and it is the first key carrying
+	// the token's kid, which is the key the keyfunc's storage returns for
+	// that kid. golang-jwt verifies through keyfunc.
+	routeKID
+	// routeScan: every candidate is tried (a token without kid, an
+	// unknown kid that keys without kid may match, a kid shared by several
+	// keys, or a known kid next to keys without kid of the same family).
+	routeScan
+)
+
+// match decides the route for a token with alg and kid without
+// allocating. kidKnown reports whether any key carries kid.
+func (ks *keySet) match(alg, kid string) (r route, kidKnown bool) {
 	fam := algFamily(alg)
+	n, first, only := 0, -1, -1
 	for i := range ks.keys {
 		k := &ks.keys[i]
 		if kid != "" && k.kid == kid {
 			kidKnown = true
+			if first < 0 {
+				first = i
+			}
 		}
-		if (kid != "" && k.kid != "" && k.kid != kid) || (k.alg != "" && k.alg != alg) || k.fam != fam {
-			continue
+		if k.fits(alg, kid, fam) {
+			n, only = n+1, i
 		}
-		keys = append(keys, k.key)
 	}
-	return keys, kidKnown
+	switch {
+	case n == 0:
+		return routeNone, kidKnown
+	case n == 1 && only == first:
+		return routeKID, kidKnown
+	}
+	return routeScan, kidKnown
+}
+
+// candidates returns the keys that may verify a token with alg and kid
+// (see fits), in the set's order.
+func (ks *keySet) candidates(alg, kid string) []any {
+	fam := algFamily(alg)
+	var keys []any
+	for i := range ks.keys {
+		if k := &ks.keys[i]; k.fits(alg, kid, fam) {
+			keys = append(keys, k.key)
+		}
+	}
+	return keys
 }
 
 // keyProblem is a key dropped from a set, with the reason.
@@ -123,7 +197,7 @@ func parseKeySet(data []byte, symmetric bool) (ks *keySet, dropped []keyProblem,
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, nil, false, fmt.Errorf("not a JSON Web Key Set: %w", err)
 	}
-	ks = &keySet{}
+	var keys []jwk
 	for i, raw := range doc.Keys {
 		k, priv, err := parseJWK(raw, symmetric)
 		private = private || priv
@@ -131,10 +205,13 @@ func parseKeySet(data []byte, symmetric bool) (ks *keySet, dropped []keyProblem,
 			dropped = append(dropped, keyProblem{index: i, kid: k.kid, reason: err.Error()})
 			continue
 		}
-		ks.keys = append(ks.keys, k)
+		keys = append(keys, k)
 	}
-	if len(ks.keys) == 0 {
+	if len(keys) == 0 {
 		return nil, dropped, private, errors.New("the key set has no usable signature keys")
+	}
+	if ks, err = newKeySet(keys); err != nil {
+		return nil, dropped, private, err
 	}
 	return ks, dropped, private, nil
 }
@@ -168,6 +245,7 @@ func parseJWK(raw json.RawMessage, symmetric bool) (jwk, bool, error) {
 	if err != nil {
 		return out, private, fmt.Errorf("unsupported or invalid key (kty %q): %w", m.KTY, err)
 	}
+	out.parsed = parsed
 	out.key, out.fam, err = publicKey(parsed.Key())
 	if err == nil && out.alg != "" && algFamily(out.alg) != out.fam {
 		err = fmt.Errorf("key alg %q does not fit its key type %q", out.alg, m.KTY)

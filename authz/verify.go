@@ -52,23 +52,46 @@ func (p *provider) verify(ctx context.Context, t *token, now func() time.Time) *
 	if err != nil {
 		return errFetch
 	}
-	keys, kidKnown := ks.candidates(t.alg, t.kid)
+	r, kidKnown := ks.match(t.alg, t.kid)
 	if t.kid != "" && !kidKnown {
 		p.src.unknownKID()
 	}
-	if len(keys) == 0 {
+	switch r {
+	case routeNone:
 		return errKidAlg
+	case routeKID:
+		return t.verifyKID(ctx, ks, p.rule.issuer, now)
 	}
-	return t.verifySignature(keys, p.rule.issuer, now)
+	return t.verifySignature(ks.candidates(t.alg, t.kid), p.rule.issuer, now)
 }
 
-// verifySignature verifies the signature with golang-jwt. keys all belong
-// to the family of the token's alg (see candidates), and the method
-// allowlist is that family's, so an HS256 token is never checked against
-// a public key and "none" never against anything. The
-// claims are parsed into jwt.RegisteredClaims (not MapClaims) and golang-jwt
-// re-validates exp, nbf, iat and iss as a second line of defence.
+// verifyKID verifies a token whose kid names exactly one fitting key
+// (routeKID) through keyfunc: it reads the key for the kid from the set's
+// memory storage and checks, on top of what match already checked, that
+// the key's alg (if any) is the token's and its use is "sig" or absent;
+// golang-jwt then checks that the key's type fits the method. Any of
+// these failing is errVerification, as a wrong signature is.
+func (t *token) verifyKID(ctx context.Context, ks *keySet, issuer string, now func() time.Time) *authnError {
+	return t.parse(issuer, now, ks.kf.KeyfuncCtx(ctx))
+}
+
+// verifySignature tries each of keys, which all belong to the family of
+// the token's alg (see candidates), until one verifies.
 func (t *token) verifySignature(keys []any, issuer string, now func() time.Time) *authnError {
+	set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(keys))}
+	for i, k := range keys {
+		set.Keys[i] = k
+	}
+	return t.parse(issuer, now, func(*jwt.Token) (any, error) { return set, nil })
+}
+
+// parse verifies the signature with golang-jwt and the key(s) from kf.
+// The method allowlist is the family of the token's alg, so an HS256
+// token is never checked against a public key and "none" never against
+// anything. The claims are parsed into jwt.RegisteredClaims (not
+// MapClaims) and golang-jwt re-validates exp, nbf, iat and iss as a
+// second line of defence.
+func (t *token) parse(issuer string, now func() time.Time, kf jwt.Keyfunc) *authnError {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(algFamily(t.alg).methods()),
 		jwt.WithLeeway(ClockSkew),
@@ -79,14 +102,8 @@ func (t *token) verifySignature(keys []any, issuer string, now func() time.Time)
 	if issuer != "" {
 		opts = append(opts, jwt.WithIssuer(issuer))
 	}
-	set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(keys))}
-	for i, k := range keys {
-		set.Keys[i] = k
-	}
 	var claims jwt.RegisteredClaims
-	_, err := jwt.NewParser(opts...).ParseWithClaims(t.raw, &claims, func(*jwt.Token) (any, error) {
-		return set, nil
-	})
+	_, err := jwt.NewParser(opts...).ParseWithClaims(t.raw, &claims, kf)
 	switch {
 	case err == nil:
 		return nil
