@@ -55,10 +55,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 // (help asked for: 0; bad flags: 2).
 func parse(fs *flag.FlagSet, args []string) (int, bool) {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
-		return exitUsage, false
+		return parseExit(err), false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
@@ -66,6 +63,15 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 		return exitUsage, false
 	}
 	return 0, true
+}
+
+// parseExit is the exit code for a flag parse error: 0 when help was
+// asked for, else 2.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
 }
 
 func (f *runFlags) logging(fs *flag.FlagSet) {
@@ -123,8 +129,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return serveWith(ctx, opts, stderr, nil)
 }
 
-// serveWith runs a gateway until SIGINT or SIGTERM, reloading on SIGHUP,
-// and calls serving (if set) once the listeners are up. A second SIGINT or
+// serveWith runs a gateway until SIGINT or SIGTERM, reloading on SIGHUP
+// and reopening the access log on SIGUSR1 (for logrotate), and calls serving (if set) once the listeners are up. A second SIGINT or
 // SIGTERM during the drain exits at once.
 func serveWith(ctx context.Context, opts gateway.Options, stderr io.Writer, serving func(*gateway.Server)) int {
 	srv, err := gateway.New(opts)
@@ -134,11 +140,19 @@ func serveWith(ctx context.Context, opts gateway.Options, stderr io.Writer, serv
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
 	go func() {
-		for range hup {
+		for sig := range sigs {
+			if sig == syscall.SIGUSR1 {
+				if err := srv.ReopenLogs(); err != nil {
+					opts.Logger.Error("SIGUSR1: reopening the access log failed; still writing to the old file", "error", err.Error())
+				} else {
+					opts.Logger.Info("SIGUSR1: access log reopened")
+				}
+				continue
+			}
 			opts.Logger.Info("SIGHUP: reloading the configuration")
 			srv.Reload()
 		}

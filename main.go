@@ -6,6 +6,7 @@
 //
 //	gatehouse run --config PATH [--config PATH ...] [--admin ADDR]
 //	gatehouse validate --config PATH [--config PATH ...]
+//	gatehouse explain (--config PATH ... | --admin ADDR) [flags] [METHOD] URL
 //	gatehouse demo
 //	gatehouse health [--admin ADDR]
 //	gatehouse version
@@ -39,6 +40,7 @@ func commands() []command {
 	return []command{
 		{"run", "serve the configuration", runCmd},
 		{"validate", "check a configuration without serving it", validateCmd},
+		{"explain", "show how a request would be served, step by step", explainCmd},
 		{"demo", "run the httpbin walkthrough with a built-in upstream", demoCmd},
 		{"health", "exit 0 if a running gatehouse is ready (for container probes)", healthCmd},
 		{"version", "print the version", versionCmd},

@@ -106,6 +106,14 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"run", "--config", "examples/quickstart", "--log-format", "xml"}, exitUsage, "--log-format"},
 		{[]string{"run", "--nope"}, exitUsage, "flag provided but not defined"},
 		{[]string{"health", "--admin", closedAddr(t)}, exitFailure, "not ready"},
+		{[]string{"explain", "--config", "examples/quickstart", "GET", "http://httpbin.example.com/status/418"}, exitOK,
+			"route:    #0 default/httpbin http[0].match[0]: MATCH (uri prefix \"/status\")"},
+		{[]string{"explain", "--config", "examples/quickstart", "-H", "X-Forwarded-For: 6.6.6.6", "http://x.example.com/nope"}, exitOK,
+			"result:   404 (route_not_found)"},
+		{[]string{"explain", "--config", "examples/quickstart"}, exitUsage, "want [METHOD] URL"},
+		{[]string{"explain", "http://x/"}, exitUsage, "either --config or --admin"},
+		{[]string{"explain", "-H", "novalue", "http://x/"}, exitUsage, "want \"Name: value\""},
+		{[]string{"explain", "--config", bad, "http://x/"}, exitFailure, "gw.yaml:6: Gateway default/gw"},
 	}
 	for _, tc := range tests {
 		var out bytes.Buffer

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -35,6 +36,11 @@ type Policy struct {
 	rules  []*rule
 }
 
+// ErrDenyHTTPOnly is the warning for a DENY rule made only of HTTP
+// fields, which matches every connection of a TCP port. A gateway without
+// TCP ports may drop it.
+var ErrDenyHTTPOnly = errors.New("uses only HTTP fields: on a TCP port this DENY rule matches every connection")
+
 // CompileAuthorizationPolicy validates spec as Istio does and compiles its
 // rules. Every problem is returned, each as an *api.FieldError with its
 // YAML path; warnings are wrapped with api.Warning. A nil spec is the
@@ -54,7 +60,7 @@ func CompileAuthorizationPolicy(meta api.Meta, spec *AuthorizationPolicy) (*Poli
 		if ru := c.rule(fmt.Sprintf("spec.rules[%d]", i), i, r, meta.Namespace); ru != nil {
 			p.rules = append(p.rules, ru)
 			if p.Action == ActionDeny && ru.onlyHTTP {
-				c.warnf(fmt.Sprintf("spec.rules[%d]", i), "uses only HTTP fields: on a TCP port this DENY rule matches every connection")
+				c.errs = append(c.errs, api.Warning(&api.FieldError{Path: fmt.Sprintf("spec.rules[%d]", i), Err: ErrDenyHTTPOnly}))
 			}
 		}
 	}

@@ -29,10 +29,12 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rq *request,
 	}
 	switch act.Kind {
 	case router.ActionRedirect:
+		note(w, "", "direct_response")
 		s.applyResponseEdits(w.Header(), r, act.ResponseHeaders, act.CORS, origin)
 		w.Header().Set("Location", act.Redirect.Location(scheme(r), r.Host, rq.path, r.URL.RawQuery, rt, 0))
 		w.WriteHeader(act.Redirect.Code)
 	case router.ActionDirectResponse:
+		note(w, "", "direct_response")
 		s.directResponse(w, r, act, origin)
 	default:
 		s.forward(w, r, rq, rt)
@@ -43,6 +45,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rq *request,
 // request has been answered (or the client went away during the delay).
 func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, f *router.Fault) bool {
 	if d := f.Delay(rand.Uint64()); d > 0 {
+		note(w, "DI", "")
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -52,6 +55,9 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, f *router.F
 		}
 	}
 	status, grpcStatus, ok := f.Abort(rand.Uint64())
+	if ok {
+		note(w, "FI", "fault_filter_abort")
+	}
 	switch {
 	case !ok:
 		return true

@@ -1,10 +1,15 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -73,8 +78,9 @@ func (s *Server) startAdmin(wg *sync.WaitGroup) (*http.Server, error) {
 }
 
 // AdminHandler returns the admin endpoints: /healthz/ready (200 once the
-// configuration is loaded and the listeners accept) and /config_dump (the
-// compiled configuration and the latest reload's outcome, as JSON).
+// configuration is loaded and the listeners accept), /config_dump (the
+// compiled configuration and the latest reload's outcome, as JSON) and
+// /explain (how a described request would be served).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz/ready", func(w http.ResponseWriter, _ *http.Request) {
@@ -90,5 +96,40 @@ func (s *Server) AdminHandler() http.Handler {
 		enc.SetIndent("", "  ")
 		enc.Encode(s.dump())
 	})
+	mux.HandleFunc("GET /explain", s.serveExplain)
 	return mux
+}
+
+// serveExplain explains a request against the configuration being
+// served: /explain?url=http://host/path&method=GET&header=Name:+value
+// (repeatable)&peer=ip&proxy=ip&port=80&sni=name&principal=id.
+func (s *Server) serveExplain(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	req := ExplainRequest{Method: q.Get("method"), URL: q.Get("url"), Header: http.Header{},
+		Peer: q.Get("peer"), ProxySource: q.Get("proxy"), SNI: q.Get("sni"), Principal: q.Get("principal")}
+	for _, h := range q["header"] {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok {
+			http.Error(w, fmt.Sprintf("header %q: want Name: value", h), http.StatusBadRequest)
+			return
+		}
+		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	if p := q.Get("port"); p != "" {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			http.Error(w, fmt.Sprintf("port %q: want a port number", p), http.StatusBadRequest)
+			return
+		}
+		req.Port = uint32(n)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	x, err := s.snap.Load().Explain(ctx, req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, x.String())
 }

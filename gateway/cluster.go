@@ -43,6 +43,8 @@ type cluster struct {
 	// sendProxy is the PROXY protocol version (1 or 2) written at the start
 	// of each forwarded TCP connection; 0 for none.
 	sendProxy byte
+	// proxyFrom is the DestinationRule that asked for sendProxy.
+	proxyFrom *resource
 
 	active  atomic.Int64 // requests in flight (http2MaxRequests)
 	retries atomic.Int64 // retries in flight (maxRetries)
@@ -157,6 +159,16 @@ type clusterBuilder struct {
 	pools    *poolSet
 	byKey    map[clusterKey]router.UpstreamID
 	clusters []*cluster
+	// warnedProxy holds the DestinationRules already warned about.
+	warnedProxy map[*resource]bool
+}
+
+// cluster returns the cluster of id, or nil.
+func (b *clusterBuilder) cluster(id router.UpstreamID) *cluster {
+	if id < 0 || int(id) >= len(b.clusters) {
+		return nil
+	}
+	return b.clusters[id]
 }
 
 // resolve implements router.Resolver.
@@ -201,6 +213,9 @@ func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint
 		outlier: outlierOf(pol.outlier), hash: hashPolicyOf(pol.lb), lbName: lbName(pol.lb)}
 	c.connectTimeout = c.limits.connectTimeout
 	c.sendProxy = sendProxy
+	if sendProxy != 0 {
+		c.proxyFrom = dr.res
+	}
 	var sp *ServicePort
 	if svc != nil {
 		if sp = svc.port(port); sp == nil {

@@ -3,8 +3,10 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -17,6 +19,7 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 	d := decodeFiles(files, env.cache)
 	defer env.cache.sweep()
 	ps := &d.problems
+	checkDuplicates(d.resources, ps)
 	translateLegacyKinds(d)
 	byKind := map[string][]*resource{}
 	for _, r := range d.resources {
@@ -29,7 +32,7 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 	servers := gatewayServers(gws, ps)
 	reg := newRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], env, ps)
 	vss := compileVirtualServices(byKind["VirtualService"], gatewayNames(gws), env.cache, ps)
-	b := &clusterBuilder{reg: reg, pools: env.pools, byKey: map[clusterKey]router.UpstreamID{}}
+	b := &clusterBuilder{reg: reg, pools: env.pools, byKey: map[clusterKey]router.UpstreamID{}, warnedProxy: map[*resource]bool{}}
 	snap := &Snapshot{Loaded: time.Now()}
 	for _, f := range files {
 		snap.Files = append(snap.Files, f.Path)
@@ -41,6 +44,7 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 	}
 	snap.listeners = buildListeners(servers, vss, b, mesh, rsByVS, env, ps)
 	snap.mesh = mesh
+	snap.authz = compileSecurity(byKind, mesh, servesTCP(snap.listeners), env, ps)
 	for _, r := range byKind["VirtualService"] {
 		checkDestinations(r, b, ps)
 	}
@@ -61,6 +65,22 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 	snap.Loaded = time.Now()
 	snap.compileTime = snap.Loaded.Sub(start)
 	return snap, d
+}
+
+// checkDuplicates refuses two resources of one kind with the same
+// namespace and name: in Kubernetes the second would replace the first,
+// and which one a user meant cannot be known.
+func checkDuplicates(rs []*resource, ps *problems) {
+	type key struct{ kind, ns, name string }
+	seen := make(map[key]*resource, len(rs))
+	for _, r := range rs {
+		k := key{r.Kind, r.Meta.Namespace, r.Meta.Name}
+		if first, ok := seen[k]; ok {
+			ps.errf(r, "metadata.name", "%s %s is already defined at %s:%d; names must be unique per kind and namespace", r.Kind, r.Meta.Key(), first.File, first.Line)
+			continue
+		}
+		seen[k] = r
+	}
 }
 
 // translateLegacyKinds turns Kubernetes Ingresses and Istio 0.x RouteRules
@@ -91,6 +111,11 @@ type compileEnv struct {
 	// certFiles collects the certificate, key, CA and CRL files the
 	// configuration reads, so that changes to them reload it.
 	certFiles map[string]bool
+	// keySets fetches the remote JWT key sets the configuration names;
+	// nil rejects every token that needs one.
+	keySets *authz.KeySets
+	// log receives the security engine's debug lines.
+	log *slog.Logger
 }
 
 // addCertFiles records files a TLS setting reads.
@@ -172,14 +197,20 @@ func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, me
 		}
 		lc.proxy = mesh.proxyFor(lc.key.Port, gws)
 		lc.trustedHops = mesh.hopsFor(gws)
+		lc.pathMode = mesh.pathMode
+		for _, g := range gws {
+			lc.keepParams = lc.keepParams || mesh.keepParams[g]
+		}
 		switch lc.family {
 		case familyHTTP:
 			lc.routes = router.BuildTable(routerServers(lc.servers), vss, b.resolve)
 			collectTableWarnings(lc.routes, vss, rsByVS, ps)
+			warnHTTPProxyProtocol(lc.routes, b, ps)
 		case familyTLS:
 			buildTLSListener(lc, vss, b, env, ps)
 			for _, t := range lc.terminated {
 				collectTableWarnings(t.routes, vss, rsByVS, ps)
+				warnHTTPProxyProtocol(t.routes, b, ps)
 			}
 		case familyTCP:
 			if !buildTCPListener(lc, vss, b, ps) {
@@ -188,6 +219,31 @@ func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, me
 		}
 	}
 	return out
+}
+
+// warnHTTPProxyProtocol warns, once per DestinationRule, when HTTP routes
+// reach a cluster whose DestinationRule asks for PROXY protocol headers:
+// gatehouse sends them on forwarded TCP connections only, since pooled
+// HTTP connections carry many clients.
+func warnHTTPProxyProtocol(t *router.Table, b *clusterBuilder, ps *problems) {
+	if t == nil {
+		return
+	}
+	for _, vh := range t.VHosts() {
+		for _, rt := range vh.Routes {
+			if rt.Forward == nil {
+				continue
+			}
+			for _, d := range rt.Forward.Dests {
+				c := b.cluster(d.Upstream)
+				if c == nil || c.proxyFrom == nil || b.warnedProxy[c.proxyFrom] {
+					continue
+				}
+				b.warnedProxy[c.proxyFrom] = true
+				ps.warnf(c.proxyFrom, "spec.trafficPolicy.proxyProtocol", "ignored for HTTP routes (%s): gatehouse sends PROXY headers only on connections it forwards as TCP", rt.VirtualService)
+			}
+		}
+	}
 }
 
 // buildTCPListener routes a TCP port by the tcp routes bound to its first

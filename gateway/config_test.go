@@ -115,6 +115,11 @@ spec:
 			files: map[string]string{"gw.yaml": httpGateway + "---\napiVersion: networking.istio.io/v2\nkind: VirtualService\nmetadata: {name: x}\nspec: {}\n"},
 			want:  []string{`gw.yaml:9: VirtualService default/x: apiVersion networking.istio.io/v2: networking.istio.io serves VirtualService in versions v1, v1beta1, v1alpha3`},
 		},
+		{
+			name:  "one name defined twice",
+			files: map[string]string{"a.yaml": httpGateway, "b.yaml": httpGateway, "vs.yaml": vsTo(80)},
+			want:  []string{`b.yaml:3: Gateway default/gw: metadata.name: Gateway default/gw is already defined at a.yaml:1; names must be unique per kind and namespace`},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,7 +131,7 @@ spec:
 			var got []string
 			for _, p := range problems {
 				if !p.Warning {
-					got = append(got, strings.TrimPrefix(p.String(), dir+"/"))
+					got = append(got, strings.ReplaceAll(p.String(), dir+"/", ""))
 				}
 			}
 			if strings.Join(sortStrings(got), "\n") != strings.Join(sortStrings(tc.want), "\n") {
@@ -220,4 +225,29 @@ func exampleFiles(tb testing.TB) []string {
 		return nil
 	})
 	return out
+}
+
+// A DestinationRule asking for PROXY headers upstream is warned about when
+// HTTP routes use it: only forwarded TCP connections carry the header.
+func TestWarnProxyProtocolOnHTTP(t *testing.T) {
+	t.Parallel()
+	dr := `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: pp}
+spec:
+  host: 127.0.0.1
+  trafficPolicy:
+    proxyProtocol: {version: V2}
+`
+	dir, problems, _, err := checkDir(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(8080), "dr.yaml": dr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "dr.yaml:7: DestinationRule default/pp: spec.trafficPolicy.proxyProtocol: ignored for HTTP routes (default/vs)"
+	for _, p := range problems {
+		if p.Warning && strings.HasPrefix(strings.ReplaceAll(p.String(), dir+"/", ""), want) {
+			return
+		}
+	}
+	t.Fatalf("no warning %q in %v", want, problems)
 }

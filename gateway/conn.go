@@ -14,10 +14,11 @@ import (
 )
 
 // connInfo is what the gateway knows about a downstream connection beyond
-// what net/http records: the physical peer, which a PROXY header never
-// changes (ipBlocks and source.ip match it).
+// what net/http keeps: the physical peer, which a PROXY header hides from
+// RemoteAddr, and the local address the connection arrived on.
 type connInfo struct {
 	peer    netip.AddrPort
+	local   netip.AddrPort
 	proxied bool // RemoteAddr comes from a PROXY header
 }
 
@@ -25,6 +26,12 @@ type connInfoKey struct{}
 
 // withConnInfo is http.Server.ConnContext: it records the physical peer.
 func withConnInfo(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connInfoKey{}, newConnInfo(c))
+}
+
+// newConnInfo unwraps c down to the socket to find the physical peer and
+// the local address. It never reads from c.
+func newConnInfo(c net.Conn) *connInfo {
 	ci := &connInfo{}
 	raw := c
 	for unwrapped := false; !unwrapped; {
@@ -41,10 +48,15 @@ func withConnInfo(ctx context.Context, c net.Conn) context.Context {
 			unwrapped = true
 		}
 	}
+	// The socket's addresses: a proxyproto.Conn would block here to read
+	// its header, and the header's addresses are not the socket's.
 	if a, ok := raw.RemoteAddr().(*net.TCPAddr); ok {
 		ci.peer = a.AddrPort()
 	}
-	return context.WithValue(ctx, connInfoKey{}, ci)
+	if a, ok := raw.LocalAddr().(*net.TCPAddr); ok {
+		ci.local = a.AddrPort()
+	}
+	return ci
 }
 
 // connInfoOf returns the connection information of a request.

@@ -18,14 +18,34 @@ type configDump struct {
 	Warnings   []string       `json:"warnings,omitempty"`
 	Listeners  []listenerDump `json:"listeners"`
 	Clusters   []clusterDump  `json:"clusters"`
+	AccessLog  *accessLogDump `json:"access_log,omitempty"`
+	JWKS       []jwksDump     `json:"jwks,omitempty"`
+}
+
+type accessLogDump struct {
+	File    string `json:"file"`
+	Dropped uint64 `json:"dropped_lines"`
+}
+
+type jwksDump struct {
+	URI         string    `json:"uri"`
+	Ready       bool      `json:"ready"`
+	Keys        int       `json:"keys"`
+	Fetches     int       `json:"fetches"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
 }
 
 type listenerDump struct {
-	Address      string       `json:"address"`
-	Bound        string       `json:"bound,omitempty"`
-	Protocol     string       `json:"protocol"`
-	Servers      []serverDump `json:"servers"`
-	VirtualHosts []vhostDump  `json:"virtual_hosts,omitempty"`
+	Address  string `json:"address"`
+	Bound    string `json:"bound,omitempty"`
+	Protocol string `json:"protocol"`
+	// ProxyProtocol says how PROXY headers are taken, "" when they are not.
+	ProxyProtocol     string       `json:"proxy_protocol,omitempty"`
+	TrustedProxies    uint32       `json:"num_trusted_proxies"`
+	PathNormalization string       `json:"path_normalization"`
+	Servers           []serverDump `json:"servers"`
+	VirtualHosts      []vhostDump  `json:"virtual_hosts,omitempty"`
 }
 
 type serverDump struct {
@@ -79,7 +99,8 @@ func (s *Server) dump() configDump {
 		d.Warnings = append(d.Warnings, w.String())
 	}
 	for _, lc := range snap.listeners {
-		ld := listenerDump{Address: lc.key.String(), Protocol: lc.family.String()}
+		ld := listenerDump{Address: lc.key.String(), Protocol: lc.family.String(), ProxyProtocol: lc.proxy.describe(),
+			TrustedProxies: lc.trustedHops, PathNormalization: pathModeName(lc.pathMode)}
 		if a := s.Addr(lc.key.Port); a != nil {
 			ld.Bound = a.String()
 		}
@@ -87,6 +108,9 @@ func (s *Server) dump() configDump {
 			ld.Servers = append(ld.Servers, serverDump{Gateway: sv.gateway, Index: sv.index, PortName: sv.spec.Port.Name, Protocol: sv.protocol, Hosts: sv.hosts})
 		}
 		ld.VirtualHosts = dumpTable(snap, lc.routes)
+		for _, t := range lc.terminated {
+			ld.VirtualHosts = append(ld.VirtualHosts, dumpTable(snap, t.routes)...)
+		}
 		d.Listeners = append(d.Listeners, ld)
 	}
 	slices.SortFunc(d.Listeners, func(a, b listenerDump) int { return cmp.Compare(a.Address, b.Address) })
@@ -97,6 +121,12 @@ func (s *Server) dump() configDump {
 				Active: ep.pool.active.Load(), Idle: ep.pool.idleCount()})
 		}
 		d.Clusters = append(d.Clusters, cd)
+	}
+	if l := snap.alog; l != nil {
+		d.AccessLog = &accessLogDump{File: l.Path(), Dropped: l.Dropped()}
+	}
+	for _, k := range s.keySets.Status() {
+		d.JWKS = append(d.JWKS, jwksDump{URI: k.URI, Ready: k.Ready, Keys: k.Keys, Fetches: k.Fetches, LastSuccess: k.LastSuccess, LastError: k.LastError})
 	}
 	return d
 }

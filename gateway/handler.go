@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -19,61 +20,133 @@ type httpHandler struct {
 type request struct {
 	snap *Snapshot
 	lc   *listenerConfig
-	// path is the normalized path, without the query.
+	// path is the normalized path, without the query: what routes and
+	// policies match and what the upstream receives.
 	path string
 	// upgrade is "websocket" when the client asks for one, else "".
 	upgrade string
 	// origin is the CORS Origin header.
 	origin string
+	// client holds the peer, downstream and trusted client addresses.
+	client clientAddrs
 }
 
-// ServeHTTP routes one request: it reads the snapshot once, normalizes the
-// request, picks the virtual host and route, and forwards.
+// ServeHTTP serves one request in an Istio gateway's order: it reads the
+// snapshot once, refuses malformed requests, normalizes the path, works
+// out the client address, authenticates, matches a route, authorizes
+// (so a denied request gets 403 even where no route matches), and only
+// then redirects, answers 404 or forwards.
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq := request{snap: h.s.snap.Load()}
+	if l := rq.snap.alog; l != nil {
+		lw, cb := beginLog(w, r)
+		defer finishLog(l, lw, cb, r, connInfoOf(r.Context()))
+		w = lw
+	}
 	rq.lc = rq.snap.listeners[h.key]
-	table := routesFor(rq.lc, r)
-	if table == nil {
-		localReply(w, r, http.StatusNotFound, "")
+	if rq.lc == nil {
+		notFound(w, r)
 		return
 	}
 	if isH2CUpgrade(r) && rq.lc.h2c && r.TLS == nil {
 		h.h2c.ServeHTTP(w, r)
 		return
 	}
+	if !rq.prologue(w, r) {
+		return
+	}
+	table := routesFor(rq.lc, r)
+	vh := table.VHost(router.NormalizeHost(r.Host))
+	rt, ok := h.s.secureMatch(w, r, &rq, vh)
+	switch {
+	case !ok:
+	case vh == nil:
+		notFound(w, r)
+	case vh.RequireTLS && r.TLS == nil:
+		note(w, "", "direct_response")
+		httpsRedirect(w, r)
+	case rt == nil:
+		notFound(w, r)
+	default:
+		if e := entryOf(w); e != nil {
+			e.RouteName = rt.Name
+		}
+		rq.origin = r.Header.Get("Origin")
+		h.s.serveRoute(w, r, &rq, rt)
+	}
+}
+
+// prologue refuses requests no route may see, removes the headers a
+// client may not set, normalizes the path and sets the forwarding
+// headers. It answers and returns false when the request is refused.
+func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
 	status, msg := checkRequest(r)
 	if status == 0 {
 		rq.upgrade, status = upgradeOf(r)
 	}
+	if status == 0 {
+		var err error
+		rq.path, err = router.NormalizePath(rawPath(r), rq.lc.pathMode)
+		if err != nil || (!rq.lc.keepParams && strings.IndexByte(rq.path, ';') >= 0) {
+			status, msg = http.StatusBadRequest, "Bad Request"
+		}
+	}
 	if status != 0 {
+		note(w, "DPE", "request_rejected")
 		w.Header().Set("Connection", "close")
 		localReply(w, r, status, msg)
-		return
+		return false
 	}
 	sanitizeRequestHeaders(r.Header)
-	var err error
-	if rq.path, err = router.NormalizePath(rawPath(r), router.PathBase); err != nil {
-		w.Header().Set("Connection", "close")
-		localReply(w, r, http.StatusBadRequest, "Bad Request")
-		return
+	sanitizeTrustHeaders(r.Header, rq.lc.trustedHops)
+	rq.client = resolveClient(connInfoOf(r.Context()), r, rq.lc.trustedHops)
+	setForwardingHeaders(r, &rq.client)
+	return true
+}
+
+// secureMatch authenticates the request, matches its route (claims
+// included) and authorizes it. It answers and returns false when
+// authentication or authorization refuses the request.
+func (s *Server) secureMatch(w http.ResponseWriter, r *http.Request, rq *request, vh *router.VHost) (*router.Route, bool) {
+	e := rq.snap.authz
+	var ar *authz.Request
+	var id *authz.Identity
+	if e != nil {
+		ar = authzRequest(r, rq, connInfoOf(r.Context()))
+		if !isCORSPreflight(r) {
+			var rej *authz.Response
+			if id, rej = e.Authenticate(r.Context(), ar); rej != nil {
+				note(w, "", "jwt_authn_access_denied{"+strings.ReplaceAll(rej.Body, " ", "_")+"}")
+				rej.Write(w)
+				return nil, false
+			}
+		}
 	}
-	vh := table.VHost(router.NormalizeHost(r.Host))
-	if vh == nil {
-		localReply(w, r, http.StatusNotFound, "")
-		return
+	var rt *router.Route
+	if vh != nil {
+		rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: r.Host, Path: rq.path, RawQuery: r.URL.RawQuery, Header: r.Header, Claims: claimsOf(id)}
+		rt = vh.Match(&rr)
 	}
-	if vh.RequireTLS && r.TLS == nil {
-		httpsRedirect(w, r)
-		return
+	if e == nil {
+		return rt, true
 	}
-	rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: r.Host, Path: rq.path, RawQuery: r.URL.RawQuery, Header: r.Header}
-	rt := vh.Match(&rr)
-	if rt == nil {
-		localReply(w, r, http.StatusNotFound, "")
-		return
+	if rt != nil {
+		ar.Destination = destinationOf(rq.snap, rt.Forward)
 	}
-	rq.origin = r.Header.Get("Origin")
-	h.s.serveRoute(w, r, &rq, rt)
+	d := e.Authorize(ar, id)
+	s.logDecision(&d, ar)
+	if !d.Allowed {
+		noteDenied(w, &d)
+		d.Write(w)
+		return nil, false
+	}
+	return rt, true
+}
+
+// notFound answers a request no route takes: 404, as Envoy's NR.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	note(w, "NR", "route_not_found")
+	localReply(w, r, http.StatusNotFound, "")
 }
 
 // upgradeOf reports the protocol switch a request asks for. As at an Istio

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -48,7 +49,25 @@ var groupKinds = map[string]struct {
 	"security.istio.io": {
 		versions: []string{"v1", "v1beta1"},
 		kinds: map[string]kindInfo{
-			"PeerAuthentication": {ignoreWhy: "PeerAuthentication sets mesh mTLS between sidecars; a gateway's client TLS is set on the Gateway server"},
+			"AuthorizationPolicy":   {newSpec: spec[authz.AuthorizationPolicy]()},
+			"RequestAuthentication": {newSpec: spec[authz.RequestAuthentication]()},
+			"PeerAuthentication":    {ignoreWhy: "PeerAuthentication sets mesh mTLS between sidecars; a gateway's client TLS is set on the Gateway server"},
+		},
+	},
+	"authentication.istio.io": {
+		versions: []string{"v1alpha1"},
+		kinds: map[string]kindInfo{
+			"Policy":     {newSpec: spec[authz.LegacyPolicy]()},
+			"MeshPolicy": {newSpec: spec[authz.LegacyPolicy]()},
+		},
+	},
+	"rbac.istio.io": {
+		versions: []string{"v1alpha1"},
+		kinds: map[string]kindInfo{
+			"RbacConfig":         {newSpec: spec[authz.RbacConfig]()},
+			"ClusterRbacConfig":  {newSpec: spec[authz.RbacConfig]()},
+			"ServiceRole":        {newSpec: spec[authz.ServiceRole]()},
+			"ServiceRoleBinding": {newSpec: spec[authz.ServiceRoleBinding]()},
 		},
 	},
 	"install.istio.io": {

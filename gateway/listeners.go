@@ -19,6 +19,11 @@ type listenerConfig struct {
 	proxy *proxySettings
 	// trustedHops is numTrustedProxies for X-Forwarded-For.
 	trustedHops uint32
+	// pathMode is the mesh's pathNormalization.
+	pathMode router.PathMode
+	// keepParams forwards paths with ";" parameters instead of refusing
+	// them (annotation gatehouse.io/path-parameters: keep).
+	keepParams bool
 	// h2c allows HTTP/1.1 connections to upgrade to HTTP/2 (Upgrade: h2c);
 	// set when a server on the port speaks HTTP2 or GRPC.
 	h2c bool
@@ -173,7 +178,9 @@ func serverSettings(s *gwServer, mode, credDir string, ps *problems) (gwtls.Serv
 		return st, false
 	}
 	st.CertFile, st.KeyFile = cert, key
-	if st.CAFile == "" {
+	// A secret's ca.crt (cert-manager always writes one) only matters when
+	// the server asks for client certificates; Istio ignores it otherwise.
+	if st.CAFile == "" && st.Mode != gwtls.Simple {
 		st.CAFile = ca
 	}
 	return st, true

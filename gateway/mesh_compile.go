@@ -14,10 +14,13 @@ type meshSettings struct {
 	accessLogFile     string
 	accessLogEncoding string
 	accessLogFormat   string
-	pathMode          router.PathMode
-	trustedHops       uint32
-	rootNamespace     string
-	ingressClass      string
+	// accessLogFrom is the resource that configured the access log, for
+	// reporting a file that cannot be opened.
+	accessLogFrom *resource
+	pathMode      router.PathMode
+	trustedHops   uint32
+	rootNamespace string
+	ingressClass  string
 	// proxy is the mesh-wide PROXY protocol (gatewayTopology.proxyProtocol).
 	proxy *proxySettings
 	// filterAll and filterPort come from EnvoyFilters, for every listener
@@ -26,6 +29,9 @@ type meshSettings struct {
 	filterPort map[uint32]*proxySettings
 	// gateways holds each Gateway's own topology, from its annotation.
 	gateways map[string]gatewayTopology
+	// keepParams holds the Gateways whose listeners forward paths with
+	// ";" parameters instead of refusing them.
+	keepParams map[string]bool
 }
 
 type gatewayTopology struct {
@@ -36,7 +42,7 @@ type gatewayTopology struct {
 // compileMesh reads the mesh configuration: one IstioOperator or istio
 // ConfigMap, the EnvoyFilters, and the Gateways' annotations.
 func compileMesh(byKind map[string][]*resource, ps *problems) *meshSettings {
-	m := &meshSettings{rootNamespace: "istio-system", ingressClass: "istio", filterPort: map[uint32]*proxySettings{}, gateways: map[string]gatewayTopology{}}
+	m := &meshSettings{rootNamespace: "istio-system", ingressClass: "istio", filterPort: map[uint32]*proxySettings{}, gateways: map[string]gatewayTopology{}, keepParams: map[string]bool{}}
 	var sources []*resource
 	sources = append(sources, byKind["IstioOperator"]...)
 	for _, r := range byKind["ConfigMap"] {
@@ -58,6 +64,13 @@ func compileMesh(byKind map[string][]*resource, ps *problems) *meshSettings {
 		m.envoyFilter(r, ps)
 	}
 	for _, r := range byKind["Gateway"] {
+		switch v := r.Meta.Annotations[AnnotationPathParameters]; v {
+		case "", "reject":
+		case "keep":
+			m.keepParams[r.Meta.Key()] = true
+		default:
+			ps.errf(r, "metadata.annotations", "%s: %q: want reject or keep", AnnotationPathParameters, v)
+		}
 		if v, ok := r.Meta.Annotations[annotationProxyConfig]; ok {
 			if pc := parseProxyConfig(r, v, ps); pc != nil && pc.GatewayTopology != nil {
 				t := pc.GatewayTopology
@@ -97,9 +110,13 @@ func (m *meshSettings) apply(r *resource, path string, mc *MeshConfig, ps *probl
 	switch e := strings.ToUpper(mc.AccessLogEncoding); e {
 	case "", "TEXT", "JSON":
 		m.accessLogEncoding = e
+		if _, err := compileAccessLogFormat(e, mc.AccessLogFormat); err != nil {
+			ps.errf(r, path+".accessLogFormat", "%v", err)
+		}
 	default:
 		ps.errf(r, path+".accessLogEncoding", "unknown encoding %q: want TEXT or JSON", mc.AccessLogEncoding)
 	}
+	m.accessLogFrom = r
 	if pn := mc.PathNormalization; pn != nil {
 		mode, ok := router.ParsePathMode(pn.Normalization)
 		if !ok {

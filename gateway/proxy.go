@@ -33,6 +33,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 		c = rq.snap.cluster(d.Upstream)
 	}
 	if c == nil {
+		note(w, "NC", "cluster_not_found")
 		localReply(w, r, http.StatusServiceUnavailable, "")
 		return
 	}
@@ -53,16 +54,23 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	s.prepare(o, r, rq, rt, d)
 	x := &exchange{s: s, w: w, r: r, o: o, c: c, policy: act.Retry}
 	resp, ep, err := x.run(ctx)
+	if e := entryOf(w); e != nil {
+		noteUpstream(e, c, ep, x, err)
+	}
 	if len(rt.Mirrors) > 0 {
 		defer s.mirror(rq.snap, r, o, rt, act.Timeout)
 	}
 	if err != nil {
 		upstreamError(w, ctx, r, err)
+		if len(x.tried) > 1 && r.Context().Err() == nil {
+			note(w, "URX", "")
+		}
 		return
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if o.upgrade == "" {
 			resp.Body.Close() // a switch nobody asked for
+			note(w, "UPE", "upstream_reset_before_response_started{protocol_error}")
 			localReply(w, r, http.StatusBadGateway, bodyProtocol)
 			return
 		}
@@ -94,7 +102,6 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 // do in Envoy.
 func (s *Server) prepare(o *outbound, r *http.Request, rq *request, rt *router.Route, d *router.Dest) {
 	o.upgrade = rq.upgrade
-	setForwardingHeaders(r)
 	o.path = rq.path
 	if rw := rt.Action.Rewrite; rw != nil {
 		if p := rw.Path(rq.path, rt); p != rq.path {
@@ -113,43 +120,58 @@ func (s *Server) prepare(o *outbound, r *http.Request, rq *request, rt *router.R
 // upstreamError answers a failed exchange with Envoy's local reply for it.
 // A client that went away gets nothing.
 func upstreamError(w http.ResponseWriter, ctx context.Context, r *http.Request, err error) {
-	switch {
-	case errors.Is(context.Cause(ctx), errRouteTimeout):
-		localReply(w, r, http.StatusGatewayTimeout, bodyTimeout)
-	case r.Context().Err() != nil:
+	f := failureOf(ctx, r, err)
+	note(w, f.flags, f.details)
+	if f.status == 0 {
 		return
-	case errors.As(err, new(*clientBodyError)):
-		w.Header().Set("Connection", "close")
-		localReply(w, r, http.StatusBadRequest, "Bad Request")
-	case errors.Is(err, errOverflow):
-		localReply(w, r, http.StatusServiceUnavailable, bodyOverflow)
-	case errors.Is(err, errNoHealthy):
-		localReply(w, r, http.StatusServiceUnavailable, bodyNoHealthy)
-	case errors.Is(err, errPerTryTimeout):
-		localReply(w, r, http.StatusGatewayTimeout, bodyTimeout)
-	case errors.As(err, new(*connectError)):
-		localReply(w, r, http.StatusServiceUnavailable, bodyConnect)
-	case errors.As(err, new(*protocolError)):
-		localReply(w, r, http.StatusBadGateway, bodyProtocol)
-	default:
-		localReply(w, r, http.StatusServiceUnavailable, bodyReset)
 	}
+	if f.close {
+		w.Header().Set("Connection", "close")
+	}
+	localReply(w, r, f.status, f.body)
 }
 
-// setForwardingHeaders adds what an Istio gateway adds to every request:
-// the peer appended to X-Forwarded-For, X-Forwarded-Proto from the
-// connection, and an X-Request-Id when the client sent none.
-func setForwardingHeaders(r *http.Request) {
-	h := r.Header
-	peer := hostOf(r.RemoteAddr)
-	if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-		h["X-Forwarded-For"] = []string{joinXFF(prior, peer)}
-	} else {
-		h["X-Forwarded-For"] = []string{peer}
+// failure is how a failed exchange is answered and logged.
+type failure struct {
+	status         int
+	body           string
+	flags, details string
+	close          bool
+}
+
+// failureOf classifies a failed exchange as Envoy does.
+func failureOf(ctx context.Context, r *http.Request, err error) failure {
+	switch {
+	case errors.Is(context.Cause(ctx), errRouteTimeout):
+		return failure{status: http.StatusGatewayTimeout, body: bodyTimeout, flags: "UT", details: "response_timeout"}
+	case r.Context().Err() != nil:
+		return failure{flags: "DC", details: "downstream_remote_disconnect"}
+	case errors.As(err, new(*clientBodyError)):
+		return failure{status: http.StatusBadRequest, body: "Bad Request", flags: "DPE", details: "downstream_protocol_error", close: true}
+	case errors.Is(err, errOverflow):
+		return failure{status: http.StatusServiceUnavailable, body: bodyOverflow, flags: "UO", details: "upstream_reset_before_response_started{overflow}"}
+	case errors.Is(err, errNoHealthy):
+		return failure{status: http.StatusServiceUnavailable, body: bodyNoHealthy, flags: "UH", details: "no_healthy_upstream"}
+	case errors.Is(err, errPerTryTimeout):
+		return failure{status: http.StatusGatewayTimeout, body: bodyTimeout, flags: "UT", details: "upstream_per_try_timeout"}
+	case errors.As(err, new(*connectError)):
+		return failure{status: http.StatusServiceUnavailable, body: bodyConnect, flags: "UF", details: "upstream_reset_before_response_started{connection_failure}"}
+	case errors.As(err, new(*protocolError)):
+		return failure{status: http.StatusBadGateway, body: bodyProtocol, flags: "UPE", details: "upstream_reset_before_response_started{protocol_error}"}
 	}
-	h["X-Forwarded-Proto"] = protoValue(r)
-	if len(h["X-Request-Id"]) == 0 {
-		h["X-Request-Id"] = []string{newRequestID()}
+	return failure{status: http.StatusServiceUnavailable, body: bodyReset, flags: "UC", details: "upstream_reset_before_response_started{connection_termination}"}
+}
+
+// noteUpstream records which upstream answered and how fast.
+func noteUpstream(e *accessEntry, c *cluster, ep *endpoint, x *exchange, err error) {
+	e.UpstreamCluster = c.name
+	if ep != nil {
+		e.UpstreamHost = ep.addr
+	}
+	if err == nil {
+		e.UpstreamServiceTime = x.took
+		e.ResponseDuration = time.Since(e.Start)
+		e.Details = "via_upstream"
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/authz"
 )
 
 // Options configures a Server. The zero value of every field is a
@@ -63,7 +65,10 @@ type Server struct {
 	snap   atomic.Pointer[Snapshot] // the only state the request path reads
 	pools  *poolSet
 	engine engine
-	ready  atomic.Bool
+	// keySets fetches remote JWT key sets for every generation; it lives
+	// as long as the server.
+	keySets *authz.KeySets
+	ready   atomic.Bool
 	// hostname is the machine's name, for the %HOSTNAME% header formatter.
 	hostname string
 	up       chan struct{} // closed once Run has bound the listeners
@@ -110,8 +115,13 @@ func New(opts Options) (*Server, error) {
 	if opts.StdUpstream {
 		s.engine = newStdEngine(opts.Dial)
 	}
+	s.keySets = authz.NewKeySets(context.Background(), authz.KeySetOptions{Logger: s.log})
 	snap, err := s.load()
+	if err == nil {
+		err = s.attachAccessLog(snap)
+	}
 	if err != nil {
+		s.keySets.Close()
 		return nil, err
 	}
 	snap.Gen = 1
@@ -128,7 +138,7 @@ func (s *Server) load() (*Snapshot, error) {
 	if err != nil {
 		return nil, &ConfigError{Problems: []Problem{{Err: err}}}
 	}
-	snap, d := compile(files, compileEnv{pools: s.pools, credentialsDir: s.opts.CredentialsDir, cache: s.cache})
+	snap, d := compile(files, compileEnv{pools: s.pools, credentialsDir: s.opts.CredentialsDir, cache: s.cache, keySets: s.keySets, log: s.log})
 	for _, n := range d.notes {
 		s.log.Info(n)
 	}
@@ -154,6 +164,9 @@ func (s *Server) Reload() error {
 	defer s.reloadMu.Unlock()
 	start := time.Now()
 	err := s.reload()
+	// A rejected candidate may have started key set fetchers: keep only
+	// those the served generation uses.
+	s.keySets.Retain(s.snap.Load().authz.KeySetURIs())
 	// A load allocates many times what the compiled configuration keeps;
 	// hand that back to the system now rather than over minutes.
 	debug.FreeOSMemory()
@@ -172,8 +185,14 @@ func (s *Server) reload() error {
 	}
 	next, err := s.load()
 	if err == nil {
+		err = s.attachAccessLog(next)
+	}
+	if err == nil {
 		next.Gen = cur.Gen + 1
 		err = s.apply(next)
+		if err != nil && next.alog != cur.alog {
+			next.alog.Close()
+		}
 	}
 	if err != nil {
 		s.status.failure(err)
@@ -181,6 +200,7 @@ func (s *Server) reload() error {
 		return err
 	}
 	s.status.success(next)
+	retireAccessLog(cur, next)
 	s.log.Info("configuration reloaded", "generation", next.Gen, "listeners", len(next.listeners), "clusters", len(next.clusters),
 		"took", time.Since(next.Loaded.Add(-next.compileTime)).Round(time.Millisecond))
 	return nil
@@ -240,6 +260,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.pools.closeAll()
+	s.keySets.Close()
+	s.snap.Load().alog.Close()
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -31,7 +32,13 @@ type Snapshot struct {
 	listeners map[listenerKey]*listenerConfig
 	clusters  []*cluster
 	mesh      *meshSettings
-	pools     map[*connPool]bool // pools its clusters use
+	// authz authenticates and authorizes requests; nil when the
+	// configuration has no security resources.
+	authz *authz.Engine
+	// alog is the access log (meshConfig accessLogFile), nil when off; it
+	// is shared by the generations that configure it the same way.
+	alog  *accessLog
+	pools map[*connPool]bool // pools its clusters use
 }
 
 // cluster returns the cluster a route destination resolved to, or nil for

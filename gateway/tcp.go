@@ -35,7 +35,9 @@ func (s *Server) serveConn(l *listener, c net.Conn, lc *listenerConfig, snap *Sn
 			c.Close()
 			return
 		}
-		s.forwardTCP(c, rt.Forward, snap)
+		if s.allowTCP(c, snap, rt.Forward, "", nil) {
+			s.forwardTCP(c, rt.Forward, snap, "")
+		}
 		return
 	}
 	s.serveTLSConn(l, c, lc, snap, local)
@@ -56,7 +58,9 @@ func (s *Server) serveTLSConn(l *listener, c net.Conn, lc *listenerConfig, snap 
 	pc := &prefixConn{Conn: c, prefix: hello}
 	if lc.passthrough != nil {
 		if rt := lc.passthrough.MatchSNI(sni, local); rt != nil {
-			s.forwardTCP(pc, rt.Forward, snap)
+			if s.allowTCP(pc, snap, rt.Forward, sni, nil) {
+				s.forwardTCP(pc, rt.Forward, snap, sni)
+			}
 			return
 		}
 	}
@@ -77,7 +81,9 @@ func (s *Server) serveTLSConn(l *listener, c net.Conn, lc *listenerConfig, snap 
 	if t := lc.terminated[i]; t.routes != nil {
 		l.deliver(l.secure, tc)
 	} else if rt := t.tcp.MatchTCP(local); rt != nil {
-		s.forwardTCP(tc, rt.Forward, snap)
+		if cs := tc.ConnectionState(); s.allowTCP(tc, snap, rt.Forward, cs.ServerName, &cs) {
+			s.forwardTCP(tc, rt.Forward, snap, cs.ServerName)
+		}
 	} else {
 		tc.Close()
 	}
@@ -86,9 +92,16 @@ func (s *Server) serveTLSConn(l *listener, c net.Conn, lc *listenerConfig, snap 
 // forwardTCP connects c to an endpoint of the route's destination and
 // copies bytes both ways until both sides have finished, keeping
 // half-closes: when one side stops sending, the other is told and may
-// still answer. The copy is spliced in the kernel where it can be.
-func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot) {
+// still answer. The copy is spliced in the kernel where it can. sni is the
+// connection's server name, for the access log.
+func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni string) {
 	defer c.Close()
+	var e *accessEntry
+	if snap.alog != nil {
+		e = tcpEntry(c, sni)
+		defer snap.alog.Log(e)
+		defer func() { e.Duration = time.Since(e.Start) }()
+	}
 	d := f.Pick(rand.Uint32())
 	var cl *cluster
 	if d != nil {
@@ -99,17 +112,23 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot) {
 		ep = cl.pick("", nil)
 	}
 	if ep == nil {
+		e.fail("UH", "no_healthy_upstream")
 		return
 	}
+	e.upstream(cl, ep)
 	ctx, cancel := context.WithTimeout(context.Background(), cl.connectTimeout)
 	up, err := ep.pool.connect(ctx, cl.connectTimeout)
 	cancel()
 	if err != nil {
 		cl.observe(ep, nil, &connectError{err: err})
+		e.fail("UF", "upstream_reset_before_response_started{connection_failure}")
 		s.log.Debug("TCP upstream connect failed", "cluster", cl.name, "endpoint", ep.addr, "error", err)
 		return
 	}
 	defer up.Close()
+	if e != nil {
+		e.UpstreamLocal = up.LocalAddr().String()
+	}
 	if cl.sendProxy != 0 {
 		h := proxyproto.HeaderProxyFromAddrs(cl.sendProxy, c.RemoteAddr(), c.LocalAddr())
 		if _, err := h.WriteTo(up); err != nil {
@@ -126,12 +145,16 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot) {
 	ep.active.Add(1)
 	defer ep.active.Add(-1)
 	done := make(chan struct{})
+	var received int64
 	go func() {
-		pipe(up, c)
+		received = pipe(up, c)
 		close(done)
 	}()
-	pipe(c, up)
+	sent := pipe(c, up)
 	<-done
+	if e != nil {
+		e.BytesReceived, e.BytesSent = received, sent
+	}
 }
 
 // localIP returns the address a connection was accepted on.

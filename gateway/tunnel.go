@@ -23,6 +23,9 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Respo
 		localReply(w, r, http.StatusBadGateway, bodyProtocol)
 		return
 	}
+	if e := entryOf(w); e != nil {
+		e.Code, e.Details = http.StatusSwitchingProtocols, "via_upstream"
+	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		up.Close()
@@ -62,17 +65,18 @@ func writeSwitch(bw *bufio.Writer, resp *http.Response, proto string) error {
 
 // pipe copies src to dst, then half-closes dst so the other side sees the
 // end of this direction while the opposite one keeps flowing. If dst cannot
-// half-close, it is closed.
-func pipe(dst io.WriteCloser, src io.Reader) {
+// half-close, it is closed. It returns the number of bytes copied.
+func pipe(dst io.WriteCloser, src io.Reader) int64 {
 	bp := copyBufs.Get().(*[]byte)
-	_, err := io.CopyBuffer(dst, src, *bp)
+	n, err := io.CopyBuffer(dst, src, *bp)
 	copyBufs.Put(bp)
 	if hc, ok := dst.(halfCloser); ok && err == nil {
 		if hc.CloseWrite() == nil {
-			return
+			return n
 		}
 	}
 	dst.Close()
+	return n
 }
 
 var _ halfCloser = (*net.TCPConn)(nil)

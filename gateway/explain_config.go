@@ -1,0 +1,31 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/gatehouse-proxy/gatehouse/authz"
+)
+
+// ExplainConfig loads the configuration of opts (ConfigPaths,
+// CredentialsDir) as Check does and explains req against it. Remote JWT
+// key sets are fetched as a running gateway would, bounded by ctx.
+func ExplainConfig(ctx context.Context, opts Options, req ExplainRequest) (*Explanation, error) {
+	files, err := readSources(opts.ConfigPaths)
+	if err != nil {
+		return nil, &ConfigError{Problems: []Problem{{Err: err}}}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ks := authz.NewKeySets(ctx, authz.KeySetOptions{Logger: log})
+	defer ks.Close()
+	pools := newPoolSet(nil)
+	defer pools.closeAll()
+	snap, d := compile(files, compileEnv{pools: pools, credentialsDir: opts.CredentialsDir, keySets: ks, log: log})
+	if d.problems.errorCount() > 0 {
+		return nil, &ConfigError{Problems: d.problems.list}
+	}
+	return snap.Explain(ctx, req)
+}

@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+// http explains an HTTP request in ServeHTTP's order.
+func (e *explainer) http(ctx context.Context, lc *listenerConfig, r *http.Request, ci *connInfo) *Explanation {
+	rq := request{snap: e.snap, lc: lc}
+	if x := e.prologue(&rq, r, ci); x != nil {
+		return x
+	}
+	table := routesFor(lc, r)
+	if r.TLS != nil {
+		i, _ := lc.tls.Server(r.TLS.ServerName)
+		e.line("tls", "SNI %q selects %s", r.TLS.ServerName, describeServer(lc, i))
+	}
+	host := router.NormalizeHost(r.Host)
+	vh := table.VHost(host)
+	eng := e.snap.authz
+	var ar *authz.Request
+	var id *authz.Identity
+	if eng != nil {
+		ar = authzRequest(r, &rq, ci)
+		ar.PeerPrincipal = e.principal
+		if isCORSPreflight(r) {
+			e.line("security", "CORS preflight: JWT authentication is skipped")
+		} else if x := e.authenticate(ctx, ar, &id); x != nil {
+			return x
+		}
+	}
+	rt := e.routes(r, &rq, host, vh, id)
+	if eng != nil {
+		if rt != nil {
+			ar.Destination = destinationOf(e.snap, rt.Forward)
+		}
+		tr := eng.Explain(ctx, ar)
+		e.trace(tr)
+		if !tr.Decision.Allowed {
+			return e.done(tr.Decision.Status, "%d %q (%s)", tr.Decision.Status, tr.Decision.Body, tr.Decision.Reason)
+		}
+	} else {
+		e.line("security", "no RequestAuthentication, AuthorizationPolicy or legacy policy: nothing to check")
+	}
+	switch {
+	case vh == nil || (rt == nil && !(vh.RequireTLS && r.TLS == nil)):
+		return e.done(http.StatusNotFound, "404 (route_not_found)")
+	case vh.RequireTLS && r.TLS == nil:
+		return e.done(http.StatusMovedPermanently, "301 to https://%s%s (httpsRedirect)", r.Host, r.RequestURI)
+	}
+	return e.action(r, &rq, rt)
+}
+
+// prologue explains the checks, path normalization and client address.
+func (e *explainer) prologue(rq *request, r *http.Request, ci *connInfo) *Explanation {
+	status, msg := checkRequest(r)
+	if status == 0 {
+		rq.upgrade, status = upgradeOf(r)
+	}
+	if status != 0 {
+		return e.done(status, "%d %s: the method or upgrade is refused before routing", status, msg)
+	}
+	raw := rawPath(r)
+	p, err := router.NormalizePath(raw, rq.lc.pathMode)
+	if err != nil {
+		e.line("path", "%q: %v", raw, err)
+		return e.done(http.StatusBadRequest, "400 Bad Request")
+	}
+	if !rq.lc.keepParams && strings.IndexByte(p, ';') >= 0 {
+		e.line("path", "%q holds \";\" parameters (annotate the Gateway %s: keep to allow them)", p, AnnotationPathParameters)
+		return e.done(http.StatusBadRequest, "400 Bad Request")
+	}
+	rq.path = p
+	e.line("path", "%q normalized to %q (pathNormalization %s)", raw, p, pathModeName(rq.lc.pathMode))
+	sanitizeRequestHeaders(r.Header)
+	sanitizeTrustHeaders(r.Header, rq.lc.trustedHops)
+	xff := strings.Join(r.Header["X-Forwarded-For"], ", ")
+	rq.client = resolveClient(ci, r, rq.lc.trustedHops)
+	e.client(&rq.client, xff)
+	setForwardingHeaders(r, &rq.client)
+	e.line("client", "upstream gets X-Forwarded-For %q, X-Envoy-External-Address %q, X-Forwarded-Proto %q",
+		r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Envoy-External-Address"), r.Header.Get("X-Forwarded-Proto"))
+	return nil
+}
+
+func pathModeName(m router.PathMode) string {
+	return [...]string{"BASE", "NONE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"}[m]
+}
+
+// client explains where the trusted client address came from.
+func (e *explainer) client(c *clientAddrs, xff string) {
+	switch {
+	case c.hops == 0 && xff != "":
+		e.line("client", "X-Forwarded-For %q is not trusted: numTrustedProxies is 0", xff)
+	case c.hops > 0 && c.via == "X-Forwarded-For":
+		e.line("client", "numTrustedProxies %d: address %d from the right of X-Forwarded-For %q", c.hops, c.hops, xff)
+	case c.hops > 0:
+		e.line("client", "numTrustedProxies %d, but X-Forwarded-For %q has no address there: the downstream address counts", c.hops, xff)
+	}
+	e.line("client", "trusted client %s (from the %s): remote.ip and remoteIpBlocks", c.remote, c.via)
+}
+
+// authenticate runs JWT authentication on a copy of the request.
+func (e *explainer) authenticate(ctx context.Context, ar *authz.Request, id **authz.Identity) *Explanation {
+	cp := *ar
+	cp.Header = ar.Header.Clone()
+	got, rej := e.snap.authz.Authenticate(ctx, &cp)
+	if rej != nil {
+		e.trace(e.snap.authz.Explain(ctx, ar))
+		return e.done(rej.Status, "%d %q: JWT authentication failed", rej.Status, rej.Body)
+	}
+	*id = got
+	return nil
+}
+
+// trace adds the security engine's lines.
+func (e *explainer) trace(t authz.Trace) {
+	for _, l := range t.Lines {
+		e.line("security", "%s", l)
+	}
+}
+
+// routes explains the virtual host choice and each route tried.
+func (e *explainer) routes(r *http.Request, rq *request, host string, vh *router.VHost, id *authz.Identity) *router.Route {
+	if vh == nil {
+		e.line("vhost", "no virtual host takes %q", host)
+		return nil
+	}
+	e.line("vhost", "%q takes %q", vh.Domain, host)
+	rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: r.Host, Path: rq.path, RawQuery: r.URL.RawQuery, Header: r.Header, Claims: claimsOf(id)}
+	for i, rt := range vh.Routes {
+		why := rt.Mismatch(&rr)
+		name := fmt.Sprintf("#%d %s http[%d]", i, rt.VirtualService, rt.Index)
+		if rt.Match >= 0 {
+			name += fmt.Sprintf(".match[%d]", rt.Match)
+		}
+		if rt.Name != "" {
+			name += " " + rt.Name
+		}
+		if why != "" {
+			e.line("route", "%s: no: %s", name, why)
+			continue
+		}
+		e.line("route", "%s: MATCH (%s)", name, rt.MatchString())
+		return rt
+	}
+	e.line("route", "no route of %q matches", vh.Domain)
+	return nil
+}
+
+// describeServer names terminated server i of a TLS listener.
+func describeServer(lc *listenerConfig, i int) string {
+	if i < 0 || i >= len(lc.terminated) {
+		return "no server: the handshake fails"
+	}
+	s := lc.terminated[i].server
+	return fmt.Sprintf("Gateway %s server %d (%s)", s.gateway, s.index, strings.Join(s.hosts, ","))
+}
