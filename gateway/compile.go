@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
@@ -190,6 +191,7 @@ func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, me
 		lc.servers = append(lc.servers, s)
 	}
 	for _, lc := range order {
+		warnSharedHosts(lc, ps)
 		var gws []string
 		for _, s := range lc.servers {
 			gws = append(gws, s.gateway)
@@ -219,6 +221,30 @@ func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, me
 		}
 	}
 	return out
+}
+
+// warnSharedHosts warns when two Gateways serve one host on one port, as
+// istioctl analyze does (IST0145 ConflictingGateways): their servers are
+// merged, so which VirtualServices and certificates apply depends on both.
+func warnSharedHosts(lc *listenerConfig, ps *problems) {
+	first := map[string]*gwServer{}
+	for _, s := range lc.servers {
+		for _, h := range s.hosts {
+			_, host, ok := strings.Cut(h, "/")
+			if !ok {
+				host = h
+			}
+			host = strings.ToLower(host)
+			f, seen := first[host]
+			switch {
+			case !seen:
+				first[host] = s
+			case f.gateway != s.gateway:
+				ps.warnf(s.res, s.path()+".hosts", "host %q on port %d is also served by Gateway %s (server %d); the two Gateways' servers are merged, so each sees the other's routes and TLS settings",
+					host, s.key.Port, f.gateway, f.index)
+			}
+		}
+	}
 }
 
 // warnHTTPProxyProtocol warns, once per DestinationRule, when HTTP routes

@@ -251,3 +251,26 @@ spec:
 	}
 	t.Fatalf("no warning %q in %v", want, problems)
 }
+
+// Two Gateways serving one host on one port are merged; analyze warns.
+func TestWarnHostOnTwoGateways(t *testing.T) {
+	t.Parallel()
+	gw := func(name, host string) string {
+		return "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: " + name + "}\nspec:\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"" + host + "\"]\n"
+	}
+	dir, problems, _, err := checkDir(t, map[string]string{"a.yaml": gw("gw", "app.example.com"), "b.yaml": gw("other", "App.example.com"),
+		"c.yaml": gw("third", "api.example.com"), "vs.yaml": vsTo(8080)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range problems {
+		if p.Warning && strings.Contains(p.String(), "also served by") {
+			got = append(got, strings.ReplaceAll(p.String(), dir+"/", ""))
+		}
+	}
+	want := `b.yaml:7: Gateway default/other: spec.servers[0].hosts: host "app.example.com" on port 80 is also served by Gateway default/gw (server 0)`
+	if len(got) != 1 || !strings.HasPrefix(got[0], want) {
+		t.Fatalf("warnings %q, want one starting %q", got, want)
+	}
+}
