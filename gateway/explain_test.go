@@ -159,3 +159,36 @@ func TestExplainAdmin(t *testing.T) {
 		t.Fatalf("bad URL: %d %s", rec.Code, rec.Body.String())
 	}
 }
+
+// The client-ip examples decide as their comments say, for each kind of
+// load balancer.
+func TestClientIPExamples(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		dir    string
+		req    ExplainRequest
+		status int
+	}{
+		{"proxy-protocol", ExplainRequest{Peer: "10.0.0.2", ProxySource: "203.0.113.7"}, 0},
+		{"proxy-protocol", ExplainRequest{Peer: "10.0.0.2", ProxySource: "192.0.2.1"}, 403},
+		{"proxy-protocol", ExplainRequest{Peer: "203.0.113.7"}, 0}, // closed: not the load balancer
+		{"network-lb", ExplainRequest{Peer: "203.0.113.7"}, 0},
+		{"network-lb", ExplainRequest{Peer: "198.51.100.9", Header: http.Header{"X-Forwarded-For": {"203.0.113.7"}}}, 403},
+		{"x-forwarded-for", ExplainRequest{Peer: "10.0.0.2", Header: http.Header{"X-Forwarded-For": {"6.6.6.6, 203.0.113.7"}}}, 0},
+		{"x-forwarded-for", ExplainRequest{Peer: "10.0.0.2", Header: http.Header{"X-Forwarded-For": {"203.0.113.7, 6.6.6.6"}}}, 403},
+		// Fewer X-Forwarded-For entries than trusted hops: the peer counts.
+		{"x-forwarded-for", ExplainRequest{Peer: "203.0.113.7"}, 0},
+		{"x-forwarded-for", ExplainRequest{Peer: "192.0.2.1"}, 403},
+	}
+	for _, c := range cases {
+		c.req.URL = "http://shop.example.com/"
+		x, err := ExplainConfig(context.Background(), Options{ConfigPaths: []string{filepath.Join("..", "examples", "client-ip", c.dir)}}, c.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forwarded := strings.HasPrefix(x.Outcome, "forward ")
+		if x.Status != c.status || (c.status == 0) != (forwarded || strings.HasPrefix(x.Outcome, "connection closed")) {
+			t.Errorf("%s %+v: %s", c.dir, c.req, x)
+		}
+	}
+}
