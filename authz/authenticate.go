@@ -70,13 +70,17 @@ func (e *Engine) authenticate(ctx context.Context, r *Request, tr *tracer) (*Ide
 // verifyAt verifies one token found at a location. It returns the error
 // to reject the request with, or nil.
 func (e *Engine) verifyAt(ctx context.Context, g *locGroup, raw string, st *authState, tr *tracer) *authnError {
-	t, perr := parseToken(raw)
-	if perr != nil {
-		tr.token(g.loc, nil, "", perr)
-		if len(g.ra) > 0 {
-			return perr
+	t := e.tokens.get(raw)
+	cached := t != nil
+	if !cached {
+		var perr *authnError
+		if t, perr = parseToken(raw); perr != nil {
+			tr.token(g.loc, nil, "", perr)
+			if len(g.ra) > 0 {
+				return perr
+			}
+			return nil
 		}
-		return nil
 	}
 	matched := false
 	var first *authnError
@@ -89,6 +93,9 @@ func (e *Engine) verifyAt(ctx context.Context, g *locGroup, raw string, st *auth
 		tr.token(g.loc, t, p.rule.source, err)
 		if err == nil {
 			st.success(p, g.loc, t, len(e.origins))
+			if !cached {
+				e.tokens.put(t)
+			}
 			first = nil
 			break
 		}
@@ -96,7 +103,7 @@ func (e *Engine) verifyAt(ctx context.Context, g *locGroup, raw string, st *auth
 			first = err
 		}
 	}
-	legacy := e.verifyOrigins(ctx, g, t, st, tr)
+	legacy := e.verifyOrigins(ctx, g, t, st, tr, cached || st.id != nil && st.id.token)
 	switch {
 	case first != nil:
 		return first
@@ -110,7 +117,7 @@ func (e *Engine) verifyAt(ctx context.Context, g *locGroup, raw string, st *auth
 // verifyOrigins checks the token against legacy origins for its issuer
 // and records those it verifies for. It reports whether any origin was
 // configured for the issuer.
-func (e *Engine) verifyOrigins(ctx context.Context, g *locGroup, t *token, st *authState, tr *tracer) bool {
+func (e *Engine) verifyOrigins(ctx context.Context, g *locGroup, t *token, st *authState, tr *tracer, cached bool) bool {
 	found := false
 	for _, p := range g.legacy {
 		if p.rule.issuer != t.iss {
@@ -121,6 +128,10 @@ func (e *Engine) verifyOrigins(ctx context.Context, g *locGroup, t *token, st *a
 		tr.token(g.loc, t, p.rule.source, err)
 		if err == nil {
 			st.ensure(len(e.origins)).origins[p.origin] = identityOf(t, p.rule.split)
+			if !cached {
+				e.tokens.put(t)
+				cached = true
+			}
 		}
 	}
 	return found

@@ -64,6 +64,12 @@
 //     ClockSkew in the future is "Jwt not yet valid". Audiences compare as
 //     jwt_verify_lib does, ignoring an http(s):// prefix and a trailing /;
 //     a missing or empty aud with audiences configured is 403.
+//   - Verified tokens are cached per engine (16×64 entries, as Envoy's
+//     jwt_cache_config): a repeated token skips parsing and the signature
+//     check, but its times and audiences are checked on every request,
+//     and its signature is trusted only for the rule and the exact key
+//     set that verified it, so a key set refresh verifies it again.
+//     Tokens that fail are never cached.
 //   - Several tokens are each verified; any failure rejects. Identity
 //     describes the first that verified.
 //   - Keys only come from configuration: jwk, jku, x5u and x5c token

@@ -84,6 +84,7 @@ type Engine struct {
 	log *slog.Logger
 	now func() time.Time
 
+	tokens     *tokenCache   // tokens that verified, nil without providers
 	locs       []locGroup    // each token location with its providers
 	origins    []*provider   // legacy origins by id
 	outputs    []string      // headers Authenticate sets, removed first
@@ -140,6 +141,9 @@ func NewEngine(opts Options, cfg Config) *Engine {
 	e.addLegacy(opts, cfg.LegacyPolicies)
 	e.group(ra)
 	e.addPolicies(opts, cfg)
+	if len(e.locs) > 0 {
+		e.tokens = newTokenCache()
+	}
 	return e
 }
 

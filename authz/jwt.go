@@ -32,6 +32,9 @@ type token struct {
 	hasExp     bool
 	hasNbf     bool
 	hasIat     bool
+	// verified holds the providers and key sets whose signature check
+	// passed, for a token kept in the tokenCache.
+	verified proofs
 }
 
 // parseToken parses raw as jwt_verify_lib's Jwt::parseFromString does,

@@ -52,6 +52,18 @@ func (p *provider) verify(ctx context.Context, t *token, now func() time.Time) *
 	if err != nil {
 		return errFetch
 	}
+	if t.verified.provedBy(p, ks) {
+		return nil
+	}
+	if err := p.verifySignature(ctx, t, ks, now); err != nil {
+		return err
+	}
+	t.verified.prove(p, ks)
+	return nil
+}
+
+// verifySignature finds the token's key in ks and checks the signature.
+func (p *provider) verifySignature(ctx context.Context, t *token, ks *keySet, now func() time.Time) *authnError {
 	r, kidKnown := ks.match(t.alg, t.kid)
 	if t.kid != "" && !kidKnown {
 		p.src.unknownKID()

@@ -38,11 +38,17 @@ func helloUpstream(tb testing.TB) *httptest.Server {
 // startGateway runs a gateway in-process on the realistic config in front
 // of upstream and returns its base URL.
 // Logs go to h (slog.DiscardHandler in benchmarks).
-func startGateway(tb testing.TB, upstream string, stdUpstream bool, h slog.Handler) string {
+// extra files (name to YAML) are added to the configuration.
+func startGateway(tb testing.TB, upstream string, stdUpstream bool, h slog.Handler, extra ...map[string]string) string {
 	tb.Helper()
 	files, err := RealisticConfig(gatewayPort, RealisticHosts, RoutesPerHost, upstream)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	for _, m := range extra {
+		for name, data := range m {
+			files[name] = data
+		}
 	}
 	dir := tb.TempDir()
 	if err := WriteFiles(dir, files); err != nil {
@@ -104,13 +110,17 @@ func client(tb testing.TB) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
-// get sends one request and checks the answer is 200 "hello".
-func get(c *http.Client, base string) error {
+// get sends one request, with headers as name-value pairs, and checks the
+// answer is 200 "hello".
+func get(c *http.Client, base string, header ...string) error {
 	req, err := http.NewRequest("GET", base+MeasuredPath, nil)
 	if err != nil {
 		return err
 	}
 	req.Host = MeasuredHost
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return err
