@@ -16,6 +16,12 @@ func (e *explainer) action(r *http.Request, rq *request, rt *router.Route) *Expl
 	act := rt.Action
 	if info.Fault != "" {
 		e.line("fault", "%s", info.Fault)
+		if f := act.Fault; f.AbortPPM >= 1_000_000 && (f.AbortHTTP != 0 || f.AbortGRPC >= 0) {
+			if f.AbortGRPC >= 0 {
+				return e.done(http.StatusOK, "gRPC status %d from the fault's abort (fault filter abort); nothing is forwarded", f.AbortGRPC)
+			}
+			return e.done(f.AbortHTTP, "%d \"fault filter abort\" from the fault's abort; nothing is forwarded", f.AbortHTTP)
+		}
 	}
 	switch act.Kind {
 	case router.ActionRedirect:
