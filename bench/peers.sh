@@ -6,18 +6,27 @@
 #   bench/peers.sh                         # HTTP scenario, every target
 #   TARGETS="direct caddy gatehouse" bench/peers.sh
 #   TARGETS=tcp bench/peers.sh             # TCP forwarding scenario
+#   TARGETS=tls bench/peers.sh             # TLS termination scenario
+#   TARGETS=all bench/peers.sh             # http + tcp + tls
 #   DURATION=6 ROUNDS=2 CONNS=50 bench/peers.sh
 #   REV=HEAD bench/peers.sh                # gatehouse as committed, not the work tree
 #
-# Targets (TARGETS, space separated; "http", "tcp" and "all" are groups):
+# Targets (TARGETS, space separated; "http", "tcp", "tls" and "all" are groups):
 #   http: direct nginx haproxy caddy naive gatehouse gatehouse-nethttp
 #   tcp:  tcp-direct socat tcpcopy gatehouse-tcp
+#   tls:  tls-nginx gatehouse-tls
 #
-# Every target is measured with `wrk -t1 -cCONNS -dDURATIONs --latency`,
-# interleaved over ROUNDS rounds (A B C ... A B C ...), and compared by
-# ratios within this run only (see shared/docs/performance.md). Raw wrk
-# outputs go to bench/results/<date>/. Every process started here is
-# stopped on exit.
+# Each scenario has one or more measurements:
+#   http:  HTTP/1.1 keep-alive, `wrk -t1 -cCONNS -dDURATIONs --latency`
+#   tcp:   new connections/s (`tcpload conns`: CONNS clients, connect, echo
+#          16 bytes, close) and bulk throughput (`tcpload bulk`: BULK_BYTES
+#          over BULK_CONNS connections to a discarding upstream)
+#   tls:   full handshakes/s (`tlsload`: CONNS clients, handshake without
+#          resumption, one GET, close) and HTTPS keep-alive (wrk https://)
+# Every measurement is interleaved over ROUNDS rounds (A B C ... A B C ...)
+# and compared by ratios within this run only (see
+# shared/docs/performance.md). Raw outputs go to bench/results/<date>/.
+# Every process started here is stopped on exit.
 set -euo pipefail
 
 DURATION=${DURATION:-6}
@@ -27,8 +36,22 @@ WARMUP=${WARMUP:-1}   # seconds of unrecorded load per target before round 1; 0:
 TARGETS=${TARGETS:-http}
 REV=${REV:-}          # a git revision to build gatehouse from instead of the working tree
 
+# TCP bulk: BULK_BYTES (suffixes KiB, MiB, GiB) over BULK_CONNS connections,
+# each stopping at BULK_MAX seconds if it has not sent its share by then.
+BULK_BYTES=${BULK_BYTES:-4GiB}
+BULK_CONNS=${BULK_CONNS:-1}
+BULK_MAX=${BULK_MAX:-30}
+# TLS: the certificate's key (ec: ECDSA P-256, rsa: RSA 2048) and the key
+# exchange tlsload offers (x25519, p256, mlkem or default; see bench/tlsload).
+TLS_KEY=${TLS_KEY:-ec}
+TLS_CURVE=${TLS_CURVE:-x25519}
+TLS_HOST=tls.bench.test
+TLS_PATH=/hello
+
 HTTP_TARGETS=(direct nginx haproxy caddy naive gatehouse gatehouse-nethttp)
 TCP_TARGETS=(tcp-direct socat tcpcopy gatehouse-tcp)
+TLS_TARGETS=(tls-nginx gatehouse-tls)
+ALL_TARGETS=("${HTTP_TARGETS[@]}" "${TCP_TARGETS[@]}" "${TLS_TARGETS[@]}")
 
 # The realistic gatehouse config: GH_HOSTS hosts of GH_ROUTES routes each;
 # requests go to the last route of the last host (bench/config.go builds
@@ -44,9 +67,10 @@ stamp=$(date +%Y%m%d-%H%M%S)
 results="$root/bench/results/$stamp"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
 
-pids=()        # every process started here
-declare -A URL # target -> URL measured
-declare -A PID # target -> its process
+pids=()         # every process started here
+declare -A URL  # target -> URL wrk loads (http, tls)
+declare -A ADDR # target -> host:port tcpload/tlsload load (tcp, tls)
+declare -A PID  # target -> its process
 skipped=()     # targets not measured, with why
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -83,10 +107,11 @@ select_targets() {
 		case $t in
 		http) for g in "${HTTP_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
 		tcp) for g in "${TCP_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
-		all) for g in "${HTTP_TARGETS[@]}" "${TCP_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
+		tls) for g in "${TLS_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
+		all) for g in "${ALL_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
 		*)
-			[[ " ${HTTP_TARGETS[*]} ${TCP_TARGETS[*]} " == *" $t "* ]] ||
-				die "unknown target $t (want http, tcp, all or one of: ${HTTP_TARGETS[*]} ${TCP_TARGETS[*]})"
+			[[ " ${ALL_TARGETS[*]} " == *" $t "* ]] ||
+				die "unknown target $t (want http, tcp, tls, all or one of: ${ALL_TARGETS[*]})"
 			SELECTED[$t]=1
 			;;
 		esac
@@ -101,8 +126,13 @@ any_selected() {
 
 # ---------------------------------------------------------------- tools
 
+# needs_nginx: the HTTP upstream (nginx) serves the http and tls scenarios.
+needs_nginx() { any_selected "${HTTP_TARGETS[@]}" "${TLS_TARGETS[@]}"; }
+
 ensure_tools() {
-	local need=(wrk nginx) missing=() tool
+	local need=() missing=() tool
+	needs_nginx && need+=(wrk nginx)
+	any_selected "${TLS_TARGETS[@]}" && need+=(openssl)
 	selected haproxy && need+=(haproxy)
 	selected caddy && need+=(caddy)
 	selected socat && need+=(socat)
@@ -133,8 +163,11 @@ versions() {
 			"$([[ -n $(git status --porcelain -- . ':!bench' 2>/dev/null) ]] && echo ', with uncommitted changes')"
 	fi
 	go version
-	wrk -v 2>&1 | head -1 || true
-	nginx -v 2>&1
+	if needs_nginx; then
+		wrk -v 2>&1 | head -1 || true
+		nginx -v 2>&1
+	fi
+	any_selected "${TLS_TARGETS[@]}" && openssl version
 	selected haproxy && haproxy -v 2>&1 | head -1
 	selected caddy && printf 'caddy %s\n' "$(caddy version 2>&1 | head -1)"
 	selected socat && socat -V 2>&1 | grep -m1 'socat version'
@@ -154,6 +187,8 @@ build() {
 	fi
 	selected naive && go build -o "$tmp/bin/naiveproxy" ./bench/naiveproxy
 	selected tcpcopy && go build -o "$tmp/bin/tcpcopy" ./bench/tcpcopy
+	any_selected "${TCP_TARGETS[@]}" && go build -o "$tmp/bin/tcpload" ./bench/tcpload
+	any_selected "${TLS_TARGETS[@]}" && go build -o "$tmp/bin/tlsload" ./bench/tlsload
 	return 0
 }
 
@@ -212,9 +247,32 @@ wait_ready() {
 	die "$name not answering 200 on 127.0.0.1:$port (last status: ${code:-none})"
 }
 
+# wait_check NAME CMD...: waits up to 10 s for CMD (a tcpload or tlsload
+# check through the target) to succeed.
+wait_check() {
+	local name=$1 i
+	shift
+	for ((i = 0; i < 100; i++)); do
+		"$@" >"$tmp/$name.check" 2>&1 && return 0
+		if ! kill -0 "${PID[$name]}" 2>/dev/null; then
+			cat "$tmp/$name.log" >&2
+			die "$name exited at start"
+		fi
+		sleep 0.1
+	done
+	cat "$tmp/$name.log" "$tmp/$name.check" >&2
+	die "$name does not pass: $*"
+}
+tcp_ready() { wait_check "$1" "$tmp/bin/tcpload" check "$2"; }
+tls_ready() {
+	wait_check "$1" "$tmp/bin/tlsload" -check -curve "$TLS_CURVE" -sni "$TLS_HOST" -path "$TLS_PATH" "$2"
+	log "$1: $(cat "$tmp/$1.check")"
+}
+
 # ---------------------------------------------------------------- processes
 
-# nginx_conf DIR WORKERS SERVER_BLOCK [HTTP_EXTRA]: writes DIR/nginx.conf.
+# nginx_conf DIR WORKERS LISTEN HTTP_EXTRA SERVER_BODY: writes DIR/nginx.conf
+# with one server listening on 127.0.0.1:LISTEN ("8080" or "8443 ssl").
 nginx_conf() {
 	mkdir -p "$1"
 	cat >"$1/nginx.conf" <<EOF
@@ -248,7 +306,6 @@ start_upstream() {
 	spawn upstream nginx -p "$tmp/upstream" -c "$tmp/upstream/nginx.conf" -e "$tmp/upstream/error.log"
 	wait_ready upstream "$UP_PORT"
 	URL[direct]="http://127.0.0.1:$UP_PORT$REQ_PATH"
-	URL[tcp-direct]=${URL[direct]}
 }
 
 start_peer_nginx() {
@@ -383,22 +440,41 @@ start_gatehouse() {
 	URL[$name]="http://127.0.0.1:$port$REQ_PATH"
 }
 
-# ---- TCP scenario: plain TCP forwarders in front of the same upstream.
+# ---- TCP scenario: plain TCP forwarders in front of one tcpload upstream
+# (echo, or count-and-discard for connections that start with "SINK").
+
+TCP_UP_PORT=""
+start_tcp_upstream() {
+	free_port TCP_UP_PORT
+	spawn tcp-upstream "$tmp/bin/tcpload" serve "127.0.0.1:$TCP_UP_PORT"
+	tcp_ready tcp-upstream "127.0.0.1:$TCP_UP_PORT"
+	ADDR[tcp-direct]=127.0.0.1:$TCP_UP_PORT
+}
 
 start_socat() {
 	local port
 	free_port port
-	spawn socat socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr,backlog=1024" "TCP:127.0.0.1:$UP_PORT"
-	wait_ready socat "$port"
-	URL[socat]="http://127.0.0.1:$port$REQ_PATH"
+	spawn socat socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr,backlog=1024" "TCP:127.0.0.1:$TCP_UP_PORT"
+	tcp_ready socat "127.0.0.1:$port"
+	ADDR[socat]=127.0.0.1:$port
 }
 
 start_tcpcopy() {
 	local port
 	free_port port
-	spawn tcpcopy "$tmp/bin/tcpcopy" "127.0.0.1:$port" "127.0.0.1:$UP_PORT"
-	wait_ready tcpcopy "$port"
-	URL[tcpcopy]="http://127.0.0.1:$port$REQ_PATH"
+	spawn tcpcopy "$tmp/bin/tcpcopy" "127.0.0.1:$port" "127.0.0.1:$TCP_UP_PORT"
+	tcp_ready tcpcopy "127.0.0.1:$port"
+	ADDR[tcpcopy]=127.0.0.1:$port
+}
+
+# gatehouse_validate NAME DIR: gatehouse validate on DIR; prints its output.
+gatehouse_validate() {
+	local out
+	out=$("$tmp/bin/gatehouse" validate --config "$2" 2>&1) || {
+		printf '%s\n' "$out" >&2
+		die "the gatehouse config of $1 is invalid"
+	}
+	printf '%s\n' "$out"
 }
 
 start_gatehouse_tcp() {
@@ -426,7 +502,7 @@ spec:
   location: MESH_EXTERNAL
   endpoints:
   - address: 127.0.0.1
-    ports: {tcp: $UP_PORT}
+    ports: {tcp: $TCP_UP_PORT}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -439,36 +515,134 @@ spec:
     route:
     - destination: {host: backend-tcp.bench.internal, port: {number: 9000}}
 EOF
-	out=$("$tmp/bin/gatehouse" validate --config "$dir" 2>&1) || {
-		printf '%s\n' "$out" >&2
-		die "the gatehouse TCP config is invalid"
-	}
-	if [[ $out == *"not served"* || $out != *"$port"* ]]; then
+	out=$(gatehouse_validate gatehouse-tcp "$dir")
+	if [[ $out == *"not served"* ]]; then
+		# Builds before TCP forwarding (REV= an older commit) skip TCP servers.
 		printf '%s\n' "$out" >&2
 		log "gatehouse TCP forwarding not available in this build: skipping gatehouse-tcp"
 		skipped+=("gatehouse-tcp: TCP forwarding not available in this build")
 		return
 	fi
 	spawn gatehouse-tcp "$tmp/bin/gatehouse" run --config "$dir" --admin "127.0.0.1:$admin" --drain-timeout 2s --log-level warn
-	wait_ready gatehouse-tcp "$port"
-	URL[gatehouse-tcp]="http://127.0.0.1:$port$REQ_PATH"
+	tcp_ready gatehouse-tcp "127.0.0.1:$port"
+	ADDR[gatehouse-tcp]=127.0.0.1:$port
+}
+
+# ---- TLS scenario: TLS terminated in front of the HTTP upstream (nginx).
+
+# make_cert: a self-signed certificate for TLS_HOST, key per TLS_KEY.
+TLS_CERT="" TLS_KEYFILE=""
+make_cert() {
+	local newkey
+	case $TLS_KEY in
+	ec) newkey=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1) ;;
+	rsa) newkey=(-newkey rsa:2048) ;;
+	*) die "TLS_KEY=$TLS_KEY: want ec or rsa" ;;
+	esac
+	mkdir -p "$tmp/tls"
+	TLS_CERT=$tmp/tls/cert.pem TLS_KEYFILE=$tmp/tls/key.pem
+	openssl req -x509 "${newkey[@]}" -nodes -days 7 -subj "/CN=$TLS_HOST" \
+		-addext "subjectAltName=DNS:$TLS_HOST" -keyout "$TLS_KEYFILE" -out "$TLS_CERT" 2>"$tmp/tls/openssl.log" ||
+		{ cat "$tmp/tls/openssl.log" >&2; die "openssl could not make a certificate"; }
+}
+
+start_tls_nginx() {
+	local port
+	free_port port
+	# shellcheck disable=SC2016 # $host is nginx's variable
+	nginx_conf "$tmp/tls-nginx" auto "$port ssl" \
+		"upstream up { server 127.0.0.1:$UP_PORT; keepalive 64; }" \
+		"ssl_certificate $TLS_CERT; ssl_certificate_key $TLS_KEYFILE; ssl_protocols TLSv1.2 TLSv1.3;
+        location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_set_header Host \$host; }"
+	spawn tls-nginx nginx -p "$tmp/tls-nginx" -c "$tmp/tls-nginx/nginx.conf" -e "$tmp/tls-nginx/error.log"
+	tls_ready tls-nginx "127.0.0.1:$port"
+	ADDR[tls-nginx]=127.0.0.1:$port
+	URL[tls-nginx]="https://127.0.0.1:$port$TLS_PATH"
+}
+
+# start_gatehouse_tls: an HTTPS server (hosts "*", because wrk sends the
+# URL's IP address as SNI) and a VirtualService for TLS_HOST routing to
+# the upstream.
+start_gatehouse_tls() {
+	local dir=$tmp/gatehouse-tls port admin
+	free_port port
+	free_port admin
+	mkdir -p "$dir"
+	cat >"$dir/tls.yaml" <<EOF
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: tls-gw, namespace: default}
+spec:
+  servers:
+  - port: {number: $port, name: https, protocol: HTTPS}
+    bind: 127.0.0.1
+    hosts: ["*"]
+    tls: {mode: SIMPLE, serverCertificate: $TLS_CERT, privateKey: $TLS_KEYFILE}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: backend, namespace: default}
+spec:
+  hosts: [backend.bench.internal]
+  ports: [{number: 8080, name: http, protocol: HTTP}]
+  resolution: STATIC
+  location: MESH_EXTERNAL
+  endpoints:
+  - address: 127.0.0.1
+    ports: {http: $UP_PORT}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tls, namespace: default}
+spec:
+  hosts: [$TLS_HOST]
+  gateways: [tls-gw]
+  http:
+  - route:
+    - destination: {host: backend.bench.internal, port: {number: 8080}}
+    timeout: 10s
+EOF
+	gatehouse_validate gatehouse-tls "$dir" >/dev/null
+	spawn gatehouse-tls "$tmp/bin/gatehouse" run --config "$dir" --admin "127.0.0.1:$admin" --drain-timeout 2s --log-level warn
+	tls_ready gatehouse-tls "127.0.0.1:$port"
+	ADDR[gatehouse-tls]=127.0.0.1:$port
+	URL[gatehouse-tls]="https://127.0.0.1:$port$TLS_PATH"
 }
 
 start_targets() {
-	start_upstream
+	needs_nginx && start_upstream
 	selected nginx && start_peer_nginx
 	selected haproxy && start_haproxy
 	selected caddy && start_caddy
 	selected naive && start_naive
 	selected gatehouse && start_gatehouse gatehouse gatehouse
 	selected gatehouse-nethttp && start_gatehouse gatehouse-nethttp net/http
+	any_selected "${TCP_TARGETS[@]}" && start_tcp_upstream
 	selected socat && start_socat
 	selected tcpcopy && start_tcpcopy
 	selected gatehouse-tcp && start_gatehouse_tcp
+	any_selected "${TLS_TARGETS[@]}" && make_cert
+	selected tls-nginx && start_tls_nginx
+	selected gatehouse-tls && start_gatehouse_tls
 	return 0
 }
 
 # ---------------------------------------------------------------- measuring
+
+# Each measurement KIND has a loader and a parser:
+#   load_KIND TARGET SECONDS OUT   one run of about SECONDS (bulk: at most),
+#                                  its raw output in OUT
+#   parse_KIND OUT                 prints "rate p50_ms p99_ms errors bad"
+# and a unit (UNIT[KIND]) for the progress lines.
+declare -A UNIT=([http]=rps [tcp_conns]=conn/s [tcp_bulk]=MB/s [tls_hs]=hs/s [tls_ka]=rps)
+
+load_http() { wrk -t1 -c"$CONNS" -d"${2}s" --latency -H "Host: $REQ_HOST" "${URL[$1]}" >"$3" 2>&1 || true; }
+load_tcp_conns() { "$tmp/bin/tcpload" conns -c "$CONNS" -d "${2}s" "${ADDR[$1]}" >"$3" 2>&1 || true; }
+load_tcp_bulk() { "$tmp/bin/tcpload" bulk -c "$BULK_CONNS" -bytes "$BULK_BYTES" -max "${2}s" "${ADDR[$1]}" >"$3" 2>&1 || true; }
+load_tls_hs() {
+	"$tmp/bin/tlsload" -c "$CONNS" -d "${2}s" -sni "$TLS_HOST" -path "$TLS_PATH" -curve "$TLS_CURVE" "${ADDR[$1]}" >"$3" 2>&1 || true
+}
+load_tls_ka() { wrk -t1 -c"$CONNS" -d"${2}s" --latency -H "Host: $TLS_HOST" "${URL[$1]}" >"$3" 2>&1 || true; }
 
 # parse_wrk FILE: prints "rps p50_ms p99_ms socket_errors non_2xx".
 parse_wrk() {
@@ -488,45 +662,93 @@ parse_wrk() {
 	END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, err, bad }
 	' "$1"
 }
+# parse_result FILE: the "result rate=... p50_ms=... p99_ms=... errors=..."
+# line of tcpload and tlsload, as "rate p50 p99 errors 0"; a run that
+# printed none (it crashed) counts as one error.
+parse_result() {
+	awk '
+	/^result / { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }; found = 1 }
+	END { if (found) printf "%s %s %s %d 0\n", v["rate"], v["p50_ms"], v["p99_ms"], v["errors"]; else print "0 0 0 1 0" }
+	' "$1"
+}
+parse_http() { parse_wrk "$1"; }
+parse_tls_ka() { parse_wrk "$1"; }
+parse_tcp_conns() { parse_result "$1"; }
+parse_tcp_bulk() { parse_result "$1"; }
+parse_tls_hs() { parse_result "$1"; }
 
-# measure NAME URL HOST [WRK ARGS...]: one recorded wrk run of ROUND.
-ROUND=0
-measure() {
-	local name=$1 url=$2 host=$3 out rps p50 p99 err bad
-	shift 3
-	out="$results/$SCENARIO-r$ROUND-$name.txt"
-	wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H "Host: $host" "$@" "$url" >"$out" 2>&1 || true
-	read -r rps p50 p99 err bad < <(parse_wrk "$out")
-	printf '%s %s %s %s %s\n' "$rps" "$p50" "$p99" "$err" "$bad" >>"$tmp/m-$SCENARIO-$name"
-	printf '   round %d  %-18s %8s rps  p50 %7s ms  p99 %7s ms  errors %s  non-2xx %s\n' \
-		"$ROUND" "$name" "$rps" "$p50" "$p99" "$err" "$bad" >&2
+# cpu_ticks TARGET: CPU time (clock ticks) used so far by the target's
+# process and its children (nginx workers; socat's reaped forks are in
+# its cutime/cstime). The "direct" targets count their upstream.
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cpu_ticks() {
+	local name=$1 pid p stat sum=0 f
+	[[ $name == direct ]] && name=upstream
+	[[ $name == tcp-direct ]] && name=tcp-upstream
+	pid=${PID[$name]:-}
+	[[ -n $pid ]] || {
+		echo 0
+		return
+	}
+	for p in $pid $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+		stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		read -r -a f <<<"${stat##*) }"
+		# fields 14-17 of stat (utime stime cutime cstime) are f[11..14] here
+		sum=$((sum + f[11] + f[12] + f[13] + f[14]))
+	done
+	echo "$sum"
 }
 
-# run_scenario SCENARIO WRK_ARGS... -- TARGET...: warm-up, then ROUNDS
-# interleaved rounds over the targets that were started.
+# measure KIND NAME: one recorded run of ROUND; appends its parsed line and
+# the cores the target used during it ("rate p50 p99 errors bad cores") to
+# $tmp/m-KIND-NAME.
+ROUND=0
+measure() {
+	local kind=$1 name=$2 out secs=$DURATION rate p50 p99 err bad t0 t1 c0 c1 cores
+	[[ $kind == tcp_bulk ]] && secs=$BULK_MAX
+	out="$results/$SCENARIO-r$ROUND-$kind-$name.txt"
+	c0=$(cpu_ticks "$name")
+	t0=$(date +%s.%N)
+	"load_$kind" "$name" "$secs" "$out"
+	t1=$(date +%s.%N)
+	c1=$(cpu_ticks "$name")
+	cores=$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.3f", c / hz / (t1 - t0) }')
+	read -r rate p50 p99 err bad < <("parse_$kind" "$out")
+	printf '%s %s %s %s %s %s\n' "$rate" "$p50" "$p99" "$err" "$bad" "$cores" >>"$tmp/m-$kind-$name"
+	printf '   round %d  %-9s %-14s %9s %-6s p50 %7s ms  p99 %7s ms  errors %s  non-2xx %s  cpu %s cores\n' \
+		"$ROUND" "$kind" "$name" "$rate" "${UNIT[$kind]}" "$p50" "$p99" "$err" "$bad" "$cores" >&2
+}
+
+# run_scenario SCENARIO KIND... -- TARGET...: warm-up, then ROUNDS rounds;
+# each round runs every KIND over the targets that were started, in turn
+# (KIND1: A B C, KIND2: A B C, then the next round).
 run_scenario() {
 	SCENARIO=$1
 	shift
-	local args=() list=() t
+	local kinds=() list=() t k
 	while (($#)) && [[ $1 != -- ]]; do
-		args+=("$1")
+		kinds+=("$1")
 		shift
 	done
 	shift
 	for t in "$@"; do
-		selected "$t" && [[ -n ${URL[$t]:-} ]] && list+=("$t")
+		selected "$t" && [[ -n ${URL[$t]:-}${ADDR[$t]:-} ]] && list+=("$t")
 	done
 	((${#list[@]})) || return 0
 	if ((WARMUP > 0)); then
-		log "$SCENARIO: warm-up, ${WARMUP}s per target"
-		for t in "${list[@]}"; do
-			wrk -t1 -c"$CONNS" -d"${WARMUP}s" -H "Host: $REQ_HOST" "${args[@]}" "${URL[$t]}" >"$results/$SCENARIO-warmup-$t.txt" 2>&1 || true
+		log "$SCENARIO: warm-up, ${WARMUP}s per target and measurement"
+		for k in "${kinds[@]}"; do
+			for t in "${list[@]}"; do
+				"load_$k" "$t" "$WARMUP" "$results/$SCENARIO-warmup-$k-$t.txt"
+			done
 		done
 	fi
 	for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 		log "$SCENARIO: round $ROUND of $ROUNDS"
-		for t in "${list[@]}"; do
-			measure "$t" "${URL[$t]}" "$REQ_HOST" "${args[@]}"
+		for k in "${kinds[@]}"; do
+			for t in "${list[@]}"; do
+				measure "$k" "$t"
+			done
 		done
 	done
 }
@@ -541,14 +763,15 @@ median() {
 }
 # total FIELD FILE: the sum of column FIELD of FILE.
 total() { awk -v f="$1" '{ s += $f } END { print s + 0 }' "$2"; }
-# ratio A B: A/B with two decimals, "-" when B is missing or zero.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "" || b == "nan" || b + 0 == 0 || a == "nan") print "-"; else printf "%.2f", a / b }'; }
+# ratio A B: A/B with two decimals, "-" when either is missing or B is zero.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || a == "-" || a == "nan" || b == "" || b == "-" || b == "nan" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
 # rss_mib TARGET: resident memory of the target's process and its children
 # (nginx workers), in MiB, or "-".
 rss_mib() {
 	local name=$1 pid kb
-	[[ $name == direct || $name == tcp-direct ]] && name=upstream
+	[[ $name == direct ]] && name=upstream
+	[[ $name == tcp-direct ]] && name=tcp-upstream
 	pid=${PID[$name]:-}
 	if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then
 		echo -
@@ -558,35 +781,85 @@ rss_mib() {
 	awk -v kb="$kb" 'BEGIN { printf "%.0f", kb / 1024 }'
 }
 
-declare -A RPS P50 P99 ERRS RSS
+# summarize KIND TARGET...: medians and error totals of KIND's runs, in
+# RPS P50 P99 ERRS keyed "KIND:TARGET", and the target's CPU per operation
+# (COST: microseconds per connection or request; for bulk, CPU seconds per
+# GB) from the median cores used over the median rate; RSS keyed by target.
+declare -A RPS P50 P99 ERRS RSS COST
 summarize() {
-	local t f
+	local kind=$1 t f
+	shift
 	for t in "$@"; do
-		f="$tmp/m-$SCENARIO-$t"
+		f="$tmp/m-$kind-$t"
 		[[ -f $f ]] || continue
 		RSS[$t]=$(rss_mib "$t")
-		RPS[$t]=$(median 1 "$f")
-		P50[$t]=$(median 2 "$f")
-		P99[$t]=$(median 3 "$f")
-		ERRS[$t]=$(($(total 4 "$f") + $(total 5 "$f")))
+		RPS[$kind:$t]=$(median 1 "$f")
+		P50[$kind:$t]=$(median 2 "$f")
+		P99[$kind:$t]=$(median 3 "$f")
+		ERRS[$kind:$t]=$(($(total 4 "$f") + $(total 5 "$f")))
+		COST[$kind:$t]=$(cost "$kind" "$(median 6 "$f")" "${RPS[$kind:$t]}")
 	done
 }
 
-# table REF1 REF2 TARGET...: the table of SCENARIO, with ratios to REF1 and REF2.
+# cost KIND CORES RATE: CPU per operation, "-" without a rate.
+cost() {
+	awk -v k="$1" -v c="$2" -v r="$3" 'BEGIN {
+		if (r + 0 <= 0) { print "-"; exit }
+		if (k == "tcp_bulk") printf "%.2f", c / r * 1000   # cores / (MB/s) = CPU s per MB; x1000 = per GB
+		else printf "%.0f", c / r * 1e6                     # CPU us per operation
+	}'
+}
+
+# table REF1 REF2 TARGET...: the HTTP table, with ratios to REF1 and REF2.
 table() {
 	local r1=$1 r2=$2 t
 	shift 2
 	printf '%-18s %9s %8s %8s %8s %8s %10s %7s %8s\n' target rps "p50 ms" "p99 ms" "x $r1" "x $r2" "p99 x $r2" errors "rss MiB"
 	for t in "$@"; do
-		[[ -n ${RPS[$t]:-} ]] || continue
-		printf '%-18s %9.0f %8.2f %8.2f %8s %8s %10s %7s %8s\n' "$t" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" \
-			"$(ratio "${RPS[$t]}" "${RPS[$r1]:-}")" "$(ratio "${RPS[$t]}" "${RPS[$r2]:-}")" \
-			"$(ratio "${P99[$t]}" "${P99[$r2]:-}")" "${ERRS[$t]}" "${RSS[$t]}"
+		[[ -n ${RPS[http:$t]:-} ]] || continue
+		printf '%-18s %9.0f %8.2f %8.2f %8s %8s %10s %7s %8s\n' "$t" "${RPS[http:$t]}" "${P50[http:$t]}" "${P99[http:$t]}" \
+			"$(ratio "${RPS[http:$t]}" "${RPS[http:$r1]:-}")" "$(ratio "${RPS[http:$t]}" "${RPS[http:$r2]:-}")" \
+			"$(ratio "${P99[http:$t]}" "${P99[http:$r2]:-}")" "${ERRS[http:$t]}" "${RSS[$t]}"
+	done
+}
+
+# tcp_table TARGET...: new connections/s (ratios to socat and tcpcopy) and
+# bulk MB/s (ratio to tcpcopy).
+tcp_table() {
+	local t c=tcp_conns b=tcp_bulk
+	printf '%-14s %8s %7s %7s %7s %9s %7s %6s | %9s %9s %8s %6s | %7s\n' target conn/s "p50 ms" "p99 ms" "x socat" "x tcpcopy" "cpu us" errors \
+		"bulk MB/s" "x tcpcopy" "cpu s/GB" errors "rss MiB"
+	for t in "$@"; do
+		[[ -n ${RPS[$c:$t]:-}${RPS[$b:$t]:-} ]] || continue
+		printf '%-14s %8.0f %7.2f %7.2f %7s %9s %7s %6s | %9.0f %9s %8s %6s | %7s\n' "$t" \
+			"${RPS[$c:$t]:-0}" "${P50[$c:$t]:-0}" "${P99[$c:$t]:-0}" \
+			"$(ratio "${RPS[$c:$t]:-}" "${RPS[$c:socat]:-}")" "$(ratio "${RPS[$c:$t]:-}" "${RPS[$c:tcpcopy]:-}")" \
+			"${COST[$c:$t]:--}" "${ERRS[$c:$t]:--}" \
+			"${RPS[$b:$t]:-0}" "$(ratio "${RPS[$b:$t]:-}" "${RPS[$b:tcpcopy]:-}")" "${COST[$b:$t]:--}" "${ERRS[$b:$t]:--}" "${RSS[$t]}"
+	done
+}
+
+# tls_table TARGET...: full handshakes/s and HTTPS keep-alive rps, with
+# ratios to tls-nginx.
+tls_table() {
+	local t h=tls_hs k=tls_ka
+	printf '%-14s %7s %7s %7s %7s %7s %6s | %8s %7s %7s %7s %9s %7s %6s | %7s\n' target hs/s "p50 ms" "p99 ms" "x nginx" "cpu us" errors \
+		"ka rps" "p50 ms" "p99 ms" "x nginx" "p99 x ngx" "cpu us" errors "rss MiB"
+	for t in "$@"; do
+		[[ -n ${RPS[$h:$t]:-}${RPS[$k:$t]:-} ]] || continue
+		printf '%-14s %7.0f %7.2f %7.2f %7s %7s %6s | %8.0f %7.2f %7.2f %7s %9s %7s %6s | %7s\n' "$t" \
+			"${RPS[$h:$t]:-0}" "${P50[$h:$t]:-0}" "${P99[$h:$t]:-0}" "$(ratio "${RPS[$h:$t]:-}" "${RPS[$h:tls-nginx]:-}")" \
+			"${COST[$h:$t]:--}" "${ERRS[$h:$t]:--}" \
+			"${RPS[$k:$t]:-0}" "${P50[$k:$t]:-0}" "${P99[$k:$t]:-0}" "$(ratio "${RPS[$k:$t]:-}" "${RPS[$k:tls-nginx]:-}")" \
+			"$(ratio "${P99[$k:$t]:-}" "${P99[$k:tls-nginx]:-}")" "${COST[$k:$t]:--}" "${ERRS[$k:$t]:--}" "${RSS[$t]}"
 	done
 }
 
 legend() {
-	printf '(rps, p50, p99: medians over rounds; errors: wrk socket errors + non-2xx answers, all rounds; rss: after the runs, children included)\n'
+	printf '(rates, p50, p99: medians over rounds; errors: all rounds (wrk: socket errors + non-2xx; tcpload/tlsload: failed connections); rss: after the runs, children included)\n'
+}
+cost_legend() {
+	printf '(cpu: CPU time of the target itself (children included; for the direct rows, the upstream) per connection/handshake/request in us, per GB for bulk, from /proc during the runs: less is better, and it does not depend on how much CPU the load generator took)\n'
 }
 
 # check LABEL VALUE OP BOUND: "LABEL VALUEx PASS|MISS".
@@ -602,17 +875,41 @@ check() {
 
 http_targets_line() {
 	local gh=$1
-	[[ -n ${RPS[$gh]:-} ]] || return 0
+	[[ -n ${RPS[http:$gh]:-} ]] || return 0
 	printf 'targets (%s): %s; %s; %s\n' "$gh" \
-		"$(check "rps >= 2.0x caddy:" "$(ratio "${RPS[$gh]}" "${RPS[caddy]:-}")" ">=" 2.0)" \
-		"$(check "rps >= 0.6x nginx:" "$(ratio "${RPS[$gh]}" "${RPS[nginx]:-}")" ">=" 0.6)" \
-		"$(check "p99 <= 1.5x nginx:" "$(ratio "${P99[$gh]}" "${P99[nginx]:-}")" "<=" 1.5)"
+		"$(check "rps >= 2.0x caddy:" "$(ratio "${RPS[http:$gh]}" "${RPS[http:caddy]:-}")" ">=" 2.0)" \
+		"$(check "rps >= 0.6x nginx:" "$(ratio "${RPS[http:$gh]}" "${RPS[http:nginx]:-}")" ">=" 0.6)" \
+		"$(check "p99 <= 1.5x nginx:" "$(ratio "${P99[http:$gh]}" "${P99[http:nginx]:-}")" "<=" 1.5)"
+}
+
+# tcp_targets_line: target 4 of performance.md for gatehouse-tcp.
+tcp_targets_line() {
+	local t=gatehouse-tcp errs verdict
+	[[ -n ${RPS[tcp_conns:$t]:-} ]] || return 0
+	errs=$((${ERRS[tcp_conns:$t]:-0} + ${ERRS[tcp_bulk:$t]:-0}))
+	verdict=PASS
+	((errs == 0)) || verdict=MISS
+	printf 'targets (%s): %s; %s; no failed connections: %s %s\n' "$t" \
+		"$(check "new conns >= 2.0x socat:" "$(ratio "${RPS[tcp_conns:$t]}" "${RPS[tcp_conns:socat]:-}")" ">=" 2.0)" \
+		"$(check "bulk >= 0.9x tcpcopy:" "$(ratio "${RPS[tcp_bulk:$t]:-}" "${RPS[tcp_bulk:tcpcopy]:-}")" ">=" 0.9)" \
+		"$errs" "$verdict"
+}
+
+# tls_ratios_line: gatehouse-tls against nginx (performance.md sets no
+# number for TLS yet).
+tls_ratios_line() {
+	local t=gatehouse-tls
+	[[ -n ${RPS[tls_hs:$t]:-} && -n ${RPS[tls_hs:tls-nginx]:-} ]] || return 0
+	printf 'ratios (%s / tls-nginx, no target in performance.md): full handshakes/s %sx (cpu per handshake %sx); keep-alive rps %sx (cpu per request %sx, p99 %sx)\n' "$t" \
+		"$(ratio "${RPS[tls_hs:$t]}" "${RPS[tls_hs:tls-nginx]}")" "$(ratio "${COST[tls_hs:$t]:-}" "${COST[tls_hs:tls-nginx]:-}")" \
+		"$(ratio "${RPS[tls_ka:$t]:-}" "${RPS[tls_ka:tls-nginx]:-}")" "$(ratio "${COST[tls_ka:$t]:-}" "${COST[tls_ka:tls-nginx]:-}")" \
+		"$(ratio "${P99[tls_ka:$t]:-}" "${P99[tls_ka:tls-nginx]:-}")"
 }
 
 # gatehouse_logs: what the gatehouse processes logged at warn or above.
 gatehouse_logs() {
 	local t f n
-	for t in gatehouse gatehouse-nethttp gatehouse-tcp; do
+	for t in gatehouse gatehouse-nethttp gatehouse-tcp gatehouse-tls; do
 		f="$tmp/$t.log"
 		[[ -s $f ]] || continue
 		cp "$f" "$results/$t.log"
@@ -631,19 +928,19 @@ main() {
 	build
 	versions >"$results/versions.txt"
 	start_targets
-	log "targets up: ${!URL[*]}"
+	log "targets up: $(printf '%s\n' "${!URL[@]}" "${!ADDR[@]}" | sort -u | tr '\n' ' ')"
 	{
 		printf 'gatehouse peers benchmark, %s, %s, %s CPUs\n' "$(date '+%Y-%m-%d %H:%M %Z')" "$(uname -sr)" "$(nproc)"
-		printf 'wrk -t1 -c%s -d%ss --latency, %s interleaved round(s), medians; loopback; upstream: nginx, 1 worker, return 200 "hello"\n' \
-			"$CONNS" "$DURATION" "$ROUNDS"
+		printf '%s interleaved round(s), medians; loopback\n' "$ROUNDS"
 		sed 's/^/  /' "$results/versions.txt"
 	} >"$results/summary.txt"
 
 	if any_selected "${HTTP_TARGETS[@]}"; then
-		run_scenario http -- "${HTTP_TARGETS[@]}"
-		summarize "${HTTP_TARGETS[@]}"
+		run_scenario http http -- "${HTTP_TARGETS[@]}"
+		summarize http "${HTTP_TARGETS[@]}"
 		{
-			printf '\nHTTP/1.1 keep-alive; gatehouse: %d hosts x %d routes, request to %s%s (route %d of %d)\n' \
+			printf '\nHTTP/1.1 keep-alive, wrk -t1 -c%s -d%ss; upstream: nginx, 1 worker, return 200 "hello"\n' "$CONNS" "$DURATION"
+			printf 'gatehouse: %d hosts x %d routes, request to %s%s (route %d of %d)\n' \
 				"$GH_HOSTS" "$GH_ROUTES" "$REQ_HOST" "$REQ_PATH" "$GH_ROUTES" "$GH_ROUTES"
 			table caddy nginx "${HTTP_TARGETS[@]}"
 			legend
@@ -652,21 +949,38 @@ main() {
 		} >>"$results/summary.txt"
 	fi
 	if any_selected "${TCP_TARGETS[@]}"; then
-		run_scenario tcp -H "Connection: close" -- "${TCP_TARGETS[@]}"
-		summarize "${TCP_TARGETS[@]}"
+		run_scenario tcp tcp_conns tcp_bulk -- "${TCP_TARGETS[@]}"
+		summarize tcp_conns "${TCP_TARGETS[@]}"
+		summarize tcp_bulk "${TCP_TARGETS[@]}"
 		{
-			printf '\nTCP forwarding, new connection per request (Connection: close): rps = new connections/s\n'
-			table socat tcpcopy "${TCP_TARGETS[@]}"
+			printf '\nTCP forwarding; upstream: tcpload serve (echo; count-and-discard for bulk)\n'
+			printf 'conn/s: tcpload conns -c %s -d %ss (connect, 16-byte echo, close); bulk: %s over %s connection(s), MB = 10^6 bytes\n' \
+				"$CONNS" "$DURATION" "$BULK_BYTES" "$BULK_CONNS"
+			tcp_table "${TCP_TARGETS[@]}"
 			legend
-			if [[ -n ${RPS[gatehouse-tcp]:-} ]]; then
-				printf 'targets (gatehouse-tcp): %s\n' "$(check "new conns >= 2.0x socat:" "$(ratio "${RPS[gatehouse-tcp]}" "${RPS[socat]:-}")" ">=" 2.0)"
-			fi
+			cost_legend
+			tcp_targets_line
+		} >>"$results/summary.txt"
+	fi
+	if any_selected "${TLS_TARGETS[@]}"; then
+		run_scenario tls tls_hs tls_ka -- "${TLS_TARGETS[@]}"
+		summarize tls_hs "${TLS_TARGETS[@]}"
+		summarize tls_ka "${TLS_TARGETS[@]}"
+		{
+			printf '\nTLS termination in front of the HTTP upstream (nginx, return 200 "hello"); certificate: %s; TLS 1.3\n' \
+				"$([[ $TLS_KEY == rsa ]] && echo 'RSA 2048' || echo 'ECDSA P-256')"
+			printf 'hs/s: tlsload -c %s -d %ss -curve %s (full handshake, one GET, close); ka: wrk -t1 -c%s -d%ss https:// keep-alive\n' \
+				"$CONNS" "$DURATION" "$TLS_CURVE" "$CONNS" "$DURATION"
+			tls_table "${TLS_TARGETS[@]}"
+			legend
+			cost_legend
+			tls_ratios_line
 		} >>"$results/summary.txt"
 	fi
 	{
 		for t in "${skipped[@]}"; do printf 'skipped %s\n' "$t"; done
 		gatehouse_logs
-		printf 'raw wrk outputs: bench/results/%s/\n' "$stamp"
+		printf 'raw outputs: bench/results/%s/\n' "$stamp"
 	} >>"$results/summary.txt"
 	echo
 	cat "$results/summary.txt"
