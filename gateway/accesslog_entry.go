@@ -51,4 +51,7 @@ type accessEntry struct {
 	// fields (first value of the header); may be nil. Read synchronously by
 	// Log, never retained.
 	ReqHeader, RespHeader http.Header
+	// cluster is where the request was sent (nil: nowhere), for the
+	// metrics' destination_service; not logged.
+	cluster *cluster
 }

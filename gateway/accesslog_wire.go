@@ -10,14 +10,18 @@ import (
 	"time"
 )
 
-// logWriter wraps the ResponseWriter of a request while the access log is
-// on: it counts what was sent and carries the line's fields, which the
-// places that answer fill in (see note). Unwrap keeps
-// http.ResponseController (flush, deadlines, hijack) working through it.
+// logWriter wraps the ResponseWriter of every request (for the metrics,
+// and the access log when it is on): it counts what was sent and carries
+// the line's fields, which the places that answer fill in (see note).
+// Unwrap keeps http.ResponseController (flush, deadlines, hijack) working
+// through it.
 type logWriter struct {
 	http.ResponseWriter
 	e     accessEntry
 	wrote bool
+	// h2c is set when the request upgrades its connection to HTTP/2: the
+	// metrics count the connection's streams, not it (unless refused).
+	h2c bool
 }
 
 var logWriters = sync.Pool{New: func() any { return new(logWriter) }}
@@ -46,7 +50,7 @@ func (lw *logWriter) Flush() { http.NewResponseController(lw.ResponseWriter).Flu
 func (lw *logWriter) Unwrap() http.ResponseWriter { return lw.ResponseWriter }
 
 // entryOf returns the access-log fields of the request w answers, or nil
-// when the access log is off.
+// when w is not a request's logWriter.
 func entryOf(w http.ResponseWriter) *accessEntry {
 	if lw, ok := w.(*logWriter); ok {
 		return &lw.e
@@ -55,8 +59,8 @@ func entryOf(w http.ResponseWriter) *accessEntry {
 }
 
 // note adds Envoy response flags and sets the response code details of
-// the request w answers (an empty details keeps the previous); without an
-// access log it does nothing.
+// the request w answers (an empty details keeps the previous); without a
+// logWriter it does nothing.
 func note(w http.ResponseWriter, flags, details string) {
 	e := entryOf(w)
 	if e == nil {
@@ -102,23 +106,37 @@ func beginLog(w http.ResponseWriter, r *http.Request) (*logWriter, *countingBody
 	return lw, cb
 }
 
-// finishLog fills the fields known at the end of the request, writes the
-// line and recycles lw.
-func finishLog(l *accessLog, lw *logWriter, cb *countingBody, r *http.Request, ci *connInfo) {
+// finishLog fills the fields known at the end of the request, records
+// the request in m, writes the line if l (the access log) is not nil and
+// recycles lw.
+func finishLog(m *metrics, l *accessLog, lw *logWriter, cb *countingBody, r *http.Request, ci *connInfo) {
 	e := &lw.e
 	e.Duration = time.Since(e.Start)
-	e.Method = r.Method
-	e.Path = r.RequestURI
-	if p := r.Header.Get("X-Envoy-Original-Path"); p != "" {
-		e.Path = p
-	}
-	e.Protocol = protocolName(r)
 	if cb != nil {
 		e.BytesReceived = cb.n.Load()
 	}
 	if e.Code == 0 && r.Context().Err() != nil && !strings.Contains(e.Flags, "DC") {
 		note(lw, "DC", "downstream_remote_disconnect")
 	}
+	if !lw.h2c || e.Code != 0 {
+		m.recordHTTP(e, r, lw.ResponseWriter)
+	}
+	if l != nil {
+		writeLog(l, lw, r, ci)
+	}
+	*lw = logWriter{}
+	logWriters.Put(lw)
+}
+
+// writeLog fills the fields only the access log needs and writes the line.
+func writeLog(l *accessLog, lw *logWriter, r *http.Request, ci *connInfo) {
+	e := &lw.e
+	e.Method = r.Method
+	e.Path = r.RequestURI
+	if p := r.Header.Get("X-Envoy-Original-Path"); p != "" {
+		e.Path = p
+	}
+	e.Protocol = protocolName(r)
 	e.Authority = r.Host
 	e.DownstreamRemote = r.RemoteAddr
 	if ci.local.IsValid() {
@@ -133,8 +151,6 @@ func finishLog(l *accessLog, lw *logWriter, cb *countingBody, r *http.Request, c
 	e.RequestID = r.Header.Get("X-Request-Id")
 	e.RespHeader = lw.ResponseWriter.Header()
 	l.Log(e)
-	*lw = logWriter{}
-	logWriters.Put(lw)
 }
 
 // protocolName is Envoy's %PROTOCOL%.

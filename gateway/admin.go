@@ -79,8 +79,10 @@ func (s *Server) startAdmin(wg *sync.WaitGroup) (*http.Server, error) {
 
 // AdminHandler returns the admin endpoints: /healthz/ready (200 once the
 // configuration is loaded and the listeners accept), /config_dump (the
-// compiled configuration and the latest reload's outcome, as JSON) and
-// /explain (how a described request would be served).
+// compiled configuration and the latest reload's outcome, as JSON),
+// /explain (how a described request would be served), and Istio's
+// standard metrics with gatehouse's own for Prometheus, at
+// /stats/prometheus (where Istio scrapes Envoy) and /metrics.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz/ready", func(w http.ResponseWriter, _ *http.Request) {
@@ -97,6 +99,7 @@ func (s *Server) AdminHandler() http.Handler {
 		enc.Encode(s.dump())
 	})
 	mux.HandleFunc("GET /explain", s.serveExplain)
+	s.metrics.serve(mux) // /stats/prometheus and /metrics
 	return mux
 }
 

@@ -81,10 +81,11 @@ func xffFromRight(vs []string, n uint32) (netip.Addr, bool) {
 // setForwardingHeaders adds what an Istio gateway adds to every request:
 // the downstream address appended to X-Forwarded-For, the trusted client
 // address as X-Envoy-External-Address, X-Forwarded-Proto (the client's is
-// kept only behind trusted proxies) and an X-Request-Id when the client
-// sent none.
-func setForwardingHeaders(r *http.Request, c *clientAddrs) {
+// kept only behind trusted proxies), an X-Request-Id when the client sent
+// none, and X-Forwarded-Client-Cert for an mTLS client.
+func setForwardingHeaders(r *http.Request, c *clientAddrs, ci *connInfo, mode xfccMode) {
 	h := r.Header
+	setClientCert(h, r.TLS, ci, mode)
 	if prior := h["X-Forwarded-For"]; len(prior) > 0 {
 		h["X-Forwarded-For"] = []string{joinXFF(prior, c.downstream)}
 	} else {

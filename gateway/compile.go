@@ -199,6 +199,7 @@ func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, me
 		}
 		lc.proxy = mesh.proxyFor(lc.key.Port, gws)
 		lc.trustedHops = mesh.hopsFor(gws)
+		lc.xfcc = mesh.xfccFor(gws)
 		lc.pathMode = mesh.pathMode
 		for _, g := range gws {
 			lc.keepParams = lc.keepParams || mesh.keepParams[g]

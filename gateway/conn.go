@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/pires/go-proxyproto"
@@ -20,6 +21,9 @@ type connInfo struct {
 	peer    netip.AddrPort
 	local   netip.AddrPort
 	proxied bool // RemoteAddr comes from a PROXY header
+	// xfcc is the X-Forwarded-Client-Cert value for the connection's
+	// client certificate, made on first use.
+	xfcc atomic.Pointer[string]
 }
 
 type connInfoKey struct{}

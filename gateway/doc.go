@@ -9,6 +9,12 @@
 // with. OS resources (listeners, upstream connection pools, JWKS caches)
 // outlive snapshots and are reconciled after each swap.
 //
+// Every request and forwarded TCP connection is counted in Istio's
+// standard metrics (istio_requests_total, istio_request_duration_milliseconds,
+// istio_request_bytes, istio_response_bytes, istio_tcp_*), with the labels
+// an Istio ingress gateway reports, on a Prometheus registry each Server
+// owns and serves on its admin address (metrics.go).
+//
 // The package owns the Gateway, ServiceEntry, DestinationRule and mesh-level
 // schemas and the loader; VirtualService routing lives in package router,
 // authentication and authorization in authz, and certificates in tls.

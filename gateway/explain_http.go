@@ -83,7 +83,7 @@ func (e *explainer) prologue(rq *request, r *http.Request, ci *connInfo) *Explan
 	xff := strings.Join(r.Header["X-Forwarded-For"], ", ")
 	rq.client = resolveClient(ci, r, rq.lc.trustedHops)
 	e.client(&rq.client, xff)
-	setForwardingHeaders(r, &rq.client)
+	setForwardingHeaders(r, &rq.client, ci, rq.lc.xfcc)
 	e.line("client", "upstream gets X-Forwarded-For %q, X-Envoy-External-Address %q, X-Forwarded-Proto %q",
 		r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Envoy-External-Address"), r.Header.Get("X-Forwarded-Proto"))
 	return nil

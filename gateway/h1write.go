@@ -137,7 +137,11 @@ func (r *idleReader) Read(p []byte) (int, error) {
 	if !r.o.bodyReadDeadline(time.Now().Add(streamIdleTimeout)) {
 		return 0, errBodyAborted
 	}
-	return r.r.Read(p)
+	n, err := r.r.Read(p)
+	if err != nil {
+		r.o.bodyEnd()
+	}
+	return n, err
 }
 
 // copyFlushing copies src to dst, flushing after every read so that a

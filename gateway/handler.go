@@ -38,17 +38,17 @@ type request struct {
 // then redirects, answers 404 or forwards.
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq := request{snap: h.s.snap.Load()}
-	if l := rq.snap.alog; l != nil {
-		lw, cb := beginLog(w, r)
-		defer finishLog(l, lw, cb, r, connInfoOf(r.Context()))
-		w = lw
-	}
+	// Every request is counted in the metrics; logged if the access log is on.
+	lw, cb := beginLog(w, r)
+	defer finishLog(h.s.metrics, rq.snap.alog, lw, cb, r, connInfoOf(r.Context()))
+	w = lw
 	rq.lc = rq.snap.listeners[h.key]
 	if rq.lc == nil {
 		notFound(w, r)
 		return
 	}
 	if isH2CUpgrade(r) && rq.lc.h2c && r.TLS == nil {
+		lw.h2c = true // metrics: the connection's streams are the requests
 		h.h2c.ServeHTTP(w, r)
 		return
 	}
@@ -99,8 +99,9 @@ func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
 	}
 	sanitizeRequestHeaders(r.Header)
 	sanitizeTrustHeaders(r.Header, rq.lc.trustedHops)
-	rq.client = resolveClient(connInfoOf(r.Context()), r, rq.lc.trustedHops)
-	setForwardingHeaders(r, &rq.client)
+	ci := connInfoOf(r.Context())
+	rq.client = resolveClient(ci, r, rq.lc.trustedHops)
+	setForwardingHeaders(r, &rq.client, ci, rq.lc.xfcc)
 	return true
 }
 

@@ -9,7 +9,8 @@ import (
 )
 
 // fieldChecker reports mapping keys that the target Go type has no field
-// for, as yaml.v3's Decoder.KnownFields does. Doing it on the parsed node
+// for, as yaml.v3's Decoder.KnownFields does, and fractions given to
+// integer fields, which yaml.v3 would truncate. Doing it on the parsed node
 // tree lets each document be parsed once (yaml.Node.Decode has no strict
 // mode) and names the exact field path. Field sets are cached per type
 // for the duration of one load.
@@ -38,6 +39,9 @@ func (fc *fieldChecker) unknown(n *yaml.Node, t reflect.Type, path string, out *
 		return
 	}
 	switch {
+	case isInteger(t.Kind()) && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float":
+		// yaml.v3 silently truncates 1.5 into an integer field.
+		*out = append(*out, problemAt{line: n.Line, msg: fmt.Sprintf("%s: %s is not a whole number", path, n.Value)})
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := fc.structFields(t)
 		_, open := fields[openFields]
@@ -63,6 +67,15 @@ func (fc *fieldChecker) unknown(n *yaml.Node, t reflect.Type, path string, out *
 			fc.unknown(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), out)
 		}
 	}
+}
+
+func isInteger(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 // openFields marks a struct with an inline map, which accepts any key.

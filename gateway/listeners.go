@@ -19,6 +19,9 @@ type listenerConfig struct {
 	proxy *proxySettings
 	// trustedHops is numTrustedProxies for X-Forwarded-For.
 	trustedHops uint32
+	// xfcc is forwardClientCertDetails: what happens to
+	// X-Forwarded-Client-Cert.
+	xfcc xfccMode
 	// pathMode is the mesh's pathNormalization.
 	pathMode router.PathMode
 	// keepParams forwards paths with ";" parameters instead of refusing

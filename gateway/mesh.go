@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -116,6 +117,15 @@ func parseProxyConfig(r *resource, v string, ps *problems) *ProxyConfig {
 	var pc ProxyConfig
 	dec := yaml.NewDecoder(strings.NewReader(v))
 	if err := dec.Decode(&pc); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			// gatewayTopology's only numbers are numTrustedProxies.
+			for i, e := range te.Errors {
+				_, msg, _ := strings.Cut(e, ": ")
+				te.Errors[i] = "numTrustedProxies: " + friendlyYAML(msg)
+			}
+			err = errors.New(strings.Join(te.Errors, "; "))
+		}
 		ps.errf(r, "metadata.annotations", "%s: %v", annotationProxyConfig, err)
 		return nil
 	}

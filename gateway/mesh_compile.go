@@ -19,6 +19,7 @@ type meshSettings struct {
 	accessLogFrom *resource
 	pathMode      router.PathMode
 	trustedHops   uint32
+	xfcc          xfccMode
 	rootNamespace string
 	ingressClass  string
 	// proxy is the mesh-wide PROXY protocol (gatewayTopology.proxyProtocol).
@@ -37,6 +38,7 @@ type meshSettings struct {
 type gatewayTopology struct {
 	trustedHops *uint32
 	proxy       *proxySettings
+	xfcc        *xfccMode
 }
 
 // compileMesh reads the mesh configuration: one IstioOperator or istio
@@ -75,6 +77,10 @@ func compileMesh(byKind map[string][]*resource, ps *problems) *meshSettings {
 			if pc := parseProxyConfig(r, v, ps); pc != nil && pc.GatewayTopology != nil {
 				t := pc.GatewayTopology
 				gt := gatewayTopology{trustedHops: t.NumTrustedProxies}
+				if t.ForwardClientCertDetails != "" {
+					mode := parseXFCCMode(r, "metadata.annotations", t.ForwardClientCertDetails, ps)
+					gt.xfcc = &mode
+				}
 				if t.ProxyProtocol != nil {
 					gt.proxy = proxySettingsOf(r, false, ps)
 				}
@@ -135,6 +141,7 @@ func (m *meshSettings) apply(r *resource, path string, mc *MeshConfig, ps *probl
 		if t.NumTrustedProxies != nil {
 			m.trustedHops = *t.NumTrustedProxies
 		}
+		m.xfcc = parseXFCCMode(r, path+".defaultConfig.gatewayTopology.forwardClientCertDetails", t.ForwardClientCertDetails, ps)
 		if t.ProxyProtocol != nil {
 			m.proxy = proxySettingsOf(r, false, ps)
 		}
@@ -228,6 +235,16 @@ func (m *meshSettings) proxyFor(port uint32, gateways []string) *proxySettings {
 		return m.filterAll
 	}
 	return m.proxy
+}
+
+// xfccFor returns forwardClientCertDetails for a listener's Gateways.
+func (m *meshSettings) xfccFor(gateways []string) xfccMode {
+	for _, g := range gateways {
+		if t, ok := m.gateways[g]; ok && t.xfcc != nil {
+			return *t.xfcc
+		}
+	}
+	return m.xfcc
 }
 
 // hopsFor returns numTrustedProxies for a listener's Gateways.

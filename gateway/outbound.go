@@ -51,6 +51,12 @@ type outbound struct {
 	downstream *http.ResponseController
 	bodyMu     sync.Mutex // orders deadline changes against abortBody
 	aborted    bool
+	// bodyEnded is set once a read of the client's body returned an
+	// error or EOF. net/http then starts reading the connection in the
+	// background, and a read deadline set from here on would fail that
+	// read and cancel the whole connection's context: the next request on
+	// it would start out cancelled.
+	bodyEnded bool
 
 	extraBuf [4]hdr
 }
@@ -59,7 +65,7 @@ type outbound struct {
 func (o *outbound) reset(r *http.Request) {
 	o.bodyMu.Lock()
 	o.in, o.method, o.rawQuery, o.host, o.connectTimeout = r, r.Method, r.URL.RawQuery, r.Host, defaultConnectTimeout
-	o.path, o.upgrade, o.body, o.replay, o.downstream, o.aborted = "", "", nil, nil, nil, false
+	o.path, o.upgrade, o.body, o.replay, o.downstream, o.aborted, o.bodyEnded = "", "", nil, nil, nil, false, false
 	o.bodyMu.Unlock()
 	o.extra = o.extraBuf[:0]
 	o.bodyLen = r.ContentLength
@@ -122,8 +128,8 @@ var hopHeaders = []string{
 // sanitizeRequestHeaders removes from a request's headers what must not
 // reach the upstream and what a client may not set for it: hop-by-hop
 // headers and those its Connection header names, Envoy's x-envoy-*
-// control headers, and the client-certificate header the gateway sets
-// itself. It runs before anything else reads or adds headers.
+// control headers. X-Forwarded-Client-Cert is setForwardingHeaders'. It
+// runs before anything else reads or adds headers.
 func sanitizeRequestHeaders(h http.Header) {
 	for _, v := range h["Connection"] {
 		for v != "" {
@@ -137,7 +143,6 @@ func sanitizeRequestHeaders(h http.Header) {
 	for _, k := range hopHeaders {
 		delete(h, k)
 	}
-	delete(h, "X-Forwarded-Client-Cert")
 	for k := range h {
 		if len(k) > 8 && strings.EqualFold(k[:8], "x-envoy-") {
 			delete(h, k)
@@ -200,10 +205,21 @@ func (o *outbound) bodyReadDeadline(t time.Time) bool {
 	if o.aborted {
 		return false
 	}
-	if o.downstream != nil {
+	if o.downstream != nil && !o.bodyEnded {
 		o.downstream.SetReadDeadline(t)
 	}
 	return true
+}
+
+// bodyEnd records that the client's body has been read to its end (or
+// failed), and lifts the read deadline while net/http is not reading.
+func (o *outbound) bodyEnd() {
+	o.bodyMu.Lock()
+	defer o.bodyMu.Unlock()
+	if o.downstream != nil && !o.bodyEnded && !o.aborted {
+		o.downstream.SetReadDeadline(time.Time{})
+	}
+	o.bodyEnded = true
 }
 
 // abortBody makes a read of the client's body that is blocked (the client
@@ -213,7 +229,7 @@ func (o *outbound) abortBody() {
 	o.bodyMu.Lock()
 	defer o.bodyMu.Unlock()
 	o.aborted = true
-	if o.downstream != nil {
+	if o.downstream != nil && !o.bodyEnded {
 		o.downstream.SetReadDeadline(aLongTimeAgo)
 	}
 }

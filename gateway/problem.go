@@ -124,5 +124,25 @@ func friendlyYAML(msg string) string {
 	if m := unknownFieldRE.FindStringSubmatch(msg); m != nil {
 		return fmt.Sprintf("unknown field %q", m[1])
 	}
+	if m := unmarshalRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s is not %s", m[2], kindWords(m[1], m[3]))
+	}
 	return msg
+}
+
+var unmarshalRE = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\w+)$")
+
+// kindWords names what a Go type expects, for a value of YAML kind tag.
+func kindWords(tag, goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "uint"):
+		return "a whole number, 0 or more"
+	case strings.HasPrefix(goType, "int"):
+		return "a whole number"
+	case goType == "bool":
+		return "true or false"
+	case goType == "string":
+		return "a string"
+	}
+	return "a " + goType + " (got a YAML " + tag + ")"
 }

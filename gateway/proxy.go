@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -165,6 +166,7 @@ func failureOf(ctx context.Context, r *http.Request, err error) failure {
 // noteUpstream records which upstream answered and how fast.
 func noteUpstream(e *accessEntry, c *cluster, ep *endpoint, x *exchange, err error) {
 	e.UpstreamCluster = c.name
+	e.cluster = c // metrics: destination_service
 	if ep != nil {
 		e.UpstreamHost = ep.addr
 	}
@@ -187,7 +189,8 @@ func protoValue(r *http.Request) []string {
 	return protoHTTP
 }
 
-// joinXFF appends addr to the X-Forwarded-For values received.
+// joinXFF appends addr to the X-Forwarded-For values received; empty
+// values add nothing.
 func joinXFF(prior []string, addr string) string {
 	n := len(addr)
 	for _, p := range prior {
@@ -195,8 +198,10 @@ func joinXFF(prior []string, addr string) string {
 	}
 	b := make([]byte, 0, n)
 	for _, p := range prior {
-		b = append(b, p...)
-		b = append(b, ", "...)
+		if p = strings.TrimSpace(p); p != "" {
+			b = append(b, p...)
+			b = append(b, ", "...)
+		}
 	}
 	return string(append(b, addr...))
 }

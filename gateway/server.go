@@ -83,6 +83,8 @@ type Server struct {
 	tunnels   tracker      // hijacked connections (WebSocket), closed at shutdown
 	mirrors   atomic.Int32 // mirrored requests in flight
 	draining  sync.WaitGroup
+
+	metrics *metrics // Prometheus metrics, served on the admin address
 }
 
 // New loads and compiles the configuration. It binds nothing: Run does. An
@@ -107,6 +109,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Logger, listeners: map[listenerKey]*listener{}, up: make(chan struct{})}
 	s.hostname, _ = os.Hostname()
+	s.metrics = newMetrics(s)
 	if os.Getenv("GH_NOCACHE") == "" {
 		s.cache = newLoadCache()
 	}
@@ -194,6 +197,7 @@ func (s *Server) reload() error {
 			next.alog.Close()
 		}
 	}
+	s.metrics.reloaded(err == nil)
 	if err != nil {
 		s.status.failure(err)
 		s.log.Error("reload rejected; the previous configuration keeps serving", "generation", cur.Gen, "error", err.Error())

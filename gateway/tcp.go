@@ -113,6 +113,7 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	}
 	if ep == nil {
 		e.fail("UH", "no_healthy_upstream")
+		s.metrics.tcpFailed(cl, "UH")
 		return
 	}
 	e.upstream(cl, ep)
@@ -122,10 +123,14 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	if err != nil {
 		cl.observe(ep, nil, &connectError{err: err})
 		e.fail("UF", "upstream_reset_before_response_started{connection_failure}")
+		s.metrics.tcpFailed(cl, "UF")
 		s.log.Debug("TCP upstream connect failed", "cluster", cl.name, "endpoint", ep.addr, "error", err)
 		return
 	}
 	defer up.Close()
+	var received, sent int64
+	mt := s.metrics.tcpOpen(cl)
+	defer func() { mt.close(received, sent) }()
 	if e != nil {
 		e.UpstreamLocal = up.LocalAddr().String()
 	}
@@ -145,12 +150,11 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	ep.active.Add(1)
 	defer ep.active.Add(-1)
 	done := make(chan struct{})
-	var received int64
 	go func() {
 		received = pipe(up, c)
 		close(done)
 	}()
-	sent := pipe(c, up)
+	sent = pipe(c, up)
 	<-done
 	if e != nil {
 		e.BytesReceived, e.BytesSent = received, sent

@@ -44,6 +44,10 @@ var (
 	ErrPathEncoding     = errors.New("path has a malformed percent-encoding")
 	ErrPathEscapedSlash = errors.New("path contains an encoded slash or backslash (%2F or %5C)")
 	ErrPathNotAbsolute  = errors.New("path does not start with '/'")
+	// ErrPathFragment: a request target never carries a fragment; Envoy
+	// rejects one (CVE-2021-32779), as an upstream that strips it would
+	// serve another path than the one policy saw ("/admin#x").
+	ErrPathFragment = errors.New("path contains a fragment ('#')")
 )
 
 // NormalizePath normalizes the escaped path of a request (without its
@@ -62,6 +66,8 @@ func NormalizePath(p string, mode PathMode) (string, error) {
 		switch c := p[i]; {
 		case c <= ' ' || c == 0x7f: // a space only arrives through HTTP/2
 			return "", ErrPathControl
+		case c == '#':
+			return "", ErrPathFragment
 		case c == '%' || c == '\\':
 			clean = false
 		case c == '/' && i+1 < len(p) && (p[i+1] == '.' || (p[i+1] == '/' && mode >= PathMergeSlashes)):

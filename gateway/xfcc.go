@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/pem"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// xfccMode is gatewayTopology.forwardClientCertDetails.
+type xfccMode uint8
+
+// The forwardClientCertDetails values, as Envoy applies them.
+const (
+	// xfccSanitizeSet (also UNDEFINED, Istio's gateway default): the
+	// client's header is dropped; an mTLS client's certificate is sent.
+	xfccSanitizeSet xfccMode = iota
+	// xfccSanitize: the header is never sent.
+	xfccSanitize
+	// xfccForwardOnly: the client's header is forwarded on mTLS
+	// connections only.
+	xfccForwardOnly
+	// xfccAppendForward: on mTLS connections the certificate is appended
+	// to the client's header.
+	xfccAppendForward
+	// xfccAlwaysForwardOnly: the client's header is always forwarded.
+	xfccAlwaysForwardOnly
+)
+
+// parseXFCCMode reads a forwardClientCertDetails value.
+func parseXFCCMode(r *resource, path, v string, ps *problems) xfccMode {
+	switch strings.ToUpper(v) {
+	case "", "UNDEFINED", "SANITIZE_SET":
+		return xfccSanitizeSet
+	case "SANITIZE":
+		return xfccSanitize
+	case "FORWARD_ONLY":
+		return xfccForwardOnly
+	case "APPEND_FORWARD":
+		return xfccAppendForward
+	case "ALWAYS_FORWARD_ONLY":
+		return xfccAlwaysForwardOnly
+	}
+	ps.errf(r, path, "forwardClientCertDetails %q: want SANITIZE, FORWARD_ONLY, APPEND_FORWARD, SANITIZE_SET or ALWAYS_FORWARD_ONLY", v)
+	return xfccSanitizeSet
+}
+
+// setClientCert applies the mode to X-Forwarded-Client-Cert. The
+// client's header is trusted only where the mode says so; it is never
+// read by policy.
+func setClientCert(h http.Header, cs *tls.ConnectionState, ci *connInfo, mode xfccMode) {
+	mtls := cs != nil && len(cs.PeerCertificates) > 0
+	const k = "X-Forwarded-Client-Cert"
+	switch {
+	case mode == xfccAlwaysForwardOnly, mode == xfccForwardOnly && mtls:
+	case !mtls || mode == xfccSanitize || mode == xfccForwardOnly:
+		delete(h, k)
+	case mode == xfccAppendForward && len(h[k]) > 0:
+		h[k] = []string{strings.Join(h[k], ",") + "," + clientCertHeader(cs, ci)}
+	default:
+		h[k] = []string{clientCertHeader(cs, ci)}
+	}
+}
+
+// clientCertHeader is the X-Forwarded-Client-Cert element for an mTLS
+// client, as an Istio gateway writes it: Hash, Cert, Subject, URI and DNS
+// of the verified client certificate. It is worked out once per
+// connection.
+func clientCertHeader(cs *tls.ConnectionState, ci *connInfo) string {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return ""
+	}
+	if p := ci.xfcc.Load(); p != nil {
+		return *p
+	}
+	v := formatXFCC(cs)
+	ci.xfcc.Store(&v)
+	return v
+}
+
+// formatXFCC builds the header value in Envoy's element order.
+func formatXFCC(cs *tls.ConnectionState) string {
+	c := cs.PeerCertificates[0]
+	sum := sha256.Sum256(c.Raw)
+	var b strings.Builder
+	b.WriteString("Hash=")
+	b.WriteString(hex.EncodeToString(sum[:]))
+	b.WriteString(`;Cert="`)
+	b.WriteString(url.QueryEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))))
+	b.WriteString(`";Subject="`)
+	b.WriteString(strings.ReplaceAll(c.Subject.String(), `"`, `\"`))
+	b.WriteString(`"`)
+	for _, u := range c.URIs {
+		b.WriteString(";URI=")
+		b.WriteString(u.String())
+	}
+	for _, d := range c.DNSNames {
+		b.WriteString(";DNS=")
+		b.WriteString(d)
+	}
+	return b.String()
+}
