@@ -95,13 +95,18 @@ func (pr *proofs) provedBy(p *provider, ks *keySet) bool {
 	return false
 }
 
-// prove records that p verified the token with ks.
+// prove records that p verified the token with ks, replacing what p
+// proved with an earlier key set: the list stays one entry per provider.
 func (pr *proofs) prove(p *provider, ks *keySet) {
 	for {
 		old := pr.list.Load()
 		var next []proof
 		if old != nil {
-			next = append(next, *old...)
+			for _, x := range *old {
+				if x.p != p {
+					next = append(next, x)
+				}
+			}
 		}
 		next = append(next, proof{p, ks})
 		if pr.list.CompareAndSwap(old, &next) {

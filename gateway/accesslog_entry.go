@@ -51,6 +51,9 @@ type accessEntry struct {
 	// fields (first value of the header); may be nil. Read synchronously by
 	// Log, never retained.
 	ReqHeader, RespHeader http.Header
+	// originalPath is the path as received when a rewrite changed it (the
+	// X-Envoy-Original-Path the gateway set; a client's copy never counts).
+	originalPath string
 	// cluster is where the request was sent (nil: nowhere), for the
 	// metrics' destination_service; not logged.
 	cluster *cluster

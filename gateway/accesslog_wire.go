@@ -111,6 +111,13 @@ func beginLog(w http.ResponseWriter, r *http.Request) (*logWriter, *countingBody
 // recycles lw.
 func finishLog(m *metrics, l *accessLog, lw *logWriter, cb *countingBody, r *http.Request, ci *connInfo) {
 	e := &lw.e
+	if lw.h2c && e.Code == 0 {
+		// The connection switched to h2c: its streams are the requests,
+		// and stream 1 may still be reading r.
+		*lw = logWriter{}
+		logWriters.Put(lw)
+		return
+	}
 	e.Duration = time.Since(e.Start)
 	if cb != nil {
 		e.BytesReceived = cb.n.Load()
@@ -118,9 +125,7 @@ func finishLog(m *metrics, l *accessLog, lw *logWriter, cb *countingBody, r *htt
 	if e.Code == 0 && r.Context().Err() != nil && !strings.Contains(e.Flags, "DC") {
 		note(lw, "DC", "downstream_remote_disconnect")
 	}
-	if !lw.h2c || e.Code != 0 {
-		m.recordHTTP(e, r, lw.ResponseWriter)
-	}
+	m.recordHTTP(e, r, lw.ResponseWriter)
 	if l != nil {
 		writeLog(l, lw, r, ci)
 	}
@@ -133,8 +138,8 @@ func writeLog(l *accessLog, lw *logWriter, r *http.Request, ci *connInfo) {
 	e := &lw.e
 	e.Method = r.Method
 	e.Path = r.RequestURI
-	if p := r.Header.Get("X-Envoy-Original-Path"); p != "" {
-		e.Path = p
+	if e.originalPath != "" {
+		e.Path = e.originalPath
 	}
 	e.Protocol = protocolName(r)
 	e.Authority = r.Host

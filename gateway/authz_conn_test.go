@@ -158,7 +158,7 @@ spec:
 			// SANITIZE_SET: the client's header is replaced by the gateway's.
 			xfcc := (<-ch).Header.Values("X-Forwarded-Client-Cert")
 			if len(xfcc) != 1 || !strings.HasPrefix(xfcc[0], "Hash=") || !strings.Contains(xfcc[0], ";URI="+tc.uri) ||
-				!strings.Contains(xfcc[0], `;Cert="-----BEGIN+CERTIFICATE-----`) || strings.Contains(xfcc[0], "sa/admin") {
+				!strings.Contains(xfcc[0], `;Cert="-----BEGIN%20CERTIFICATE-----%0A`) || strings.Contains(xfcc[0], "sa/admin") {
 				t.Errorf("%s: upstream X-Forwarded-Client-Cert %q", tc.name, xfcc)
 			}
 		} else {

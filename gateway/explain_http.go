@@ -26,12 +26,15 @@ func (e *explainer) http(ctx context.Context, lc *listenerConfig, r *http.Reques
 	eng := e.snap.authz
 	var ar *authz.Request
 	var id *authz.Identity
+	var received http.Header // the headers before authentication edits them
 	if eng != nil {
 		ar = authzRequest(r, &rq, ci)
 		ar.PeerPrincipal = e.principal
+		received = r.Header.Clone()
 		if isCORSPreflight(r) {
 			e.line("security", "CORS preflight: JWT authentication is skipped")
-		} else if x := e.authenticate(ctx, ar, &id); x != nil {
+			eng.SanitizeHeaders(r.Header)
+		} else if x := e.authenticate(ctx, ar, received, &id); x != nil {
 			return x
 		}
 	}
@@ -40,7 +43,9 @@ func (e *explainer) http(ctx context.Context, lc *listenerConfig, r *http.Reques
 		if rt != nil {
 			ar.Destination = destinationOf(e.snap, rt.Forward)
 		}
-		tr := eng.Explain(ctx, ar)
+		cp := *ar
+		cp.Header = received
+		tr := eng.Explain(ctx, &cp)
 		e.trace(tr)
 		if !tr.Decision.Allowed {
 			return e.done(tr.Decision.Status, "%d %q (%s)", tr.Decision.Status, tr.Decision.Body, tr.Decision.Reason)
@@ -49,9 +54,9 @@ func (e *explainer) http(ctx context.Context, lc *listenerConfig, r *http.Reques
 		e.line("security", "no RequestAuthentication, AuthorizationPolicy or legacy policy: nothing to check")
 	}
 	switch {
-	case vh == nil || (rt == nil && !(vh.RequireTLS && r.TLS == nil)):
+	case vh == nil || (rt == nil && !(vh.RequireTLS && !securelyReceived(r))):
 		return e.done(http.StatusNotFound, "404 (route_not_found)")
-	case vh.RequireTLS && r.TLS == nil:
+	case vh.RequireTLS && !securelyReceived(r):
 		return e.done(http.StatusMovedPermanently, "301 to https://%s%s (httpsRedirect)", r.Host, r.RequestURI)
 	}
 	return e.action(r, &rq, rt)
@@ -106,13 +111,15 @@ func (e *explainer) client(c *clientAddrs, xff string) {
 	e.line("client", "trusted client %s (from the %s): remote.ip and remoteIpBlocks", c.remote, c.via)
 }
 
-// authenticate runs JWT authentication on a copy of the request.
-func (e *explainer) authenticate(ctx context.Context, ar *authz.Request, id **authz.Identity) *Explanation {
-	cp := *ar
-	cp.Header = ar.Header.Clone()
-	got, rej := e.snap.authz.Authenticate(ctx, &cp)
+// authenticate runs JWT authentication as serving does, editing the
+// (synthetic) request's headers, so that routes then match on what the
+// upstream would get. received are the headers before.
+func (e *explainer) authenticate(ctx context.Context, ar *authz.Request, received http.Header, id **authz.Identity) *Explanation {
+	got, rej := e.snap.authz.Authenticate(ctx, ar)
 	if rej != nil {
-		e.trace(e.snap.authz.Explain(ctx, ar))
+		cp := *ar
+		cp.Header = received
+		e.trace(e.snap.authz.Explain(ctx, &cp))
 		return e.done(rej.Status, "%d %q: JWT authentication failed", rej.Status, rej.Body)
 	}
 	*id = got

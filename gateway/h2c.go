@@ -16,6 +16,8 @@ func newH2CHandler(next http.Handler) http.Handler {
 	// headers unchanged: without the upgrade headers, next serves it as any
 	// other request.
 	upgraded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A copy: the HTTP/1.1 handler that upgraded may still hold r.
+		r = r.Clone(r.Context())
 		r.Header.Del("Upgrade")
 		r.Header.Del("Http2-Settings")
 		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/2.0", 2, 0

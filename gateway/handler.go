@@ -62,7 +62,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 	case vh == nil:
 		notFound(w, r)
-	case vh.RequireTLS && r.TLS == nil:
+	case vh.RequireTLS && !securelyReceived(r):
 		note(w, "", "direct_response")
 		httpsRedirect(w, r)
 	case rt == nil:
@@ -114,7 +114,9 @@ func (s *Server) secureMatch(w http.ResponseWriter, r *http.Request, rq *request
 	var id *authz.Identity
 	if e != nil {
 		ar = authzRequest(r, rq, connInfoOf(r.Context()))
-		if !isCORSPreflight(r) {
+		if isCORSPreflight(r) {
+			e.SanitizeHeaders(r.Header) // no token is checked, but no client may set the output headers
+		} else {
 			var rej *authz.Response
 			if id, rej = e.Authenticate(r.Context(), ar); rej != nil {
 				note(w, "", "jwt_authn_access_denied{"+strings.ReplaceAll(rej.Body, " ", "_")+"}")
@@ -142,6 +144,14 @@ func (s *Server) secureMatch(w http.ResponseWriter, r *http.Request, rq *request
 		return nil, false
 	}
 	return rt, true
+}
+
+// securelyReceived reports whether the client used TLS: to gatehouse, or
+// to a trusted proxy in front of it (X-Forwarded-Proto, which
+// setForwardingHeaders kept only behind trusted proxies), as Envoy's
+// require_tls decides.
+func securelyReceived(r *http.Request) bool {
+	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
 }
 
 // notFound answers a request no route takes: 404, as Envoy's NR.
@@ -215,9 +225,14 @@ func httpsRedirect(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusMovedPermanently)
 }
 
-// isH2CUpgrade reports whether an HTTP/1.1 request asks to upgrade to h2c.
+// isH2CUpgrade reports whether an HTTP/1.1 request asks to upgrade to h2c
+// as RFC 7540 (and x/net's h2c) requires: Upgrade: h2c, Connection naming
+// HTTP2-Settings, and an HTTP2-Settings header. A request with a body is
+// not upgraded (its body would be buffered whole); it is served as
+// HTTP/1.1 with the Upgrade header dropped.
 func isH2CUpgrade(r *http.Request) bool {
-	return r.ProtoMajor == 1 && isH2C(r.Header.Get("Upgrade"))
+	return r.ProtoMajor == 1 && isH2C(r.Header.Get("Upgrade")) && len(r.Header["Http2-Settings"]) == 1 &&
+		headerHasToken(r.Header["Connection"], "HTTP2-Settings") && r.ContentLength == 0 && len(r.TransferEncoding) == 0
 }
 
 func isH2C(u string) bool { return strings.EqualFold(strings.TrimSpace(u), "h2c") }

@@ -53,6 +53,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 		o.downstream = rc
 	}
 	s.prepare(o, r, rq, rt, d)
+	if e := entryOf(w); e != nil && o.path != rq.path {
+		e.originalPath = r.URL.RequestURI()
+	}
 	x := &exchange{s: s, w: w, r: r, o: o, c: c, policy: act.Retry}
 	resp, ep, err := x.run(ctx)
 	if e := entryOf(w); e != nil {
@@ -92,7 +95,17 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	if act.Timeout > 0 {
 		// When the route timeout fires mid-body, a client that is not
 		// reading must not keep the handler (and the upstream) waiting.
-		defer context.AfterFunc(ctx, func() { rc.SetWriteDeadline(aLongTimeAgo) })()
+		// Waited for: rc reaches w, which is recycled once the request ends.
+		done := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			defer close(done)
+			rc.SetWriteDeadline(aLongTimeAgo)
+		})
+		defer func() {
+			if !stop() {
+				<-done
+			}
+		}()
 	}
 	writeResponse(w, rc, resp, x.took, edits)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -81,6 +80,9 @@ func clientCertHeader(cs *tls.ConnectionState, ci *connInfo) string {
 	return v
 }
 
+// pemEscaper URL-encodes a PEM block as Envoy's XFCC Cert does.
+var pemEscaper = strings.NewReplacer("\n", "%0A", " ", "%20", "+", "%2B", "/", "%2F", "=", "%3D")
+
 // formatXFCC builds the header value in Envoy's element order.
 func formatXFCC(cs *tls.ConnectionState) string {
 	c := cs.PeerCertificates[0]
@@ -89,7 +91,7 @@ func formatXFCC(cs *tls.ConnectionState) string {
 	b.WriteString("Hash=")
 	b.WriteString(hex.EncodeToString(sum[:]))
 	b.WriteString(`;Cert="`)
-	b.WriteString(url.QueryEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))))
+	b.WriteString(pemEscaper.Replace(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))))
 	b.WriteString(`";Subject="`)
 	b.WriteString(strings.ReplaceAll(c.Subject.String(), `"`, `\"`))
 	b.WriteString(`"`)
