@@ -7,24 +7,39 @@
 #   TARGETS="direct caddy gatehouse" bench/peers.sh
 #   TARGETS=tcp bench/peers.sh             # TCP forwarding scenario
 #   TARGETS=tls bench/peers.sh             # TLS termination scenario
-#   TARGETS=all bench/peers.sh             # http + tcp + tls
+#   TARGETS=reload bench/peers.sh          # reloads under load
+#   TARGETS=idle bench/peers.sh            # 10 000 idle keep-alive connections
+#   TARGETS=scale bench/peers.sh           # 10 000 hosts x 10 routes
+#   TARGETS=all bench/peers.sh             # all of the above
 #   DURATION=6 ROUNDS=2 CONNS=50 bench/peers.sh
 #   REV=HEAD bench/peers.sh                # gatehouse as committed, not the work tree
 #
-# Targets (TARGETS, space separated; "http", "tcp", "tls" and "all" are groups):
-#   http: direct nginx haproxy caddy naive gatehouse gatehouse-nethttp
-#   tcp:  tcp-direct socat tcpcopy gatehouse-tcp
-#   tls:  tls-nginx gatehouse-tls
+# Targets (TARGETS, space separated; "http", "tcp", "tls", "reload", "idle",
+# "scale" and "all" are groups):
+#   http:   direct nginx haproxy caddy naive gatehouse gatehouse-nethttp gatehouse-bare
+#           (and gatehouse-nolog, only when named)
+#   tcp:    tcp-direct socat tcpcopy gatehouse-tcp
+#   tls:    tls-nginx gatehouse-tls
+#   reload: gatehouse-reload
+#   idle:   gatehouse-idle nginx-idle
+#   scale:  gatehouse-scale
 #
 # Each scenario has one or more measurements:
-#   http:  HTTP/1.1 keep-alive, `wrk -t1 -cCONNS -dDURATIONs --latency`
-#   tcp:   new connections/s (`tcpload conns`: CONNS clients, connect, echo
-#          16 bytes, close) and bulk throughput (`tcpload bulk`: BULK_BYTES
-#          over BULK_CONNS connections to a discarding upstream)
-#   tls:   full handshakes/s (`tlsload`: CONNS clients, handshake without
-#          resumption, one GET, close) and HTTPS keep-alive (wrk https://)
-# Every measurement is interleaved over ROUNDS rounds (A B C ... A B C ...)
-# and compared by ratios within this run only (see
+#   http:   HTTP/1.1 keep-alive, `wrk -t1 -cCONNS -dDURATIONs --latency`, every
+#           request with a JWT; gatehouse with policies and access log on,
+#           gatehouse-bare with neither, gatehouse-nolog with policies only
+#   tcp:    new connections/s (`tcpload conns`: CONNS clients, connect, echo
+#           16 bytes, close) and bulk throughput (`tcpload bulk`: BULK_BYTES
+#           over BULK_CONNS connections to a discarding upstream)
+#   tls:    full handshakes/s (`tlsload`: CONNS clients, handshake without
+#           resumption, one GET, close) and HTTPS keep-alive (wrk https://)
+#   reload: a wrk run of RELOAD_DURATION s during which `reloader` rewrites a
+#           VirtualService and has it reloaded every RELOAD_GAP ms
+#   idle:   resident memory before and with IDLE_CONNS idle keep-alive
+#           connections (`idleconns`)
+#   scale:  SCALE_HOSTS x SCALE_ROUTES: time to ready, RSS, reload time
+# The http, tcp and tls measurements are interleaved over ROUNDS rounds
+# (A B C ... A B C ...) and compared by ratios within this run only (see
 # shared/docs/performance.md). Raw outputs go to bench/results/<date>/.
 # Every process started here is stopped on exit.
 set -euo pipefail
@@ -47,11 +62,37 @@ TLS_KEY=${TLS_KEY:-ec}
 TLS_CURVE=${TLS_CURVE:-x25519}
 TLS_HOST=tls.bench.test
 TLS_PATH=/hello
+# HTTP: whether nginx and caddy write an access log as gatehouse does (1), or
+# not (0, as before); the access logs are cut to their first lines at the
+# end unless KEEP_ACCESS_LOGS=1 (they are hundreds of MB).
+PEER_LOGS=${PEER_LOGS:-1}
+KEEP_ACCESS_LOGS=${KEEP_ACCESS_LOGS:-0}
+# Reload under load: a wrk run of RELOAD_DURATION s; reloads start 1 s in and
+# stop 1 s before its end, each RELOAD_GAP ms after the previous one was done;
+# every RELOAD_WATCH_EVERY-th is left to the file watcher, the rest are SIGHUP.
+RELOAD_DURATION=${RELOAD_DURATION:-30}
+RELOAD_GAP=${RELOAD_GAP:-50}
+RELOAD_WATCH_EVERY=${RELOAD_WATCH_EVERY:-5}
+# Idle connections: IDLE_CONNS keep-alive connections, measured IDLE_SETTLE s
+# after they are all open.
+IDLE_CONNS=${IDLE_CONNS:-10000}
+IDLE_SETTLE=${IDLE_SETTLE:-3}
+# Scale: SCALE_HOSTS hosts x SCALE_ROUTES routes, SCALE_RELOADS reloads, each
+# allowed SCALE_TIMEOUT s (also the time allowed to get ready).
+SCALE_HOSTS=${SCALE_HOSTS:-10000}
+SCALE_ROUTES=${SCALE_ROUTES:-10}
+SCALE_RELOADS=${SCALE_RELOADS:-5}
+SCALE_TIMEOUT=${SCALE_TIMEOUT:-180}
 
-HTTP_TARGETS=(direct nginx haproxy caddy naive gatehouse gatehouse-nethttp)
+HTTP_TARGETS=(direct nginx haproxy caddy naive gatehouse gatehouse-nethttp gatehouse-nolog gatehouse-bare)
+HTTP_GROUP=(direct nginx haproxy caddy naive gatehouse gatehouse-nethttp gatehouse-bare)
 TCP_TARGETS=(tcp-direct socat tcpcopy gatehouse-tcp)
 TLS_TARGETS=(tls-nginx gatehouse-tls)
-ALL_TARGETS=("${HTTP_TARGETS[@]}" "${TCP_TARGETS[@]}" "${TLS_TARGETS[@]}")
+RELOAD_TARGETS=(gatehouse-reload)
+IDLE_TARGETS=(gatehouse-idle nginx-idle)
+SCALE_TARGETS=(gatehouse-scale)
+ALL_TARGETS=("${HTTP_TARGETS[@]}" "${TCP_TARGETS[@]}" "${TLS_TARGETS[@]}" "${RELOAD_TARGETS[@]}" "${IDLE_TARGETS[@]}" "${SCALE_TARGETS[@]}")
+ALL_GROUP=("${HTTP_GROUP[@]}" "${TCP_TARGETS[@]}" "${TLS_TARGETS[@]}" "${RELOAD_TARGETS[@]}" "${IDLE_TARGETS[@]}" "${SCALE_TARGETS[@]}")
 
 # The realistic gatehouse config: GH_HOSTS hosts of GH_ROUTES routes each;
 # requests go to the last route of the last host (bench/config.go builds
@@ -67,11 +108,13 @@ stamp=$(date +%Y%m%d-%H%M%S)
 results="$root/bench/results/$stamp"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
 
+TOKEN=""        # the JWT every HTTP request carries (needs_token)
 pids=()         # every process started here
 declare -A URL  # target -> URL wrk loads (http, tls)
 declare -A ADDR # target -> host:port tcpload/tlsload load (tcp, tls)
 declare -A PID  # target -> its process
 skipped=()     # targets not measured, with why
+notes=()       # what a build could not do that the scenario asked for
 
 log() { printf '== %s\n' "$*" >&2; }
 die() {
@@ -105,13 +148,16 @@ select_targets() {
 	local t g
 	for t in $TARGETS; do
 		case $t in
-		http) for g in "${HTTP_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
+		http) for g in "${HTTP_GROUP[@]}"; do SELECTED[$g]=1; done ;;
 		tcp) for g in "${TCP_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
 		tls) for g in "${TLS_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
-		all) for g in "${ALL_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
+		reload) for g in "${RELOAD_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
+		idle) for g in "${IDLE_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
+		scale) for g in "${SCALE_TARGETS[@]}"; do SELECTED[$g]=1; done ;;
+		all) for g in "${ALL_GROUP[@]}"; do SELECTED[$g]=1; done ;;
 		*)
 			[[ " ${ALL_TARGETS[*]} " == *" $t "* ]] ||
-				die "unknown target $t (want http, tcp, tls, all or one of: ${ALL_TARGETS[*]})"
+				die "unknown target $t (want http, tcp, tls, reload, idle, scale, all or one of: ${ALL_TARGETS[*]})"
 			SELECTED[$t]=1
 			;;
 		esac
@@ -126,8 +172,14 @@ any_selected() {
 
 # ---------------------------------------------------------------- tools
 
-# needs_nginx: the HTTP upstream (nginx) serves the http and tls scenarios.
-needs_nginx() { any_selected "${HTTP_TARGETS[@]}" "${TLS_TARGETS[@]}"; }
+# needs_nginx: the HTTP upstream (nginx) serves every scenario but tcp.
+needs_nginx() { any_selected "${HTTP_TARGETS[@]}" "${TLS_TARGETS[@]}" "${RELOAD_TARGETS[@]}" "${IDLE_TARGETS[@]}" "${SCALE_TARGETS[@]}"; }
+# needs_token: the HTTP and reload scenarios send a JWT with every request.
+needs_token() { any_selected "${HTTP_TARGETS[@]}" "${RELOAD_TARGETS[@]}" "${IDLE_TARGETS[@]}"; }
+# gatehouse_selected: any gatehouse target with the realistic config.
+gatehouse_selected() {
+	any_selected gatehouse gatehouse-nethttp gatehouse-nolog gatehouse-bare "${RELOAD_TARGETS[@]}" gatehouse-idle "${SCALE_TARGETS[@]}"
+}
 
 ensure_tools() {
 	local need=() missing=() tool
@@ -185,6 +237,9 @@ build() {
 		log "building gatehouse (working tree) and the Go baselines"
 		go build -o "$tmp/bin/gatehouse" .
 	fi
+	{ gatehouse_selected || needs_token; } && go build -o "$tmp/bin/ghconfig" ./bench/ghconfig
+	any_selected "${RELOAD_TARGETS[@]}" "${SCALE_TARGETS[@]}" && go build -o "$tmp/bin/reloader" ./bench/reloader
+	any_selected "${IDLE_TARGETS[@]}" && go build -o "$tmp/bin/idleconns" ./bench/idleconns
 	selected naive && go build -o "$tmp/bin/naiveproxy" ./bench/naiveproxy
 	selected tcpcopy && go build -o "$tmp/bin/tcpcopy" ./bench/tcpcopy
 	any_selected "${TCP_TARGETS[@]}" && go build -o "$tmp/bin/tcpload" ./bench/tcpload
@@ -221,10 +276,53 @@ spawn() {
 	PID[$name]=$!
 }
 
-# http_status PORT HOST PATH: prints the status code of one GET.
+# stop_target NAME: stops a target started by spawn (SIGTERM, then SIGKILL
+# after 10 s) and forgets it.
+stop_target() {
+	local name=$1 pid i p keep=()
+	pid=${PID[$name]:-}
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	for p in "${pids[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+	pids=("${keep[@]}")
+	unset "PID[$name]"
+}
+
+# rss_kib PID: resident memory (VmRSS) of PID and its children, in KiB.
+rss_kib() {
+	local p sum=0 kb
+	for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		kb=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$p/status" 2>/dev/null) || kb=0
+		sum=$((sum + ${kb:-0}))
+	done
+	echo "$sum"
+}
+# hwm_kib PID: peak resident memory (VmHWM) of PID, in KiB; with children
+# (nginx workers), the sum of their peaks.
+hwm_kib() {
+	local p sum=0 kb
+	for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		kb=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$p/status" 2>/dev/null) || kb=0
+		sum=$((sum + ${kb:-0}))
+	done
+	echo "$sum"
+}
+# mib KIB: KiB as MiB, one decimal.
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# http_status PORT HOST PATH: prints the status code of one GET (with the
+# JWT, when there is one).
 http_status() (
 	exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-	printf 'GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$3" "$2" >&3
+	auth=""
+	[[ -n $TOKEN ]] && auth="Authorization: Bearer $TOKEN"$'\r\n'
+	printf 'GET %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n' "$3" "$2" "$auth" >&3
 	IFS= read -r -t 2 line <&3 || exit 1
 	line=${line%$'\r'}
 	line=${line#HTTP/1.? }
@@ -271,16 +369,19 @@ tls_ready() {
 
 # ---------------------------------------------------------------- processes
 
-# nginx_conf DIR WORKERS LISTEN HTTP_EXTRA SERVER_BODY: writes DIR/nginx.conf
-# with one server listening on 127.0.0.1:LISTEN ("8080" or "8443 ssl").
+# nginx_conf DIR WORKERS LISTEN HTTP_EXTRA SERVER_BODY [WORKER_CONNECTIONS]:
+# writes DIR/nginx.conf with one server listening on 127.0.0.1:LISTEN ("8080"
+# or "8443 ssl"), access log off unless SERVER_BODY turns it on.
 nginx_conf() {
+	local wc=${6:-4096}
 	mkdir -p "$1"
 	cat >"$1/nginx.conf" <<EOF
 worker_processes $2;
+worker_rlimit_nofile $((2 * wc + 1024));
 daemon off;
 pid $1/nginx.pid;
 error_log $1/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections $wc; }
 http {
     access_log off;
     keepalive_requests 1000000;
@@ -308,16 +409,34 @@ start_upstream() {
 	URL[direct]="http://127.0.0.1:$UP_PORT$REQ_PATH"
 }
 
+# NGINX_LOG_FORMAT: a JSON access log line with about the fields of
+# gatehouse's (Istio's) default JSON line.
+# shellcheck disable=SC2016 # nginx's variables
+NGINX_LOG_FORMAT='log_format ghjson escape=json '"'"'{"start_time":"$time_iso8601","method":"$request_method",'"'"'
+        '"'"'"path":"$request_uri","protocol":"$server_protocol","response_code":$status,'"'"'
+        '"'"'"bytes_received":$request_length,"bytes_sent":$bytes_sent,"duration":$request_time,'"'"'
+        '"'"'"upstream_service_time":"$upstream_response_time","x_forwarded_for":"$http_x_forwarded_for",'"'"'
+        '"'"'"user_agent":"$http_user_agent","request_id":"$http_x_request_id","authority":"$host",'"'"'
+        '"'"'"upstream_host":"$upstream_addr","downstream_local_address":"$server_addr:$server_port",'"'"'
+        '"'"'"downstream_remote_address":"$remote_addr:$remote_port"}'"'"';'
+
+# start_peer_nginx NAME [WORKER_CONNECTIONS]: the nginx peer ("nginx", or
+# "nginx-idle" for the idle scenario, with more connections and no log).
 start_peer_nginx() {
-	local port
+	local name=${1:-nginx} wc=${2:-} port extra="" logs=""
 	free_port port
+	extra="upstream up { server 127.0.0.1:$UP_PORT; keepalive 64; }"
+	if [[ $name == nginx && $PEER_LOGS == 1 ]]; then
+		# Buffered as gatehouse's log is (it writes batches of up to 64 KiB).
+		extra+=$'\n    '"$NGINX_LOG_FORMAT"
+		logs="access_log $results/nginx-access.log ghjson buffer=64k flush=1s;"
+	fi
 	# shellcheck disable=SC2016 # $host is nginx's variable
-	nginx_conf "$tmp/nginx" auto "$port" \
-		"upstream up { server 127.0.0.1:$UP_PORT; keepalive 64; }" \
-		'location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }'
-	spawn nginx nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log"
-	wait_ready nginx "$port"
-	URL[nginx]="http://127.0.0.1:$port$REQ_PATH"
+	nginx_conf "$tmp/$name" auto "$port" "$extra" \
+		"$logs"' location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }' "$wc"
+	spawn "$name" nginx -p "$tmp/$name" -c "$tmp/$name/nginx.conf" -e "$tmp/$name/error.log"
+	wait_ready "$name" "$port"
+	URL[$name]="http://127.0.0.1:$port$REQ_PATH"
 }
 
 start_haproxy() {
@@ -357,6 +476,7 @@ start_caddy() {
 http://:$port {
     bind 127.0.0.1
     reverse_proxy 127.0.0.1:$UP_PORT
+$([[ $PEER_LOGS == 1 ]] && printf '    log {\n        output file %s {\n            roll_disabled\n        }\n        format json\n    }\n' "$results/caddy-access.log")
 }
 EOF
 	spawn caddy env HOME="$tmp/caddy" XDG_CONFIG_HOME="$tmp/caddy" XDG_DATA_HOME="$tmp/caddy" \
@@ -373,69 +493,61 @@ start_naive() {
 	URL[naive]="http://127.0.0.1:$port$REQ_PATH"
 }
 
-# gatehouse_config DIR PORT: writes the realistic config (see bench/config.go:
-# same hosts, routes and match mix) for a Gateway on 127.0.0.1:PORT.
+# gatehouse_config DIR PORT [OPTION...]: writes the realistic config (see
+# bench/config.go: same hosts, routes and match mix; bench/ghconfig writes
+# it) for a Gateway on 127.0.0.1:PORT. OPTIONs: "policies" (the
+# RequestAuthentication and three AuthorizationPolicies of
+# BenchmarkSecurity, signed with the run's key so that TOKEN passes them),
+# "log=FILE" (the access log, JSON, to FILE), "hosts=N" and "routes=N"
+# (instead of GH_HOSTS and GH_ROUTES).
 gatehouse_config() {
-	local dir=$1 port=$2 i r first host
-	mkdir -p "$dir/vs"
-	{
-		printf 'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: bench-gw, namespace: default}\n'
-		printf 'spec:\n  selector: {istio: ingressgateway}\n  servers:\n'
-		for ((first = 0; first < GH_HOSTS; first += 10)); do
-			printf '  - port: {number: %d, name: http-%d, protocol: HTTP}\n    bind: 127.0.0.1\n    hosts:\n' "$port" "$first"
-			for ((i = first; i < first + 10 && i < GH_HOSTS; i++)); do
-				printf '    - h%03d.bench.test\n' "$i"
-			done
-		done
-	} >"$dir/gateway.yaml"
-	cat >"$dir/backend.yaml" <<EOF
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: backend, namespace: default}
-spec:
-  hosts: [backend.bench.internal]
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  resolution: STATIC
-  location: MESH_EXTERNAL
-  endpoints:
-  - address: 127.0.0.1
-    ports: {http: $UP_PORT}
-EOF
-	for ((i = 0; i < GH_HOSTS; i++)); do
-		printf -v host 'h%03d.bench.test' "$i"
-		{
-			printf 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs-%03d, namespace: default}\n' "$i"
-			printf 'spec:\n  hosts: [%s]\n  gateways: [bench-gw]\n  http:\n' "$host"
-			for ((r = 0; r < GH_ROUTES; r++)); do
-				printf '  - name: r%d\n    match:\n' "$r"
-				if ((r == GH_ROUTES - 1)); then
-					printf '    - uri: {prefix: /r%d}\n' "$r"
-				else
-					case $((r % 4)) in
-					0) printf '    - uri: {prefix: /r%d/}\n      method: {exact: POST}\n' "$r" ;;
-					1) printf '    - uri: {exact: /r%d/health}\n' "$r" ;;
-					2) printf "    - uri: {regex: '/r%d/[0-9]+/items'}\n" "$r" ;;
-					3) printf '    - uri: {prefix: /r%d}\n      headers: {x-tenant: {exact: t%d}}\n' "$r" "$r" ;;
-					esac
-				fi
-				printf '    route:\n    - destination: {host: backend.bench.internal, port: {number: 8080}}\n    timeout: 10s\n'
-			done
-		} >"$dir/vs/vs-$(printf %03d "$i").yaml"
+	local dir=$1 port=$2 o args=()
+	local hosts=$GH_HOSTS routes=$GH_ROUTES
+	shift 2
+	for o in "$@"; do
+		case $o in
+		policies) args+=(-security -key "$tmp/jwt-key.pem" -token "$tmp/jwt-token.$$") ;;
+		log=*) args+=(-access-log "${o#log=}" -access-log-encoding JSON) ;;
+		hosts=*) hosts=${o#hosts=} ;;
+		routes=*) routes=${o#routes=} ;;
+		*) die "gatehouse_config: unknown option $o" ;;
+		esac
 	done
+	"$tmp/bin/ghconfig" -dir "$dir" -port "$port" -upstream "127.0.0.1:$UP_PORT" \
+		-hosts "$hosts" -routes "$routes" "${args[@]}" || die "bench/ghconfig failed"
 }
 
-# start_gatehouse NAME ENGINE: gatehouse on the realistic config.
+# make_token: the signing key and the JWT every HTTP request carries (all
+# targets get the same request, so the same bytes to forward).
+make_token() {
+	"$tmp/bin/ghconfig" -dir "$tmp/jwt" -upstream 127.0.0.1:9 -hosts 1 -routes 1 \
+		-security -key "$tmp/jwt-key.pem" -token "$tmp/jwt-token" || die "bench/ghconfig failed"
+	TOKEN=$(cat "$tmp/jwt-token")
+}
+
+# start_gatehouse NAME ENGINE [OPTION...]: gatehouse on the realistic config
+# (OPTIONs as for gatehouse_config; "level=L" sets the log level, warn by
+# default).
 start_gatehouse() {
-	local name=$1 engine=$2 port admin
+	local name=$1 engine=$2 port admin level=warn o out opts=()
+	shift 2
+	for o in "$@"; do
+		case $o in
+		level=*) level=${o#level=} ;;
+		*) opts+=("$o") ;;
+		esac
+	done
 	free_port port
 	free_port admin
-	gatehouse_config "$tmp/$name" "$port"
-	if [[ ! -f $tmp/validated ]]; then
-		"$tmp/bin/gatehouse" validate --config "$tmp/$name" >&2 || die "the generated gatehouse config is invalid"
-		touch "$tmp/validated"
+	gatehouse_config "$tmp/$name" "$port" "${opts[@]}"
+	out=$(gatehouse_validate "$name" "$tmp/$name")
+	if [[ $out == *"skipping RequestAuthentication"* || $out == *"skipping AuthorizationPolicy"* ]]; then
+		# Builds before authorization (REV= an older commit) skip the policies.
+		log "$name: this build does not implement the policies"
+		notes+=("$name: this build skips RequestAuthentication and AuthorizationPolicy: measured WITHOUT policies")
 	fi
 	spawn "$name" "$tmp/bin/gatehouse" run --config "$tmp/$name" --admin "127.0.0.1:$admin" \
-		--upstream-engine "$engine" --drain-timeout 2s --log-level warn
+		--upstream-engine "$engine" --drain-timeout 2s --log-level "$level"
 	wait_ready "$name" "$port"
 	URL[$name]="http://127.0.0.1:$port$REQ_PATH"
 }
@@ -611,12 +723,15 @@ EOF
 
 start_targets() {
 	needs_nginx && start_upstream
-	selected nginx && start_peer_nginx
+	needs_token && make_token
+	selected nginx && start_peer_nginx nginx
 	selected haproxy && start_haproxy
 	selected caddy && start_caddy
 	selected naive && start_naive
-	selected gatehouse && start_gatehouse gatehouse gatehouse
-	selected gatehouse-nethttp && start_gatehouse gatehouse-nethttp net/http
+	selected gatehouse && start_gatehouse gatehouse gatehouse policies "log=$results/gatehouse-access.log"
+	selected gatehouse-nethttp && start_gatehouse gatehouse-nethttp net/http policies "log=$results/gatehouse-nethttp-access.log"
+	selected gatehouse-nolog && start_gatehouse gatehouse-nolog gatehouse policies
+	selected gatehouse-bare && start_gatehouse gatehouse-bare gatehouse
 	any_selected "${TCP_TARGETS[@]}" && start_tcp_upstream
 	selected socat && start_socat
 	selected tcpcopy && start_tcpcopy
@@ -636,7 +751,7 @@ start_targets() {
 # and a unit (UNIT[KIND]) for the progress lines.
 declare -A UNIT=([http]=rps [tcp_conns]=conn/s [tcp_bulk]=MB/s [tls_hs]=hs/s [tls_ka]=rps)
 
-load_http() { wrk -t1 -c"$CONNS" -d"${2}s" --latency -H "Host: $REQ_HOST" "${URL[$1]}" >"$3" 2>&1 || true; }
+load_http() { wrk -t1 -c"$CONNS" -d"${2}s" --latency -H "Host: $REQ_HOST" -H "Authorization: Bearer $TOKEN" "${URL[$1]}" >"$3" 2>&1 || true; }
 load_tcp_conns() { "$tmp/bin/tcpload" conns -c "$CONNS" -d "${2}s" "${ADDR[$1]}" >"$3" 2>&1 || true; }
 load_tcp_bulk() { "$tmp/bin/tcpload" bulk -c "$BULK_CONNS" -bytes "$BULK_BYTES" -max "${2}s" "${ADDR[$1]}" >"$3" 2>&1 || true; }
 load_tls_hs() {
@@ -862,15 +977,18 @@ cost_legend() {
 	printf '(cpu: CPU time of the target itself (children included; for the direct rows, the upstream) per connection/handshake/request in us, per GB for bulk, from /proc during the runs: less is better, and it does not depend on how much CPU the load generator took)\n'
 }
 
-# check LABEL VALUE OP BOUND: "LABEL VALUEx PASS|MISS".
+# check LABEL VALUE OP BOUND [UNIT]: "LABEL VALUE UNIT PASS|MISS"; OP is >=,
+# <= or <; UNIT is "x" unless given (" MiB").
 check() {
-	local v=$2 verdict
+	local v=$2 unit=${5-x} verdict
 	if [[ $v == - ]]; then
 		printf '%s n/a' "$1"
 		return
 	fi
-	verdict=$(awk -v v="$v" -v op="$3" -v b="$4" 'BEGIN { ok = (op == ">=") ? v >= b : v <= b; print ok ? "PASS" : "MISS" }')
-	printf '%s %sx %s' "$1" "$v" "$verdict"
+	verdict=$(awk -v v="$v" -v op="$3" -v b="$4" 'BEGIN {
+		ok = (op == ">=") ? v >= b : (op == "<") ? v < b : v <= b
+		print ok ? "PASS" : "MISS" }')
+	printf '%s %s%s %s' "$1" "$v" "$unit" "$verdict"
 }
 
 http_targets_line() {
@@ -906,17 +1024,298 @@ tls_ratios_line() {
 		"$(ratio "${P99[tls_ka:$t]:-}" "${P99[tls_ka:tls-nginx]:-}")"
 }
 
-# gatehouse_logs: what the gatehouse processes logged at warn or above.
+# gatehouse_logs: the gatehouse logs, copied to the results when not empty,
+# with the lines at warn or above (the reload and scale targets log at info).
 gatehouse_logs() {
 	local t f n
-	for t in gatehouse gatehouse-nethttp gatehouse-tcp gatehouse-tls; do
+	for t in gatehouse gatehouse-nethttp gatehouse-nolog gatehouse-bare gatehouse-tcp gatehouse-tls \
+		gatehouse-reload gatehouse-idle gatehouse-scale; do
 		f="$tmp/$t.log"
 		[[ -s $f ]] || continue
 		cp "$f" "$results/$t.log"
-		n=$(grep -c . "$f" || true)
+		n=$(grep -c -E 'level=(WARN|ERROR)' "$f" || true)
+		((n > 0)) || continue
 		printf '%s logged %s line(s) at warn or above (bench/results/%s/%s.log); first ones:\n' "$t" "$n" "$stamp" "$t"
-		head -5 "$f" | cut -c1-300 | sed 's/^/  /'
+		grep -E 'level=(WARN|ERROR)' "$f" | head -5 | cut -c1-300 | sed 's/^/  /'
 	done
+}
+
+# ---- target 2, and the access logs
+
+# policy_line: target 2 of performance.md, gatehouse (policies and access
+# log on) against gatehouse-bare (neither), and gatehouse-nolog (policies
+# only) when it ran.
+policy_line() {
+	local p=gatehouse b=gatehouse-bare n=gatehouse-nolog
+	[[ -n ${RPS[http:$p]:-} && -n ${RPS[http:$b]:-} ]] || return 0
+	printf 'target 2 (%s / %s: JWT RS256 + 3 AuthorizationPolicies + JSON access log): %s; p99 %sx\n' "$p" "$b" \
+		"$(check "rps >= 0.90x bare (cost <= 10%):" "$(ratio "${RPS[http:$p]}" "${RPS[http:$b]}")" ">=" 0.90)" \
+		"$(ratio "${P99[http:$p]}" "${P99[http:$b]}")"
+	[[ -n ${RPS[http:$n]:-} ]] || return 0
+	printf '  policies only (%s / %s): rps %sx; access log only (%s / %s): rps %sx\n' "$n" "$b" \
+		"$(ratio "${RPS[http:$n]}" "${RPS[http:$b]}")" "$p" "$n" "$(ratio "${RPS[http:$p]}" "${RPS[http:$n]}")"
+}
+
+# requests_sent TARGET: the requests wrk completed against TARGET, all runs.
+requests_sent() {
+	cat "$results"/*-"$1".txt 2>/dev/null | awk '/ requests in / { s += $1 } END { print s + 0 }'
+}
+
+# access_log_counts TARGET...: the lines of each target's access log
+# against the requests wrk completed to it (a few readiness checks more).
+access_log_counts() {
+	local t f out=""
+	sleep 1.5 # nginx flushes its buffer every second
+	for t in "$@"; do
+		f="$results/$t-access.log"
+		if [[ ! -f $f ]]; then
+			[[ $t != gatehouse* || -z ${PID[$t]:-} ]] || out+="$t NO ACCESS LOG WRITTEN; "
+			continue
+		fi
+		out+="$(printf '%s %s/%s; ' "$t" "$(wc -l <"$f")" "$(requests_sent "$t")")"
+	done
+	[[ -z $out ]] || printf 'access log lines / requests wrk completed (plus a few readiness checks): %s\n' "${out%; }"
+}
+
+# trim_access_logs: each access log becomes its first 20 lines
+# (NAME-access.log.head), unless KEEP_ACCESS_LOGS=1.
+trim_access_logs() {
+	local f
+	[[ $KEEP_ACCESS_LOGS == 1 ]] && return 0
+	for f in "$results"/*-access.log; do
+		[[ -f $f ]] || continue
+		head -n 20 "$f" >"$f.head"
+		rm -f "$f"
+	done
+}
+
+# forget_pid PID: drops a finished process from the list cleanup stops.
+forget_pid() {
+	local p keep=()
+	for p in "${pids[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+	pids=("${keep[@]}")
+}
+
+# ---- reload under load (target 5)
+
+# kv KEY FILE: the value of KEY=... on the "result" line of FILE, or "-".
+kv() { awk -v k="$1" '/^result / { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) v = a[2] } } END { print (v == "" ? "-" : v) }' "$2"; }
+
+RELOAD_MIN=${RELOAD_MIN:-200}
+run_reload() {
+	local name=gatehouse-reload steady reloading rout wpid before after logged t rate p50 p99 err bad reqs errs verdict
+	SCENARIO=reload
+	log "reload: starting $name (policies and access log on, log level info)"
+	start_gatehouse "$name" gatehouse policies "log=$results/$name-access.log" level=info
+	((WARMUP > 0)) && load_http "$name" "$WARMUP" "$results/reload-warmup-$name.txt"
+	steady="$results/reload-steady-$name.txt"
+	reloading="$results/reload-reloading-$name.txt"
+	rout="$results/reload-reloader.txt"
+	log "reload: ${DURATION}s of load without reloads"
+	load_http "$name" "$DURATION" "$steady"
+	log "reload: ${RELOAD_DURATION}s of load, reloading every ${RELOAD_GAP} ms from 1 s in to 1 s before the end"
+	before=$(grep -c 'configuration reloaded' "$tmp/$name.log" || true)
+	wrk -t1 -c"$CONNS" -d"${RELOAD_DURATION}s" --latency -H "Host: $REQ_HOST" -H "Authorization: Bearer $TOKEN" \
+		"${URL[$name]}" >"$reloading" 2>&1 &
+	wpid=$!
+	pids+=("$wpid")
+	sleep 1
+	"$tmp/bin/reloader" -dir "$tmp/$name" -log "$tmp/$name.log" -pid "${PID[$name]}" \
+		-host $((GH_HOSTS - 1)) -routes "$GH_ROUTES" -d "$((RELOAD_DURATION - 2))s" \
+		-gap "${RELOAD_GAP}ms" -watch-every "$RELOAD_WATCH_EVERY" >"$rout" 2>&1 || true
+	wait "$wpid" || true
+	forget_pid "$wpid"
+	after=$(grep -c 'configuration reloaded' "$tmp/$name.log" || true)
+	logged=$((after - before))
+	kill -0 "${PID[$name]}" 2>/dev/null || die "$name exited during the reloads (see $tmp/$name.log)"
+	{
+		printf '\nReload under load (target 5): wrk -t1 -c%s; gatehouse on %d hosts x %d routes, policies and access log on;\n' \
+			"$CONNS" "$GH_HOSTS" "$GH_ROUTES"
+		printf 'during the second run, bench/reloader rewrites %s (two versions, both routing the request)\n' "vs/vs-$(printf %03d $((GH_HOSTS - 1))).yaml"
+		printf 'by rename, O_TRUNC write and ConfigMap-style ..data symlink swap in turn; SIGHUP, or every %sth change the file watcher;\n' "$RELOAD_WATCH_EVERY"
+		printf 'the next change %s ms after the previous reload was logged\n' "$RELOAD_GAP"
+		printf '%-10s %4s %9s %8s %8s %8s %11s %8s %8s\n' run s requests rps "p50 ms" "p99 ms" "socket err" non-2xx reloads
+		for t in steady reloading; do
+			local f="$results/reload-$t-$name.txt" s=$DURATION n=0
+			[[ $t == reloading ]] && s=$RELOAD_DURATION n=$logged
+			read -r rate p50 p99 err bad < <(parse_wrk "$f")
+			reqs=$(awk '/ requests in / { print $1 }' "$f")
+			printf '%-10s %4s %9s %8s %8.2f %8.2f %11s %8s %8s\n' "$t" "$s" "${reqs:-0}" "$rate" "$p50" "$p99" "$err" "$bad" "$n"
+		done
+		printf 'reloader: %s change(s), %s reload(s) seen, %s rejected, %s not seen within 10 s; by way and trigger: %s\n' \
+			"$(kv changes "$rout")" "$(kv reloads "$rout")" "$(kv rejected "$rout")" "$(kv timeouts "$rout")" \
+			"$(awk '/^changes / { sub(/^changes /, ""); printf "%s ", $0 }' "$rout")"
+		printf 'reload time: gatehouse took= p50 %s ms, max %s ms; change to log line p50 %s ms, max %s ms (watcher reloads include the 150 ms debounce)\n' \
+			"$(kv took_p50_ms "$rout")" "$(kv took_max_ms "$rout")" "$(kv wall_p50_ms "$rout")" "$(kv wall_max_ms "$rout")"
+		read -r rate p50 p99 err bad < <(parse_wrk "$reloading")
+		errs=$((err + bad))
+		verdict=PASS
+		((errs == 0)) || verdict=MISS
+		printf 'targets (%s): %s; failed requests (socket errors + non-2xx) = 0: %s %s; rps while reloading %sx steady\n' "$name" \
+			"$(check "reloads >= $RELOAD_MIN:" "$logged" ">=" "$RELOAD_MIN" "")" "$errs" "$verdict" \
+			"$(ratio "$rate" "$(parse_wrk "$steady" | awk '{ print $1 }')")"
+		access_log_counts "$name"
+	} >>"$results/summary.txt"
+	stop_target "$name"
+}
+
+# ---- idle keep-alive connections (target 6)
+
+# raise_nofile N: raises this shell's open-files limit (and so that of the
+# processes it starts from now on) to N.
+raise_nofile() {
+	local want=$1 hard
+	(($(ulimit -Sn) >= want)) && return 0
+	hard=$(ulimit -Hn)
+	if [[ $hard != unlimited ]] && ((hard < want)); then
+		ulimit -Hn "$want" 2>/dev/null || true
+	fi
+	ulimit -Sn "$want" 2>/dev/null || ulimit -Sn "$(ulimit -Hn)"
+	log "open files limit: $(ulimit -Sn)"
+	(($(ulimit -Sn) >= IDLE_CONNS + 1024)) ||
+		die "cannot raise the open files limit to $want (it is $(ulimit -Sn)); raise the hard limit (ulimit -Hn) or lower IDLE_CONNS"
+}
+
+declare -A IDLE_OPEN IDLE_FAILED IDLE_CLOSED IDLE_BEFORE IDLE_WITH IDLE_AFTER IDLE_HWM IDLE_TOOK
+# idle_one NAME: starts NAME, loads it briefly, then measures its resident
+# memory before, with IDLE_CONNS idle connections, and after they closed.
+idle_one() {
+	local name=$1 pid hostport out ipid i
+	case $name in
+	gatehouse-idle) start_gatehouse "$name" gatehouse policies "log=$results/$name-access.log" ;;
+	nginx-idle) start_peer_nginx "$name" $((IDLE_CONNS + 4096)) ;;
+	esac
+	pid=${PID[$name]}
+	hostport=${URL[$name]#http://}
+	hostport=${hostport%%/*}
+	# Serve some traffic first, as a gateway in use has.
+	load_http "$name" 2 "$results/idle-warm-$name.txt"
+	sleep 2
+	IDLE_BEFORE[$name]=$(rss_kib "$pid")
+	out="$results/idle-$name.txt"
+	log "idle: $name: opening $IDLE_CONNS keep-alive connections"
+	"$tmp/bin/idleconns" -n "$IDLE_CONNS" -host "$REQ_HOST" -path "$REQ_PATH" -H "Authorization: Bearer $TOKEN" \
+		-hold 10m "$hostport" >"$out" 2>&1 &
+	ipid=$!
+	pids+=("$ipid")
+	for ((i = 0; i < 1200; i++)); do
+		grep -q '^open ' "$out" && break
+		kill -0 "$ipid" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q '^open ' "$out" || {
+		cat "$out" >&2
+		die "idleconns did not open its connections to $name"
+	}
+	sleep "$IDLE_SETTLE"
+	IDLE_WITH[$name]=$(rss_kib "$pid")
+	IDLE_HWM[$name]=$(hwm_kib "$pid")
+	kill -TERM "$ipid" 2>/dev/null || true
+	wait "$ipid" || true
+	forget_pid "$ipid"
+	sleep 2
+	IDLE_AFTER[$name]=$(rss_kib "$pid")
+	IDLE_OPEN[$name]=$(kv open "$out")
+	IDLE_CLOSED[$name]=$(kv closed_by_server "$out")
+	IDLE_FAILED[$name]=$(kv failed "$out")
+	IDLE_TOOK[$name]=$(awk '/^open / { for (i = 2; i <= NF; i++) if ($i ~ /^took=/) print substr($i, 6) }' "$out")
+	log "idle: $name: rss $(mib "${IDLE_BEFORE[$name]}") MiB before, $(mib "${IDLE_WITH[$name]}") MiB with ${IDLE_OPEN[$name]} open connections"
+	stop_target "$name"
+}
+
+run_idle() {
+	local t d verdict
+	raise_nofile $((IDLE_CONNS + 4096))
+	for t in "${IDLE_TARGETS[@]}"; do
+		selected "$t" && idle_one "$t"
+	done
+	{
+		printf '\nIdle keep-alive connections (target 6): %s client connections, one GET each (answered, kept alive), then idle;\n' "$IDLE_CONNS"
+		printf 'rss (VmRSS, children included) before (after 2 s of wrk -c%s), with the connections open (%s s after), and after they closed\n' "$CONNS" "$IDLE_SETTLE"
+		printf '%-15s %6s %6s %7s %11s %9s %10s %10s %9s %9s %10s\n' target open failed closed "rss before" "rss with" "delta MiB" "KiB/conn" "peak" "after" "open took"
+		for t in "${IDLE_TARGETS[@]}"; do
+			[[ -n ${IDLE_WITH[$t]:-} ]] || continue
+			d=$((IDLE_WITH[$t] - IDLE_BEFORE[$t]))
+			printf '%-15s %6s %6s %7s %11s %9s %10s %10s %9s %9s %10s\n' "$t" "${IDLE_OPEN[$t]}" "${IDLE_FAILED[$t]}" "${IDLE_CLOSED[$t]}" \
+				"$(mib "${IDLE_BEFORE[$t]}")" "$(mib "${IDLE_WITH[$t]}")" "$(mib "$d")" \
+				"$(awk -v d="$d" -v n="${IDLE_OPEN[$t]}" 'BEGIN { if (n > 0) printf "%.1f", d / n; else print "-" }')" \
+				"$(mib "${IDLE_HWM[$t]}")" "$(mib "${IDLE_AFTER[$t]}")" "${IDLE_TOOK[$t]:--}"
+		done
+		printf '(MiB; peak: VmHWM, summed over the processes for nginx; open took: time to open all connections and get every answer)\n'
+		t=gatehouse-idle
+		if [[ -n ${IDLE_WITH[$t]:-} ]]; then
+			d=$((IDLE_WITH[$t] - IDLE_BEFORE[$t]))
+			verdict=PASS
+			[[ ${IDLE_OPEN[$t]} == "$IDLE_CONNS" && ${IDLE_CLOSED[$t]} == 0 && ${IDLE_FAILED[$t]} == 0 ]] || verdict=MISS
+			printf 'targets (%s): %s; all %s connections open through the measurement: %s\n' "$t" \
+				"$(check "rss delta <= 100 MiB:" "$(mib "$d")" "<=" 100 " MiB")" "$IDLE_CONNS" "$verdict"
+		fi
+	} >>"$results/summary.txt"
+}
+
+# ---- scale (target 3)
+
+run_scale() {
+	local name=gatehouse-scale dir=$tmp/gatehouse-scale port admin t0 t1 gen ready pid code="" i rout host path
+	local rss_start hwm_start rss_after hwm_after took verdict swap
+	free_port port
+	free_port admin
+	host=$(printf 'h%03d.bench.test' $((SCALE_HOSTS - 1)))
+	path="/r$((SCALE_ROUTES - 1))/hello"
+	log "scale: writing $SCALE_HOSTS hosts x $SCALE_ROUTES routes"
+	t0=$(date +%s.%N)
+	gatehouse_config "$dir" "$port" "hosts=$SCALE_HOSTS" "routes=$SCALE_ROUTES"
+	t1=$(date +%s.%N)
+	gen=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	log "scale: starting gatehouse on $(find "$dir" -name '*.yaml' | wc -l) files (${gen}s to write)"
+	t0=$(date +%s.%N)
+	spawn "$name" "$tmp/bin/gatehouse" run --config "$dir" --admin "127.0.0.1:$admin" --drain-timeout 2s --log-level info
+	pid=${PID[$name]}
+	for ((i = 0; i < SCALE_TIMEOUT * 20; i++)); do
+		code=$(http_status "$admin" 127.0.0.1 /healthz/ready 2>/dev/null) || code=""
+		[[ $code == 200 ]] && break
+		kill -0 "$pid" 2>/dev/null || {
+			tail -20 "$tmp/$name.log" >&2
+			die "$name exited at start"
+		}
+		sleep 0.05
+	done
+	[[ $code == 200 ]] || die "$name not ready after ${SCALE_TIMEOUT}s"
+	t1=$(date +%s.%N)
+	ready=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	wait_ready "$name" "$port" "$host" "$path"
+	sleep 2
+	rss_start=$(rss_kib "$pid")
+	hwm_start=$(hwm_kib "$pid")
+	log "scale: ready in ${ready}s, rss $(mib "$rss_start") MiB; $SCALE_RELOADS reloads by the file watcher"
+	rout="$results/scale-reloader.txt"
+	"$tmp/bin/reloader" -dir "$dir" -log "$tmp/$name.log" -host 0 -routes "$SCALE_ROUTES" -count "$SCALE_RELOADS" \
+		-watch-every 1 -methods rename -gap 2s -timeout "${SCALE_TIMEOUT}s" -v >"$rout" 2>&1 || true
+	sleep 2
+	rss_after=$(rss_kib "$pid")
+	hwm_after=$(hwm_kib "$pid")
+	code=$(http_status "$port" "$host" "$path" 2>/dev/null) || code=none
+	{
+		printf '\nScale (target 3): %s hosts x %s routes (%s files), no policies, log level info\n' "$SCALE_HOSTS" "$SCALE_ROUTES" \
+			"$(find "$dir" -name '*.yaml' | wc -l)"
+		printf '%-16s %9s %16s %17s %17s %11s %16s %16s\n' target "ready s" "rss start MiB" "reload took ms" "reload wall ms" "reloads ok" "rss after MiB" "peak MiB"
+		took=$(awk '/^change / { for (i = 1; i <= NF; i++) if ($i ~ /^took=/) { v = substr($i, 6); printf "%s%s", sep, v; sep = " " } }' "$rout")
+		printf '%-16s %9s %16s %17s %17s %11s %16s %16s\n' "$name" "$ready" "$(mib "$rss_start")" \
+			"$(kv took_p50_ms "$rout")/$(kv took_max_ms "$rout")" "$(kv wall_p50_ms "$rout")/$(kv wall_max_ms "$rout")" \
+			"$(kv reloads "$rout")/$(kv changes "$rout")" "$(mib "$rss_after")" "$(mib "$hwm_start")/$(mib "$hwm_after")"
+		printf '(ready: from start to /healthz/ready; reload took: gatehouse'"'"'s took= p50/max (decoding, compiling and the swap; not reading the files);\n'
+		printf ' wall: file renamed into place to the log line, p50/max, with the 150 ms debounce; rss after: %s s after the last of %s reloads; peak: VmHWM after start/after the reloads; each reload took: %s; request after: %s)\n' \
+			2 "$SCALE_RELOADS" "${took:--}" "$code"
+		verdict=PASS
+		[[ $(kv reloads "$rout") == "$SCALE_RELOADS" ]] || verdict=MISS
+		swap=$(kv wall_max_ms "$rout")
+		[[ $swap == - ]] || swap=$(awk -v w="$swap" 'BEGIN { printf "%.0f", w - 150 }')
+		printf 'targets (%s): %s; %s; %s; every reload done: %s\n' "$name" \
+			"$(check "reload < 1 s (max wall - 150 ms debounce):" "$swap" "<" 1000 " ms")" \
+			"$(check "rss after start < 200 MiB:" "$(mib "$rss_start")" "<" 200 " MiB")" \
+			"$(check "rss after reloads < 200 MiB:" "$(mib "$rss_after")" "<" 200 " MiB")" "$verdict"
+	} >>"$results/summary.txt"
+	stop_target "$name"
 }
 
 # ---------------------------------------------------------------- main
@@ -940,12 +1339,20 @@ main() {
 		summarize http "${HTTP_TARGETS[@]}"
 		{
 			printf '\nHTTP/1.1 keep-alive, wrk -t1 -c%s -d%ss; upstream: nginx, 1 worker, return 200 "hello"\n' "$CONNS" "$DURATION"
-			printf 'gatehouse: %d hosts x %d routes, request to %s%s (route %d of %d)\n' \
-				"$GH_HOSTS" "$GH_ROUTES" "$REQ_HOST" "$REQ_PATH" "$GH_ROUTES" "$GH_ROUTES"
+			printf 'gatehouse: %d hosts x %d routes, request to %s%s (route %d of %d); every request carries an RS256 JWT (%d-byte header)\n' \
+				"$GH_HOSTS" "$GH_ROUTES" "$REQ_HOST" "$REQ_PATH" "$GH_ROUTES" "$GH_ROUTES" $((${#TOKEN} + 22))
+			printf 'gatehouse, gatehouse-nethttp: RequestAuthentication + 3 AuthorizationPolicies + JSON access log to a file; gatehouse-nolog: policies only; gatehouse-bare: neither\n'
+			if [[ $PEER_LOGS == 1 ]]; then
+				printf 'nginx: JSON access log to a file (buffer=64k flush=1s); caddy: its JSON access log to a file; haproxy, naive: no log\n'
+			else
+				printf 'peers: no access log (PEER_LOGS=0)\n'
+			fi
 			table caddy nginx "${HTTP_TARGETS[@]}"
 			legend
 			http_targets_line gatehouse
 			http_targets_line gatehouse-nethttp
+			policy_line
+			access_log_counts gatehouse gatehouse-nethttp nginx caddy
 		} >>"$results/summary.txt"
 	fi
 	if any_selected "${TCP_TARGETS[@]}"; then
@@ -977,8 +1384,16 @@ main() {
 			tls_ratios_line
 		} >>"$results/summary.txt"
 	fi
+	any_selected "${RELOAD_TARGETS[@]}" && run_reload
+	any_selected "${IDLE_TARGETS[@]}" && run_idle
+	any_selected "${SCALE_TARGETS[@]}" && run_scale
+	trim_access_logs
 	{
 		for t in "${skipped[@]}"; do printf 'skipped %s\n' "$t"; done
+		for t in "${notes[@]}"; do printf 'NOTE: %s\n' "$t"; done
+		if [[ $KEEP_ACCESS_LOGS != 1 ]] && compgen -G "$results/*-access.log.head" >/dev/null; then
+			printf 'access logs cut to their first 20 lines (*-access.log.head; KEEP_ACCESS_LOGS=1 keeps them whole)\n'
+		fi
 		gatehouse_logs
 		printf 'raw outputs: bench/results/%s/\n' "$stamp"
 	} >>"$results/summary.txt"
