@@ -100,11 +100,16 @@ func (o *outbound) idempotent() bool {
 	return len(h["Idempotency-Key"]) > 0 || len(h["X-Idempotency-Key"]) > 0
 }
 
-// rewind prepares the body for another attempt.
+// rewind prepares the body for another attempt. The previous attempt's
+// writer has stopped (an aborted HTTP/1.1 attempt is waited for), so the
+// abort that stopped it must not fail the next attempt's reads.
 func (o *outbound) rewind() {
 	if o.replay != nil {
 		o.body = o.replay.replay()
 	}
+	o.bodyMu.Lock()
+	o.aborted = false
+	o.bodyMu.Unlock()
 }
 
 // skip reports whether header k of the prepared request map is written by
