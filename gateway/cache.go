@@ -16,6 +16,17 @@ import (
 type loadCache struct {
 	files    map[string]cachedFile
 	compiler *router.Compiler
+	// vs holds the compiled VirtualServices of the last load by resource:
+	// a resource of an unchanged file is the same pointer from load to
+	// load, and compiling it again would give the same result. next
+	// collects this load's, swapped in by sweep.
+	vs, next map[*resource]cachedVS
+}
+
+type cachedVS struct {
+	order int
+	vs    *router.VS
+	errs  []error
 }
 
 type cachedFile struct {
@@ -24,7 +35,7 @@ type cachedFile struct {
 }
 
 func newLoadCache() *loadCache {
-	return &loadCache{files: map[string]cachedFile{}, compiler: router.NewCompiler()}
+	return &loadCache{files: map[string]cachedFile{}, compiler: router.NewCompiler(), vs: map[*resource]cachedVS{}, next: map[*resource]cachedVS{}}
 }
 
 // decoded returns the cached decoding of f if its content is unchanged.
@@ -43,9 +54,16 @@ func (c *loadCache) keepFiles(files []file, results []*fileResult) {
 	if c == nil {
 		return
 	}
+	old := c.files
 	c.files = make(map[string]cachedFile, len(files))
 	for i, f := range files {
-		c.files[f.Path] = cachedFile{data: f.Data, result: results[i]}
+		data := f.Data
+		if e, ok := old[f.Path]; ok && e.result == results[i] {
+			// An unchanged file: its resources point into the copy read
+			// first; keeping that one lets this read's copy go.
+			data = e.data
+		}
+		c.files[f.Path] = cachedFile{data: data, result: results[i]}
 	}
 }
 
@@ -55,12 +73,19 @@ func (c *loadCache) virtualService(r *resource, spec *router.VirtualService) (*r
 	if c == nil {
 		return router.CompileVirtualService(r.Meta, r.order, spec)
 	}
-	return c.compiler.VirtualService(r.Meta, r.order, spec)
+	e, ok := c.vs[r]
+	if !ok || e.order != r.order {
+		e.order = r.order
+		e.vs, e.errs = c.compiler.VirtualService(r.Meta, r.order, spec)
+	}
+	c.next[r] = e
+	return e.vs, e.errs
 }
 
 // sweep drops the compiled expressions this load did not use.
 func (c *loadCache) sweep() {
 	if c != nil {
 		c.compiler.Sweep()
+		c.vs, c.next = c.next, make(map[*resource]cachedVS, len(c.next))
 	}
 }

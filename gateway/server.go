@@ -141,6 +141,12 @@ func (s *Server) load() (*Snapshot, error) {
 	if err != nil {
 		return nil, &ConfigError{Problems: []Problem{{Err: err}}}
 	}
+	return s.compileFiles(files)
+}
+
+// compileFiles compiles files read by readSources, logging what was
+// skipped and every warning.
+func (s *Server) compileFiles(files []file) (*Snapshot, error) {
 	snap, d := compile(files, compileEnv{pools: s.pools, credentialsDir: s.opts.CredentialsDir, cache: s.cache, keySets: s.keySets, log: s.log})
 	for _, n := range d.notes {
 		s.log.Info(n)
@@ -186,7 +192,12 @@ func (s *Server) reload() error {
 	if err == nil && configDigest(files, cur.certFiles) == cur.Digest {
 		return nil
 	}
-	next, err := s.load()
+	var next *Snapshot
+	if err != nil {
+		err = &ConfigError{Problems: []Problem{{Err: err}}}
+	} else {
+		next, err = s.compileFiles(files)
+	}
 	if err == nil {
 		err = s.attachAccessLog(next)
 	}
