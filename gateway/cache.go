@@ -1,18 +1,19 @@
 package gateway
 
 import (
-	"bytes"
+	"crypto/sha256"
 
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
 // loadCache keeps what a load produced that the next load can reuse when
-// the input did not change: each file's decoded documents, by content, and
-// compiled regular expressions. Parsing YAML is the most expensive part of
-// a load, so with 10 000 VirtualServices a reload after editing one file
-// parses one file. Compiled VirtualServices are not kept: compiling them
-// again is cheap, and they would double the memory a large configuration
-// takes. It is used by one load at a time.
+// the input did not change: each file's decoded documents, by the SHA-256
+// of its content (the content itself is not kept), the compiled
+// VirtualServices of those documents (the served snapshot holds them
+// anyway), and compiled regular expressions. Parsing YAML is the most
+// expensive part of a load, so with 10 000 VirtualServices a reload after
+// editing one file parses and compiles one file. It is used by one load at
+// a time.
 type loadCache struct {
 	files    map[string]cachedFile
 	compiler *router.Compiler
@@ -30,7 +31,7 @@ type cachedVS struct {
 }
 
 type cachedFile struct {
-	data   []byte
+	sum    [sha256.Size]byte
 	result *fileResult
 }
 
@@ -38,32 +39,31 @@ func newLoadCache() *loadCache {
 	return &loadCache{files: map[string]cachedFile{}, compiler: router.NewCompiler(), vs: map[*resource]cachedVS{}, next: map[*resource]cachedVS{}}
 }
 
-// decoded returns the cached decoding of f if its content is unchanged.
-func (c *loadCache) decoded(f file) *fileResult {
+// decoded returns the cached decoding of f if its content, whose SHA-256
+// is sum, is unchanged. The resources get f.Data back for the lines of
+// the problems this load finds; compile drops it again.
+func (c *loadCache) decoded(f file, sum [sha256.Size]byte) *fileResult {
 	if c == nil {
 		return nil
 	}
-	if e, ok := c.files[f.Path]; ok && bytes.Equal(e.data, f.Data) {
-		return e.result
+	e, ok := c.files[f.Path]
+	if !ok || e.sum != sum {
+		return nil
 	}
-	return nil
+	for _, r := range e.result.resources {
+		r.src = f.Data
+	}
+	return e.result
 }
 
 // keepFiles replaces the file cache with this load's files.
-func (c *loadCache) keepFiles(files []file, results []*fileResult) {
+func (c *loadCache) keepFiles(files []file, sums [][sha256.Size]byte, results []*fileResult) {
 	if c == nil {
 		return
 	}
-	old := c.files
 	c.files = make(map[string]cachedFile, len(files))
 	for i, f := range files {
-		data := f.Data
-		if e, ok := old[f.Path]; ok && e.result == results[i] {
-			// An unchanged file: its resources point into the copy read
-			// first; keeping that one lets this read's copy go.
-			data = e.data
-		}
-		c.files[f.Path] = cachedFile{data: data, result: results[i]}
+		c.files[f.Path] = cachedFile{sum: sums[i], result: results[i]}
 	}
 }
 

@@ -19,6 +19,7 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 	env.certFiles = map[string]bool{}
 	d := decodeFiles(files, env.cache)
 	defer env.cache.sweep()
+	defer dropSources(d)
 	ps := &d.problems
 	checkDuplicates(d.resources, ps)
 	translateLegacyKinds(d)
@@ -66,6 +67,15 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 	snap.Loaded = time.Now()
 	snap.compileTime = snap.Loaded.Sub(start)
 	return snap, d
+}
+
+// dropSources lets the files' text go once the load has found every
+// problem: a large configuration's text is tens of megabytes, and a cached
+// resource gets the text of the next read back when a load uses it.
+func dropSources(d *decoded) {
+	for _, r := range d.resources {
+		r.src = nil
+	}
 }
 
 // checkDuplicates refuses two resources of one kind with the same

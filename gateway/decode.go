@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"reflect"
@@ -27,7 +28,7 @@ type resource struct {
 	Spec       any // a pointer to the kind's spec type
 	order      int // position in load order, for stable sorting
 
-	src     []byte // the whole file
+	src     []byte // the whole file, while a load uses the resource
 	endLine int    // first line after the document, 0 for the end of the file
 }
 
@@ -102,9 +103,18 @@ type fileResult struct {
 // and merges the results in file order.
 func decodeFiles(files []file, cache *loadCache) *decoded {
 	results := make([]*fileResult, len(files))
+	var sums [][sha256.Size]byte
+	if cache != nil {
+		sums = make([][sha256.Size]byte, len(files))
+	}
 	var todo []int
 	for i, f := range files {
-		if results[i] = cache.decoded(f); results[i] == nil {
+		var sum [sha256.Size]byte
+		if cache != nil {
+			sum = sha256.Sum256(f.Data)
+			sums[i] = sum
+		}
+		if results[i] = cache.decoded(f, sum); results[i] == nil {
 			todo = append(todo, i)
 		}
 	}
@@ -123,7 +133,7 @@ func decodeFiles(files []file, cache *loadCache) *decoded {
 	}
 	close(next)
 	wg.Wait()
-	cache.keepFiles(files, results)
+	cache.keepFiles(files, sums, results)
 	d := &decoded{}
 	for _, fr := range results {
 		for _, r := range fr.resources {

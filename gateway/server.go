@@ -110,9 +110,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: opts.Logger, listeners: map[listenerKey]*listener{}, up: make(chan struct{})}
 	s.hostname, _ = os.Hostname()
 	s.metrics = newMetrics(s)
-	if os.Getenv("GH_NOCACHE") == "" {
-		s.cache = newLoadCache()
-	}
+	s.cache = newLoadCache()
 	s.pools = newPoolSet(opts.Dial)
 	s.engine = leanEngine{}
 	if opts.StdUpstream {
