@@ -21,7 +21,7 @@
 #   tcp:    tcp-direct socat tcpcopy gatehouse-tcp
 #   tls:    tls-nginx gatehouse-tls
 #   reload: gatehouse-reload
-#   idle:   gatehouse-idle nginx-idle
+#   idle:   gatehouse-idle naive-idle nginx-idle
 #   scale:  gatehouse-scale
 #
 # Each scenario has one or more measurements:
@@ -89,7 +89,7 @@ HTTP_GROUP=(direct nginx haproxy caddy naive gatehouse gatehouse-nethttp gatehou
 TCP_TARGETS=(tcp-direct socat tcpcopy gatehouse-tcp)
 TLS_TARGETS=(tls-nginx gatehouse-tls)
 RELOAD_TARGETS=(gatehouse-reload)
-IDLE_TARGETS=(gatehouse-idle nginx-idle)
+IDLE_TARGETS=(gatehouse-idle naive-idle nginx-idle)
 SCALE_TARGETS=(gatehouse-scale)
 ALL_TARGETS=("${HTTP_TARGETS[@]}" "${TCP_TARGETS[@]}" "${TLS_TARGETS[@]}" "${RELOAD_TARGETS[@]}" "${IDLE_TARGETS[@]}" "${SCALE_TARGETS[@]}")
 ALL_GROUP=("${HTTP_GROUP[@]}" "${TCP_TARGETS[@]}" "${TLS_TARGETS[@]}" "${RELOAD_TARGETS[@]}" "${IDLE_TARGETS[@]}" "${SCALE_TARGETS[@]}")
@@ -240,7 +240,7 @@ build() {
 	{ gatehouse_selected || needs_token; } && go build -o "$tmp/bin/ghconfig" ./bench/ghconfig
 	any_selected "${RELOAD_TARGETS[@]}" "${SCALE_TARGETS[@]}" && go build -o "$tmp/bin/reloader" ./bench/reloader
 	any_selected "${IDLE_TARGETS[@]}" && go build -o "$tmp/bin/idleconns" ./bench/idleconns
-	selected naive && go build -o "$tmp/bin/naiveproxy" ./bench/naiveproxy
+	any_selected naive naive-idle && go build -o "$tmp/bin/naiveproxy" ./bench/naiveproxy
 	selected tcpcopy && go build -o "$tmp/bin/tcpcopy" ./bench/tcpcopy
 	any_selected "${TCP_TARGETS[@]}" && go build -o "$tmp/bin/tcpload" ./bench/tcpload
 	any_selected "${TLS_TARGETS[@]}" && go build -o "$tmp/bin/tlsload" ./bench/tlsload
@@ -485,12 +485,13 @@ EOF
 	URL[caddy]="http://127.0.0.1:$port$REQ_PATH"
 }
 
+# start_naive [NAME]: the naive Go proxy (as "naive" unless NAME is given).
 start_naive() {
-	local port
+	local name=${1:-naive} port
 	free_port port
-	spawn naive "$tmp/bin/naiveproxy" "127.0.0.1:$port" "127.0.0.1:$UP_PORT"
-	wait_ready naive "$port"
-	URL[naive]="http://127.0.0.1:$port$REQ_PATH"
+	spawn "$name" "$tmp/bin/naiveproxy" "127.0.0.1:$port" "127.0.0.1:$UP_PORT"
+	wait_ready "$name" "$port"
+	URL[$name]="http://127.0.0.1:$port$REQ_PATH"
 }
 
 # gatehouse_config DIR PORT [OPTION...]: writes the realistic config (see
@@ -1183,6 +1184,7 @@ idle_one() {
 	local name=$1 pid hostport out ipid i
 	case $name in
 	gatehouse-idle) start_gatehouse "$name" gatehouse policies "log=$results/$name-access.log" ;;
+	naive-idle) start_naive "$name" ;;
 	nginx-idle) start_peer_nginx "$name" $((IDLE_CONNS + 4096)) ;;
 	esac
 	pid=${PID[$name]}
