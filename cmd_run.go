@@ -99,7 +99,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := newFlagSet("run", "--config PATH [--config PATH ...] [flags]", stderr)
 	fs.Var(&f.configs, "config", "configuration file or directory (repeatable; directories are read recursively)")
-	fs.StringVar(&f.admin, "admin", defaultAdmin, "admin address for /healthz/ready and /config_dump (\"\" disables)")
+	fs.StringVar(&f.admin, "admin", defaultAdmin, "admin address for /healthz/ready, /config_dump, /explain and metrics (\"\" disables)")
 	fs.StringVar(&f.creds, "credentials-dir", "", "directory of credentialName secrets (NAME/tls.crt, NAME/tls.key, NAME/ca.crt)")
 	fs.DurationVar(&f.drain, "drain-timeout", 15*time.Second, "how long in-flight requests may finish at shutdown")
 	fs.StringVar(&f.engine, "upstream-engine", "gatehouse", "upstream HTTP/1.1 client: gatehouse, or net/http (for comparisons)")
