@@ -55,7 +55,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8080", "address that serves the demo Gateway's port 80")
 	fs.StringVar(&f.admin, "admin", defaultAdmin, "admin address (\"\" disables)")
 	f.logging(fs)
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	log, err := f.logger(stderr)

@@ -55,7 +55,7 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&req.Principal, "principal", "", "client certificate identity for mTLS, such as cluster.local/ns/default/sa/client")
 	port := fs.Uint("port", 0, "Gateway port the request arrives on (default: the URL's port, else 80 or 443)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long JWT key set fetches may take")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return parseExit(err)
 	}
 	switch rest := fs.Args(); len(rest) {

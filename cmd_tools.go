@@ -51,7 +51,7 @@ func version() string {
 
 func versionCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("version", "", stderr)
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	fmt.Fprintln(stdout, "gatehouse", version())
@@ -63,7 +63,7 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 	fs := newFlagSet("validate", "--config PATH [--config PATH ...]", stderr)
 	fs.Var(&configs, "config", "configuration file or directory (repeatable)")
 	creds := fs.String("credentials-dir", "", "directory of credentialName secrets (NAME/tls.crt, NAME/tls.key, NAME/ca.crt)")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	if len(configs) == 0 {
@@ -98,7 +98,7 @@ func healthCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := newFlagSet("health", "[--admin ADDR]", stderr)
 	admin := fs.String("admin", defaultAdmin, "admin address of the running gatehouse")
 	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the answer")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -124,6 +124,25 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
+// Help asked for is printed on stdout with exit 0, for every command (so
+// that "gatehouse run --help | less" works); a usage mistake goes to stderr.
+func TestHelpOnStdout(t *testing.T) {
+	t.Parallel()
+	for _, c := range commands() {
+		for _, h := range []string{"-h", "--help"} {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{c.name, h}, &stdout, &stderr)
+			if code != exitOK || !strings.HasPrefix(stdout.String(), "Usage: gatehouse "+c.name) || stderr.Len() != 0 {
+				t.Errorf("gatehouse %s %s = %d, stdout %q, stderr %q; want 0 and the usage on stdout", c.name, h, code, stdout.String(), stderr.String())
+			}
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), []string{c.name, "--no-such-flag"}, &stdout, &stderr); code != exitUsage || stdout.Len() != 0 || !strings.Contains(stderr.String(), "Usage: gatehouse "+c.name) {
+			t.Errorf("gatehouse %s --no-such-flag = %d, stdout %q, stderr %q; want 2 and the usage on stderr", c.name, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
 func closedAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -60,6 +60,9 @@ func (e *explainer) action(r *http.Request, rq *request, rt *router.Route) *Expl
 	if d.Authority != "" {
 		host = d.Authority
 	}
+	if r.URL.RawQuery != "" {
+		path += "?" + r.URL.RawQuery
+	}
 	return e.done(0, "forward %s %s%s to %s (the upstream's answer is relayed)", r.Method, host, path, c.name)
 }
 

@@ -84,7 +84,7 @@ func TestExplain(t *testing.T) {
 		status int
 		want   []string
 	}{
-		{"allowed through the trusted hop", ExplainRequest{URL: "http://app.example.com/admin/x", Peer: "10.0.0.5",
+		{"allowed through the trusted hop", ExplainRequest{URL: "http://app.example.com/admin/x?id=7", Peer: "10.0.0.5",
 			Header: http.Header{"X-Forwarded-For": {"6.6.6.6, 203.0.113.9"}}}, 0, []string{
 			`physical peer 10.0.0.5: source.ip and ipBlocks`,
 			`numTrustedProxies 1: address 1 from the right of X-Forwarded-For "6.6.6.6, 203.0.113.9"`,
@@ -94,7 +94,7 @@ func TestExplain(t *testing.T) {
 			`route:    #1 default/app http[0].match[1] api: MATCH (uri prefix "/admin")`,
 			`timeout:  3s`, `retries:  attempts=2`,
 			`cluster:  outbound|8000||app.internal`,
-			`result:   forward GET app.example.com/admin/x to outbound|8000||app.internal`,
+			`result:   forward GET app.example.com/admin/x?id=7 to outbound|8000||app.internal`,
 		}},
 		{"denied: the spoofed leftmost address is not trusted", ExplainRequest{URL: "http://app.example.com/admin/x", Peer: "10.0.0.5",
 			Header: http.Header{"X-Forwarded-For": {"203.0.113.9, 6.6.6.6"}}}, 403, []string{
