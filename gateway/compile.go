@@ -45,6 +45,7 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 		rsByVS[r.Meta.Key()] = r
 	}
 	snap.listeners = buildListeners(servers, vss, b, mesh, rsByVS, env, ps)
+	mesh.checkFilterPorts(snap.listeners, ps)
 	snap.mesh = mesh
 	snap.authz = compileSecurity(byKind, mesh, servesTCP(snap.listeners), env, ps)
 	for _, r := range byKind["VirtualService"] {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,5 +273,43 @@ func TestWarnHostOnTwoGateways(t *testing.T) {
 	want := `b.yaml:7: Gateway default/other: spec.servers[0].hosts: host "app.example.com" on port 80 is also served by Gateway default/gw (server 0)`
 	if len(got) != 1 || !strings.HasPrefix(got[0], want) {
 		t.Fatalf("warnings %q, want one starting %q", got, want)
+	}
+}
+
+// An EnvoyFilter for a port no Gateway server listens on (8080, the
+// in-cluster container port users paste) turns PROXY on for nothing: warn.
+func TestWarnEnvoyFilterPortWithoutListener(t *testing.T) {
+	t.Parallel()
+	ef := `apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: proxy-protocol, namespace: istio-system}
+spec:
+  configPatches:
+  - applyTo: LISTENER
+    match:
+      context: GATEWAY
+      listener: {portNumber: %d}
+    patch:
+      operation: MERGE
+      value:
+        listener_filters:
+        - name: envoy.listener.proxy_protocol
+`
+	for _, tc := range []struct {
+		port int
+		warn bool
+	}{{8080, true}, {80, false}} {
+		dir, problems, _, err := checkDir(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(9000), "ef.yaml": fmt.Sprintf(ef, tc.port)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "ef.yaml:9: EnvoyFilter istio-system/proxy-protocol: spec.configPatches[0].match.listener.portNumber: no Gateway server listens on port 8080"
+		found := false
+		for _, p := range problems {
+			found = found || p.Warning && strings.HasPrefix(strings.ReplaceAll(p.String(), dir+"/", ""), want)
+		}
+		if found != tc.warn {
+			t.Errorf("port %d: warning %q found=%v, want %v; problems: %v", tc.port, want, found, tc.warn, problems)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/router"
@@ -28,11 +30,20 @@ type meshSettings struct {
 	// or for one port.
 	filterAll  *proxySettings
 	filterPort map[uint32]*proxySettings
+	// filterFrom names where each filterPort entry was set, for the
+	// warning when no listener has that port.
+	filterFrom map[uint32]fieldRef
 	// gateways holds each Gateway's own topology, from its annotation.
 	gateways map[string]gatewayTopology
 	// keepParams holds the Gateways whose listeners forward paths with
 	// ";" parameters instead of refusing them.
 	keepParams map[string]bool
+}
+
+// fieldRef names a field of a resource.
+type fieldRef struct {
+	r    *resource
+	path string
 }
 
 type gatewayTopology struct {
@@ -44,7 +55,7 @@ type gatewayTopology struct {
 // compileMesh reads the mesh configuration: one IstioOperator or istio
 // ConfigMap, the EnvoyFilters, and the Gateways' annotations.
 func compileMesh(byKind map[string][]*resource, ps *problems) *meshSettings {
-	m := &meshSettings{rootNamespace: "istio-system", ingressClass: "istio", filterPort: map[uint32]*proxySettings{}, gateways: map[string]gatewayTopology{}, keepParams: map[string]bool{}}
+	m := &meshSettings{rootNamespace: "istio-system", ingressClass: "istio", filterPort: map[uint32]*proxySettings{}, filterFrom: map[uint32]fieldRef{}, gateways: map[string]gatewayTopology{}, keepParams: map[string]bool{}}
 	var sources []*resource
 	sources = append(sources, byKind["IstioOperator"]...)
 	for _, r := range byKind["ConfigMap"] {
@@ -166,10 +177,27 @@ func (m *meshSettings) envoyFilter(r *resource, ps *problems) {
 		switch port := nested(cp.Match, "listener", "portNumber"); port := port.(type) {
 		case int:
 			m.filterPort[uint32(port)] = p
+			m.filterFrom[uint32(port)] = fieldRef{r, path + ".match.listener.portNumber"}
 		case nil:
 			m.filterAll = p
 		default:
 			ps.errf(r, path+".match.listener.portNumber", "want a port number, got %v", port)
+		}
+	}
+}
+
+// checkFilterPorts warns about EnvoyFilters for a port no Gateway server
+// listens on: a PROXY protocol filter that silently applies to nothing
+// would leave every client looking like the load balancer.
+func (m *meshSettings) checkFilterPorts(listeners map[listenerKey]*listenerConfig, ps *problems) {
+	for _, port := range slices.Sorted(maps.Keys(m.filterFrom)) {
+		at := m.filterFrom[port]
+		used := false
+		for k := range listeners {
+			used = used || k.Port == port
+		}
+		if !used {
+			ps.warnf(at.r, at.path, "no Gateway server listens on port %d, so this PROXY protocol filter applies to no listener (gatehouse listens on the Gateway servers' port numbers; inside a cluster Envoy's listener is the container port, such as 8080 for a Gateway port 80)", port)
 		}
 	}
 }
