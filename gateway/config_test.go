@@ -313,3 +313,28 @@ spec:
 		}
 	}
 }
+
+// loadBalancer PASSTHROUGH (original destination) means nothing at an edge
+// gateway: the load warns and balances with Istio's default.
+func TestWarnPassthroughLoadBalancer(t *testing.T) {
+	t.Parallel()
+	dr := `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: pt}
+spec:
+  host: 127.0.0.1
+  trafficPolicy:
+    loadBalancer: {simple: PASSTHROUGH}
+`
+	dir, problems, _, err := checkDir(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(9000), "dr.yaml": dr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "dr.yaml:7: DestinationRule default/pt: spec.trafficPolicy.loadBalancer.simple: PASSTHROUGH forwards to the connection's original destination"
+	for _, p := range problems {
+		if p.Warning && strings.HasPrefix(strings.ReplaceAll(p.String(), dir+"/", ""), want) {
+			return
+		}
+	}
+	t.Fatalf("no warning %q in %v", want, problems)
+}

@@ -16,7 +16,8 @@ type balancer interface {
 }
 
 // newBalancer builds the balancer for a loadBalancer setting. Istio's
-// default (UNSPECIFIED) is LEAST_REQUEST.
+// default (UNSPECIFIED) is LEAST_REQUEST; so is PASSTHROUGH here, as an
+// edge gateway has no original destination to pass through to.
 func newBalancer(lb *LoadBalancerSettings, eps []*endpoint) balancer {
 	switch {
 	case lb != nil && lb.ConsistentHash != nil:
@@ -226,7 +227,7 @@ func hashString(s string) uint64 {
 // lbName describes a balancer for dumps.
 func lbName(lb *LoadBalancerSettings) string {
 	switch {
-	case lb == nil || lb.Simple == "" || lb.Simple == "UNSPECIFIED" || lb.Simple == "LEAST_CONN":
+	case lb == nil || lb.Simple == "" || lb.Simple == "UNSPECIFIED" || lb.Simple == "LEAST_CONN" || lb.Simple == "PASSTHROUGH":
 		if lb != nil && lb.ConsistentHash != nil {
 			return "RING_HASH"
 		}

@@ -61,6 +61,9 @@ func validateLB(r *resource, path string, lb *LoadBalancerSettings, ps *problems
 	if !enumCheck(lb.Simple, lbSimple) {
 		ps.errf(r, path+".simple", "unknown load balancer %q: want one of %s", lb.Simple, strings.Join(lbSimple, ", "))
 	}
+	if lb.Simple == "PASSTHROUGH" {
+		ps.warnf(r, path+".simple", "PASSTHROUGH forwards to the connection's original destination, which an edge gateway does not have: gatehouse balances with LEAST_REQUEST, Istio's default")
+	}
 	if ch := lb.ConsistentHash; ch != nil {
 		n := 0
 		for _, set := range []bool{ch.HTTPHeaderName != "", ch.HTTPCookie != nil, ch.UseSourceIP, ch.HTTPQueryParameterName != ""} {
