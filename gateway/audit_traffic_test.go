@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -237,5 +239,66 @@ spec:
 				t.Errorf("upstream saw %d attempts, want %d", n, tc.attempts)
 			}
 		})
+	}
+}
+
+// Upstream TLS details a user notices: sni overrides the name sent to the
+// upstream, and insecureSkipVerify accepts a certificate from an unknown
+// CA that would otherwise be refused.
+func TestAuditUpstreamTLSOptions(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "upstream")
+	server := ca.issue("server", "api.internal", "alt.internal")
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "via %s", r.TLS.ServerName)
+	}))
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{server.TLS}}
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	port := portOf(t, ts.Listener.Addr())
+	for _, tc := range []struct{ name, tls, want string }{
+		{"sni override", fmt.Sprintf("{mode: SIMPLE, caCertificates: %s, sni: alt.internal}", ca.File), "via alt.internal"},
+		{"insecureSkipVerify", "{mode: SIMPLE, insecureSkipVerify: true}", "via api.internal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGW(t, map[string]string{
+				"gw.yaml": httpGateway,
+				"se.yaml": serviceEntry("api", "api.internal", fmt.Sprint(port)),
+				"dr.yaml": "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: api}\nspec:\n  host: api.internal\n  trafficPolicy:\n    tls: " + tc.tls + "\n",
+				"vs.yaml": "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs}\nspec:\n  hosts: [\"*\"]\n  gateways: [gw]\n  http:\n  - route: [{destination: {host: api.internal}}]\n",
+			})
+			if code, body, _ := g.get(80, "", "/"); code != 200 || body != tc.want {
+				t.Errorf("got %d %q, want 200 %q", code, body, tc.want)
+			}
+		})
+	}
+}
+
+// connectionPool.http.maxRequestsPerConnection 1 makes every request use
+// a fresh upstream connection.
+func TestAuditMaxRequestsPerConnection(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int32
+	ts := httptest.NewUnstartedServer(named("up"))
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	g := startGW(t, map[string]string{
+		"gw.yaml": httpGateway,
+		"se.yaml": serviceEntry("svc", "svc.example.com", fmt.Sprint(portOf(t, ts.Listener.Addr()))),
+		"dr.yaml": "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc}\nspec:\n  host: svc.example.com\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 1}}\n",
+		"vs.yaml": "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs}\nspec:\n  hosts: [\"*\"]\n  gateways: [gw]\n  http:\n  - route: [{destination: {host: svc.example.com}}]\n",
+	})
+	for i := range 5 {
+		if code, body, _ := g.get(80, "", "/"); code != 200 || body != "up" {
+			t.Fatalf("request %d = %d %q", i, code, body)
+		}
+	}
+	if n := conns.Load(); n != 5 {
+		t.Errorf("5 requests used %d upstream connections, want 5 (one request per connection)", n)
 	}
 }
