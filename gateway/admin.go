@@ -30,6 +30,16 @@ func (st *reloadStatus) success(s *Snapshot) {
 	st.lastAttempt, st.lastSuccess, st.lastErrors = s.Loaded, s.Loaded, nil
 }
 
+// unchanged records an attempt that found the files of the served
+// configuration: whatever the previous attempt rejected is gone.
+func (st *reloadStatus) unchanged() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.lastErrors != nil {
+		st.lastAttempt, st.lastErrors = time.Now(), nil
+	}
+}
+
 func (st *reloadStatus) failure(err error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -188,6 +188,9 @@ func (s *Server) reload() error {
 	cur := s.snap.Load()
 	files, err := readSources(s.opts.ConfigPaths)
 	if err == nil && configDigest(files, cur.certFiles) == cur.Digest {
+		// The files are the served ones again (a broken file removed or
+		// reverted): the last attempt's errors no longer apply.
+		s.status.unchanged()
 		return nil
 	}
 	var next *Snapshot

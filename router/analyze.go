@@ -70,7 +70,7 @@ func (c *compiler) unreachable(hrs []*httpRoute) {
 					continue
 				}
 			}
-			if !m.filtered && m.cond.catchAll() {
+			if !m.filtered && !m.broken && m.cond.catchAll() {
 				catchAll = routeRef(hr)
 				for j := k + 1; j < len(hr.matches); j++ {
 					c.warnf(fmt.Sprintf("%s.match[%d]", path, j), "match is never used: match[%d] before it matches every request", k)

@@ -49,6 +49,9 @@ type matchEntry struct {
 	// filtered is true when port, gateways, sourceLabels or
 	// sourceNamespace may drop the entry at build time.
 	filtered bool
+	// broken is true when the entry has an error (a regex that does not
+	// compile): its conditions are incomplete, so it is no catch-all.
+	broken bool
 	// prefix is true for a prefix uri match, or no uri at all (Istio
 	// matches prefix "/"): rewrites replace the prefixLen matched bytes.
 	prefix    bool
@@ -253,6 +256,14 @@ func (c *compiler) destination(path string, d *Destination) {
 
 func (c *compiler) matchEntry(path string, m *HTTPMatchRequest, ns string) *matchEntry {
 	e := &matchEntry{name: m.Name, port: m.Port, prefix: m.URI == nil, prefixLen: 1}
+	before := len(c.errs)
+	defer func() {
+		for _, err := range c.errs[before:] {
+			if !api.IsWarning(err) {
+				e.broken = true
+			}
+		}
+	}()
 	e.filtered = m.Port != 0 || len(m.Gateways) > 0 || len(m.SourceLabels) > 0 || m.SourceNamespace != ""
 	if m.Port > 65535 {
 		c.errf(path+".port", "port %d out of range", m.Port)
