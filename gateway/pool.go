@@ -22,6 +22,11 @@ const (
 	// probeIdleAfter is how long a pooled connection may sit idle before it
 	// is checked (one non-blocking peek) for a close by the upstream.
 	probeIdleAfter = 100 * time.Millisecond
+	// Idle connections are reaped every quarter of the shortest idle
+	// timeout of any pool, within these bounds, so that one is closed soon
+	// after its timeout rather than at the next 30 s tick.
+	minReapInterval = 100 * time.Millisecond
+	maxReapInterval = 30 * time.Second
 )
 
 // errOverflow is a request refused by a connection-pool limit (Envoy's
@@ -55,10 +60,13 @@ type poolSet struct {
 	mu       sync.Mutex
 	pools    map[poolKey]*connPool
 	limiters map[string]*connLimiter
+	// added is signalled when a pool is created, so that the reaper can
+	// shorten its interval for the new pool's idle timeout.
+	added chan struct{}
 }
 
 func newPoolSet(dial DialFunc) *poolSet {
-	return &poolSet{dial: dial, pools: map[poolKey]*connPool{}, limiters: map[string]*connLimiter{}}
+	return &poolSet{dial: dial, pools: map[poolKey]*connPool{}, limiters: map[string]*connLimiter{}, added: make(chan struct{}, 1)}
 }
 
 // get returns the pool for k, creating it with opts if needed.
@@ -77,6 +85,10 @@ func (s *poolSet) get(k poolKey, opts poolOptions) *connPool {
 		p.h2 = p.newH2Transport()
 	}
 	s.pools[k] = p
+	select {
+	case s.added <- struct{}{}:
+	default:
+	}
 	return p
 }
 
@@ -150,6 +162,17 @@ func (s *poolSet) reap(now time.Time) {
 			pc.close()
 		}
 	}
+}
+
+// reapInterval is how often reap should run for the current pools.
+func (s *poolSet) reapInterval() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	every := maxReapInterval
+	for _, p := range s.pools {
+		every = min(every, p.idleTimeout()/4)
+	}
+	return max(every, minReapInterval)
 }
 
 // connPool keeps idle connections to one upstream address: HTTP/1.1

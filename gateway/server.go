@@ -394,16 +394,28 @@ func Check(opts Options) (*Summary, []Problem, []string, error) {
 // errShuttingDown rejects a reload that arrives during shutdown.
 var errShuttingDown = errors.New("shutting down")
 
-// reapIdle closes expired idle upstream connections every 30 s.
+// reapIdle closes expired idle upstream connections, checking often enough
+// for the shortest idle timeout (see reapInterval).
 func (s *Server) reapIdle(ctx context.Context) {
-	t := time.NewTicker(30 * time.Second)
+	every := s.pools.reapInterval()
+	due := time.Now().Add(every)
+	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.pools.added:
+			// A new pool may want an earlier check; never postpone one.
+			if every = s.pools.reapInterval(); time.Now().Add(every).Before(due) {
+				due = time.Now().Add(every)
+				t.Reset(every)
+			}
 		case now := <-t.C:
 			s.pools.reap(now)
+			every = s.pools.reapInterval()
+			due = time.Now().Add(every)
+			t.Reset(every)
 		}
 	}
 }
