@@ -264,6 +264,7 @@ func fuzzSeeds(tok string) []string {
 		"GET / HTTP/1.0\r\n\r\n",
 		"GET / HTTP/1.0\r\n" + h + "Connection: keep-alive\r\n\r\n",
 		"GET / HTTP/1.1\r\n\r\n",
+		"HEAD / HTTP/1.1\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: APP.Example.COM:8080\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: x.wild.example.com.\r\n\r\n",
@@ -301,13 +302,19 @@ func FuzzRequest(f *testing.F) {
 	for i, s := range fuzzSeeds(fuzzToken()) {
 		f.Add([]byte(s), i%4 != 3)
 	}
+	// Each input comes from its own loopback address, which the gateway
+	// passes on as X-Envoy-External-Address: a request the upstream gets
+	// late, from an input before, is told apart. Where only 127.0.0.1 is
+	// there (macOS), requests cannot be told apart and the check that
+	// needs it is skipped.
+	distinct := canDialFrom(addr, netip.AddrFrom4([4]byte{127, 1, 0, 0}))
 	var conns uint32
 	f.Fuzz(func(t *testing.T, in []byte, wait bool) {
-		// Each input comes from its own loopback address, which the
-		// gateway passes on as X-Envoy-External-Address: a request the
-		// upstream gets late, from an input before, is told apart.
 		conns++
-		from := netip.AddrFrom4([4]byte{127, 1 + byte(conns>>16), byte(conns >> 8), byte(conns)})
+		from := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		if distinct {
+			from = netip.AddrFrom4([4]byte{127, 1 + byte(conns>>16), byte(conns >> 8), byte(conns)})
+		}
 		reqs, whole := fuzzClientRequests(in)
 		out, early, err := fuzzExchange(addr, from, in, wait && whole, reqs)
 		if err != nil {
@@ -361,7 +368,7 @@ func FuzzRequest(f *testing.F) {
 			// answered nothing. Any other answer (a 4xx of the gateway's
 			// own, say) means the upstream saw a request the client was
 			// told was refused.
-			if h2 || !h.whole || relayed[h.id] || (!early && i == len(hits)-1 && len(answers) < len(reqs)) {
+			if !distinct || h2 || !h.whole || relayed[h.id] || (!early && i == len(hits)-1 && len(answers) < len(reqs)) {
 				continue
 			}
 			t.Errorf("%s %s reached the upstream, yet its answer never reached the client; the client got %s\nsent %q\ngot %q",
@@ -381,6 +388,16 @@ func FuzzRequest(f *testing.F) {
 			t.Fatalf("the gateway stopped serving after %q: %v %v", in, err, resp)
 		}
 	})
+}
+
+func canDialFrom(addr string, from netip.Addr) bool {
+	d := net.Dialer{Timeout: time.Second, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0))}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // fuzzExchange writes in on a fresh connection from the address from and
@@ -468,25 +485,26 @@ func fuzzClientRequests(in []byte) (reqs []*http.Request, whole bool) {
 // fuzzAnswers parses everything the gateway sent as HTTP/1.1 responses,
 // skipping interim (1xx) ones; a 101 ends the HTTP part.
 func fuzzAnswers(out []byte, reqs []*http.Request) ([]*http.Response, error) {
-	br := bufio.NewReader(bytes.NewReader(out))
 	var answers []*http.Response
-	for {
-		if _, err := br.Peek(1); err == io.EOF {
-			return answers, nil
-		}
+	for len(out) > 0 {
 		var req *http.Request
 		if i := len(answers); i < len(reqs) {
 			req = reqs[i]
 		}
-		resp, err := http.ReadResponse(br, req)
+		resp, n, err := readAnswer(out, req)
+		if err == nil && req != nil && req.Method == "HEAD" && resp.Close && n < len(out) {
+			// net/http refuses some requests it parsed (a version it
+			// does not serve, a missing Host) with an answer that has a
+			// body and closes, whatever the method: the rest is its
+			// body, not a next answer.
+			resp, n, err = readAnswer(out, nil)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("answer %d: %v", len(answers), err)
 		}
+		out = out[n:]
 		if resp.ProtoMajor != 1 || resp.ProtoMinor > 1 {
 			return nil, fmt.Errorf("answer %d: protocol %s", len(answers), resp.Proto)
-		}
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return nil, fmt.Errorf("answer %d: body: %v", len(answers), err)
 		}
 		if resp.StatusCode == http.StatusSwitchingProtocols {
 			return append(answers, resp), nil
@@ -496,6 +514,22 @@ func fuzzAnswers(out []byte, reqs []*http.Request) ([]*http.Response, error) {
 		}
 		answers = append(answers, resp)
 	}
+	return answers, nil
+}
+
+// readAnswer reads one response, body included, from the start of out and
+// says how many bytes it took.
+func readAnswer(out []byte, req *http.Request) (*http.Response, int, error) {
+	r := bytes.NewReader(out)
+	br := bufio.NewReader(r)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return nil, 0, fmt.Errorf("body: %v", err)
+	}
+	return resp, len(out) - r.Len() - br.Buffered(), nil
 }
 
 func hitByID(hits []fuzzHit, id int) *fuzzHit {
