@@ -82,6 +82,18 @@ func TestAccessLogCustomJSON(t *testing.T) {
 	}
 }
 
+// Regression (found by FuzzAccessLogFormat): a quote, backslash or tab in
+// a START_TIME format reached a JSON line unescaped, and the line was no
+// longer JSON. It is escaped after the :N truncation, as Envoy does.
+func TestAccessLogJSONStartTimeLiteral(t *testing.T) {
+	e := alProxied()
+	format := `{"a": "%START_TIME(%Y\"\\%m\t)%", "b": "at %START_TIME(%Y\"%m)%", "c": "%START_TIME(%Y\"%m):5%"}`
+	want := `{"a":"2026\"\\11\t","b":"at 2026\"11","c":"2026\""}` + "\n"
+	if got := alRender(t, "JSON", format, e); got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+}
+
 func TestAccessLogFormatErrors(t *testing.T) {
 	for _, c := range []struct{ encoding, format, want string }{
 		{"TEXT", `%FOO%`, "unknown or unsupported operator %FOO%"},

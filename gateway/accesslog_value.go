@@ -295,6 +295,12 @@ func (f *alFormat) appendValue(b []byte, e *accessEntry, s *alSeg, mode int) []b
 		if s.max > 0 && len(b)-at > s.max {
 			b = b[:at+s.max]
 		}
+		if mode != alModeText && !alPlainASCII(b[at:]) {
+			// A literal of the START_TIME format (a quote, a backslash,
+			// a tab) would break the JSON string; escaped after the
+			// truncation, as Envoy serializes the truncated value.
+			b = alAppendEscaped(b[:at], string(b[at:]), false)
+		}
 		if mode == alModeJSON {
 			b = append(b, '"')
 		}
@@ -304,4 +310,14 @@ func (f *alFormat) appendValue(b []byte, e *accessEntry, s *alSeg, mode int) []b
 		return append(alAppendEscaped(append(b, '"'), str, false), '"')
 	}
 	return alAppendEscaped(b, str, mode == alModeText && s.escSpace)
+}
+
+// alPlainASCII reports whether b needs no JSON escaping.
+func alPlainASCII(b []byte) bool {
+	for _, c := range b {
+		if !alSafe[c] {
+			return false
+		}
+	}
+	return true
 }

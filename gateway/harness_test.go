@@ -23,7 +23,7 @@ import (
 // gw is a gateway running in-process for a test, listening on 127.0.0.1
 // with every Gateway port mapped to a free port.
 type gw struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	srv     *Server
 	logs    *syncBuffer
@@ -56,7 +56,7 @@ func (b *syncBuffer) String() string {
 }
 
 // startGW writes files into a fresh directory and runs a gateway on it.
-func startGW(t *testing.T, files map[string]string, opts ...func(*Options)) *gw {
+func startGW(t testing.TB, files map[string]string, opts ...func(*Options)) *gw {
 	t.Helper()
 	g := &gw{t: t, dir: t.TempDir(), logs: &syncBuffer{}, reloads: make(chan reloadEvent, 64), done: make(chan error, 1)}
 	for name, data := range files {
@@ -162,7 +162,7 @@ func (g *gw) get(port uint32, host, path string, hdr ...string) (int, string, ht
 	return do(g.t, req)
 }
 
-func do(t *testing.T, req *http.Request) (int, string, http.Header) {
+func do(t testing.TB, req *http.Request) (int, string, http.Header) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -177,14 +177,14 @@ func do(t *testing.T, req *http.Request) (int, string, http.Header) {
 }
 
 // upstream starts an HTTP upstream and returns its port.
-func upstream(t *testing.T, h http.Handler) uint32 {
+func upstream(t testing.TB, h http.Handler) uint32 {
 	t.Helper()
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return portOf(t, ts.Listener.Addr())
 }
 
-func portOf(t *testing.T, a net.Addr) uint32 {
+func portOf(t testing.TB, a net.Addr) uint32 {
 	t.Helper()
 	_, p, err := net.SplitHostPort(a.String())
 	if err != nil {

@@ -132,12 +132,15 @@ func (s *Server) prepare(o *outbound, r *http.Request, rq *request, rt *router.R
 }
 
 // upstreamError answers a failed exchange with Envoy's local reply for it.
-// A client that went away gets nothing.
+// A client that went away gets nothing: the connection is closed without
+// an answer. Returning without writing would let net/http answer 200 with
+// an empty body, which a client that only half-closed would read as the
+// upstream's success.
 func upstreamError(w http.ResponseWriter, ctx context.Context, r *http.Request, err error) {
 	f := failureOf(ctx, r, err)
 	note(w, f.flags, f.details)
 	if f.status == 0 {
-		return
+		panic(http.ErrAbortHandler)
 	}
 	if f.close {
 		w.Header().Set("Connection", "close")

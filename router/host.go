@@ -10,13 +10,26 @@ const DefaultDomain = "svc.cluster.local"
 
 // NormalizeHost turns a Host header or :authority into the form virtual
 // hosts are matched on: the port is dropped (Istio ignores it at gateways)
-// and ASCII letters are lower-cased. It allocates only when the value has
-// upper-case letters.
+// and ASCII letters are lower-cased, as Envoy matches domains. Other
+// bytes stay as they are: Unicode case mapping would turn an HTTP/2
+// :authority with a Kelvin sign into the plain ASCII name of another
+// virtual host, and only when another letter was upper case. It
+// allocates only when the value has upper-case letters.
 func NormalizeHost(h string) string {
 	h = stripPort(h)
 	for i := 0; i < len(h); i++ {
 		if c := h[i]; 'A' <= c && c <= 'Z' {
-			return strings.ToLower(h)
+			var b strings.Builder
+			b.Grow(len(h))
+			b.WriteString(h[:i])
+			for ; i < len(h); i++ {
+				c := h[i]
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				b.WriteByte(c)
+			}
+			return b.String()
 		}
 	}
 	return h

@@ -107,6 +107,13 @@ func TestNormalizeHost(t *testing.T) {
 		{"[::1]", "[::1]"},
 		{"10.0.0.1:80", "10.0.0.1"},
 		{"", ""},
+		// Regression (found by FuzzHost): Unicode case mapping applied
+		// whenever an ASCII letter was upper case, so an HTTP/2
+		// :authority with a Kelvin sign (U+212A) was routed to the
+		// virtual host ka.example.com, but only when written with an
+		// upper-case ASCII letter too. Only ASCII is lower-cased.
+		{"\u212Aa.example.COM", "\u212Aa.example.com"},
+		{"\u0130.EXAMPLE.com", "\u0130.example.com"},
 	}
 	for _, tc := range tests {
 		if got := NormalizeHost(tc.in); got != tc.want {
