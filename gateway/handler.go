@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/router"
+	"golang.org/x/net/http/httpguts"
 )
 
 // httpHandler serves the HTTP requests of one listener.
@@ -179,12 +180,17 @@ func upgradeOf(r *http.Request) (string, int) {
 }
 
 // checkRequest refuses requests no route may see: methods that are not
-// upper case (Istio rejects them), CONNECT (Envoy's default) and TRACE.
+// upper case (Istio rejects them), a Host or :authority with characters a
+// host name cannot have (net/http checks HTTP/1 Host headers, not HTTP/2
+// :authority), CONNECT (Envoy's default) and TRACE.
 func checkRequest(r *http.Request) (int, string) {
 	for i := 0; i < len(r.Method); i++ {
 		if c := r.Method[i]; c < 'A' || c > 'Z' {
 			return http.StatusBadRequest, "Bad Request"
 		}
+	}
+	if !httpguts.ValidHostHeader(r.Host) {
+		return http.StatusBadRequest, "Bad Request"
 	}
 	switch r.Method {
 	case http.MethodConnect:
