@@ -6,16 +6,15 @@ package bench
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
+	"github.com/gatehouse-proxy/gatehouse/bench/internal/ghconf"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
 // Shape of the "realistic" configuration shared by BenchmarkProxy and the
-// sanity test; peers.sh writes the same shape from bash.
+// sanity test; peers.sh writes the same one with bench/ghconfig, and both
+// come from internal/ghconf.
 const (
 	// RealisticHosts is the number of Gateway hosts, each with its own
 	// VirtualService.
@@ -23,96 +22,28 @@ const (
 	// RoutesPerHost is the number of HTTP routes of each VirtualService.
 	RoutesPerHost = 10
 	// BackendHost is the ServiceEntry host every route forwards to.
-	BackendHost = "backend.bench.internal"
+	BackendHost = ghconf.BackendHost
 )
 
 // HostName returns the name of host i: "h007.bench.test".
-func HostName(i int) string { return fmt.Sprintf("h%03d.bench.test", i) }
+func HostName(i int) string { return ghconf.HostName(i) }
 
 // MeasuredHost and MeasuredPath address the route requests are sent to:
 // the last route of the last host, so every earlier route is tried first.
 var (
 	MeasuredHost = HostName(RealisticHosts - 1)
-	MeasuredPath = fmt.Sprintf("/r%d/hello", RoutesPerHost-1)
+	MeasuredPath = ghconf.MeasuredPath(RoutesPerHost)
 )
 
-// routeMatchYAML returns the match block of route r of a host: a mix of
-// prefix, exact, regex and header matches, as real configs have. The last
-// route is a plain prefix match on /r<N>, the one requests are sent to.
-func routeMatchYAML(r, last int) string {
-	switch {
-	case r == last:
-		return fmt.Sprintf("- uri: {prefix: /r%d}", r)
-	case r%4 == 0:
-		return fmt.Sprintf("- uri: {prefix: /r%d/}\n  method: {exact: POST}", r)
-	case r%4 == 1:
-		return fmt.Sprintf("- uri: {exact: /r%d/health}", r)
-	case r%4 == 2:
-		return fmt.Sprintf("- uri: {regex: '/r%d/[0-9]+/items'}", r)
-	default:
-		return fmt.Sprintf("- uri: {prefix: /r%d}\n  headers: {x-tenant: {exact: t%d}}", r, r)
-	}
-}
-
-// RealisticConfig returns the YAML files of a realistic gateway
-// configuration: one Gateway on port with hosts HostName(0..hosts-1) spread
-// over servers of ten hosts each, one VirtualService of routes routes per
-// host, and a STATIC ServiceEntry sending BackendHost to upstream
-// ("127.0.0.1:PORT").
+// RealisticConfig returns the YAML files of the realistic gateway
+// configuration (see ghconf.Realistic).
 func RealisticConfig(port uint32, hosts, routes int, upstream string) (map[string]string, error) {
-	upHost, upPort, ok := strings.Cut(upstream, ":")
-	if !ok {
-		return nil, fmt.Errorf("upstream %q: want host:port", upstream)
-	}
-	files := map[string]string{}
-	var gw strings.Builder
-	fmt.Fprintf(&gw, "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: bench-gw, namespace: default}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n")
-	for first := 0; first < hosts; first += 10 {
-		fmt.Fprintf(&gw, "  - port: {number: %d, name: http-%d, protocol: HTTP}\n    bind: 127.0.0.1\n    hosts:\n", port, first)
-		for i := first; i < min(first+10, hosts); i++ {
-			fmt.Fprintf(&gw, "    - %s\n", HostName(i))
-		}
-	}
-	files["gateway.yaml"] = gw.String()
-	files["backend.yaml"] = fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: backend, namespace: default}
-spec:
-  hosts: [%s]
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  resolution: STATIC
-  location: MESH_EXTERNAL
-  endpoints:
-  - address: %s
-    ports: {http: %s}
-`, BackendHost, upHost, upPort)
-	for i := range hosts {
-		var vs strings.Builder
-		fmt.Fprintf(&vs, "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs-%03d, namespace: default}\nspec:\n  hosts: [%s]\n  gateways: [bench-gw]\n  http:\n", i, HostName(i))
-		for r := range routes {
-			fmt.Fprintf(&vs, "  - name: r%d\n    match:\n    %s\n    route:\n    - destination: {host: %s, port: {number: 8080}}\n    timeout: 10s\n",
-				r, strings.ReplaceAll(routeMatchYAML(r, routes-1), "\n", "\n    "), BackendHost)
-		}
-		files[fmt.Sprintf("vs/vs-%03d.yaml", i)] = vs.String()
-	}
-	return files, nil
+	return ghconf.Realistic(port, hosts, routes, upstream)
 }
 
 // WriteFiles writes files (relative names) under dir.
-func WriteFiles(dir string, files map[string]string) error {
-	for name, data := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func WriteFiles(dir string, files map[string]string) error { return ghconf.WriteFiles(dir, files) }
 
-// strp returns a pointer to s.
 func strp(s string) *string { return &s }
 
 // routeSpecs returns the HTTP routes of one host for the router

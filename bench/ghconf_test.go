@@ -13,29 +13,6 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/bench/internal/ghconf"
 )
 
-// TestGhconfMatchesRealisticConfig checks that the generator peers.sh runs
-// (bench/ghconfig) writes the same realistic config as the Go benchmarks.
-func TestGhconfMatchesRealisticConfig(t *testing.T) {
-	for _, size := range [][2]int{{RealisticHosts, RoutesPerHost}, {23, 3}} {
-		want, err := RealisticConfig(8080, size[0], size[1], "127.0.0.1:9000")
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := ghconf.Realistic(8080, size[0], size[1], "127.0.0.1:9000")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != len(want) {
-			t.Fatalf("%v: %d files, want %d", size, len(got), len(want))
-		}
-		for name, data := range want {
-			if got[name] != data {
-				t.Errorf("%v: %s differs:\n%s\nwant:\n%s", size, name, got[name], data)
-			}
-		}
-	}
-}
-
 // TestGhconfPoliciesAndAccessLog runs a gateway on peers.sh's HTTP config
 // (policies on, access log on, and the reload scenario's second version
 // of the measured VirtualService): the token passes, no token is refused,

@@ -1,71 +1,24 @@
 package bench
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"log/slog"
-	"math/big"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/gatehouse-proxy/gatehouse/bench/internal/ghconf"
 )
 
 // securityFiles returns a RequestAuthentication (inline RS256 key set)
 // and three AuthorizationPolicies every measured request is checked
 // against, as a typical protected API has them, with a token that passes
-// all of them.
+// all of them: the ones peers.sh runs (ghconf.Security).
 func securityFiles(tb testing.TB) (map[string]string, string) {
 	tb.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	files, tok, err := ghconf.Security(nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	jwk := map[string]any{"kty": "RSA", "kid": "bench", "alg": "RS256", "use": "sig",
-		"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
-		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes())}
-	jwks, _ := json.Marshal(map[string]any{"keys": []any{jwk}})
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": "https://idp.bench.test", "sub": "alice",
-		"aud": "api", "groups": []string{"staff", "admin"}, "exp": time.Now().Add(24 * time.Hour).Unix()})
-	tok.Header["kid"] = "bench"
-	signed, err := tok.SignedString(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	policy := func(name, body string) string {
-		return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: " + name + ", namespace: istio-system}\nspec:\n" + body
-	}
-	return map[string]string{
-		"jwt.yaml": `apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: {name: jwt, namespace: istio-system}
-spec:
-  jwtRules:
-  - issuer: https://idp.bench.test
-    audiences: [api]
-    jwks: '` + string(jwks) + `'
-`,
-		"require-jwt.yaml": policy("require-jwt", `  action: ALLOW
-  rules:
-  - from: [{source: {requestPrincipals: ["https://idp.bench.test/*"]}}]
-    to: [{operation: {methods: [GET, POST], paths: ["/r*"]}}]
-`),
-		"deny-blocked.yaml": policy("deny-blocked", `  action: DENY
-  rules:
-  - from: [{source: {remoteIpBlocks: ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.7"]}}]
-  - to: [{operation: {paths: ["/admin", "/admin/*"]}}]
-`),
-		"staff-only.yaml": policy("staff-only", `  action: DENY
-  rules:
-  - to: [{operation: {hosts: ["*.bench.test"]}}]
-    when:
-    - key: request.auth.claims[groups]
-      notValues: [staff]
-`),
-	}, signed
+	return files, tok
 }
 
 // BenchmarkSecurity is the cost of JWT authentication plus three

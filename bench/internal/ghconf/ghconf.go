@@ -1,6 +1,6 @@
 // Package ghconf writes the gatehouse configurations bench/peers.sh runs:
-// the "realistic" config (the same YAML as bench.RealisticConfig, checked
-// by a test), the JWT authentication and three AuthorizationPolicies of
+// the "realistic" config (which the Go benchmarks load too, through
+// bench.RealisticConfig), the JWT authentication and three AuthorizationPolicies of
 // BenchmarkSecurity, an IstioOperator turning the access log on, and the
 // two versions of one VirtualService the reload scenario alternates.
 //
@@ -126,8 +126,8 @@ func VirtualService(i, routes, version int) string {
 func NewKey() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) }
 
 // Security returns a RequestAuthentication with key's public half as an
-// inline RS256 key set and three AuthorizationPolicies (the shape of
-// bench/security_test.go's securityFiles), with a token signed by key,
+// inline RS256 key set and three AuthorizationPolicies (what
+// BenchmarkSecurity measures), with a token signed by key,
 // valid for 24 hours, that passes all of them for GET requests to /r* on
 // *.bench.test. A nil key is a new one.
 func Security(key *rsa.PrivateKey) (files map[string]string, token string, err error) {
