@@ -330,6 +330,10 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The dump and explain name the balancer that actually picks.
+	if got := lbName(&LoadBalancerSettings{Simple: "PASSTHROUGH"}); got != "LEAST_REQUEST" {
+		t.Errorf("PASSTHROUGH is described as %q, want LEAST_REQUEST", got)
+	}
 	want := "dr.yaml:7: DestinationRule default/pt: spec.trafficPolicy.loadBalancer.simple: PASSTHROUGH forwards to the connection's original destination"
 	for _, p := range problems {
 		if p.Warning && strings.HasPrefix(strings.ReplaceAll(p.String(), dir+"/", ""), want) {
