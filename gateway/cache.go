@@ -39,15 +39,15 @@ func newLoadCache() *loadCache {
 	return &loadCache{files: map[string]cachedFile{}, compiler: router.NewCompiler(), vs: map[*resource]cachedVS{}, next: map[*resource]cachedVS{}}
 }
 
-// decoded returns the cached decoding of f if its content, whose SHA-256
-// is sum, is unchanged. The resources get f.Data back for the lines of
-// the problems this load finds; compile drops it again.
-func (c *loadCache) decoded(f file, sum [sha256.Size]byte) *fileResult {
+// decoded returns the cached decoding of f if its content is unchanged.
+// The resources get f.Data back for the lines of the problems this load
+// finds; compile drops it again.
+func (c *loadCache) decoded(f file) *fileResult {
 	if c == nil {
 		return nil
 	}
 	e, ok := c.files[f.Path]
-	if !ok || e.sum != sum {
+	if !ok || e.sum != f.Sum {
 		return nil
 	}
 	for _, r := range e.result.resources {
@@ -57,13 +57,13 @@ func (c *loadCache) decoded(f file, sum [sha256.Size]byte) *fileResult {
 }
 
 // keepFiles replaces the file cache with this load's files.
-func (c *loadCache) keepFiles(files []file, sums [][sha256.Size]byte, results []*fileResult) {
+func (c *loadCache) keepFiles(files []file, results []*fileResult) {
 	if c == nil {
 		return
 	}
 	c.files = make(map[string]cachedFile, len(files))
 	for i, f := range files {
-		c.files[f.Path] = cachedFile{sum: sums[i], result: results[i]}
+		c.files[f.Path] = cachedFile{sum: f.Sum, result: results[i]}
 	}
 }
 

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"reflect"
@@ -103,18 +102,9 @@ type fileResult struct {
 // and merges the results in file order.
 func decodeFiles(files []file, cache *loadCache) *decoded {
 	results := make([]*fileResult, len(files))
-	var sums [][sha256.Size]byte
-	if cache != nil {
-		sums = make([][sha256.Size]byte, len(files))
-	}
 	var todo []int
 	for i, f := range files {
-		var sum [sha256.Size]byte
-		if cache != nil {
-			sum = sha256.Sum256(f.Data)
-			sums[i] = sum
-		}
-		if results[i] = cache.decoded(f, sum); results[i] == nil {
+		if results[i] = cache.decoded(f); results[i] == nil {
 			todo = append(todo, i)
 		}
 	}
@@ -133,7 +123,7 @@ func decodeFiles(files []file, cache *loadCache) *decoded {
 	}
 	close(next)
 	wg.Wait()
-	cache.keepFiles(files, sums, results)
+	cache.keepFiles(files, results)
 	d := &decoded{}
 	for _, fr := range results {
 		for _, r := range fr.resources {

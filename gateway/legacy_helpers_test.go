@@ -16,7 +16,7 @@ import (
 // translateLegacy on them.
 func legacyLoad(t *testing.T, data string) *legacyResult {
 	t.Helper()
-	d := decodeFiles([]file{{Path: "legacy.yaml", Data: []byte(data)}}, nil)
+	d := decodeFiles([]file{newFile("legacy.yaml", []byte(data))}, nil)
 	by := map[string][]*resource{}
 	for _, r := range d.resources {
 		by[r.Kind] = append(by[r.Kind], r)

@@ -23,6 +23,14 @@ const MaxConfigFileSize = 10 << 20
 type file struct {
 	Path string
 	Data []byte
+	// Sum is the SHA-256 of Data: what the load cache and the digest of
+	// a configuration compare.
+	Sum [sha256.Size]byte
+}
+
+// newFile returns the file at path holding data.
+func newFile(path string, data []byte) file {
+	return file{Path: path, Data: data, Sum: sha256.Sum256(data)}
 }
 
 // readSources lists and reads every YAML file under paths: files are taken
@@ -44,7 +52,7 @@ func readSources(paths []string) ([]file, error) {
 			errs = append(errs, err)
 			return
 		}
-		files = append(files, file{Path: p, Data: data})
+		files = append(files, newFile(p, data))
 	}
 	for _, root := range paths {
 		info, err := os.Stat(root)
@@ -151,8 +159,8 @@ func readCapped(p string) ([]byte, error) {
 func configDigest(files []file, certFiles []string) [sha256.Size]byte {
 	h := sha256.New()
 	for _, f := range files {
-		fmt.Fprintf(h, "%s\x00%d\x00", f.Path, len(f.Data))
-		h.Write(f.Data)
+		fmt.Fprintf(h, "%s\x00", f.Path)
+		h.Write(f.Sum[:])
 	}
 	for _, p := range certFiles {
 		data, err := os.ReadFile(p)
