@@ -48,10 +48,7 @@ spec:
 	const n = 500
 	counts := map[string]int{}
 	for range n {
-		c, err := net.Dial("tcp", g.srv.Addr(9000).String())
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := g.dial(9000)
 		got, _ := io.ReadAll(c)
 		c.Close()
 		counts[string(got)]++

@@ -238,3 +238,14 @@ spec:
   - port: {number: 80, name: http, protocol: HTTP}
     hosts: ["*"]
 `
+
+// dial opens a TCP connection to a Gateway port, closed when the test ends.
+func (g *gw) dial(port uint32) net.Conn {
+	g.t.Helper()
+	c, err := net.Dial("tcp", g.srv.Addr(port).String())
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.t.Cleanup(func() { c.Close() })
+	return c
+}
