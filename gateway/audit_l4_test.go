@@ -22,14 +22,7 @@ func TestAuditTCPRouteMatchAndWeights(t *testing.T) {
 	t.Parallel()
 	a, b, never := nameServer(t, "a"), nameServer(t, "b"), nameServer(t, "never")
 	g := startGW(t, map[string]string{
-		"gw.yaml": `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  servers:
-  - port: {number: 9000, name: tcp, protocol: TCP}
-    hosts: ["*"]
-`,
+		"gw.yaml": tcpGateway,
 		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: db}

@@ -3,7 +3,6 @@ package gateway
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -75,13 +74,8 @@ func getFrom(t *testing.T, g *gw, src, path string) (int, string) {
 	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}).DialContext}
 	defer tr.CloseIdleConnections()
 	req, _ := http.NewRequest("GET", g.url(80)+path, nil)
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		t.Fatalf("GET from %s: %v", src, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	code, body, _ := doWith(t, &http.Client{Transport: tr}, req)
+	return code, body
 }
 
 // Consistent hashing on the client's address and on a query parameter:
@@ -189,16 +183,7 @@ func TestAuditRetryConditions(t *testing.T) {
 		g := startGW(t, lbConfig(t, "    loadBalancer: {simple: ROUND_ROBIN}\n", bad, good))
 		// lbConfig's route has Istio's default retry policy, which does not
 		// retry a 503 answer: give it one that does.
-		g.write("vs.yaml", `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: svc.example.com}}]
-    retries: {attempts: 1, retryOn: 5xx}
-`)
+		g.write("vs.yaml", catchAllVS("svc.example.com")+"    retries: {attempts: 1, retryOn: 5xx}\n")
 		g.waitGen(2)
 		bad.n.Store(0)
 		for i := range 20 {

@@ -125,17 +125,20 @@ spec:
 	}
 }
 
-// tcpConfig forwards TCP port 9000 to 127.0.0.1:port.
-func tcpConfig(port uint32) map[string]string {
-	return map[string]string{
-		"gw.yaml": `apiVersion: networking.istio.io/v1
+// tcpGateway listens for TCP on port 9000.
+const tcpGateway = `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw}
 spec:
   servers:
   - port: {number: 9000, name: tcp, protocol: TCP}
     hosts: ["*"]
-`,
+`
+
+// tcpConfig forwards TCP port 9000 to 127.0.0.1:port.
+func tcpConfig(port uint32) map[string]string {
+	return map[string]string{
+		"gw.yaml": tcpGateway,
 		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: db}

@@ -22,15 +22,7 @@ func lbConfig(t *testing.T, policy string, handlers ...http.Handler) map[string]
 		"gw.yaml": httpGateway,
 		"se.yaml": serviceEntry("svc", "svc.example.com", eps...),
 		"dr.yaml": "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc}\nspec:\n  host: svc.example.com\n  trafficPolicy:\n" + policy,
-		"vs.yaml": `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: svc.example.com}}]
-`,
+		"vs.yaml": catchAllVS("svc.example.com"),
 	}
 }
 
