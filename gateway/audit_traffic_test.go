@@ -88,19 +88,9 @@ func TestAuditConsistentHashSourceIPAndQuery(t *testing.T) {
 		spread := map[string]bool{}
 		for i := 1; i <= 20; i++ {
 			src := fmt.Sprintf("127.0.0.%d", i)
-			first := ""
-			for range 4 {
-				code, body := getFrom(t, g, src, "/")
-				if code != 200 {
-					t.Fatalf("from %s: %d %q", src, code, body)
-				}
-				if first == "" {
-					first = body
-				} else if body != first {
-					t.Fatalf("client %s went to %s then %s", src, first, body)
-				}
-			}
-			spread[first] = true
+			spread[sticky(t, "client "+src, 4, func(int) (int, string) {
+				return getFrom(t, g, src, "/")
+			})] = true
 		}
 		if len(spread) < 2 {
 			t.Errorf("20 client addresses all hashed to %v", spread)
@@ -111,19 +101,10 @@ func TestAuditConsistentHashSourceIPAndQuery(t *testing.T) {
 		g := startGW(t, lbConfig(t, "    loadBalancer: {consistentHash: {httpQueryParameterName: user}}\n", named("a"), named("b"), named("c")))
 		spread := map[string]bool{}
 		for u := range 30 {
-			first := ""
-			for i := range 4 {
+			spread[sticky(t, fmt.Sprintf("user u%d", u), 4, func(i int) (int, string) {
 				code, body, _ := g.get(80, "", fmt.Sprintf("/p%d?x=%d&user=u%d", i, i, u))
-				if code != 200 {
-					t.Fatalf("user u%d: %d %q", u, code, body)
-				}
-				if first == "" {
-					first = body
-				} else if body != first {
-					t.Fatalf("user u%d went to %s then %s", u, first, body)
-				}
-			}
-			spread[first] = true
+				return code, body
+			})] = true
 		}
 		if len(spread) < 2 {
 			t.Errorf("30 users all hashed to %v", spread)
