@@ -15,29 +15,12 @@ import (
 	"time"
 )
 
-// freeAddr returns a loopback address nothing listens on, for listeners
-// (like the admin one) that take an address rather than a net.Listener.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ln.Addr().String()
-	ln.Close()
-	return a
-}
-
 // adminGet fetches an admin endpoint over the real admin listener.
 func adminGet(t *testing.T, addr, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + path)
-	if err != nil {
-		t.Fatalf("GET admin %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+	code, body, _ := do(t, req)
+	return code, body
 }
 
 // The admin listener: /healthz/ready answers once serving, /config_dump
@@ -46,7 +29,7 @@ func adminGet(t *testing.T, addr, path string) (int, string) {
 // (with its file:line) while the last good configuration keeps serving.
 func TestAuditAdminEndpoints(t *testing.T) {
 	t.Parallel()
-	admin := freeAddr(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", closedPort(t))
 	up := upstream(t, named("up"))
 	g := startGW(t, oneRoute(up, "    timeout: 3s\n"), func(o *Options) { o.AdminAddr = admin })
 

@@ -22,14 +22,7 @@ func TestAuditTCPRouteMatchAndWeights(t *testing.T) {
 	t.Parallel()
 	a, b, never := nameServer(t, "a"), nameServer(t, "b"), nameServer(t, "never")
 	g := startGW(t, map[string]string{
-		"gw.yaml": `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  servers:
-  - port: {number: 9000, name: tcp, protocol: TCP}
-    hosts: ["*"]
-`,
+		"gw.yaml": tcpGateway,
 		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: db}
@@ -48,10 +41,7 @@ spec:
 	const n = 500
 	counts := map[string]int{}
 	for range n {
-		c, err := net.Dial("tcp", g.srv.Addr(9000).String())
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := g.dial(9000)
 		got, _ := io.ReadAll(c)
 		c.Close()
 		counts[string(got)]++

@@ -3,7 +3,6 @@ package gateway
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -75,13 +74,8 @@ func getFrom(t *testing.T, g *gw, src, path string) (int, string) {
 	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}).DialContext}
 	defer tr.CloseIdleConnections()
 	req, _ := http.NewRequest("GET", g.url(80)+path, nil)
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		t.Fatalf("GET from %s: %v", src, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	code, body, _ := doWith(t, &http.Client{Transport: tr}, req)
+	return code, body
 }
 
 // Consistent hashing on the client's address and on a query parameter:
@@ -94,19 +88,9 @@ func TestAuditConsistentHashSourceIPAndQuery(t *testing.T) {
 		spread := map[string]bool{}
 		for i := 1; i <= 20; i++ {
 			src := fmt.Sprintf("127.0.0.%d", i)
-			first := ""
-			for range 4 {
-				code, body := getFrom(t, g, src, "/")
-				if code != 200 {
-					t.Fatalf("from %s: %d %q", src, code, body)
-				}
-				if first == "" {
-					first = body
-				} else if body != first {
-					t.Fatalf("client %s went to %s then %s", src, first, body)
-				}
-			}
-			spread[first] = true
+			spread[sticky(t, "client "+src, 4, func(int) (int, string) {
+				return getFrom(t, g, src, "/")
+			})] = true
 		}
 		if len(spread) < 2 {
 			t.Errorf("20 client addresses all hashed to %v", spread)
@@ -117,19 +101,10 @@ func TestAuditConsistentHashSourceIPAndQuery(t *testing.T) {
 		g := startGW(t, lbConfig(t, "    loadBalancer: {consistentHash: {httpQueryParameterName: user}}\n", named("a"), named("b"), named("c")))
 		spread := map[string]bool{}
 		for u := range 30 {
-			first := ""
-			for i := range 4 {
+			spread[sticky(t, fmt.Sprintf("user u%d", u), 4, func(i int) (int, string) {
 				code, body, _ := g.get(80, "", fmt.Sprintf("/p%d?x=%d&user=u%d", i, i, u))
-				if code != 200 {
-					t.Fatalf("user u%d: %d %q", u, code, body)
-				}
-				if first == "" {
-					first = body
-				} else if body != first {
-					t.Fatalf("user u%d went to %s then %s", u, first, body)
-				}
-			}
-			spread[first] = true
+				return code, body
+			})] = true
 		}
 		if len(spread) < 2 {
 			t.Errorf("30 users all hashed to %v", spread)
@@ -189,16 +164,7 @@ func TestAuditRetryConditions(t *testing.T) {
 		g := startGW(t, lbConfig(t, "    loadBalancer: {simple: ROUND_ROBIN}\n", bad, good))
 		// lbConfig's route has Istio's default retry policy, which does not
 		// retry a 503 answer: give it one that does.
-		g.write("vs.yaml", `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: svc.example.com}}]
-    retries: {attempts: 1, retryOn: 5xx}
-`)
+		g.write("vs.yaml", catchAllVS("svc.example.com")+"    retries: {attempts: 1, retryOn: 5xx}\n")
 		g.waitGen(2)
 		bad.n.Store(0)
 		for i := range 20 {

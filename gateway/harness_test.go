@@ -164,7 +164,13 @@ func (g *gw) get(port uint32, host, path string, hdr ...string) (int, string, ht
 
 func do(t testing.TB, req *http.Request) (int, string, http.Header) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	return doWith(t, http.DefaultClient, req)
+}
+
+// doWith sends req with client c and returns status, body and headers.
+func doWith(t testing.TB, c *http.Client, req *http.Request) (int, string, http.Header) {
+	t.Helper()
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -230,6 +236,24 @@ func serviceEntry(name, host string, endpoints ...string) string {
 	return b.String()
 }
 
+// catchAllVS is VirtualService vs on Gateway gw with one route sending
+// every request to dest: a host, or "host, port: {number: N}".
+func catchAllVS(dest string) string {
+	return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: ` + dest + "}}]\n"
+}
+
+// vsTo is catchAllVS to 127.0.0.1:port.
+func vsTo(port uint32) string {
+	return catchAllVS(fmt.Sprintf("127.0.0.1, port: {number: %d}", port))
+}
+
 const httpGateway = `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw}
@@ -238,3 +262,14 @@ spec:
   - port: {number: 80, name: http, protocol: HTTP}
     hosts: ["*"]
 `
+
+// dial opens a TCP connection to a Gateway port, closed when the test ends.
+func (g *gw) dial(port uint32) net.Conn {
+	g.t.Helper()
+	c, err := net.Dial("tcp", g.srv.Addr(port).String())
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.t.Cleanup(func() { c.Close() })
+	return c
+}

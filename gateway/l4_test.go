@@ -125,17 +125,20 @@ spec:
 	}
 }
 
-// tcpConfig forwards TCP port 9000 to 127.0.0.1:port.
-func tcpConfig(port uint32) map[string]string {
-	return map[string]string{
-		"gw.yaml": `apiVersion: networking.istio.io/v1
+// tcpGateway listens for TCP on port 9000.
+const tcpGateway = `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw}
 spec:
   servers:
   - port: {number: 9000, name: tcp, protocol: TCP}
     hosts: ["*"]
-`,
+`
+
+// tcpConfig forwards TCP port 9000 to 127.0.0.1:port.
+func tcpConfig(port uint32) map[string]string {
+	return map[string]string{
+		"gw.yaml": tcpGateway,
 		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: db}
@@ -162,11 +165,7 @@ func TestTCPForwarding(t *testing.T) {
 		io.CopyN(c, zeroes{}, size)
 	})
 	g := startGW(t, tcpConfig(port))
-	c, err := net.Dial("tcp", g.srv.Addr(9000).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := g.dial(9000)
 	data := make([]byte, size)
 	rand.Read(data)
 	go func() {
@@ -279,11 +278,7 @@ spec:
     patch: {operation: MERGE, value: {listener_filters: [{name: envoy.listener.proxy_protocol}]}}
 `
 	g := startGW(t, cfg)
-	c, err := net.Dial("tcp", g.srv.Addr(9000).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := g.dial(9000)
 	io.WriteString(c, "PROXY TCP4 203.0.113.7 10.0.0.1 4321 9000\r\nhello")
 	if src := <-got; src != "203.0.113.7:4321" {
 		t.Errorf("upstream PROXY source %q, want the client 203.0.113.7:4321", src)
@@ -309,11 +304,7 @@ spec:
     connectionPool: {tcp: {idleTimeout: 1s}}
 `
 	g := startGW(t, cfg)
-	c, err := net.Dial("tcp", g.srv.Addr(9000).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := g.dial(9000)
 	io.WriteString(c, "hello")
 	start := time.Now()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -22,15 +22,7 @@ func lbConfig(t *testing.T, policy string, handlers ...http.Handler) map[string]
 		"gw.yaml": httpGateway,
 		"se.yaml": serviceEntry("svc", "svc.example.com", eps...),
 		"dr.yaml": "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc}\nspec:\n  host: svc.example.com\n  trafficPolicy:\n" + policy,
-		"vs.yaml": `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: svc.example.com}}]
-`,
+		"vs.yaml": catchAllVS("svc.example.com"),
 	}
 }
 
@@ -46,6 +38,25 @@ func tally(t *testing.T, g *gw, n int, hdr ...string) map[string]int {
 		out[body]++
 	}
 	return out
+}
+
+// sticky sends n requests with send and fails unless every answer is a
+// 200 with the same body, which it returns: key keeps to one endpoint.
+func sticky(t *testing.T, key string, n int, send func(i int) (int, string)) string {
+	t.Helper()
+	first := ""
+	for i := range n {
+		code, body := send(i)
+		if code != 200 {
+			t.Fatalf("%s: %d %q", key, code, body)
+		}
+		if i == 0 {
+			first = body
+		} else if body != first {
+			t.Fatalf("%s went to %s then %s", key, first, body)
+		}
+	}
+	return first
 }
 
 func TestLoadBalancers(t *testing.T) {
@@ -91,13 +102,10 @@ func TestLoadBalancers(t *testing.T) {
 		spread := map[string]bool{}
 		for u := range 30 {
 			user := fmt.Sprintf("user-%d", u)
-			got := tally(t, g, 5, "X-User", user)
-			if len(got) != 1 {
-				t.Fatalf("%s went to %v", user, got)
-			}
-			for k := range got {
-				spread[k] = true
-			}
+			spread[sticky(t, user, 5, func(int) (int, string) {
+				code, body, _ := g.get(80, "", "/", "X-User", user)
+				return code, body
+			})] = true
 		}
 		if len(spread) < 2 {
 			t.Errorf("30 users all hashed to %v", spread)

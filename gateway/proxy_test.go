@@ -21,15 +21,7 @@ import (
 func oneRoute(port uint32, extra string) map[string]string {
 	return map[string]string{
 		"gw.yaml": httpGateway,
-		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
-%s`, port, extra),
+		"vs.yaml": vsTo(port) + extra,
 	}
 }
 

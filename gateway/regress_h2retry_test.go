@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -38,11 +37,7 @@ func TestRegressionH2RetryTruncatesBody(t *testing.T) {
 		"vs.yaml": "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs}\nspec:\n  hosts: [\"*\"]\n  gateways: [gw]\n  http:\n  - route: [{destination: {host: h2.internal}}]\n    retries: {attempts: 2, perTryTimeout: 300ms, retryOn: 5xx}\n",
 	}
 	g := startGW(t, cfg)
-	c, err := net.Dial("tcp", g.srv.Addr(80).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := g.dial(80)
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n")
 	time.Sleep(700 * time.Millisecond) // attempt 1 hits its per-try timeout and is retried
 	io.WriteString(c, "a\r\nABCDEFGHIJ\r\n0\r\n\r\n")

@@ -25,10 +25,7 @@ func TestRegressionHalfCloseGetsNoFakeSuccess(t *testing.T) {
 		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
 		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
 	} {
-		c, err := net.Dial("tcp", g.srv.Addr(80).String())
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := g.dial(80)
 		io.WriteString(c, req)
 		c.(*net.TCPConn).CloseWrite()
 		c.SetReadDeadline(time.Now().Add(3 * time.Second))

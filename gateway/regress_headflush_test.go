@@ -24,11 +24,7 @@ func TestRegressionHeadNotFlushedBeforeBody(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 	})
 	g := startGW(t, oneRoute(port, ""))
-	c, err := net.Dial("tcp", g.srv.Addr(80).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := g.dial(80)
 	start := time.Now()
 	io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n")
 	go func() { time.Sleep(2 * time.Second); io.WriteString(c, "0123456789") }()

@@ -26,11 +26,7 @@ func TestRegressionSlowReaderOutlivesRouteTimeout(t *testing.T) {
 		ended <- time.Since(start)
 	}))
 	g := startGW(t, oneRoute(port, "    timeout: 300ms\n"))
-	c, err := net.Dial("tcp", g.srv.Addr(80).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := g.dial(80)
 	c.(*net.TCPConn).SetReadBuffer(4096)
 	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
 	select {

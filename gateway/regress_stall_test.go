@@ -18,11 +18,7 @@ func TestRegressionTimeoutWithStalledBody(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	g := startGW(t, oneRoute(port, "    timeout: 300ms\n"))
-	c, err := net.Dial("tcp", g.srv.Addr(80).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := g.dial(80)
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
 	start := time.Now()
 	c.SetReadDeadline(time.Now().Add(3 * time.Second))
@@ -44,11 +40,7 @@ func TestRegressionEarlyResponseHeldByStalledBody(t *testing.T) {
 		time.Sleep(5 * time.Second)
 	})
 	g := startGW(t, oneRoute(port, ""))
-	c, err := net.Dial("tcp", g.srv.Addr(80).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := g.dial(80)
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n0123456789")
 	start := time.Now()
 	c.SetReadDeadline(time.Now().Add(3 * time.Second))

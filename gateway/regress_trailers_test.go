@@ -21,11 +21,7 @@ func TestRegressionRequestTrailersUnfiltered(t *testing.T) {
 		raw <- string(b)
 	})
 	g := startGW(t, oneRoute(port, ""))
-	c, err := net.Dial("tcp", g.srv.Addr(80).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := g.dial(80)
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"+
 		"3\r\nabc\r\n0\r\nContent-Length: 99\r\nX-Envoy-Original-Path: /forged\r\nX-Forwarded-For: 6.6.6.6\r\nHost: admin.internal\r\nConnection: close\r\n\r\n")
 	go http.ReadResponse(bufio.NewReader(c), nil)

@@ -31,11 +31,7 @@ func TestRegressionH2CUpgradeTunnelled(t *testing.T) {
 		got <- string(buf)
 	})
 	g := startGW(t, oneRoute(port, ""))
-	c, err := net.Dial("tcp", g.srv.Addr(80).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := g.dial(80)
 	io.WriteString(c, "GET /public HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
@@ -68,11 +64,7 @@ func TestRegression101WithoutUpgrade(t *testing.T) {
 		}
 	})
 	g := startGW(t, oneRoute(port, ""))
-	c, err := net.Dial("tcp", g.srv.Addr(80).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := g.dial(80)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)

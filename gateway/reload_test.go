@@ -14,18 +14,6 @@ import (
 	"time"
 )
 
-func vsTo(port uint32) string {
-	return fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
-`, port)
-}
-
 // probe sends requests in a loop and records anything but a 200 whose
 // body is one of the allowed ones.
 type probe struct {

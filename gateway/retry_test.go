@@ -92,15 +92,7 @@ func TestDefaultRetryAvoidsDeadEndpoint(t *testing.T) {
 	g := startGW(t, map[string]string{
 		"gw.yaml": httpGateway,
 		"se.yaml": serviceEntry("pool", "pool.example.com", fmt.Sprint(closedPort(t)), fmt.Sprint(live)),
-		"vs.yaml": `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: pool.example.com}}]
-`,
+		"vs.yaml": catchAllVS("pool.example.com"),
 	})
 	for range 20 {
 		if code, body, _ := g.get(80, "", "/"); code != 200 || body != "live" {
