@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -62,17 +61,4 @@ func (h *hashPolicy) key(r *http.Request) (key, setCookie string) {
 	}
 	sc += fmt.Sprintf("; Max-Age=%d; HttpOnly", int(h.ttl.Seconds()))
 	return v, sc
-}
-
-// describe names the key source for dumps.
-func (h *hashPolicy) describe() string {
-	switch {
-	case h.header != "":
-		return "header " + strings.ToLower(h.header)
-	case h.sourceIP:
-		return "source IP"
-	case h.query != "":
-		return "query parameter " + h.query
-	}
-	return "cookie " + h.cookie
 }

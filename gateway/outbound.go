@@ -174,23 +174,6 @@ func (o *outbound) header() http.Header {
 	return h
 }
 
-// trailers returns the client's request trailers that may be forwarded:
-// none of the framing, routing or hop-by-hop fields.
-func (o *outbound) trailers() http.Header {
-	var out http.Header
-	for k, vs := range o.in.Trailer {
-		if o.skip(k) || k == "X-Forwarded-For" || k == "X-Forwarded-Proto" || k == "X-Request-Id" ||
-			(len(k) > 8 && strings.EqualFold(k[:8], "x-envoy-")) {
-			continue
-		}
-		if out == nil {
-			out = http.Header{}
-		}
-		out[k] = vs
-	}
-	return out
-}
-
 // contentLength returns the Content-Length value to send, if any.
 func (o *outbound) contentLength() (string, bool) {
 	switch {
