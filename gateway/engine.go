@@ -55,10 +55,12 @@ func (e *stdEngine) roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*
 	req := &http.Request{
 		Method: o.method, URL: u, Host: o.host, Header: o.header(),
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Body: io.NopCloser(o.body), ContentLength: o.bodyLen, Trailer: o.in.Trailer,
+		ContentLength: o.bodyLen,
 	}
-	if o.bodyLen == 0 {
-		req.Body = nil
+	if o.bodyLen != 0 {
+		var body io.Reader
+		req.Trailer, body = o.trailerBody()
+		req.Body = io.NopCloser(body)
 	}
 	resp, err := e.tr.RoundTrip(req.WithContext(ctx))
 	if err != nil {

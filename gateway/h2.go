@@ -51,10 +51,12 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 	u := &url.URL{Scheme: scheme, Host: p.addr, Path: o.path, RawPath: o.path, RawQuery: o.rawQuery}
 	req := &http.Request{
 		Method: o.method, URL: u, Host: o.host, Header: o.header(),
-		Proto: "HTTP/2.0", ProtoMajor: 2, Trailer: o.in.Trailer, ContentLength: o.bodyLen,
+		Proto: "HTTP/2.0", ProtoMajor: 2, ContentLength: o.bodyLen,
 	}
 	if o.bodyLen != 0 {
-		req.Body = io.NopCloser(o.body)
+		var body io.Reader
+		req.Trailer, body = o.trailerBody()
+		req.Body = io.NopCloser(body)
 	}
 	if te := o.in.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
 		req.Header.Set("Te", "trailers")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,6 +121,53 @@ func (o *outbound) skip(k string) bool {
 		return true
 	}
 	return false
+}
+
+// trailerBody returns the request trailers the client declared that may
+// reach an upstream, and a body to send in place of o.body that fills in
+// their values when it ends (the client's values arrive only then). The
+// framing, hop-by-hop, forwarding and client-address fields and Envoy's
+// x-envoy-* never pass: a trailer is read after every header check.
+func (o *outbound) trailerBody() (http.Header, io.Reader) {
+	if len(o.in.Trailer) == 0 {
+		return nil, o.body
+	}
+	out := make(http.Header, len(o.in.Trailer))
+	for k := range o.in.Trailer {
+		out[k] = nil
+	}
+	// The header rules, with no proxy trusted: a trailer is nobody's word.
+	sanitizeRequestHeaders(out)
+	sanitizeTrustHeaders(out, 0)
+	for k := range out {
+		if o.skip(k) || slices.Contains(forwardingHeaders, k) {
+			delete(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, o.body
+	}
+	return out, &trailerReader{r: o.body, from: o.in.Trailer, to: out}
+}
+
+// forwardingHeaders are the ones setForwardingHeaders writes.
+var forwardingHeaders = []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Request-Id", "X-Envoy-External-Address", "X-Forwarded-Client-Cert"}
+
+// trailerReader copies the values of the trailers in to from from when
+// r ends.
+type trailerReader struct {
+	r        io.Reader
+	from, to http.Header
+}
+
+func (t *trailerReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err == io.EOF {
+		for k := range t.to {
+			t.to[k] = t.from[k]
+		}
+	}
+	return n, err
 }
 
 // hopHeaders concern one connection only and never cross the gateway, in
