@@ -9,14 +9,17 @@ import (
 const DefaultDomain = "svc.cluster.local"
 
 // NormalizeHost turns a Host header or :authority into the form virtual
-// hosts are matched on: the port is dropped (Istio ignores it at gateways)
-// and ASCII letters are lower-cased, as Envoy matches domains. Other
+// hosts are matched on: the port is dropped (Istio ignores it at gateways),
+// then trailing dots ("admin.example.com." names the same host as
+// "admin.example.com", and a policy on one must hold for the other), and
+// ASCII letters are lower-cased, as Envoy matches domains. Other
 // bytes stay as they are: Unicode case mapping would turn an HTTP/2
 // :authority with a Kelvin sign into the plain ASCII name of another
 // virtual host, and only when another letter was upper case. It
 // allocates only when the value has upper-case letters.
 func NormalizeHost(h string) string {
 	h = stripPort(h)
+	h = strings.TrimRight(h, ".")
 	for i := 0; i < len(h); i++ {
 		if c := h[i]; 'A' <= c && c <= 'Z' {
 			var b strings.Builder

@@ -106,6 +106,9 @@ func TestNormalizeHost(t *testing.T) {
 		{"[::1]:8080", "[::1]"},
 		{"[::1]", "[::1]"},
 		{"10.0.0.1:80", "10.0.0.1"},
+		{"Admin.Example.com.", "admin.example.com"},
+		{"admin.example.com.:8443", "admin.example.com"},
+		{"a..", "a"},
 		{"", ""},
 		// Regression (found by FuzzHost): Unicode case mapping applied
 		// whenever an ASCII letter was upper case, so an HTTP/2

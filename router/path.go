@@ -42,7 +42,7 @@ func ParsePathMode(s string) (PathMode, bool) {
 var (
 	ErrPathControl      = errors.New("path contains a NUL, a control character or a space")
 	ErrPathEncoding     = errors.New("path has a malformed percent-encoding")
-	ErrPathEscapedSlash = errors.New("path contains an encoded slash or backslash (%2F or %5C)")
+	ErrPathEscapedSlash = errors.New("path contains an encoded slash or backslash (%2F or %5C), or a backslash the mode does not map")
 	ErrPathNotAbsolute  = errors.New("path does not start with '/'")
 	// ErrPathFragment: a request target never carries a fragment; Envoy
 	// rejects one (CVE-2021-32779), as an upstream that strips it would
@@ -97,17 +97,27 @@ func NormalizePath(p string, mode PathMode) (string, error) {
 	return dec, nil
 }
 
-// checkEncoding validates percent-encodings and refuses an encoded NUL.
+// checkEncoding validates the path PathNone forwards as received: it
+// refuses malformed percent-encodings, an encoded NUL, and a slash or
+// backslash in any form that an upstream could take for a separator the
+// policy never saw: %2F, %5C (either case) and a raw "\".
 func checkEncoding(p string) error {
 	for i := 0; i < len(p); i++ {
-		if p[i] != '%' {
+		switch p[i] {
+		case '\\':
+			return ErrPathEscapedSlash
+		case '%':
+		default:
 			continue
 		}
 		if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
 			return ErrPathEncoding
 		}
-		if unhex(p[i+1])<<4|unhex(p[i+2]) == 0 {
+		switch unhex(p[i+1])<<4 | unhex(p[i+2]) {
+		case 0:
 			return ErrPathControl
+		case '/', '\\':
+			return ErrPathEscapedSlash
 		}
 	}
 	return nil

@@ -40,6 +40,17 @@ func TestNormalizePath(t *testing.T) {
 		{"/public//../admin", PathBase, "/public/admin", nil},
 		{"/public//../admin", PathMergeSlashes, "/admin", nil},
 		{"/public/../admin", PathNone, "/public/../admin", nil},
+		// security.md AZ-02, AZ-04, AZ-06 under NONE: nothing is decoded,
+		// so an encoded (or raw) slash or backslash is refused, never
+		// forwarded for an upstream to decode.
+		{"/admin%2Fsecret", PathNone, "", ErrPathEscapedSlash},
+		{"/admin%2fsecret", PathNone, "", ErrPathEscapedSlash},
+		{"/admin%5Csecret", PathNone, "", ErrPathEscapedSlash},
+		{"/admin%5csecret", PathNone, "", ErrPathEscapedSlash},
+		{"/Admin%2fx", PathNone, "", ErrPathEscapedSlash},
+		{"/public\\..\\admin", PathNone, "", ErrPathEscapedSlash},
+		{"/admin%252F", PathNone, "/admin%252F", nil},
+		{"/a%20b", PathNone, "/a%20b", nil},
 		{"/.well-known/x", PathBase, "/.well-known/x", nil},
 		{"admin", PathBase, "", ErrPathNotAbsolute},
 	}

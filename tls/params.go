@@ -67,15 +67,16 @@ func versionRange(s *ServerSettings) (lo, hi uint16, errs []error) {
 			"minimum version %s is above maximum version %s", tls.VersionName(lo), tls.VersionName(hi)))
 	}
 	if len(errs) == 0 && lo < tls.VersionTLS12 && len(s.CipherSuites) == 0 {
-		errs = append(errs, api.Warning(api.Errorf(s.Path+".minProtocolVersion",
-			"%s is below TLS 1.2 without explicit cipherSuites; the Go default suites apply", tls.VersionName(lo))))
+		errs = append(errs, api.Errorf(s.Path+".minProtocolVersion",
+			"%s needs cipherSuites: the default suites are AEAD-only, which TLS below 1.2 cannot use; list the suites to accept",
+			tls.VersionName(lo)))
 	}
 	return lo, hi, errs
 }
 
 // cipherSuites resolves names to suite IDs. Like Istio's
 // FilterCipherSuites it drops unknown and duplicate names, reporting each
-// as a warning; nil means the crypto/tls defaults.
+// as a warning; when none is left, defaultSuites apply.
 func cipherSuites(names []string, path string) (ids []uint16, warns []error) {
 	known := suiteIDs()
 	seen := make(map[uint16]bool, len(names))
@@ -97,9 +98,26 @@ func cipherSuites(names []string, path string) (ids []uint16, warns []error) {
 	}
 	if len(names) > 0 && len(ids) == 0 {
 		warns = append(warns, api.Warning(api.Errorf(path+".cipherSuites",
-			"no usable cipher suite; the Go defaults apply")))
+			"no usable cipher suite; the default AEAD suites apply")))
+	}
+	if len(ids) == 0 {
+		ids = defaultSuites
 	}
 	return ids, warns
+}
+
+// defaultSuites are the TLS 1.2 suites offered when cipherSuites names
+// none: ECDHE key exchange with AES-GCM or ChaCha20-Poly1305 only, as an
+// Istio gateway offers by default. Go's own defaults still include CBC
+// suites, which scanners flag; those are used only when cipherSuites asks
+// for them. TLS 1.3 suites are not configurable and always AEAD.
+var defaultSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 type suiteInfo struct {

@@ -67,7 +67,8 @@ type ServerSettings struct {
 	// CipherSuites are OpenSSL ("ECDHE-RSA-AES256-GCM-SHA384") or IANA
 	// ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384") names for TLS 1.0–1.2.
 	// Unknown and duplicate names are dropped with a warning; empty means
-	// the Go defaults. TLS 1.3 suites are not configurable.
+	// ECDHE with AES-GCM or ChaCha20-Poly1305 only (no CBC), as Istio's
+	// gateway defaults. TLS 1.3 suites are not configurable.
 	CipherSuites []string
 	// InsecureSkipVerify accepts client certificates that do not chain to
 	// CAFile. The certificate is still required (Mutual) or requested

@@ -26,6 +26,7 @@ var (
 // building a new Store.
 type Store struct {
 	configs  []*tls.Config  // by index into the servers given to NewStore; nil if skipped
+	policies []string       // by the same index: see policyKey
 	exact    map[string]int // lower-case name -> index
 	wildcard map[string]int // suffix after the '*' (".example.com") -> index
 	fallback int            // the server whose names contain "*", or -1
@@ -49,6 +50,7 @@ func NewStore(servers []ServerSettings) (*Store, []error) {
 func newStore(servers []ServerSettings, now time.Time) (*Store, []error) {
 	s := &Store{
 		configs:  make([]*tls.Config, len(servers)),
+		policies: make([]string, len(servers)),
 		exact:    make(map[string]int),
 		wildcard: make(map[string]int),
 		fallback: -1,
@@ -66,6 +68,7 @@ func newStore(servers []ServerSettings, now time.Time) (*Store, []error) {
 		cfg, berrs := buildServer(srv, key, now)
 		errs = append(errs, berrs...)
 		s.configs[i] = cfg
+		s.policies[i] = policyKey(srv)
 		s.index(names, i)
 	}
 	if hasError(errs) {
