@@ -19,7 +19,7 @@ func authzRequest(r *http.Request, rq *request, ci *connInfo) *authz.Request {
 	return &authz.Request{
 		Method:        r.Method,
 		Scheme:        scheme(r),
-		Host:          r.Host,
+		Host:          rq.host,
 		Path:          rq.path,
 		RawQuery:      r.URL.RawQuery,
 		Header:        r.Header,

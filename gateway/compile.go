@@ -212,8 +212,11 @@ func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, me
 		lc.trustedHops = mesh.hopsFor(gws)
 		lc.xfcc = mesh.xfccFor(gws)
 		lc.pathMode = mesh.pathMode
-		for _, g := range gws {
-			lc.keepParams = lc.keepParams || mesh.keepParams[g]
+		for i, g := range gws {
+			if i == 0 {
+				lc.options = mesh.gwOptions[g]
+			}
+			lc.options = lc.options.merge(mesh.gwOptions[g])
 		}
 		switch lc.family {
 		case familyHTTP:

@@ -16,12 +16,11 @@ func (e *explainer) http(ctx context.Context, lc *listenerConfig, r *http.Reques
 	if x := e.prologue(&rq, r, ci); x != nil {
 		return x
 	}
-	table := routesFor(lc, r)
-	if r.TLS != nil {
-		i, _ := lc.tls.Server(r.TLS.ServerName)
-		e.line("tls", "SNI %q selects %s", r.TLS.ServerName, describeServer(lc, i))
+	if x := e.misdirected(lc, r, rq.host); x != nil {
+		return x
 	}
-	host := router.NormalizeHost(r.Host)
+	table, _ := routesFor(lc, r.TLS, rq.host)
+	host := rq.host
 	vh := table.VHost(host)
 	eng := e.snap.authz
 	var ar *authz.Request
@@ -69,7 +68,11 @@ func (e *explainer) prologue(rq *request, r *http.Request, ci *connInfo) *Explan
 		rq.upgrade, status = upgradeOf(r)
 	}
 	if status != 0 {
-		return e.done(status, "%d %s: the method or upgrade is refused before routing", status, msg)
+		return e.done(status, "%d %s: the method, target or upgrade is refused before routing", status, msg)
+	}
+	if !checkUnderscores(r.Header, rq.lc.options.underscores) {
+		e.line("headers", "a header name holds \"_\" (annotate the Gateway %s: drop or allow to accept it)", AnnotationHeadersWithUnderscores)
+		return e.done(http.StatusBadRequest, "400 Bad Request")
 	}
 	raw := rawPath(r)
 	p, err := router.NormalizePath(raw, rq.lc.pathMode)
@@ -77,12 +80,17 @@ func (e *explainer) prologue(rq *request, r *http.Request, ci *connInfo) *Explan
 		e.line("path", "%q: %v", raw, err)
 		return e.done(http.StatusBadRequest, "400 Bad Request")
 	}
-	if !rq.lc.keepParams && strings.IndexByte(p, ';') >= 0 {
+	if !rq.lc.options.keepParams && strings.IndexByte(p, ';') >= 0 {
 		e.line("path", "%q holds \";\" parameters (annotate the Gateway %s: keep to allow them)", p, AnnotationPathParameters)
 		return e.done(http.StatusBadRequest, "400 Bad Request")
 	}
 	rq.path = p
 	e.line("path", "%q normalized to %q (pathNormalization %s)", raw, p, pathModeName(rq.lc.pathMode))
+	authority := r.Host
+	rq.host, r.Host = normalizeAuthority(authority)
+	if rq.host != authority {
+		e.line("host", "%q is matched as %q (lower case, no port, no trailing dot)", authority, rq.host)
+	}
 	sanitizeRequestHeaders(r.Header)
 	sanitizeTrustHeaders(r.Header, rq.lc.trustedHops)
 	xff := strings.Join(r.Header["X-Forwarded-For"], ", ")
@@ -140,7 +148,7 @@ func (e *explainer) routes(r *http.Request, rq *request, host string, vh *router
 		return nil
 	}
 	e.line("vhost", "%q takes %q", vh.Domain, host)
-	rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: r.Host, Path: rq.path, RawQuery: r.URL.RawQuery, Header: r.Header, Claims: claimsOf(id)}
+	rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: rq.host, Path: rq.path, RawQuery: r.URL.RawQuery, Header: r.Header, Claims: claimsOf(id)}
 	for i, rt := range vh.Routes {
 		why := rt.Mismatch(&rr)
 		name := fmt.Sprintf("#%d %s http[%d]", i, rt.VirtualService, rt.Index)
@@ -168,4 +176,24 @@ func describeServer(lc *listenerConfig, i int) string {
 	}
 	s := lc.terminated[i].server
 	return fmt.Sprintf("Gateway %s server %d (%s)", s.gateway, s.index, strings.Join(s.hosts, ","))
+}
+
+// misdirected explains the TLS server choice of a request on a TLS
+// listener, and its 421 when the Host belongs to a server with other TLS
+// settings than the one the SNI negotiated.
+func (e *explainer) misdirected(lc *listenerConfig, r *http.Request, host string) *Explanation {
+	if r.TLS == nil || lc.tls == nil {
+		return nil
+	}
+	sni := r.TLS.ServerName
+	neg, owner, ok := hostServer(lc, sni, host)
+	e.line("tls", "SNI %q selects %s", sni, describeServer(lc, neg))
+	switch {
+	case !ok:
+		e.line("tls", "host %q belongs to %s, whose TLS settings differ from the negotiated server's", host, describeServer(lc, owner))
+		return e.done(http.StatusMisdirectedRequest, "421 Misdirected Request (the client must connect with SNI %q)", host)
+	case owner >= 0 && owner != neg:
+		e.line("tls", "host %q belongs to %s, which has the same TLS settings: served from its routes", host, describeServer(lc, owner))
+	}
+	return nil
 }

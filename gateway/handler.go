@@ -1,12 +1,12 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"net/http"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/router"
-	"golang.org/x/net/http/httpguts"
 )
 
 // httpHandler serves the HTTP requests of one listener.
@@ -24,6 +24,10 @@ type request struct {
 	// path is the normalized path, without the query: what routes and
 	// policies match and what the upstream receives.
 	path string
+	// host is the Host (or :authority) in its one normal form: lower
+	// case, no port, no trailing dot (router.NormalizeHost). Routing,
+	// authorization, explain, the access log and the upstream all use it.
+	host string
 	// upgrade is "websocket" when the client asks for one, else "".
 	upgrade string
 	// origin is the CORS Origin header.
@@ -56,8 +60,14 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !rq.prologue(w, r) {
 		return
 	}
-	table := routesFor(rq.lc, r)
-	vh := table.VHost(router.NormalizeHost(r.Host))
+	table, ok := routesFor(rq.lc, r.TLS, rq.host)
+	if !ok {
+		h.s.metrics.misdirected()
+		note(w, "NR", "misdirected_request")
+		localReply(w, r, http.StatusMisdirectedRequest, "")
+		return
+	}
+	vh := table.VHost(rq.host)
 	rt, ok := h.s.secureMatch(w, r, &rq, vh)
 	switch {
 	case !ok:
@@ -85,10 +95,13 @@ func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
 	if status == 0 {
 		rq.upgrade, status = upgradeOf(r)
 	}
+	if status == 0 && !checkUnderscores(r.Header, rq.lc.options.underscores) {
+		status, msg = http.StatusBadRequest, "Bad Request"
+	}
 	if status == 0 {
 		var err error
 		rq.path, err = router.NormalizePath(rawPath(r), rq.lc.pathMode)
-		if err != nil || (!rq.lc.keepParams && strings.IndexByte(rq.path, ';') >= 0) {
+		if err != nil || (!rq.lc.options.keepParams && strings.IndexByte(rq.path, ';') >= 0) {
 			status, msg = http.StatusBadRequest, "Bad Request"
 		}
 	}
@@ -98,6 +111,7 @@ func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
 		localReply(w, r, status, msg)
 		return false
 	}
+	rq.host, r.Host = normalizeAuthority(r.Host)
 	sanitizeRequestHeaders(r.Header)
 	sanitizeTrustHeaders(r.Header, rq.lc.trustedHops)
 	ci := connInfoOf(r.Context())
@@ -128,7 +142,7 @@ func (s *Server) secureMatch(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	var rt *router.Route
 	if vh != nil {
-		rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: r.Host, Path: rq.path, RawQuery: r.URL.RawQuery, Header: r.Header, Claims: claimsOf(id)}
+		rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: rq.host, Path: rq.path, RawQuery: r.URL.RawQuery, Header: r.Header, Claims: claimsOf(id)}
 		rt = vh.Match(&rr)
 	}
 	if e == nil {
@@ -147,6 +161,24 @@ func (s *Server) secureMatch(w http.ResponseWriter, r *http.Request, rq *request
 	return rt, true
 }
 
+// normalizeAuthority returns the normal form of a Host header or
+// :authority (router.NormalizeHost: lower case, no port, no trailing dot),
+// which every decision uses, and the authority the request carries on
+// from here (upstream, redirects, mirrors, header formatters): the same
+// host with the client's port, if it sent one, kept as Istio keeps it.
+// It allocates only when the host part was not already in normal form.
+func normalizeAuthority(raw string) (host, authority string) {
+	host = router.NormalizeHost(raw)
+	h, port := router.SplitAuthority(raw)
+	switch {
+	case h == host:
+		return host, raw
+	case port == "":
+		return host, host
+	}
+	return host, host + ":" + port
+}
+
 // securelyReceived reports whether the client used TLS: to gatehouse, or
 // to a trusted proxy in front of it (X-Forwarded-Proto, which
 // setForwardingHeaders kept only behind trusted proxies), as Envoy's
@@ -159,58 +191,6 @@ func securelyReceived(r *http.Request) bool {
 func notFound(w http.ResponseWriter, r *http.Request) {
 	note(w, "NR", "route_not_found")
 	localReply(w, r, http.StatusNotFound, "")
-}
-
-// upgradeOf reports the protocol switch a request asks for. As at an Istio
-// gateway, only WebSocket is allowed: another Upgrade gets 403, and
-// Upgrade: h2c (which a plaintext HTTP2 or GRPC port performs itself) is
-// dropped. An upgrade request with a body is malformed.
-func upgradeOf(r *http.Request) (string, int) {
-	u := strings.TrimSpace(r.Header.Get("Upgrade"))
-	if u == "" || isH2C(u) || !headerHasToken(r.Header["Connection"], "upgrade") {
-		return "", 0
-	}
-	if !strings.EqualFold(u, "websocket") {
-		return "", http.StatusForbidden
-	}
-	if r.ProtoMajor == 1 && r.ContentLength != 0 {
-		return "", http.StatusBadRequest
-	}
-	return u, 0
-}
-
-// checkRequest refuses requests no route may see: methods that are not
-// upper case (Istio rejects them), a Host or :authority with characters a
-// host name cannot have (net/http checks HTTP/1 Host headers, not HTTP/2
-// :authority), CONNECT (Envoy's default) and TRACE.
-func checkRequest(r *http.Request) (int, string) {
-	for i := 0; i < len(r.Method); i++ {
-		if c := r.Method[i]; c < 'A' || c > 'Z' {
-			return http.StatusBadRequest, "Bad Request"
-		}
-	}
-	if !httpguts.ValidHostHeader(r.Host) {
-		return http.StatusBadRequest, "Bad Request"
-	}
-	switch r.Method {
-	case http.MethodConnect:
-		return http.StatusForbidden, ""
-	case http.MethodTrace:
-		return http.StatusMethodNotAllowed, ""
-	}
-	return 0, ""
-}
-
-// rawPath returns the request path exactly as the client sent it, without
-// the query, so normalization sees every escape and backslash.
-func rawPath(r *http.Request) string {
-	if u := r.RequestURI; strings.HasPrefix(u, "/") {
-		if i := strings.IndexByte(u, '?'); i >= 0 {
-			return u[:i]
-		}
-		return u
-	}
-	return r.URL.EscapedPath()
 }
 
 func scheme(r *http.Request) string {
@@ -231,44 +211,58 @@ func httpsRedirect(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusMovedPermanently)
 }
 
-// isH2CUpgrade reports whether an HTTP/1.1 request asks to upgrade to h2c
-// as RFC 7540 (and x/net's h2c) requires: Upgrade: h2c, Connection naming
-// HTTP2-Settings, and an HTTP2-Settings header. A request with a body is
-// not upgraded (its body would be buffered whole); it is served as
-// HTTP/1.1 with the Upgrade header dropped.
-func isH2CUpgrade(r *http.Request) bool {
-	return r.ProtoMajor == 1 && isH2C(r.Header.Get("Upgrade")) && len(r.Header["Http2-Settings"]) == 1 &&
-		headerHasToken(r.Header["Connection"], "HTTP2-Settings") && r.ContentLength == 0 && len(r.TransferEncoding) == 0
+// routesFor returns the route table for a request whose Host is host (in
+// normal form), on a connection with TLS state cs. A plaintext port has
+// one table. On a TLS port each terminating server has its own, and the
+// request is served from the table of the server its connection's SNI
+// negotiated, or, when the Host belongs to another server that applies
+// exactly the same TLS settings (HTTP/2 coalescing under one
+// certificate), from that server's. ok is false when the Host belongs to
+// a server with other settings: serving it would let a client that
+// handshook with a server asking no client certificate reach the hosts
+// of one that requires it, so the request gets 421 Misdirected Request
+// and is never routed. A Host no server owns is left to the SNI server's
+// table (it finds no virtual host: 404).
+func routesFor(lc *listenerConfig, cs *tls.ConnectionState, host string) (t *router.Table, ok bool) {
+	if lc == nil {
+		return nil, true
+	}
+	if cs == nil || lc.tls == nil {
+		return lc.routes, true
+	}
+	sni, owner, ok := hostServer(lc, cs.ServerName, host)
+	if !ok {
+		return nil, false
+	}
+	if owner < 0 {
+		owner = sni
+	}
+	if owner < 0 || owner >= len(lc.terminated) {
+		return nil, true
+	}
+	return lc.terminated[owner].routes, true
 }
 
-func isH2C(u string) bool { return strings.EqualFold(strings.TrimSpace(u), "h2c") }
-
-// routesFor returns the route table for a request: on a TLS port, the
-// table of the server its connection's SNI selected (Istio gives each
-// HTTPS server its own), else the port's table.
-func routesFor(lc *listenerConfig, r *http.Request) *router.Table {
+// hostServer finds the terminating servers of a TLS listener that the
+// connection's SNI and the request's host select (-1: none). ok is false
+// when they differ in TLS settings (see routesFor); owner is then the
+// Host's server, for explain. An empty Host selects nothing.
+func hostServer(lc *listenerConfig, sni, host string) (negotiated, owner int, ok bool) {
+	negotiated, found := lc.tls.Server(sni)
+	if !found {
+		negotiated = -1
+	}
+	owner, owned := -1, false
+	if host != "" {
+		owner, owned = lc.tls.Server(host)
+	}
 	switch {
-	case lc == nil:
-		return nil
-	case r.TLS != nil && lc.tls != nil:
-		if i, ok := lc.tls.Server(r.TLS.ServerName); ok && i < len(lc.terminated) {
-			return lc.terminated[i].routes
-		}
-		return nil
+	case !owned:
+		return negotiated, -1, true
+	case owner == negotiated:
+		return negotiated, owner, true
+	case lc.tls.SamePolicy(negotiated, owner) && owner < len(lc.terminated) && lc.terminated[owner].routes != nil:
+		return negotiated, owner, true
 	}
-	return lc.routes
-}
-
-// headerHasToken reports whether a comma-separated header lists tok.
-func headerHasToken(vs []string, tok string) bool {
-	for _, v := range vs {
-		for v != "" {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(t), tok) {
-				return true
-			}
-		}
-	}
-	return false
+	return negotiated, owner, false
 }

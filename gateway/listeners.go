@@ -24,9 +24,9 @@ type listenerConfig struct {
 	xfcc xfccMode
 	// pathMode is the mesh's pathNormalization.
 	pathMode router.PathMode
-	// keepParams forwards paths with ";" parameters instead of refusing
-	// them (annotation gatehouse.io/path-parameters: keep).
-	keepParams bool
+	// options are the Gateways' request-handling annotations (";" path
+	// parameters, headers with underscores), merged.
+	options gatewayOptions
 	// h2c allows HTTP/1.1 connections to upgrade to HTTP/2 (Upgrade: h2c);
 	// set when a server on the port speaks HTTP2 or GRPC.
 	h2c bool

@@ -26,12 +26,6 @@ const (
 	// AnnotationProxyTimeout bounds how long a PROXY header may take to
 	// arrive (default 3s).
 	AnnotationProxyTimeout = "gatehouse.io/proxy-protocol-timeout"
-	// AnnotationPathParameters, on a Gateway, says what its listeners do
-	// with a path holding ";" parameters ("/a;jsessionid=1", "/..;/x"),
-	// which Java servers strip before matching while policy and routes
-	// do not: "reject" (default: 400) or "keep" (forwarded as received,
-	// as Istio does).
-	AnnotationPathParameters = "gatehouse.io/path-parameters"
 	// annotationProxyConfig is Istio's per-gateway proxy configuration.
 	annotationProxyConfig = "proxy.istio.io/config"
 )

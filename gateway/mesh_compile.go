@@ -35,9 +35,8 @@ type meshSettings struct {
 	filterFrom map[uint32]fieldRef
 	// gateways holds each Gateway's own topology, from its annotation.
 	gateways map[string]gatewayTopology
-	// keepParams holds the Gateways whose listeners forward paths with
-	// ";" parameters instead of refusing them.
-	keepParams map[string]bool
+	// gwOptions holds each Gateway's request-handling annotations.
+	gwOptions map[string]gatewayOptions
 }
 
 // fieldRef names a field of a resource.
@@ -55,7 +54,7 @@ type gatewayTopology struct {
 // compileMesh reads the mesh configuration: one IstioOperator or istio
 // ConfigMap, the EnvoyFilters, and the Gateways' annotations.
 func compileMesh(byKind map[string][]*resource, ps *problems) *meshSettings {
-	m := &meshSettings{rootNamespace: "istio-system", ingressClass: "istio", filterPort: map[uint32]*proxySettings{}, filterFrom: map[uint32]fieldRef{}, gateways: map[string]gatewayTopology{}, keepParams: map[string]bool{}}
+	m := &meshSettings{rootNamespace: "istio-system", ingressClass: "istio", filterPort: map[uint32]*proxySettings{}, filterFrom: map[uint32]fieldRef{}, gateways: map[string]gatewayTopology{}, gwOptions: map[string]gatewayOptions{}}
 	var sources []*resource
 	sources = append(sources, byKind["IstioOperator"]...)
 	for _, r := range byKind["ConfigMap"] {
@@ -77,13 +76,7 @@ func compileMesh(byKind map[string][]*resource, ps *problems) *meshSettings {
 		m.envoyFilter(r, ps)
 	}
 	for _, r := range byKind["Gateway"] {
-		switch v := r.Meta.Annotations[AnnotationPathParameters]; v {
-		case "", "reject":
-		case "keep":
-			m.keepParams[r.Meta.Key()] = true
-		default:
-			ps.errf(r, "metadata.annotations", "%s: %q: want reject or keep", AnnotationPathParameters, v)
-		}
+		m.gwOptions[r.Meta.Key()] = gatewayOptionsOf(r, ps)
 		if v, ok := r.Meta.Annotations[annotationProxyConfig]; ok {
 			if pc := parseProxyConfig(r, v, ps); pc != nil && pc.GatewayTopology != nil {
 				t := pc.GatewayTopology

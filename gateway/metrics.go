@@ -60,6 +60,7 @@ type metrics struct {
 	reloads                                    [2]prometheus.Counter // failure, success
 	services                                   sync.Map              // service host → *destService
 	unknown                                    *destService          // for requests that reached no cluster
+	edge                                       edgeMetrics
 }
 
 func newMetrics(s *Server) *metrics {
@@ -84,6 +85,7 @@ func newMetrics(s *Server) *metrics {
 			"Bytes received from the downstream of forwarded TCP connections, counted when they close.", istioTCPLabels),
 		unknown: newDestService("unknown"),
 	}
+	m.edge = newEdgeMetrics(m.reg)
 	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_config_reloads_total",
 		Help: "Configuration reloads that changed something, by result."}, []string{"result"})
 	m.reloads[0], m.reloads[1] = reloads.WithLabelValues("failure"), reloads.WithLabelValues("success")

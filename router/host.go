@@ -39,16 +39,30 @@ func NormalizeHost(h string) string {
 }
 
 func stripPort(h string) string {
+	host, _ := SplitAuthority(h)
+	return host
+}
+
+// SplitAuthority splits a Host header or :authority into its host and
+// port ("" when it has none) the way NormalizeHost drops the port:
+// "a.example.com:8080" is "a.example.com" and "8080", "[::1]:80" is
+// "[::1]" and "80", and "::1" (an unbracketed IPv6 address) has no port.
+// The port is returned as written, unchecked.
+func SplitAuthority(h string) (host, port string) {
 	if strings.HasPrefix(h, "[") {
-		if i := strings.IndexByte(h, ']'); i > 0 {
-			return h[:i+1]
+		i := strings.IndexByte(h, ']')
+		if i < 0 {
+			return h, ""
 		}
-		return h
+		if rest := h[i+1:]; strings.HasPrefix(rest, ":") {
+			return h[:i+1], rest[1:]
+		}
+		return h[:i+1], ""
 	}
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h[:i], ':') < 0 {
-		return h[:i]
+		return h[:i], h[i+1:]
 	}
-	return h
+	return h, ""
 }
 
 // QualifyHost resolves a short service name in namespace ns to its FQDN, as

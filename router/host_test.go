@@ -139,3 +139,21 @@ func TestQualifyHost(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitAuthority(t *testing.T) {
+	tests := []struct{ in, host, port string }{
+		{"a.example.com", "a.example.com", ""},
+		{"a.example.com:8080", "a.example.com", "8080"},
+		{"A.Example.com.:80", "A.Example.com.", "80"},
+		{"[::1]:443", "[::1]", "443"},
+		{"[::1]", "[::1]", ""},
+		{"::1", "::1", ""},
+		{"host:", "host", ""},
+		{"", "", ""},
+	}
+	for _, tc := range tests {
+		if h, p := SplitAuthority(tc.in); h != tc.host || p != tc.port {
+			t.Errorf("SplitAuthority(%q) = %q, %q, want %q, %q", tc.in, h, p, tc.host, tc.port)
+		}
+	}
+}

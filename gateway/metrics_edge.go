@@ -1,0 +1,49 @@
+package gateway
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// edgeMetrics count what the gateway refuses before a request reaches a
+// route: requests for a host of another TLS server (421), requests its
+// HTTP/1.1 parser refuses, and connections refused at the PROXY protocol
+// header. Their label values are constant strings, so the set of series
+// is bounded whatever clients send.
+type edgeMetrics struct {
+	misdirected prometheus.Counter
+	refused     *prometheus.CounterVec // by status and reason
+	proxy       *prometheus.CounterVec // by reason
+}
+
+func newEdgeMetrics(reg *prometheus.Registry) edgeMetrics {
+	m := edgeMetrics{
+		misdirected: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatehouse_misdirected_requests_total",
+			Help: "Requests answered 421 because their Host belongs to a TLS server other than the one their connection negotiated."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_downstream_requests_refused_total",
+			Help: "HTTP/1.1 requests refused by the request parser before routing (malformed, smuggling, oversized), by status and reason."},
+			[]string{"code", "reason"}),
+		proxy: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_proxy_protocol_refused_total",
+			Help: "Connections closed at the PROXY protocol header, by reason."}, []string{"reason"}),
+	}
+	reg.MustRegister(m.misdirected, m.refused, m.proxy)
+	return m
+}
+
+// misdirected counts a 421.
+func (m *metrics) misdirected() {
+	if m != nil {
+		m.edge.misdirected.Inc()
+	}
+}
+
+// refusedRequest counts a request the parser refused.
+func (m *metrics) refusedRequest(code, reason string) {
+	if m != nil {
+		m.edge.refused.WithLabelValues(code, reason).Inc()
+	}
+}
+
+// proxyRefused counts a connection refused at its PROXY header.
+func (m *metrics) proxyRefused(reason string) {
+	if m != nil {
+		m.edge.proxy.WithLabelValues(reason).Inc()
+	}
+}
