@@ -174,7 +174,7 @@ spec:
 
 // CIP-07: a negative numTrustedProxies is a configuration error, reported
 // at its file and line, in both places it may be written.
-func TestAuthzClientIPConfigErrors(t *testing.T) {
+func TestCIP07NegativeTrustedProxies(t *testing.T) {
 	t.Parallel()
 	forms := map[string]string{
 		"mesh.yaml": `apiVersion: install.istio.io/v1alpha1

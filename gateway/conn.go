@@ -44,16 +44,13 @@ func newConnInfo(c net.Conn) *connInfo {
 			raw = pc.NetConn()
 		case *prefixConn:
 			raw = pc.Conn
-		case *proxyproto.Conn:
-			raw, ci.proxied = pc.Raw(), true
 		case *headerConn:
 			raw, ci.proxied = pc.Conn, pc.remote != nil
 		default:
 			unwrapped = true
 		}
 	}
-	// The socket's addresses: a proxyproto.Conn would block here to read
-	// its header, and the header's addresses are not the socket's.
+	// The socket's addresses: the header's are not the socket's.
 	if a, ok := raw.RemoteAddr().(*net.TCPAddr); ok {
 		ci.peer = a.AddrPort()
 	}
@@ -71,83 +68,112 @@ func connInfoOf(ctx context.Context) *connInfo {
 	return &connInfo{}
 }
 
-// acceptProxy applies a listener's PROXY protocol settings to a new
-// connection: a peer that may not send a header is refused, or passed on
-// as a direct client; a trusted peer's header is read lazily, by the first
-// read of whoever serves the connection. It returns nil when the
-// connection was refused.
-func acceptProxy(c net.Conn, p *proxySettings) net.Conn {
-	if p == nil {
-		return c
+// Why a connection was refused at its PROXY protocol header: the label
+// values of gatehouse_proxy_protocol_refused_total and the reasons logged.
+const (
+	proxyUntrusted   = "untrusted_peer"       // the peer may not send PROXY headers
+	proxyMissing     = "missing_header"       // a trusted peer sent something else first
+	proxyMalformed   = "malformed_header"     // a PROXY header that does not parse or whose TLVs overrun
+	proxyFamily      = "unsupported_family"   // a PROXY header for AF_UNIX or UDP on a TCP listener
+	proxyTimeout     = "timeout"              // the header did not arrive in time
+	proxyClosedEarly = "closed_before_header" // the peer closed without sending anything (health checks)
+)
+
+// errProxyFamily refuses a PROXY header whose addresses are not TCP over
+// IPv4 or IPv6: a Unix socket path or a UDP address is not the client of
+// a TCP connection (security.md PP-07).
+var errProxyFamily = errors.New("PROXY header is not for TCP over IPv4 or IPv6")
+
+// readProxyHeader reads and checks the PROXY header of a new connection
+// from a peer trusted to send one, within the listener's timeout, so that
+// a bad or missing header closes the connection before anything parses
+// it as HTTP or TLS, or dials an upstream. It returns the connection to
+// serve, whose RemoteAddr is the header's source (the socket peer for
+// LOCAL and UNKNOWN), or the refusal reason and error; c is then closed.
+func readProxyHeader(c net.Conn, p *proxySettings) (net.Conn, string, error) {
+	br := bufio.NewReaderSize(c, int(proxyproto.MaxV2HeaderSize)+16)
+	c.SetReadDeadline(time.Now().Add(p.timeout))
+	var h *proxyproto.Header
+	// A peer that sends nothing at all is told apart from one that sends
+	// something else than a header.
+	_, err := br.Peek(1)
+	if err == nil {
+		h, err = proxyproto.Read(br)
 	}
-	peer := netip.Addr{}
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		peer = a.AddrPort().Addr()
+	if err == nil {
+		err = checkProxyHeader(h)
 	}
-	if !p.isTrusted(peer) {
-		if p.plainUntrusted {
-			return c
+	c.SetReadDeadline(time.Time{})
+	hc := &headerConn{Conn: c, r: br}
+	if err != nil {
+		if errors.Is(err, proxyproto.ErrNoProxyProtocol) && p.allowMissing {
+			return hc, "", nil
 		}
 		c.Close()
-		return nil
-	}
-	policy := proxyproto.REQUIRE
-	if p.allowMissing {
-		policy = proxyproto.USE
-	}
-	return proxyproto.NewConn(c, proxyproto.WithPolicy(policy), proxyproto.SetReadHeaderTimeout(p.timeout),
-		proxyproto.ValidateHeader(validTLVs))
-}
-
-// validTLVs refuses a v2 header whose TLVs overrun or are truncated: the
-// PROXY spec says such a header is invalid, and go-proxyproto only parses
-// TLVs when asked.
-func validTLVs(h *proxyproto.Header) error {
-	_, err := h.TLVs()
-	return err
-}
-
-// readProxyHeader reads the PROXY header of a connection that gatehouse
-// serves itself (TCP forwarding, TLS passthrough), so that a bad or
-// missing header closes it before anything is dialled upstream.
-func readProxyHeader(c net.Conn, p *proxySettings) (net.Conn, error) {
-	pc, ok := c.(*proxyproto.Conn)
-	if !ok {
-		return c, nil
-	}
-	raw := pc.Raw()
-	br := bufio.NewReaderSize(raw, int(proxyproto.MaxV2HeaderSize)+16)
-	timeout := p.timeout
-	raw.SetReadDeadline(time.Now().Add(timeout))
-	h, err := proxyproto.Read(br)
-	if err == nil {
-		err = validTLVs(h)
-	}
-	raw.SetReadDeadline(time.Time{})
-	hc := &headerConn{Conn: raw, r: br}
-	switch {
-	case errors.Is(err, proxyproto.ErrNoProxyProtocol) && pc.ProxyHeaderPolicy == proxyproto.USE:
-		return hc, nil
-	case err != nil:
-		raw.Close()
-		return nil, err
+		return nil, proxyRefusalReason(err), err
 	}
 	if h.Command.IsProxy() && h.TransportProtocol.IsStream() {
 		hc.remote = h.SourceAddr
 	}
-	return hc, nil
+	return hc, "", nil
+}
+
+// checkProxyHeader refuses a v2 header whose TLVs overrun or are
+// truncated (the PROXY spec says such a header is invalid, and
+// go-proxyproto only parses TLVs when asked), and one that proxies
+// anything but TCP over IPv4 or IPv6. LOCAL (health checks) and v1
+// UNKNOWN carry no client: the socket peer stands.
+func checkProxyHeader(h *proxyproto.Header) error {
+	if _, err := h.TLVs(); err != nil {
+		return err
+	}
+	if !h.Command.IsProxy() {
+		return nil
+	}
+	switch h.TransportProtocol {
+	case proxyproto.TCPv4, proxyproto.TCPv6, proxyproto.UNSPEC:
+		return nil
+	}
+	return errProxyFamily
+}
+
+// proxyRefusalReason classifies a failure to read a PROXY header.
+func proxyRefusalReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errProxyFamily):
+		return proxyFamily
+	case errors.Is(err, proxyproto.ErrNoProxyProtocol):
+		return proxyMissing
+	case errors.Is(err, io.EOF):
+		return proxyClosedEarly
+	case errors.As(err, &ne) && ne.Timeout():
+		return proxyTimeout
+	}
+	return proxyMalformed
 }
 
 // headerConn is a connection whose PROXY header has been read: reads start
 // with what was buffered past the header, and RemoteAddr is the header's
-// source (the socket peer for LOCAL).
+// source (the socket peer for LOCAL). Once the buffer is drained it is
+// dropped and reads go straight to the socket, so an idle connection
+// holds no buffer.
 type headerConn struct {
 	net.Conn
-	r      *bufio.Reader
+	r      *bufio.Reader // nil once drained
 	remote net.Addr
 }
 
-func (c *headerConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *headerConn) Read(p []byte) (int, error) {
+	if c.r == nil {
+		return c.Conn.Read(p)
+	}
+	n, err := c.r.Read(p)
+	if c.r.Buffered() == 0 {
+		c.r = nil
+	}
+	return n, err
+}
 
 // RemoteAddr returns the client address the header gave.
 func (c *headerConn) RemoteAddr() net.Addr {
@@ -161,14 +187,17 @@ func (c *headerConn) RemoteAddr() net.Addr {
 // the kernel splice socket to socket where it can.
 func (c *headerConn) WriteTo(w io.Writer) (int64, error) {
 	var n int64
-	if b := c.r.Buffered(); b > 0 {
-		data, _ := c.r.Peek(b)
-		m, err := w.Write(data)
-		c.r.Discard(m)
-		n += int64(m)
-		if err != nil {
-			return n, err
+	if c.r != nil {
+		if b := c.r.Buffered(); b > 0 {
+			data, _ := c.r.Peek(b)
+			m, err := w.Write(data)
+			c.r.Discard(m)
+			n += int64(m)
+			if err != nil {
+				return n, err
+			}
 		}
+		c.r = nil
 	}
 	m, err := io.Copy(w, c.Conn)
 	return n + m, err

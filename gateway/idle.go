@@ -4,8 +4,6 @@ import (
 	"crypto/tls"
 	"net"
 	"time"
-
-	"github.com/pires/go-proxyproto"
 )
 
 // defaultTCPIdleTimeout closes a forwarded TCP connection on which nothing
@@ -48,8 +46,6 @@ func rawConn(c net.Conn) net.Conn {
 			c = w.Conn
 		case *headerConn:
 			c = w.Conn
-		case *proxyproto.Conn:
-			c = w.Raw()
 		default:
 			return c
 		}

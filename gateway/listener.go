@@ -97,7 +97,9 @@ func (l *listener) serve() {
 // dispatch hands a new connection to whatever the current snapshot says
 // this port is. Nothing here blocks the accept loop: reading a PROXY
 // header, a TLS handshake or dialling an upstream happen on the
-// connection's own goroutine.
+// connection's own goroutine. A peer that may not send PROXY headers to
+// a listener that takes them is closed at once (or, with
+// proxy-protocol-untrusted: plain, served as a direct client).
 func (l *listener) dispatch(c net.Conn) {
 	snap := l.s.snap.Load()
 	lc := snap.listeners[l.key]
@@ -105,10 +107,30 @@ func (l *listener) dispatch(c net.Conn) {
 		c.Close()
 		return
 	}
-	if c = acceptProxy(c, lc.proxy); c == nil {
-		l.s.log.Debug("connection refused: peer may not send PROXY headers", "listener", l.ln.Addr().String())
-		return
+	if p := lc.proxy; p != nil {
+		switch {
+		case p.isTrusted(peerAddr(c)):
+			l.conns.Go(func() {
+				hc, reason, err := readProxyHeader(c, p)
+				if err != nil {
+					l.refuseProxy(c, reason, err)
+					return
+				}
+				l.route(hc, lc, snap)
+			})
+			return
+		case !p.plainUntrusted:
+			c.Close()
+			l.refuseProxy(c, proxyUntrusted, nil)
+			return
+		}
 	}
+	l.route(c, lc, snap)
+}
+
+// route hands a connection, its PROXY header read, to what serves its
+// listener's protocol.
+func (l *listener) route(c net.Conn, lc *listenerConfig, snap *Snapshot) {
 	switch {
 	case lc.family == familyHTTP:
 		l.deliver(l.plain, c)

@@ -17,7 +17,9 @@ import (
 // Istio has no way to say which peers may send a PROXY header; these do.
 const (
 	// AnnotationProxyTrusted lists the addresses and CIDRs of the load
-	// balancers allowed to send PROXY headers, comma-separated.
+	// balancers allowed to send PROXY headers, comma-separated. Trusting
+	// every peer is only possible on purpose, with the value "any": a
+	// catch-all CIDR (0.0.0.0/0, ::/0) is an error.
 	AnnotationProxyTrusted = "gatehouse.io/proxy-protocol-trusted-cidrs"
 	// AnnotationProxyUntrusted says what happens to a connection from any
 	// other peer: "reject" (default: closed at once) or "plain" (served as
@@ -68,20 +70,10 @@ func (p *proxySettings) isTrusted(peer netip.Addr) bool {
 func proxySettingsOf(r *resource, allowMissing bool, ps *problems) *proxySettings {
 	p := &proxySettings{timeout: defaultProxyHeaderTimeout, allowMissing: allowMissing, from: r.Kind + " " + r.Meta.Key()}
 	ann := r.Meta.Annotations
-	if v, ok := ann[AnnotationProxyTrusted]; ok {
-		p.trusted = []netip.Prefix{}
-		for _, s := range strings.Split(v, ",") {
-			s = strings.TrimSpace(s)
-			if s == "" {
-				continue
-			}
-			pfx, err := router.ParsePrefix(s)
-			if err != nil {
-				ps.errf(r, "metadata.annotations", "%s: %v", AnnotationProxyTrusted, err)
-				continue
-			}
-			p.trusted = append(p.trusted, pfx)
-		}
+	if v, ok := ann[AnnotationProxyTrusted]; ok && strings.TrimSpace(v) == "any" {
+		ps.warnf(r, "metadata.annotations", "%s: any: every peer may send PROXY headers and so choose its own client address; only safe when this port is reachable through your load balancer alone", AnnotationProxyTrusted)
+	} else if ok {
+		p.trusted = trustedPrefixes(r, v, ps)
 	} else {
 		ps.warnf(r, "metadata", "PROXY protocol headers are accepted from any peer, which lets any client choose its own address; annotate %s with the load balancer's addresses", AnnotationProxyTrusted)
 	}
@@ -104,6 +96,30 @@ func proxySettingsOf(r *resource, allowMissing bool, ps *problems) *proxySetting
 		ps.warnf(r, "spec", "allow_requests_without_proxy_protocol: connections without a PROXY header are served as direct clients")
 	}
 	return p
+}
+
+// trustedPrefixes parses the trusted-cidrs annotation. A prefix that
+// covers every address is refused (security.md CIP-07): trusting every
+// peer lets any client pick its own address, so it must be asked for by
+// name ("any"), never reached by a CIDR typed in haste.
+func trustedPrefixes(r *resource, v string, ps *problems) []netip.Prefix {
+	out := []netip.Prefix{}
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		pfx, err := router.ParsePrefix(s)
+		switch {
+		case err != nil:
+			ps.errf(r, "metadata.annotations", "%s: %v", AnnotationProxyTrusted, err)
+		case pfx.Bits() == 0:
+			ps.errf(r, "metadata.annotations", "%s: %s trusts every peer to send PROXY headers, which lets any client choose its own address; list your load balancers' addresses, or write \"any\" to trust every peer on purpose", AnnotationProxyTrusted, s)
+		default:
+			out = append(out, pfx)
+		}
+	}
+	return out
 }
 
 // parseProxyConfig reads a proxy.istio.io/config annotation value.

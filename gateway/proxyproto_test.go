@@ -231,6 +231,8 @@ func FuzzProxyHeader(f *testing.F) {
 	f.Add(hexBytes("0D0A0D0A000D0A515549540A 21 11 0014 7F000001 7F000001 002A 0539 020005 3132333435"))
 	f.Add(hexBytes("0D0A0D0A000D0A515549540A 21 11 0014 7F000001 7F000001 002A 0539 020004 31323334"))
 	f.Add(hexBytes("0D0A0D0A000D0A515549540A 20 11 000C 0A0A0A0A 0A000002 15B3 0050"))
+	f.Add(append(hexBytes("0D0A0D0A000D0A515549540A 21 31 00D8"), make([]byte, 216)...)) // AF_UNIX stream
+	f.Add(hexBytes("0D0A0D0A000D0A515549540A 21 12 000C 7F000001 7F000001 002A 0539"))   // UDP over IPv4
 	f.Fuzz(func(t *testing.T, data []byte) {
 		server, client := net.Pipe()
 		defer client.Close()
@@ -239,13 +241,25 @@ func FuzzProxyHeader(f *testing.F) {
 			client.Close()
 		}()
 		p := &proxySettings{timeout: 100 * time.Millisecond}
-		hc, err := readProxyHeader(acceptProxy(server, p), p)
+		hc, reason, err := readProxyHeader(server, p)
 		if err != nil {
+			if reason == "" {
+				t.Errorf("refused without a reason: %v", err)
+			}
 			return
 		}
 		defer hc.Close()
 		if bytes.HasPrefix(data, []byte("PROXY TCP4 ")) && hc.RemoteAddr() == nil {
 			t.Error("accepted a v1 header without an address")
+		}
+		// PP-07: the client of a TCP connection is a TCP address, or the
+		// socket peer; never a Unix socket path or a UDP address.
+		switch a := hc.RemoteAddr().(type) {
+		case *net.TCPAddr:
+		default:
+			if a.Network() != "pipe" {
+				t.Errorf("accepted a PROXY header whose client is %T %v", a, a)
+			}
 		}
 		io.Copy(io.Discard, hc)
 	})

@@ -85,6 +85,9 @@ type Server struct {
 	draining  sync.WaitGroup
 
 	metrics *metrics // Prometheus metrics, served on the admin address
+	// refusalLog limits the warnings about refused connections and
+	// requests (PROXY headers, requests the parser refuses).
+	refusalLog *logLimiter
 }
 
 // New loads and compiles the configuration. It binds nothing: Run does. An
@@ -110,6 +113,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: opts.Logger, listeners: map[listenerKey]*listener{}, up: make(chan struct{})}
 	s.hostname, _ = os.Hostname()
 	s.metrics = newMetrics(s)
+	s.refusalLog = newLogLimiter(time.Second, 20)
 	s.cache = newLoadCache()
 	s.pools = newPoolSet(opts.Dial)
 	s.engine = leanEngine{}

@@ -23,11 +23,6 @@ const (
 // serveConn serves a connection of a TCP port, or of a TLS port that
 // passes some connections through or terminates TLS for TCP servers.
 func (s *Server) serveConn(l *listener, c net.Conn, lc *listenerConfig, snap *Snapshot) {
-	c, err := readProxyHeader(c, lc.proxy)
-	if err != nil {
-		s.log.Debug("connection closed: bad PROXY header", "listener", l.ln.Addr().String(), "error", err)
-		return
-	}
 	local := localIP(c)
 	if lc.family == familyTCP {
 		rt := lc.tcp.MatchTCP(local)
