@@ -37,6 +37,7 @@ type runFlags struct {
 	logLevel  string
 	logFormat string
 	drain     time.Duration
+	settle    time.Duration
 	engine    string
 	creds     string
 }
@@ -129,6 +130,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.creds, "credentials-dir", "", "directory of credentialName secrets (NAME/tls.crt, NAME/tls.key, NAME/ca.crt)")
 	fs.DurationVar(&f.drain, "drain-timeout", 15*time.Second, "how long in-flight requests may finish at shutdown")
 	fs.StringVar(&f.engine, "upstream-engine", "gatehouse", "upstream HTTP/1.1 client: gatehouse, or net/http (for comparisons)")
+	fs.DurationVar(&f.settle, "reload-settle", gateway.DefaultSettle, "how long a changed configuration file must stay quiet (and, on Linux, closed by its writer) before it is reloaded")
 	f.logging(fs)
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
@@ -143,7 +145,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gatehouse run:", err)
 		return exitUsage
 	}
-	opts := gateway.Options{ConfigPaths: f.configs, AdminAddr: f.admin, Logger: log, DrainTimeout: f.drain, Version: version(), CredentialsDir: f.creds}
+	if f.settle <= 0 {
+		fmt.Fprintf(stderr, "gatehouse run: --reload-settle %v: want a positive duration\n", f.settle)
+		return exitUsage
+	}
+	opts := gateway.Options{ConfigPaths: f.configs, AdminAddr: f.admin, Logger: log, DrainTimeout: f.drain, Version: version(),
+		CredentialsDir: f.creds, Settle: f.settle}
 	switch f.engine {
 	case "gatehouse":
 	case "net/http":

@@ -108,7 +108,7 @@ func TestAuditAdminEndpoints(t *testing.T) {
 func TestAuditReloadLatency(t *testing.T) {
 	t.Parallel()
 	a, b := upstream(t, named("a")), upstream(t, named("b"))
-	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(a)}, func(o *Options) { o.Debounce = 0 })
+	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(a)}, func(o *Options) { o.Settle = 0 })
 	if _, body, _ := g.get(80, "", "/"); body != "a" {
 		t.Fatalf("before the change: %q", body)
 	}

@@ -66,7 +66,7 @@ func startGW(t testing.TB, files map[string]string, opts ...func(*Options)) *gw 
 		ConfigPaths:  []string{g.dir},
 		ListenAddr:   func(string, uint32) string { return "127.0.0.1:0" },
 		Logger:       slog.New(slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Debounce:     30 * time.Millisecond,
+		Settle:       30 * time.Millisecond,
 		DrainTimeout: 5 * time.Second,
 		OnReload:     func(gen uint64, err error) { g.reloads <- reloadEvent{gen, err} },
 	}

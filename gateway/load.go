@@ -73,6 +73,9 @@ func readSources(paths []string) ([]file, error) {
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	if len(files) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("no configuration files (*.yaml, *.yml) in %s", strings.Join(paths, ", ")))
+	}
 	return files, errors.Join(errs...)
 }
 
@@ -95,8 +98,13 @@ func listYAML(dir string) ([]string, error) {
 			p := filepath.Join(dir, e.Name())
 			info, err := os.Stat(p) // follows symlinks
 			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) && isYAMLName(e.Name()) {
+					// A ConfigMap swapped to files not written yet: loading
+					// without them would drop their resources.
+					return fmt.Errorf("config file %s is a link to a missing file", p)
+				}
 				if errors.Is(err, fs.ErrNotExist) {
-					continue // a dangling link mid-swap
+					continue
 				}
 				return fmt.Errorf("config path: %w", err)
 			}

@@ -35,9 +35,10 @@ type Options struct {
 	ListenAddr func(bind string, port uint32) string
 	// Dial opens upstream connections. If nil, net.Dialer is used.
 	Dial DialFunc
-	// Debounce is how long the watcher waits for a burst of file events to
-	// end before reloading. If zero, 150 ms.
-	Debounce time.Duration
+	// Settle is how long a changed configuration must stay quiet before
+	// the watcher reloads it: no further file events, and (on Linux) every
+	// file written in place closed by its writer. If zero, 250 ms.
+	Settle time.Duration
 	// DrainTimeout bounds how long in-flight requests of a closing
 	// listener, or of the whole server at shutdown, may take. If zero, 15 s.
 	DrainTimeout time.Duration
@@ -56,6 +57,10 @@ type Options struct {
 	// when nothing changed).
 	OnReload func(gen uint64, err error)
 }
+
+// DefaultSettle is the settle window of the configuration watcher when
+// Options.Settle is zero.
+const DefaultSettle = 250 * time.Millisecond
 
 // Server is a running gatehouse: listeners, the current snapshot, upstream
 // pools and the config watcher.
@@ -96,8 +101,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Debounce == 0 {
-		opts.Debounce = 150 * time.Millisecond
+	if opts.Settle == 0 {
+		opts.Settle = DefaultSettle
 	}
 	if opts.DrainTimeout == 0 {
 		opts.DrainTimeout = 15 * time.Second
