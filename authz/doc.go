@@ -53,7 +53,9 @@
 //     are searched anywhere in the value, case-sensitively, as Envoy does.
 //     A header without its prefix carries no token ("Authorization: Basic",
 //     and "Bearer" with nothing after it, are anonymous). Junk after the
-//     token ("Bearer <t> extra") is a 401 where Envoy ignores it.
+//     token ("Bearer <t> extra") is a 401 where Envoy ignores it; a
+//     repeated header is read as Envoy joins it, so a field line after the
+//     token's line is junk too.
 //   - Token checks, in Envoy's order: parse (a token over MaxTokenBytes is
 //     rejected unparsed; duplicate JSON keys and deep nesting are parse
 //     errors), issuer (the provider is chosen by exact iss), time with
@@ -70,8 +72,21 @@
 //     and its signature is trusted only for the rule and the exact key
 //     set that verified it, so a key set refresh verifies it again.
 //     Tokens that fail are never cached.
-//   - Several tokens are each verified; any failure rejects. Identity
-//     describes the first that verified.
+//   - One token per request. Envoy verifies every token it finds and
+//     Istio leaves the principal of a request with several undefined;
+//     gatehouse rejects a request that carries more than one with 401
+//     BodyJwtNotUnique ("Jwt is not unique"), before verifying any, so
+//     that policy, claims, output headers and the principal all come from
+//     one token, computed once. Tokens are counted over every distinct
+//     location of every RequestAuthentication rule and legacy origin: each
+//     value of a query parameter (an empty one too, and names compare
+//     percent-decoded), each cookie occurrence, each field line of a
+//     header without a prefix, and each occurrence of the prefix in each
+//     field line of a header with one ("Bearer a, Bearer b" is two; the
+//     token after an occurrence is skipped before looking for the next).
+//     Two identical tokens are two. "bearer " and "Bearer " in
+//     Authorization are one location; a header configured both with and
+//     without a prefix is two, so a token there counts twice.
 //   - Keys only come from configuration: jwk, jku, x5u and x5c token
 //     headers are never used. Remote sets refuse symmetric keys, RSA keys
 //     outside 2048-8192 bits and keys with use other than sig; one bad key

@@ -14,6 +14,10 @@ const (
 	BodyRBACDenied = "RBAC: access denied"
 	// BodyOriginAuthFailed is the legacy Istio authn filter's 401 body.
 	BodyOriginAuthFailed = "Origin authentication failed."
+	// BodyJwtNotUnique is the 401 body for a request that carries more
+	// than one token. Envoy has no such reply (it verifies each token);
+	// the text follows its jwt_authn status strings.
+	BodyJwtNotUnique = "Jwt is not unique"
 )
 
 // Response is a rejection to send instead of proxying the request.
