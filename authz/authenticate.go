@@ -19,8 +19,11 @@ import (
 //
 // On success it edits r in place: client copies of output headers are
 // removed from r.Header; unless the verifying rule sets
-// forwardOriginalToken, the header that carried the token is removed;
-// and the output headers are set from the token.
+// forwardOriginalToken, the header that carried the token is removed
+// from r.Header, or the query parameter that carried it from r.RawQuery
+// (the caller forwards r.RawQuery upstream); and the output headers are
+// set from the token. A rejected request is left as it was, apart from
+// the output headers' removal.
 //
 // Tokens of legacy Policy origins are verified too but never cause a
 // rejection here; Authorize decides once the destination is known.
@@ -176,12 +179,17 @@ func (e *Engine) verifyOrigins(ctx context.Context, g *locGroup, t *token, tr *t
 	return out, found
 }
 
-// apply edits the request for a token the provider verified at l: the
-// header carrying it is removed unless the rule forwards the original
-// token, and the output headers are set from it.
+// apply edits the request for a token the provider verified at l: unless
+// the rule forwards the original token, the header or query parameter
+// carrying it is removed (a cookie is kept, as Envoy keeps it), and the
+// output headers are set from it.
 func (p *provider) apply(r *Request, l location, t *token) {
-	if !p.rule.forward && l.kind == locHeader {
+	switch {
+	case p.rule.forward:
+	case l.kind == locHeader:
 		delete(r.Header, l.name)
+	case l.kind == locParam:
+		r.RawQuery = removeParam(r.RawQuery, l.name)
 	}
 	if p.rule.payloadHeader == "" && len(p.rule.claimHeaders) == 0 {
 		return

@@ -104,7 +104,7 @@ func TestHeaderEdits(t *testing.T) {
 	}
 	r = withQuery(get("/"), "access_token="+tok)
 	if authn(t, e, r); r.RawQuery == "" {
-		t.Error("a query token was removed; Envoy never removes those")
+		t.Error("forwardOriginalToken: the token parameter was removed")
 	}
 }
 

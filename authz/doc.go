@@ -25,6 +25,7 @@
 // # Request path
 //
 //	id, rej := engine.Authenticate(ctx, req) // rej != nil: send rej (401/403)
+//	                                         // else forward req.Header, req.RawQuery
 //	route := table.Match(...)                // match, but do not act yet
 //	req.Destination = route's service FQDN   // "" when no route matched
 //	d := engine.Authorize(req, id)           // !d.Allowed: d.Write(w) (403, or 401)
@@ -126,6 +127,15 @@
 //   - Output headers. Client copies of outputPayloadToHeader and
 //     outputClaimToHeaders headers are always removed first. A string claim
 //     holding control characters is not copied.
+//   - Tokens in the query. Envoy removes a verified token's header but
+//     never its query parameter (a TODO in jwt_authn), so the token
+//     reaches the upstream and its access logs. Unless the rule sets
+//     forwardOriginalToken, Authenticate removes the parameter from
+//     Request.RawQuery, keeping every other parameter byte for byte and
+//     in order; the gateway forwards that query. Cookies are kept, as
+//     Envoy keeps them. Engine.RedactQuery replaces the value of every
+//     token parameter of the engine (verified or not) with Redacted, for
+//     the access log and any other line that shows a query.
 //   - Path templates follow Envoy's uri_template, which Istio uses: so
 //     "/foo/{**}/" matches "/foo/bar/" but not "/foo/bar/baz.txt", although
 //     the proto comment says it does.
@@ -155,6 +165,7 @@
 // # Errors and logs
 //
 // Client-facing text is Envoy's (BodyRBACDenied, the jwt_authn status
-// strings); tokens are never logged, and attacker-chosen values such as a
-// kid are quoted and truncated in logs and explanations.
+// strings; BodyJwtNotUnique is gatehouse's, in their style); tokens are
+// never logged (queries go through RedactQuery), and attacker-chosen
+// values such as a kid are quoted and truncated in logs and explanations.
 package authz

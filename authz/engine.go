@@ -17,7 +17,11 @@ type Request struct {
 	// notHosts compare it case-insensitively.
 	Host string
 	// Path is the normalized path without the query.
-	Path     string
+	Path string
+	// RawQuery is the query as received, without "?". Authenticate
+	// removes a verified token's parameter from it (see Authenticate), so
+	// after Authenticate it is the query to forward upstream. Log it
+	// through Engine.RedactQuery.
 	RawQuery string
 	// Header holds the inbound headers with canonical keys, as net/http
 	// produces them. Authenticate edits it in place: the gateway forwards
@@ -88,6 +92,7 @@ type Engine struct {
 	locs       []locGroup    // each token location with its providers
 	origins    []*provider   // legacy origins by id
 	outputs    []string      // headers Authenticate sets, removed first
+	params     []string      // query parameters tokens are read from
 	legacy     []legacyEntry // applicable legacy Policies
 	keyURIs    []string
 	deny       []*Policy
@@ -219,6 +224,11 @@ func (e *Engine) group(ra []*provider) {
 		for _, l := range p.rule.locations {
 			g := find(l)
 			g.legacy = append(g.legacy, p)
+		}
+	}
+	for _, g := range e.locs {
+		if g.loc.kind == locParam {
+			e.params = append(e.params, g.loc.name)
 		}
 	}
 }

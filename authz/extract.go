@@ -2,7 +2,6 @@ package authz
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -150,71 +149,6 @@ func tokenRun(s string) int {
 
 func isTokenChar(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
-}
-
-// scanQuery counts the values of the parameter name in raw and returns
-// the first, decoded ("" when its encoding is invalid).
-func scanQuery(raw, name string) (n int, tok string) {
-	for raw != "" {
-		var kv string
-		kv, raw, _ = strings.Cut(raw, "&")
-		k, v, _ := strings.Cut(kv, "=")
-		if !paramIs(k, name) {
-			continue
-		}
-		if n == 0 {
-			if uv, err := url.QueryUnescape(v); err == nil {
-				tok = uv
-			}
-		}
-		n++
-	}
-	return n, tok
-}
-
-// paramIs reports whether the query parameter name k, as written in the
-// query, is name once percent-decoded (url.QueryUnescape's decoding). It
-// allocates nothing.
-func paramIs(k, name string) bool {
-	if k == name {
-		return true
-	}
-	if !strings.ContainsAny(k, "%+") {
-		return false
-	}
-	j := 0
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch c {
-		case '+':
-			c = ' '
-		case '%':
-			if i+2 >= len(k) || !ishex(k[i+1]) || !ishex(k[i+2]) {
-				return false
-			}
-			c = unhex(k[i+1])<<4 | unhex(k[i+2])
-			i += 2
-		}
-		if j >= len(name) || name[j] != c {
-			return false
-		}
-		j++
-	}
-	return j == len(name)
-}
-
-func ishex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	}
-	return c - 'A' + 10
 }
 
 // scanCookies counts the occurrences of the cookie name and returns the
