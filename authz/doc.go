@@ -139,10 +139,28 @@
 //   - Path templates follow Envoy's uri_template, which Istio uses: so
 //     "/foo/{**}/" matches "/foo/bar/" but not "/foo/bar/baz.txt", although
 //     the proto comment says it does.
+//   - Hosts: one normal form. Istio compares hosts and notHosts with the
+//     raw :authority, port included, ignoring case, so a DENY on
+//     admin.example.com misses "admin.example.com:8443" and
+//     "admin.example.com." while routing, which ignores the port, still
+//     serves the admin virtual host. gatehouse deliberately differs:
+//     Request.Host is the host the gateway routes on (ASCII lower case,
+//     no port, no trailing dot) and Request.Port the Gateway port the
+//     request arrived on. Each value is compiled once into a host pattern
+//     (ASCII lower-cased, trailing dot removed; exact, "*", "prefix*" or
+//     "*suffix", compared exactly) and an optional port:
+//     "admin.example.com" and "admin.example.com:*" match any port (so a
+//     DENY fails closed), "admin.example.com:8443" only Port 8443, and
+//     IPv6 literals keep their brackets ("[::1]:8080"). A port part that
+//     is not "*" or 1-65535, an IPv6 address without brackets, or a value
+//     with no host name is a configuration error. The same holds for
+//     legacy ServiceRole hosts and notHosts and for request.headers[host]
+//     and [:authority] conditions. The realm of www-authenticate is
+//     scheme://host/path from the normalized host, without a port.
 //   - Header conditions check each value and each comma-separated element
 //     of a value, trimmed (security.md AZ-11). request.headers[host] and
-//     [:authority], [:method], [:path] (no query), [:scheme] read the
-//     request, since Go keeps them out of http.Header.
+//     [:authority] (see Hosts), [:method], [:path] (no query), [:scheme]
+//     read the request, since Go keeps them out of http.Header.
 //   - Peer identity fields (principals, namespaces, ...) match against
 //     Request.PeerPrincipal; without mTLS they never match positively.
 //     experimental.envoy.filters.* keys compile (with a warning) and never

@@ -13,9 +13,16 @@ import (
 // fills it once per request (or per TCP connection).
 type Request struct {
 	Method, Scheme string
-	// Host is the :authority as received, port included; hosts and
-	// notHosts compare it case-insensitively.
+	// Host is the normalized host the gateway routes on: the :authority
+	// (or Host header) with ASCII letters lower-cased, without the port
+	// and without a trailing dot ("admin.example.com", "[::1]"). hosts,
+	// notHosts and request.headers[host] / [:authority] compare it
+	// exactly, and the realm of www-authenticate is built from it.
 	Host string
+	// Port is the Gateway port the request arrived on, which a hosts
+	// value with a port ("admin.example.com:8443") must equal; 0 when
+	// unknown, which no such value matches.
+	Port uint16
 	// Path is the normalized path without the query.
 	Path string
 	// RawQuery is the query as received, without "?". Authenticate

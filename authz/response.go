@@ -58,8 +58,9 @@ func rejection(r *Request, err *authnError) *Response {
 }
 
 // realm is "<scheme>://<host><path>" as Envoy's buildOriginalUri builds it
-// (no query), with quotes, backslashes and control characters escaped so
-// that the header cannot be broken.
+// (no query), from the normalized Request.Host, so without a port; quotes,
+// backslashes and control characters are escaped so that the header
+// cannot be broken.
 func realm(r *Request) string {
 	scheme := r.Scheme
 	if scheme == "" {
