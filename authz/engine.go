@@ -152,6 +152,7 @@ func NewEngine(opts Options, cfg Config) *Engine {
 	slices.SortStableFunc(ra, func(a, b *provider) int { return cmp.Compare(a.rule.issuer, b.rule.issuer) })
 	e.addLegacy(opts, cfg.LegacyPolicies)
 	e.group(ra)
+	e.indexParams()
 	e.addPolicies(opts, cfg)
 	if len(e.locs) > 0 {
 		e.tokens = newTokenCache()
@@ -231,11 +232,6 @@ func (e *Engine) group(ra []*provider) {
 		for _, l := range p.rule.locations {
 			g := find(l)
 			g.legacy = append(g.legacy, p)
-		}
-	}
-	for _, g := range e.locs {
-		if g.loc.kind == locParam {
-			e.params = append(e.params, g.loc.name)
 		}
 	}
 }

@@ -131,6 +131,15 @@ func (e *Engine) RedactQuery(raw string) string {
 	return b.String()
 }
 
+// indexParams lists the query parameters tokens are read from.
+func (e *Engine) indexParams() {
+	for _, g := range e.locs {
+		if g.loc.kind == locParam {
+			e.params = append(e.params, g.loc.name)
+		}
+	}
+}
+
 // hasParam reports whether raw holds a token parameter.
 func (e *Engine) hasParam(raw string) bool {
 	for raw != "" {
