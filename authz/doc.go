@@ -166,7 +166,8 @@
 //     experimental.envoy.filters.* keys compile (with a warning) and never
 //     match: gatehouse has no Envoy dynamic metadata.
 //   - Legacy Policy: Authenticate verifies origin tokens without
-//     rejecting; Authorize picks the Policy for Request.Destination (one
+//     rejecting (a request with several tokens is still rejected, see One
+//     token per request); Authorize picks the Policy for Request.Destination (one
 //     that targets the service, else the namespace's, else the MeshPolicy)
 //     and answers 401 "Origin authentication failed." when an enforced
 //     origin has no verified token. Target ports and labels are ignored
