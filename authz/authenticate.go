@@ -8,14 +8,22 @@ import (
 	"net/http"
 )
 
-// Authenticate verifies every token the request carries, with Envoy
-// jwt_authn semantics as Istio configures it (istio-api.md 7.2): a request
-// without a token passes with a nil Identity; a token in a configured
-// location must verify against a rule for its exact issuer, or the request
-// is rejected (Response non-nil, 401, or 403 for a wrong audience). On
-// success it edits r.Header in place: client copies of output headers are
-// removed, the header that carried a verified token is removed unless the
-// rule sets forwardOriginalToken, and the output headers are set.
+// Authenticate checks the request's token, with Envoy jwt_authn
+// semantics as Istio configures it (istio-api.md 7.2): a request without
+// a token passes with a nil Identity; a token in a configured location
+// must verify against a rule for its exact issuer, or the request is
+// rejected (Response non-nil, 401, or 403 for a wrong audience). A request
+// may carry one token: more than one, counted over every location of
+// every rule (see location.scan), is rejected with 401 BodyJwtNotUnique,
+// so that policy and the upstream always see the same identity.
+//
+// On success it edits r in place: client copies of output headers are
+// removed from r.Header; unless the verifying rule sets
+// forwardOriginalToken, the header that carried the token is removed
+// from r.Header, or the query parameter that carried it from r.RawQuery
+// (the caller forwards r.RawQuery upstream); and the output headers are
+// set from the token. A rejected request is left as it was, apart from
+// the output headers' removal.
 //
 // Tokens of legacy Policy origins are verified too but never cause a
 // rejection here; Authorize decides once the destination is known.
@@ -29,47 +37,64 @@ func (e *Engine) Authenticate(ctx context.Context, r *Request) (*Identity, *Resp
 	return e.authenticate(ctx, r, nil)
 }
 
-// authState collects what verified tokens produce until all are checked.
-type authState struct {
-	id      *Identity
-	removes []string
-	outputs []headerValue
-}
-
-type headerValue struct{ name, value string }
-
 func (e *Engine) authenticate(ctx context.Context, r *Request, tr *tracer) (*Identity, *Response) {
 	if r.Header != nil {
 		e.SanitizeHeaders(r.Header)
 	}
-	var st authState
-	for i := range e.locs {
-		g := &e.locs[i]
-		for _, raw := range g.loc.extract(r) {
-			if err := e.verifyAt(ctx, g, raw, &st, tr); err != nil {
-				e.logReject(ctx, g.loc, raw, err)
-				return nil, rejection(r, err)
-			}
+	g, raw, n := e.find(r, tr)
+	switch {
+	case n > 1:
+		if tr != nil {
+			tr.line("authenticate: %d tokens in the request: %d %q", n, errNotUnique.status, errNotUnique.body)
 		}
+		e.logNotUnique(ctx, n)
+		return nil, rejection(r, errNotUnique)
+	case n == 0:
+		if tr != nil && len(e.locs) > 0 {
+			tr.line("authenticate: no token found")
+		}
+		return nil, nil
 	}
-	if tr != nil && len(e.locs) > 0 && st.id == nil {
-		tr.line("authenticate: no token found")
+	v, err := e.verifyAt(ctx, g, raw, tr)
+	if err != nil {
+		e.logReject(ctx, g.loc, raw, err)
+		return nil, rejection(r, err)
 	}
-	for _, h := range st.removes {
-		delete(r.Header, h)
+	if v.p != nil {
+		v.p.apply(r, g.loc, v.t)
 	}
-	if r.Header == nil && len(st.outputs) > 0 {
-		r.Header = http.Header{}
-	}
-	for _, o := range st.outputs {
-		r.Header[o.name] = []string{o.value}
-	}
-	return st.id, nil
+	return v.id, nil
 }
 
-// verifyAt verifies one token found at a location. It returns the error
-// to reject the request with, or nil.
-func (e *Engine) verifyAt(ctx context.Context, g *locGroup, raw string, st *authState, tr *tracer) *authnError {
+// verdict is what the request's one token verified to.
+type verdict struct {
+	id *Identity // nil when nothing verified the token
+	p  *provider // the RequestAuthentication rule that verified it, or nil
+	t  *token
+}
+
+// find counts the tokens at every location and returns the location and
+// text of the first one with the count.
+func (e *Engine) find(r *Request, tr *tracer) (g *locGroup, raw string, n int) {
+	for i := range e.locs {
+		c, tok := e.locs[i].loc.scan(r)
+		if c == 0 {
+			continue
+		}
+		if tr != nil {
+			tr.line("authenticate: %d token(s) at %s", c, e.locs[i].loc)
+		}
+		if n == 0 {
+			g, raw = &e.locs[i], tok
+		}
+		n += c
+	}
+	return g, raw, n
+}
+
+// verifyAt verifies the request's one token, found at g, and returns
+// what it verified to, or the error to reject the request with.
+func (e *Engine) verifyAt(ctx context.Context, g *locGroup, raw string, tr *tracer) (verdict, *authnError) {
 	t := e.tokens.get(raw)
 	cached := t != nil
 	if !cached {
@@ -77,11 +102,38 @@ func (e *Engine) verifyAt(ctx context.Context, g *locGroup, raw string, st *auth
 		if t, perr = parseToken(raw); perr != nil {
 			tr.token(g.loc, nil, "", perr)
 			if len(g.ra) > 0 {
-				return perr
+				return verdict{}, perr
 			}
-			return nil
+			return verdict{}, nil
 		}
 	}
+	p, matched, err := e.verifyRules(ctx, g, t, tr)
+	if err != nil {
+		return verdict{}, err
+	}
+	origins, legacy := e.verifyOrigins(ctx, g, t, tr)
+	if !matched && !legacy && len(g.ra) > 0 {
+		tr.token(g.loc, t, "", errUnknownIssuer)
+		return verdict{}, errUnknownIssuer
+	}
+	if p == nil && origins == nil {
+		return verdict{}, nil
+	}
+	if !cached {
+		e.tokens.put(t)
+	}
+	id := &Identity{origins: origins}
+	if p != nil {
+		id.fill(t, p.rule.split)
+		id.token = true
+	}
+	return verdict{id: id, p: p, t: t}, nil
+}
+
+// verifyRules checks the token against the RequestAuthentication rules
+// for its issuer at g. It returns the first rule that verifies it, whether
+// any rule was for its issuer, and the first failure when none verified.
+func (e *Engine) verifyRules(ctx context.Context, g *locGroup, t *token, tr *tracer) (*provider, bool, *authnError) {
 	matched := false
 	var first *authnError
 	for _, p := range g.ra {
@@ -92,32 +144,21 @@ func (e *Engine) verifyAt(ctx context.Context, g *locGroup, raw string, st *auth
 		err := p.verify(ctx, t, e.now)
 		tr.token(g.loc, t, p.rule.source, err)
 		if err == nil {
-			st.success(p, g.loc, t, len(e.origins))
-			if !cached {
-				e.tokens.put(t)
-			}
-			first = nil
-			break
+			return p, true, nil
 		}
 		if first == nil {
 			first = err
 		}
 	}
-	legacy := e.verifyOrigins(ctx, g, t, st, tr, cached || st.id != nil && st.id.token)
-	switch {
-	case first != nil:
-		return first
-	case !matched && !legacy && len(g.ra) > 0:
-		tr.token(g.loc, t, "", errUnknownIssuer)
-		return errUnknownIssuer
-	}
-	return nil
+	return nil, matched, first
 }
 
-// verifyOrigins checks the token against legacy origins for its issuer
-// and records those it verifies for. It reports whether any origin was
-// configured for the issuer.
-func (e *Engine) verifyOrigins(ctx context.Context, g *locGroup, t *token, st *authState, tr *tracer, cached bool) bool {
+// verifyOrigins checks the token against the legacy origins for its
+// issuer at g. It returns, per legacy origin of the engine, the identity
+// the token verified to (nil when none verified), and whether any origin
+// was configured for the issuer.
+func (e *Engine) verifyOrigins(ctx context.Context, g *locGroup, t *token, tr *tracer) ([]*Identity, bool) {
+	var out []*Identity
 	found := false
 	for _, p := range g.legacy {
 		if p.rule.issuer != t.iss {
@@ -127,46 +168,49 @@ func (e *Engine) verifyOrigins(ctx context.Context, g *locGroup, t *token, st *a
 		err := p.verify(ctx, t, e.now)
 		tr.token(g.loc, t, p.rule.source, err)
 		if err == nil {
-			st.ensure(len(e.origins)).origins[p.origin] = identityOf(t, p.rule.split)
-			if !cached {
-				e.tokens.put(t)
-				cached = true
+			if out == nil {
+				out = make([]*Identity, len(e.origins))
 			}
+			o := &Identity{}
+			o.fill(t, p.rule.split)
+			out[p.origin] = o
 		}
 	}
-	return found
+	return out, found
 }
 
-func (st *authState) ensure(n int) *Identity {
-	if st.id == nil {
-		st.id = &Identity{origins: make([]*Identity, n)}
+// apply edits the request for a token the provider verified at l: unless
+// the rule forwards the original token, the header or query parameter
+// carrying it is removed (a cookie is kept, as Envoy keeps it), and the
+// output headers are set from it.
+func (p *provider) apply(r *Request, l location, t *token) {
+	switch {
+	case p.rule.forward:
+	case l.kind == locHeader:
+		delete(r.Header, l.name)
+	case l.kind == locParam:
+		r.RawQuery = removeParam(r.RawQuery, l.name)
 	}
-	return st.id
-}
-
-// success records a token verified by a RequestAuthentication rule.
-func (st *authState) success(p *provider, l location, t *token, origins int) {
-	id := st.ensure(origins)
-	if !id.token {
-		o := id.origins
-		*id = *identityOf(t, p.rule.split)
-		id.origins, id.token = o, true
+	if p.rule.payloadHeader == "" && len(p.rule.claimHeaders) == 0 {
+		return
 	}
-	if !p.rule.forward && l.kind == locHeader {
-		st.removes = append(st.removes, l.name)
+	if r.Header == nil {
+		r.Header = http.Header{}
 	}
 	if h := p.rule.payloadHeader; h != "" {
-		st.outputs = append(st.outputs, headerValue{h, t.payloadSeg})
+		r.Header[h] = []string{t.payloadSeg}
 	}
 	for _, ch := range p.rule.claimHeaders {
 		if v, ok := claimHeaderValue(t.claims, ch.claim); ok {
-			st.outputs = append(st.outputs, headerValue{ch.header, v})
+			r.Header[ch.header] = []string{v}
 		}
 	}
 }
 
-func identityOf(t *token, split []string) *Identity {
-	return &Identity{Issuer: t.iss, Subject: t.sub, Audiences: t.aud, Presenter: t.azp, Claims: t.claims, split: split}
+// fill sets the token fields of id from t.
+func (id *Identity) fill(t *token, split []string) {
+	id.Issuer, id.Subject, id.Audiences, id.Presenter = t.iss, t.sub, t.aud, t.azp
+	id.Claims, id.split = t.claims, split
 }
 
 // claimHeaderValue renders a claim as Envoy's claim_to_headers does:
@@ -214,4 +258,14 @@ func (e *Engine) logReject(ctx context.Context, l location, raw string, err *aut
 	e.log.LogAttrs(ctx, slog.LevelDebug, "jwt rejected",
 		slog.String("location", l.String()), slog.Int("token_bytes", len(raw)),
 		slog.Int("status", err.status), slog.String("reason", err.body))
+}
+
+// logNotUnique logs at debug level a request rejected for carrying n
+// tokens; the tokens are never logged.
+func (e *Engine) logNotUnique(ctx context.Context, n int) {
+	if !e.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	e.log.LogAttrs(ctx, slog.LevelDebug, "jwt rejected", slog.Int("tokens", n),
+		slog.Int("status", errNotUnique.status), slog.String("reason", errNotUnique.body))
 }

@@ -121,15 +121,31 @@ func (cd *cond) add(v, ns string) error {
 		cd.princs = append(cd.princs, newPrincipalPattern(v))
 	case kServiceAccount:
 		return cd.addServiceAccount(v, ns)
+	case kHost:
+		return cd.addHost(v)
 	case kHeader:
+		if cd.pseudo == pseudoAuthority {
+			return cd.addHost(v)
+		}
 		if v == "*" {
 			cd.present = true
 			return nil
 		}
-		cd.pats = append(cd.pats, newPattern(v, false))
+		cd.pats = append(cd.pats, newPattern(v))
 	default:
-		cd.pats = append(cd.pats, newPattern(v, cd.kind == kHost))
+		cd.pats = append(cd.pats, newPattern(v))
 	}
+	return nil
+}
+
+// addHost compiles a hosts value, or a value of request.headers[host] or
+// [:authority].
+func (cd *cond) addHost(v string) error {
+	h, err := parseHostPattern(v)
+	if err != nil {
+		return err
+	}
+	cd.hosts = append(cd.hosts, h)
 	return nil
 }
 

@@ -58,6 +58,7 @@ type cond struct {
 	not     bool
 	present bool // request.headers value "*": the header is present
 	pats    []pattern
+	hosts   []hostPattern
 	princs  []principalPattern
 	paths   []pathMatcher
 	ips     *ipSet
@@ -122,7 +123,7 @@ func (c *cond) httpPositive(x *evalCtx) bool {
 	r := x.r
 	switch c.kind {
 	case kHost:
-		return anyMatch(c.pats, r.Host)
+		return hostMatch(c.hosts, r.Host, r.Port)
 	case kMethod:
 		return anyMatch(c.pats, r.Method)
 	case kPath:
@@ -171,7 +172,7 @@ func (c *cond) headerMatch(r *Request) bool {
 	var v string
 	switch c.pseudo {
 	case pseudoAuthority:
-		v = r.Host
+		return hostMatch(c.hosts, r.Host, r.Port)
 	case pseudoMethod:
 		v = r.Method
 	case pseudoPath:

@@ -25,6 +25,7 @@
 // # Request path
 //
 //	id, rej := engine.Authenticate(ctx, req) // rej != nil: send rej (401/403)
+//	                                         // else forward req.Header, req.RawQuery
 //	route := table.Match(...)                // match, but do not act yet
 //	req.Destination = route's service FQDN   // "" when no route matched
 //	d := engine.Authorize(req, id)           // !d.Allowed: d.Write(w) (403, or 401)
@@ -53,7 +54,9 @@
 //     are searched anywhere in the value, case-sensitively, as Envoy does.
 //     A header without its prefix carries no token ("Authorization: Basic",
 //     and "Bearer" with nothing after it, are anonymous). Junk after the
-//     token ("Bearer <t> extra") is a 401 where Envoy ignores it.
+//     token ("Bearer <t> extra") is a 401 where Envoy ignores it; a
+//     repeated header is read as Envoy joins it, so a field line after the
+//     token's line is junk too.
 //   - Token checks, in Envoy's order: parse (a token over MaxTokenBytes is
 //     rejected unparsed; duplicate JSON keys and deep nesting are parse
 //     errors), issuer (the provider is chosen by exact iss), time with
@@ -70,8 +73,21 @@
 //     and its signature is trusted only for the rule and the exact key
 //     set that verified it, so a key set refresh verifies it again.
 //     Tokens that fail are never cached.
-//   - Several tokens are each verified; any failure rejects. Identity
-//     describes the first that verified.
+//   - One token per request. Envoy verifies every token it finds and
+//     Istio leaves the principal of a request with several undefined;
+//     gatehouse rejects a request that carries more than one with 401
+//     BodyJwtNotUnique ("Jwt is not unique"), before verifying any, so
+//     that policy, claims, output headers and the principal all come from
+//     one token, computed once. Tokens are counted over every distinct
+//     location of every RequestAuthentication rule and legacy origin: each
+//     value of a query parameter (an empty one too, and names compare
+//     percent-decoded), each cookie occurrence, each field line of a
+//     header without a prefix, and each occurrence of the prefix in each
+//     field line of a header with one ("Bearer a, Bearer b" is two; the
+//     token after an occurrence is skipped before looking for the next).
+//     Two identical tokens are two. "bearer " and "Bearer " in
+//     Authorization are one location; a header configured both with and
+//     without a prefix is two, so a token there counts twice.
 //   - Keys only come from configuration: jwk, jku, x5u and x5c token
 //     headers are never used. Remote sets refuse symmetric keys, RSA keys
 //     outside 2048-8192 bits and keys with use other than sig; one bad key
@@ -111,19 +127,47 @@
 //   - Output headers. Client copies of outputPayloadToHeader and
 //     outputClaimToHeaders headers are always removed first. A string claim
 //     holding control characters is not copied.
+//   - Tokens in the query. Envoy removes a verified token's header but
+//     never its query parameter (a TODO in jwt_authn), so the token
+//     reaches the upstream and its access logs. Unless the rule sets
+//     forwardOriginalToken, Authenticate removes the parameter from
+//     Request.RawQuery, keeping every other parameter byte for byte and
+//     in order; the gateway forwards that query. Cookies are kept, as
+//     Envoy keeps them. Engine.RedactQuery replaces the value of every
+//     token parameter of the engine (verified or not) with Redacted, for
+//     the access log and any other line that shows a query.
 //   - Path templates follow Envoy's uri_template, which Istio uses: so
 //     "/foo/{**}/" matches "/foo/bar/" but not "/foo/bar/baz.txt", although
 //     the proto comment says it does.
+//   - Hosts: one normal form. Istio compares hosts and notHosts with the
+//     raw :authority, port included, ignoring case, so a DENY on
+//     admin.example.com misses "admin.example.com:8443" and
+//     "admin.example.com." while routing, which ignores the port, still
+//     serves the admin virtual host. gatehouse deliberately differs:
+//     Request.Host is the host the gateway routes on (ASCII lower case,
+//     no port, no trailing dot) and Request.Port the Gateway port the
+//     request arrived on. Each value is compiled once into a host pattern
+//     (ASCII lower-cased, trailing dot removed; exact, "*", "prefix*" or
+//     "*suffix", compared exactly) and an optional port:
+//     "admin.example.com" and "admin.example.com:*" match any port (so a
+//     DENY fails closed), "admin.example.com:8443" only Port 8443, and
+//     IPv6 literals keep their brackets ("[::1]:8080"). A port part that
+//     is not "*" or 1-65535, an IPv6 address without brackets, or a value
+//     with no host name is a configuration error. The same holds for
+//     legacy ServiceRole hosts and notHosts and for request.headers[host]
+//     and [:authority] conditions. The realm of www-authenticate is
+//     scheme://host/path from the normalized host, without a port.
 //   - Header conditions check each value and each comma-separated element
 //     of a value, trimmed (security.md AZ-11). request.headers[host] and
-//     [:authority], [:method], [:path] (no query), [:scheme] read the
-//     request, since Go keeps them out of http.Header.
+//     [:authority] (see Hosts), [:method], [:path] (no query), [:scheme]
+//     read the request, since Go keeps them out of http.Header.
 //   - Peer identity fields (principals, namespaces, ...) match against
 //     Request.PeerPrincipal; without mTLS they never match positively.
 //     experimental.envoy.filters.* keys compile (with a warning) and never
 //     match: gatehouse has no Envoy dynamic metadata.
 //   - Legacy Policy: Authenticate verifies origin tokens without
-//     rejecting; Authorize picks the Policy for Request.Destination (one
+//     rejecting (a request with several tokens is still rejected, see One
+//     token per request); Authorize picks the Policy for Request.Destination (one
 //     that targets the service, else the namespace's, else the MeshPolicy)
 //     and answers 401 "Origin authentication failed." when an enforced
 //     origin has no verified token. Target ports and labels are ignored
@@ -140,6 +184,7 @@
 // # Errors and logs
 //
 // Client-facing text is Envoy's (BodyRBACDenied, the jwt_authn status
-// strings); tokens are never logged, and attacker-chosen values such as a
-// kid are quoted and truncated in logs and explanations.
+// strings; BodyJwtNotUnique is gatehouse's, in their style); tokens are
+// never logged (queries go through RedactQuery), and attacker-chosen
+// values such as a kid are quoted and truncated in logs and explanations.
 package authz

@@ -13,11 +13,22 @@ import (
 // fills it once per request (or per TCP connection).
 type Request struct {
 	Method, Scheme string
-	// Host is the :authority as received, port included; hosts and
-	// notHosts compare it case-insensitively.
+	// Host is the normalized host the gateway routes on: the :authority
+	// (or Host header) with ASCII letters lower-cased, without the port
+	// and without a trailing dot ("admin.example.com", "[::1]"). hosts,
+	// notHosts and request.headers[host] / [:authority] compare it
+	// exactly, and the realm of www-authenticate is built from it.
 	Host string
+	// Port is the Gateway port the request arrived on, which a hosts
+	// value with a port ("admin.example.com:8443") must equal; 0 when
+	// unknown, which no such value matches.
+	Port uint16
 	// Path is the normalized path without the query.
-	Path     string
+	Path string
+	// RawQuery is the query as received, without "?". Authenticate
+	// removes a verified token's parameter from it (see Authenticate), so
+	// after Authenticate it is the query to forward upstream. Log it
+	// through Engine.RedactQuery.
 	RawQuery string
 	// Header holds the inbound headers with canonical keys, as net/http
 	// produces them. Authenticate edits it in place: the gateway forwards
@@ -88,6 +99,7 @@ type Engine struct {
 	locs       []locGroup    // each token location with its providers
 	origins    []*provider   // legacy origins by id
 	outputs    []string      // headers Authenticate sets, removed first
+	params     []string      // query parameters tokens are read from
 	legacy     []legacyEntry // applicable legacy Policies
 	keyURIs    []string
 	deny       []*Policy
@@ -140,6 +152,7 @@ func NewEngine(opts Options, cfg Config) *Engine {
 	slices.SortStableFunc(ra, func(a, b *provider) int { return cmp.Compare(a.rule.issuer, b.rule.issuer) })
 	e.addLegacy(opts, cfg.LegacyPolicies)
 	e.group(ra)
+	e.indexParams()
 	e.addPolicies(opts, cfg)
 	if len(e.locs) > 0 {
 		e.tokens = newTokenCache()

@@ -138,13 +138,13 @@ func (c *cond) observed(x *evalCtx) string {
 	case kDestService, kDestName, kDestNamespace:
 		return "destination service " + logSafe(r.Destination)
 	case kHost:
-		return "host " + logSafe(r.Host)
+		return fmt.Sprintf("host %s port %d", logSafe(r.Host), r.Port)
 	case kMethod:
 		return "method " + logSafe(r.Method)
 	case kPath:
 		return "path " + logSafe(r.Path)
 	case kHeader:
-		return fmt.Sprintf("header %s %q", c.header, r.Header[c.header])
+		return c.observedHeader(r)
 	case kNever:
 		return "an attribute gatehouse never has"
 	}
@@ -152,6 +152,22 @@ func (c *cond) observed(x *evalCtx) string {
 		return "request.auth (no verified token)"
 	}
 	return "request.auth of " + logSafe(x.tok.Issuer+"/"+x.tok.Subject)
+}
+
+// observedHeader describes the header, or the request field standing for
+// a pseudo-header, that a request.headers condition looked at.
+func (c *cond) observedHeader(r *Request) string {
+	switch c.pseudo {
+	case pseudoAuthority:
+		return fmt.Sprintf("host %s port %d", logSafe(r.Host), r.Port)
+	case pseudoMethod:
+		return "method " + logSafe(r.Method)
+	case pseudoPath:
+		return "path " + logSafe(r.Path)
+	case pseudoScheme:
+		return "scheme " + logSafe(r.Scheme)
+	}
+	return fmt.Sprintf("header %s %q", c.header, r.Header[c.header])
 }
 
 // logSafe quotes s for a log line or an explanation, escaping control

@@ -2,7 +2,6 @@ package authz
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -35,9 +34,15 @@ func defaultLocations() []location {
 	return []location{headerLocation("Authorization", "Bearer "), {kind: locParam, name: "access_token"}}
 }
 
+// headerLocation builds a header location. A case-insensitive prefix is
+// spelled one way, so that "bearer " and "Bearer " in Authorization are
+// the same location and a token there is counted once.
 func headerLocation(name, prefix string) location {
-	return location{kind: locHeader, name: name, prefix: prefix,
-		fold: name == "Authorization" && strings.EqualFold(prefix, "Bearer ")}
+	fold := name == "Authorization" && strings.EqualFold(prefix, "Bearer ")
+	if fold {
+		prefix = "Bearer "
+	}
+	return location{kind: locHeader, name: name, prefix: prefix, fold: fold}
 }
 
 // String describes the location for explanations and logs.
@@ -54,32 +59,53 @@ func (l location) String() string {
 	return "header " + l.name + " (prefix " + strconv.Quote(l.prefix) + ")"
 }
 
-// extract returns the tokens found at l. An entry is "" when the location
-// holds something that cannot be a token (so that it fails verification
-// instead of being ignored).
-func (l location) extract(r *Request) []string {
+// scan counts the tokens the request carries at l and returns the first
+// one: each value of a query parameter (an empty one too), each cookie
+// occurrence, each field line of a header without a prefix, and each
+// occurrence of the prefix in each field line of a header with one. The
+// token is "" when the location holds something that cannot be a token,
+// so that it fails verification instead of being ignored.
+func (l *location) scan(r *Request) (int, string) {
 	switch l.kind {
 	case locParam:
-		return queryValues(r.RawQuery, l.name)
+		return scanQuery(r.RawQuery, l.name)
 	case locCookie:
-		return cookieValues(r.Header, l.name)
+		return scanCookies(r.Header, l.name)
 	}
 	vs := r.Header[l.name]
 	if len(vs) == 0 {
-		return nil
-	}
-	v := vs[0]
-	if len(vs) > 1 {
-		v = strings.Join(vs, ",") // as Envoy sees a repeated header
+		return 0, ""
 	}
 	if l.prefix == "" {
-		return []string{strings.TrimSpace(v)}
+		return len(vs), strings.TrimSpace(vs[0])
 	}
-	i := indexPrefix(v, l.prefix, l.fold)
-	if i < 0 {
-		return nil // Envoy: a header without the prefix carries no token
+	return l.scanPrefix(vs)
+}
+
+// scanPrefix counts the occurrences of the prefix in each field line; the
+// token and the blanks after an occurrence are skipped before looking for
+// the next, so a token is never counted twice. The token follows the first
+// occurrence. A repeated header is read as Envoy reads it, its lines
+// joined by commas, so any line after the token's is junk after the token.
+func (l *location) scanPrefix(vs []string) (n int, tok string) {
+	for i, v := range vs {
+		for {
+			j := indexPrefix(v, l.prefix, l.fold)
+			if j < 0 {
+				break
+			}
+			v = v[j+len(l.prefix):]
+			if n == 0 {
+				tok = tokenAfter(v)
+				if i < len(vs)-1 {
+					tok = ""
+				}
+			}
+			n++
+			v = v[tokenRun(v):]
+		}
 	}
-	return []string{tokenAfter(v[i+len(l.prefix):])}
+	return n, tok
 }
 
 // indexPrefix finds prefix anywhere in v, as Envoy's extractor does.
@@ -111,43 +137,35 @@ func tokenAfter(s string) string {
 	return s[:n]
 }
 
+// tokenRun returns the length of the blanks and token characters that
+// start s.
+func tokenRun(s string) int {
+	n := len(s) - len(strings.TrimLeft(s, " \t"))
+	for n < len(s) && isTokenChar(s[n]) {
+		n++
+	}
+	return n
+}
+
 func isTokenChar(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
-// queryValues returns every value of the parameter name in raw.
-func queryValues(raw, name string) []string {
-	var out []string
-	for raw != "" {
-		var kv string
-		kv, raw, _ = strings.Cut(raw, "&")
-		k, v, _ := strings.Cut(kv, "=")
-		if k != name {
-			if uk, err := url.QueryUnescape(k); err != nil || uk != name {
-				continue
-			}
-		}
-		uv, err := url.QueryUnescape(v)
-		if err != nil {
-			uv = ""
-		}
-		out = append(out, uv)
-	}
-	return out
-}
-
-// cookieValues returns every value of the cookie name.
-func cookieValues(h http.Header, name string) []string {
-	var out []string
+// scanCookies counts the occurrences of the cookie name and returns the
+// first one's value.
+func scanCookies(h http.Header, name string) (n int, tok string) {
 	for _, line := range h["Cookie"] {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 			if ok && k == name {
-				out = append(out, strings.Trim(v, `"`))
+				if n == 0 {
+					tok = strings.Trim(v, `"`)
+				}
+				n++
 			}
 		}
 	}
-	return out
+	return n, tok
 }

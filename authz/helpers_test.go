@@ -160,7 +160,7 @@ func get(path string, kv ...string) *Request {
 	for i := 0; i+1 < len(kv); i += 2 {
 		h.Add(kv[i], kv[i+1])
 	}
-	return &Request{Method: "GET", Scheme: "http", Host: "example.com", Path: path, Header: h,
+	return &Request{Method: "GET", Scheme: "http", Host: "example.com", Port: 8080, Path: path, Header: h,
 		SourceIP: netip.MustParseAddr("192.0.2.1"), RemoteIP: netip.MustParseAddr("198.51.100.7"),
 		Local: netip.MustParseAddrPort("10.0.0.1:8080")}
 }

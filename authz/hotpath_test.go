@@ -71,32 +71,40 @@ func TestIPSetNoAllocs(t *testing.T) {
 	}
 }
 
-// hotEngine has the policies of a typical edge: DENY by IP and path,
-// ALLOW by method, path template, host, header and client address.
+// hotEngine has the policies of a typical edge: DENY by IP, path and
+// host, ALLOW by method, path template, host and port, header, authority
+// and client address.
 func hotEngine(t testing.TB) *Engine {
 	t.Helper()
 	denyIP := mustPolicy(t, meta("gw", "deny-ip"), ap("DENY", fromIPs("10.0.0.0/8", "172.16.0.0/12", "2001:db8::/32")))
 	denyPath := mustPolicy(t, meta("gw", "deny-admin"), ap("DENY", toPaths("/admin*", "/internal/{**}")))
+	denyHost := mustPolicy(t, meta("gw", "deny-admin-host"), ap("DENY", &Rule{To: []*RuleTo{{Operation: &Operation{Hosts: []string{"admin.example.com", "ops.example.com:8443"}}}}}))
 	allow := mustPolicy(t, meta("gw", "allow-api"), ap("ALLOW",
-		&Rule{To: []*RuleTo{{Operation: &Operation{Methods: []string{"GET", "POST"}, Paths: []string{"/api/{*}/items", "/static/*"}, Hosts: []string{"*.example.org"}}}}},
+		&Rule{To: []*RuleTo{{Operation: &Operation{Methods: []string{"GET", "POST"}, Paths: []string{"/api/{*}/items", "/static/*"}, Hosts: []string{"*.example.org", "api.example.org:8443"}}}}},
 		&Rule{
 			From: []*RuleFrom{{Source: &Source{RemoteIPBlocks: []string{"198.51.100.0/24"}, NotRequestPrincipals: []string{"https://blocked/*"}}}},
-			To:   []*RuleTo{{Operation: &Operation{Methods: []string{"GET"}, Paths: []string{"/api/*"}}}},
-			When: []*Condition{{Key: "request.headers[x-tenant]", Values: []string{"a", "b", "c*"}}, {Key: "destination.port", Values: []string{"8080"}}},
+			To:   []*RuleTo{{Operation: &Operation{Methods: []string{"GET"}, Paths: []string{"/api/*"}, NotHosts: []string{"example.com:9999"}}}},
+			When: []*Condition{{Key: "request.headers[x-tenant]", Values: []string{"a", "b", "c*"}}, {Key: "destination.port", Values: []string{"8080"}},
+				{Key: "request.headers[:authority]", Values: []string{"[::1]:*", "example.com:8080"}}},
 		}))
 	a := mustAuthn(t, &RequestAuthentication{JWTRules: []*JWTRule{inlineRule(t)}})
-	return NewEngine(Options{Now: fixedNow}, Config{RequestAuthentications: []*Authn{a}, AuthorizationPolicies: []*Policy{denyIP, denyPath, allow}})
+	return NewEngine(Options{Now: fixedNow}, Config{RequestAuthentications: []*Authn{a}, AuthorizationPolicies: []*Policy{denyIP, denyPath, denyHost, allow}})
 }
 
-// Authorize allocates nothing for a request without a JWT.
+// Authorize allocates nothing for a request without a JWT, host and port
+// conditions included.
 func TestAuthorizeNoAllocs(t *testing.T) {
 	e := hotEngine(t)
 	r := get("/api/v1/orders", "X-Tenant", "user, cust")
 	if d := e.Authorize(r, nil); !d.Allowed || d.Rule != 1 {
 		t.Fatalf("setup: %+v", d)
 	}
-	denied := get("/admin/x")
-	if n := testing.AllocsPerRun(1000, func() { e.Authorize(r, nil); e.Authorize(denied, nil) }); n != 0 {
+	denied, deniedHost := get("/admin/x"), get("/api/v1/orders", "X-Tenant", "a")
+	deniedHost.Host, deniedHost.Port = "ops.example.com", 8443
+	if d := e.Authorize(deniedHost, nil); d.Allowed || d.Policy != "gw/deny-admin-host" {
+		t.Fatalf("setup: %+v", d)
+	}
+	if n := testing.AllocsPerRun(1000, func() { e.Authorize(r, nil); e.Authorize(denied, nil); e.Authorize(deniedHost, nil) }); n != 0 {
 		t.Errorf("Authorize allocates %v times per run", n)
 	}
 	var nilEngine *Engine

@@ -5,11 +5,11 @@ import (
 	"strings"
 )
 
-// Identity is what Authenticate learned from the request's tokens. Its
-// token fields describe the first token that verified against a
+// Identity is what Authenticate learned from the request's one token. Its
+// token fields describe that token when it verified against a
 // RequestAuthentication rule; they are empty when only legacy Policy
-// origins verified a token (see Authenticated). An Identity is owned by
-// one request and must not be modified.
+// origins verified it (see Authenticated). An Identity is owned by one
+// request and must not be modified.
 type Identity struct {
 	// Issuer is the verified token's "iss".
 	Issuer string

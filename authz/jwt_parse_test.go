@@ -209,10 +209,8 @@ func FuzzTokenExtraction(f *testing.F) {
 	l := headerLocation("Authorization", "Bearer ")
 	f.Fuzz(func(t *testing.T, v string) {
 		r := get("/", "Authorization", v)
-		for _, tok := range l.extract(r) {
-			if strings.IndexFunc(tok, func(c rune) bool { return c > 0x7f || !isTokenChar(byte(c)) }) >= 0 {
-				t.Fatalf("extracted %q from %q", tok, v)
-			}
+		if _, tok := l.scan(r); strings.IndexFunc(tok, func(c rune) bool { return c > 0x7f || !isTokenChar(byte(c)) }) >= 0 {
+			t.Fatalf("extracted %q from %q", tok, v)
 		}
 		id, _ := e.Authenticate(t.Context(), r)
 		if id.Authenticated() && !strings.Contains(v, good) {

@@ -51,6 +51,7 @@ var (
 	errVerification  = unauthorized("Jwt verification fails")
 	errKidAlg        = unauthorized("Jwks doesn't have key to match kid or alg from Jwt")
 	errFetch         = unauthorized("Jwks remote fetch is failed")
+	errNotUnique     = unauthorized(BodyJwtNotUnique)
 	// errAudience is the one failure Envoy answers with 403.
 	errAudience = &authnError{body: "Audiences in Jwt are not allowed", status: http.StatusForbidden}
 )

@@ -6,7 +6,7 @@ import (
 
 const productpage = "productpage.default.svc.cluster.local"
 
-func legacyJWT(t *testing.T) *LegacyJWT {
+func legacyJWT(t testing.TB) *LegacyJWT {
 	return &LegacyJWT{Issuer: "https://idp-a", JWKS: jwksJSON(rsaJWK("k1", &testKeys().a.PublicKey))}
 }
 

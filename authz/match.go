@@ -14,24 +14,24 @@ const (
 
 // pattern is one compiled Istio string value. Only one leading or trailing
 // "*" is special; everything else is literal, so no configuration value is
-// ever interpreted as a regular expression.
+// ever interpreted as a regular expression. Matching is case-sensitive;
+// hosts are lower case on both sides (see hostPattern).
 type pattern struct {
 	kind patKind
 	s    string
-	fold bool // compare case-insensitively (hosts)
 }
 
 // newPattern compiles v in Istio's generic form.
-func newPattern(v string, fold bool) pattern {
+func newPattern(v string) pattern {
 	switch {
 	case v == "*":
-		return pattern{kind: patPresence, fold: fold}
+		return pattern{kind: patPresence}
 	case strings.HasPrefix(v, "*"):
-		return pattern{kind: patSuffix, s: v[1:], fold: fold}
+		return pattern{kind: patSuffix, s: v[1:]}
 	case strings.HasSuffix(v, "*"):
-		return pattern{kind: patPrefix, s: v[:len(v)-1], fold: fold}
+		return pattern{kind: patPrefix, s: v[:len(v)-1]}
 	}
-	return pattern{kind: patExact, s: v, fold: fold}
+	return pattern{kind: patExact, s: v}
 }
 
 // match reports whether v matches. A presence pattern needs a non-empty v.
@@ -40,18 +40,9 @@ func (p *pattern) match(v string) bool {
 	case patPresence:
 		return v != ""
 	case patPrefix:
-		if p.fold {
-			return len(v) >= len(p.s) && strings.EqualFold(v[:len(p.s)], p.s)
-		}
 		return strings.HasPrefix(v, p.s)
 	case patSuffix:
-		if p.fold {
-			return len(v) >= len(p.s) && strings.EqualFold(v[len(v)-len(p.s):], p.s)
-		}
 		return strings.HasSuffix(v, p.s)
-	}
-	if p.fold {
-		return strings.EqualFold(v, p.s)
 	}
 	return v == p.s
 }
@@ -82,16 +73,16 @@ func newPrincipalPattern(v string) principalPattern {
 	if i < 0 {
 		switch {
 		case strings.HasPrefix(v, "*"):
-			return principalPattern{anyIss: true, sub: newPattern(v, false)}
+			return principalPattern{anyIss: true, sub: newPattern(v)}
 		case strings.HasSuffix(v, "*"):
-			return principalPattern{iss: newPattern(v, false), anySub: true}
+			return principalPattern{iss: newPattern(v), anySub: true}
 		}
 		return principalPattern{iss: pattern{s: v}, anySub: true}
 	}
 	iss, sub := v[:i], v[i+1:]
 	return principalPattern{
-		iss: newPattern(iss, false), anyIss: iss == "*",
-		sub: newPattern(sub, false), anySub: sub == "*",
+		iss: newPattern(iss), anyIss: iss == "*",
+		sub: newPattern(sub), anySub: sub == "*",
 	}
 }
 

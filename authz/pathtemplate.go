@@ -140,7 +140,7 @@ func (m *pathMatcher) match(path string) bool {
 // compilePath compiles one paths value.
 func compilePath(v string) (pathMatcher, error) {
 	if !isPathTemplate(v) {
-		return pathMatcher{pat: newPattern(v, false)}, nil
+		return pathMatcher{pat: newPattern(v)}, nil
 	}
 	t, err := compilePathTemplate(v)
 	if err != nil {

@@ -14,6 +14,10 @@ const (
 	BodyRBACDenied = "RBAC: access denied"
 	// BodyOriginAuthFailed is the legacy Istio authn filter's 401 body.
 	BodyOriginAuthFailed = "Origin authentication failed."
+	// BodyJwtNotUnique is the 401 body for a request that carries more
+	// than one token. Envoy has no such reply (it verifies each token);
+	// the text follows its jwt_authn status strings.
+	BodyJwtNotUnique = "Jwt is not unique"
 )
 
 // Response is a rejection to send instead of proxying the request.
@@ -54,8 +58,9 @@ func rejection(r *Request, err *authnError) *Response {
 }
 
 // realm is "<scheme>://<host><path>" as Envoy's buildOriginalUri builds it
-// (no query), with quotes, backslashes and control characters escaped so
-// that the header cannot be broken.
+// (no query), from the normalized Request.Host, so without a port; quotes,
+// backslashes and control characters are escaped so that the header
+// cannot be broken.
 func realm(r *Request) string {
 	scheme := r.Scheme
 	if scheme == "" {

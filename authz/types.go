@@ -139,6 +139,8 @@ type Source struct {
 
 // Operation describes what the request does.
 type Operation struct {
+	// Hosts and NotHosts match Request.Host, and Request.Port when a value
+	// has one ("admin.example.com:8443"); see the package doc.
 	Hosts      []string `yaml:"hosts"`
 	NotHosts   []string `yaml:"notHosts"`
 	Ports      []string `yaml:"ports"`
