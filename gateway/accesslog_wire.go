@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/authz"
 )
 
 // logWriter wraps the ResponseWriter of every request (for the metrics,
@@ -109,7 +111,7 @@ func beginLog(w http.ResponseWriter, r *http.Request) (*logWriter, *countingBody
 // finishLog fills the fields known at the end of the request, records
 // the request in m, writes the line if l (the access log) is not nil and
 // recycles lw.
-func finishLog(m *metrics, l *accessLog, lw *logWriter, cb *countingBody, r *http.Request, ci *connInfo) {
+func finishLog(m *metrics, snap *Snapshot, lw *logWriter, cb *countingBody, r *http.Request, ci *connInfo) {
 	e := &lw.e
 	if lw.h2c && e.Code == 0 {
 		// The connection switched to h2c: its streams are the requests,
@@ -126,21 +128,22 @@ func finishLog(m *metrics, l *accessLog, lw *logWriter, cb *countingBody, r *htt
 		note(lw, "DC", "downstream_remote_disconnect")
 	}
 	m.recordHTTP(e, r, lw.ResponseWriter)
-	if l != nil {
-		writeLog(l, lw, r, ci)
+	if snap.alog != nil {
+		writeLog(snap, lw, r, ci)
 	}
 	*lw = logWriter{}
 	logWriters.Put(lw)
 }
 
 // writeLog fills the fields only the access log needs and writes the line.
-func writeLog(l *accessLog, lw *logWriter, r *http.Request, ci *connInfo) {
+func writeLog(snap *Snapshot, lw *logWriter, r *http.Request, ci *connInfo) {
 	e := &lw.e
 	e.Method = r.Method
 	e.Path = r.RequestURI
 	if e.originalPath != "" {
 		e.Path = e.originalPath
 	}
+	e.Path = redactURI(snap.authz, e.Path)
 	e.Protocol = protocolName(r)
 	e.Authority = r.Host
 	e.DownstreamRemote = r.RemoteAddr
@@ -155,7 +158,20 @@ func writeLog(l *accessLog, lw *logWriter, r *http.Request, ci *connInfo) {
 	e.UserAgent = r.Header.Get("User-Agent")
 	e.RequestID = r.Header.Get("X-Request-Id")
 	e.RespHeader = lw.ResponseWriter.Header()
-	l.Log(e)
+	snap.alog.Log(e)
+}
+
+// redactURI hides the value of every query parameter a JWT rule reads a
+// token from (access_token=<redacted>): a token never reaches a log.
+func redactURI(eng *authz.Engine, uri string) string {
+	path, query, ok := strings.Cut(uri, "?")
+	if !ok {
+		return uri
+	}
+	if q := eng.RedactQuery(query); q != query {
+		return path + "?" + q
+	}
+	return uri
 }
 
 // protocolName is Envoy's %PROTOCOL%.

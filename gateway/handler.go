@@ -45,7 +45,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq := request{snap: h.s.snap.Load()}
 	// Every request is counted in the metrics; logged if the access log is on.
 	lw, cb := beginLog(w, r)
-	defer finishLog(h.s.metrics, rq.snap.alog, lw, cb, r, connInfoOf(r.Context()))
+	defer finishLog(h.s.metrics, rq.snap, lw, cb, r, connInfoOf(r.Context()))
 	w = lw
 	rq.lc = rq.snap.listeners[h.key]
 	if rq.lc == nil {
@@ -138,6 +138,8 @@ func (s *Server) secureMatch(w http.ResponseWriter, r *http.Request, rq *request
 				rej.Write(w)
 				return nil, false
 			}
+			// A verified token's query parameter is not forwarded.
+			r.URL.RawQuery = ar.RawQuery
 		}
 	}
 	var rt *router.Route
