@@ -31,7 +31,7 @@ func newFileWatcher() (fileWatcher, error) {
 	return fw, nil
 }
 
-func (f *fsnotifyWatcher) add(dir string) error       { return f.w.Add(dir) }
+func (f *fsnotifyWatcher) add(dir string) error     { return f.w.Add(dir) }
 func (f *fsnotifyWatcher) events() <-chan fileEvent { return f.ev }
 func (f *fsnotifyWatcher) errors() <-chan error     { return f.w.Errors }
 func (f *fsnotifyWatcher) reportsClose() bool       { return false }
