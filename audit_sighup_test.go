@@ -45,7 +45,7 @@ func TestAuditSIGHUPUnderLoad(t *testing.T) {
 	var out lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(context.Background(), []string{"run", "--config", dir, "--admin", "", "--drain-timeout", "2s"}, &out, &out)
+		done <- run(context.Background(), []string{"run", "--config", dir, "--admin", "", "--drain-timeout", "2s", "--drain-delay", "0s"}, &out, &out)
 	}()
 	waitFor(t, &out, regexp.MustCompile(`gatehouse serving`))
 

@@ -37,9 +37,11 @@ type runFlags struct {
 	logLevel  string
 	logFormat string
 	drain     time.Duration
-	settle    time.Duration
-	engine    string
-	creds     string
+	// drainDelay applies only when given: else the configuration decides.
+	drainDelay time.Duration
+	settle     time.Duration
+	engine     string
+	creds      string
 }
 
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
@@ -129,6 +131,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.admin, "admin", defaultAdmin, "admin address for /healthz/ready, /config_dump, /explain and metrics (\"\" disables)")
 	fs.StringVar(&f.creds, "credentials-dir", "", "directory of credentialName secrets (NAME/tls.crt, NAME/tls.key, NAME/ca.crt)")
 	fs.DurationVar(&f.drain, "drain-timeout", 15*time.Second, "how long in-flight requests may finish at shutdown")
+	fs.DurationVar(&f.drainDelay, "drain-delay", 5*time.Second, "at shutdown, how long listeners keep accepting (with readiness failing) so load balancers move first; default: meshConfig.defaultConfig.terminationDrainDuration, else 5s")
 	fs.StringVar(&f.engine, "upstream-engine", "gatehouse", "upstream HTTP/1.1 client: gatehouse, or net/http (for comparisons)")
 	fs.DurationVar(&f.settle, "reload-settle", gateway.DefaultSettle, "how long a changed configuration file must stay quiet (and, on Linux, closed by its writer) before it is reloaded")
 	f.logging(fs)
@@ -151,6 +154,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	opts := gateway.Options{ConfigPaths: f.configs, AdminAddr: f.admin, Logger: log, DrainTimeout: f.drain, Version: version(),
 		CredentialsDir: f.creds, Settle: f.settle}
+	if flagSet(fs, "drain-delay") {
+		opts.DrainDelay = &f.drainDelay
+	}
 	switch f.engine {
 	case "gatehouse":
 	case "net/http":
@@ -221,4 +227,11 @@ func printConfigError(w io.Writer, err error) {
 		return
 	}
 	fmt.Fprintln(w, "gatehouse:", err)
+}
+
+// flagSet reports whether the command line gave flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -169,7 +169,7 @@ func TestRunSignals(t *testing.T) {
 	var out lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(context.Background(), []string{"run", "--config", dir, "--admin", admin, "--drain-timeout", "2s"}, &out, &out)
+		done <- run(context.Background(), []string{"run", "--config", dir, "--admin", admin, "--drain-timeout", "2s", "--drain-delay", "500ms"}, &out, &out)
 	}()
 	waitFor(t, &out, regexp.MustCompile(`gatehouse serving`))
 	if code := run(context.Background(), []string{"health", "--admin", admin}, io.Discard, io.Discard); code != exitOK {
@@ -183,6 +183,17 @@ func TestRunSignals(t *testing.T) {
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	waitFor(t, &out, regexp.MustCompile(`SIGHUP: reloading`))
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	// For the drain delay readiness fails while the port still serves,
+	// asking clients to close their connections.
+	waitFor(t, &out, regexp.MustCompile(`readiness fails; listeners accept for the drain delay`))
+	if code := run(context.Background(), []string{"health", "--admin", admin}, io.Discard, io.Discard); code == exitOK {
+		t.Error("health = 0 during the drain delay, want not ready")
+	}
+	if resp, err := http.Get("http://127.0.0.1:" + port + "/"); err != nil || resp.StatusCode != 200 || !resp.Close {
+		t.Errorf("GET during the drain delay: %v %v; want 200 with Connection: close", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	select {
 	case code := <-done:
 		if code != exitOK {

@@ -68,6 +68,7 @@ func startGW(t testing.TB, files map[string]string, opts ...func(*Options)) *gw 
 		Logger:       slog.New(slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Settle:       30 * time.Millisecond,
 		DrainTimeout: 5 * time.Second,
+		DrainDelay:   new(time.Duration), // no delay unless a test asks for one
 		OnReload:     func(gen uint64, err error) { g.reloads <- reloadEvent{gen, err} },
 	}
 	for _, f := range opts {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/router"
 	"gopkg.in/yaml.v3"
@@ -35,6 +36,9 @@ type meshSettings struct {
 	filterFrom map[uint32]fieldRef
 	// gateways holds each Gateway's own topology, from its annotation.
 	gateways map[string]gatewayTopology
+	// drainDelay is defaultConfig.terminationDrainDuration, when set.
+	drainDelay    time.Duration
+	drainDelaySet bool
 	// gwOptions holds each Gateway's request-handling annotations.
 	gwOptions map[string]gatewayOptions
 }
@@ -139,6 +143,10 @@ func (m *meshSettings) apply(r *resource, path string, mc *MeshConfig, ps *probl
 	}
 	if mc.IngressClass != "" {
 		m.ingressClass = mc.IngressClass
+	}
+	if dc := mc.DefaultConfig; dc != nil && dc.TerminationDrainDuration != nil {
+		m.drainDelay = time.Duration(*dc.TerminationDrainDuration)
+		m.drainDelaySet = true
 	}
 	if dc := mc.DefaultConfig; dc != nil && dc.GatewayTopology != nil {
 		t := dc.GatewayTopology

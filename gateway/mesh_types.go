@@ -1,5 +1,7 @@
 package gateway
 
+import "github.com/gatehouse-proxy/gatehouse/api"
+
 // The mesh-level configuration gatehouse reads: Istio's MeshConfig (from
 // an IstioOperator's spec.meshConfig or the "mesh" key of the istio
 // ConfigMap), the proxy.istio.io/config annotation, and EnvoyFilters that
@@ -48,6 +50,10 @@ type PathNormalization struct {
 // meshConfig.defaultConfig.
 type ProxyConfig struct {
 	GatewayTopology *Topology `yaml:"gatewayTopology"`
+	// TerminationDrainDuration is how long the gateway keeps accepting
+	// connections after it was told to stop, asking clients to move
+	// (Istio's default 5s), so that a load balancer notices first.
+	TerminationDrainDuration *api.Duration `yaml:"terminationDrainDuration"`
 	// Rest holds every other ProxyConfig field.
 	Rest map[string]any `yaml:",inline"`
 }

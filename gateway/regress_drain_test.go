@@ -22,7 +22,7 @@ func TestRegressionReloadDuringDrainRebinds(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, n), []byte(d), 0o644)
 	}
 	srv, err := New(Options{ConfigPaths: []string{dir}, ListenAddr: func(string, uint32) string { return "127.0.0.1:0" },
-		Logger: slog.New(slog.DiscardHandler), DrainTimeout: 2 * time.Second, Settle: time.Hour})
+		Logger: slog.New(slog.DiscardHandler), DrainTimeout: 2 * time.Second, Settle: time.Hour, DrainDelay: new(time.Duration)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,13 @@ type Options struct {
 	// DrainTimeout bounds how long in-flight requests of a closing
 	// listener, or of the whole server at shutdown, may take. If zero, 15 s.
 	DrainTimeout time.Duration
+	// DrainDelay is how long, once Run's context ends, the listeners keep
+	// accepting connections while readiness already fails, answering
+	// with "Connection: close" and HTTP/2 GOAWAY so that clients move and
+	// a load balancer probing every few seconds notices before anything is
+	// refused (Istio's terminationDrainDuration). If nil, the mesh
+	// configuration's defaultConfig.terminationDrainDuration, else 5 s.
+	DrainDelay *time.Duration
 	// CredentialsDir is where credentialName secrets are looked up, laid
 	// out like mounted Kubernetes TLS secrets (NAME/tls.crt, NAME/tls.key,
 	// NAME/ca.crt, or NAME.crt and NAME.key). "" disables credentialName.
@@ -272,8 +279,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("gatehouse serving", "listeners", s.listenerAddrs(), "admin", s.opts.AdminAddr)
 	<-ctx.Done()
 	s.ready.Store(false)
-	s.log.Info("shutting down: draining in-flight requests", "timeout", s.opts.DrainTimeout)
 	stopWatch()
+	s.delayDrain()
+	s.log.Info("shutting down: draining in-flight requests", "timeout", s.opts.DrainTimeout)
 	drainCtx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTimeout)
 	defer cancel()
 	s.closeListeners(drainCtx)

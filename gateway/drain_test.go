@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// On shutdown readiness fails at once while the listeners keep accepting
+// for the drain delay, every response asking the client to close its
+// connection; then they stop accepting and in-flight requests finish. A
+// request loop opening new connections sees no refusal and no failure
+// during the delay, a probe sees readiness fail right away, and a slow
+// request in flight across the whole sequence completes.
+func TestShutdownDrainDelay(t *testing.T) {
+	t.Parallel()
+	const delay = 800 * time.Millisecond
+	slow, entered, release := gated(t, "slow")
+	g := startGW(t, routes(`
+  - match: [{uri: {prefix: /slow}}]
+    route: [{destination: {host: 127.0.0.1, port: {number: `+fmt.Sprint(slow)+`}}}]
+  - route: [{destination: {host: 127.0.0.1, port: {number: `+fmt.Sprint(upstream(t, named("fast")))+`}}}]
+`), func(o *Options) { d := delay; o.DrainDelay = &d })
+	base := g.url(80)
+	ready := func() int {
+		rec := httptest.NewRecorder()
+		g.srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz/ready", nil))
+		return rec.Code
+	}
+	slowDone := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(base + "/slow")
+		if err != nil {
+			slowDone <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slowDone <- string(b)
+	}()
+	<-entered
+	var stopAt atomic.Int64 // when shutdown began, unix ns
+	var mu sync.Mutex
+	var failures []string
+	var keptAlive, served atomic.Int32
+	loop := func(client *http.Client) {
+		for {
+			start := time.Now()
+			if at := stopAt.Load(); at != 0 && start.Sub(time.Unix(0, at)) > delay-200*time.Millisecond {
+				return // the delay is ending: refusals from here on are expected
+			}
+			resp, err := client.Get(base + "/")
+			if err != nil {
+				mu.Lock()
+				failures = append(failures, err.Error())
+				mu.Unlock()
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			served.Add(1)
+			if at := stopAt.Load(); at != 0 && start.Sub(time.Unix(0, at)) > 50*time.Millisecond && !resp.Close {
+				keptAlive.Add(1)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { loop(&http.Client{Transport: &http.Transport{}}) })                        // keep-alive
+		wg.Go(func() { loop(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}) }) // new connections
+	}
+	time.Sleep(100 * time.Millisecond)
+	if ready() != http.StatusOK {
+		t.Fatal("not ready before shutdown")
+	}
+	g.cancel()
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for ready() == http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("readiness still 200 200ms after shutdown began")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stopAt.Store(time.Now().UnixNano())
+	wg.Wait()
+	if len(failures) > 0 || served.Load() == 0 {
+		t.Fatalf("%d requests served; %d failed during the drain delay, first: %v", served.Load(), len(failures), failures)
+	}
+	if n := keptAlive.Load(); n > 0 {
+		t.Errorf("%d responses after shutdown began did not ask the client to close its connection", n)
+	}
+	time.Sleep(delay) // the listeners close; the slow request is in flight
+	release()
+	select {
+	case got := <-slowDone:
+		if got != "slow" {
+			t.Errorf("the request in flight across the shutdown got %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request in flight never finished")
+	}
+	if err := <-g.done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	g.done <- nil
+}
