@@ -1,6 +1,9 @@
 package gateway
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Annotations on a Gateway that set how its listeners treat requests.
 const (
@@ -17,7 +20,20 @@ const (
 	// advice headers_with_underscores_action REJECT_REQUEST), "drop" (the
 	// header is removed and the request served) or "allow" (forwarded).
 	AnnotationHeadersWithUnderscores = "gatehouse.io/headers-with-underscores"
+	// AnnotationMaxRequestHeaders, on a Gateway, is how many header fields
+	// a request may carry on its listeners (default 100, Envoy's
+	// max_headers_count): more is answered 431 and never forwarded.
+	AnnotationMaxRequestHeaders = "gatehouse.io/max-request-headers"
+	// AnnotationMaxConnections, on a Gateway, caps the downstream
+	// connections its listeners hold open at once: beyond it a new
+	// connection is closed at once and counted, so one listener cannot
+	// take every file descriptor from the others. It overrides
+	// Options.MaxConnections (--max-connections) for those listeners.
+	AnnotationMaxConnections = "gatehouse.io/max-connections"
 )
+
+// defaultMaxRequestHeaders is Envoy's max_headers_count default.
+const defaultMaxRequestHeaders = 100
 
 // underscoreAction is what a listener does with a header whose name holds
 // an underscore. The zero value is the default, and the strictest.
@@ -37,6 +53,8 @@ func (a underscoreAction) String() string {
 type gatewayOptions struct {
 	keepParams  bool
 	underscores underscoreAction
+	maxHeaders  int // 0: defaultMaxRequestHeaders
+	maxConns    int // 0: Options.MaxConnections
 }
 
 // gatewayOptionsOf reads the annotations of a Gateway resource.
@@ -59,14 +77,53 @@ func gatewayOptionsOf(r *resource, ps *problems) gatewayOptions {
 	default:
 		ps.errf(r, "metadata.annotations", "%s: %q: want reject, drop or allow", AnnotationHeadersWithUnderscores, v)
 	}
+	o.maxHeaders = positiveInt(r, ann, AnnotationMaxRequestHeaders, 10000, ps)
+	o.maxConns = positiveInt(r, ann, AnnotationMaxConnections, 1<<30, ps)
 	return o
 }
 
+// positiveInt reads an annotation holding a whole number from 1 to max;
+// 0 when it is absent.
+func positiveInt(r *resource, ann map[string]string, name string, max int, ps *problems) int {
+	v, ok := ann[name]
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > max {
+		ps.errf(r, "metadata.annotations", "%s: %q: want a whole number from 1 to %d", name, v, max)
+		return 0
+	}
+	return n
+}
+
 // merge combines the options of the Gateways sharing a listener: ";"
-// parameters are kept if any of them keeps them (as before), and headers
-// with underscores get the strictest action of them all.
+// parameters are kept if any of them keeps them (as before); headers with
+// underscores get the strictest action of them all, and the limits the
+// smallest value set.
 func (o gatewayOptions) merge(other gatewayOptions) gatewayOptions {
 	o.keepParams = o.keepParams || other.keepParams
 	o.underscores = min(o.underscores, other.underscores)
+	o.maxHeaders = minSet(o.maxHeaders, other.maxHeaders)
+	o.maxConns = minSet(o.maxConns, other.maxConns)
 	return o
+}
+
+// minSet is the smaller of two limits where 0 means unset.
+func minSet(a, b int) int {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
+}
+
+// headerLimit is how many header fields a request may carry.
+func (o gatewayOptions) headerLimit() int {
+	if o.maxHeaders == 0 {
+		return defaultMaxRequestHeaders
+	}
+	return o.maxHeaders
 }

@@ -95,6 +95,9 @@ func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
 	if status == 0 {
 		rq.upgrade, status = upgradeOf(r)
 	}
+	if status == 0 && headerFields(r.Header) > rq.lc.options.headerLimit() {
+		status, msg = http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large"
+	}
 	if status == 0 && !checkUnderscores(r.Header, rq.lc.options.underscores) {
 		status, msg = http.StatusBadRequest, "Bad Request"
 	}

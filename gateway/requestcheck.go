@@ -121,3 +121,13 @@ func headerHasToken(vs []string, tok string) bool {
 	}
 	return false
 }
+
+// headerFields counts a request's header fields, each value of a repeated
+// header once (security.md HTTP-05: Envoy's max_headers_count).
+func headerFields(h http.Header) int {
+	n := 0
+	for _, vs := range h {
+		n += len(vs)
+	}
+	return n
+}

@@ -87,3 +87,50 @@ func TestHeadersWithUnderscoresAnnotationValue(t *testing.T) {
 		t.Fatalf("problems %v, err %v", problems, err)
 	}
 }
+
+// More than 100 request header fields (Envoy's max_headers_count) is 431
+// over HTTP/1.1 and HTTP/2 and never reaches the upstream; the Gateway
+// annotation gatehouse.io/max-request-headers moves the limit.
+func TestMaxRequestHeaders(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		annotation string
+		fields     int
+		code       int
+	}{
+		{"", 99, http.StatusOK},
+		{"", 101, http.StatusRequestHeaderFieldsTooLarge},
+		{"", 1500, http.StatusRequestHeaderFieldsTooLarge},
+		{"300", 250, http.StatusOK},
+		{"300", 301, http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		t.Run(fmt.Sprintf("limit %s, %d fields", tc.annotation, tc.fields), func(t *testing.T) {
+			t.Parallel()
+			ch := make(chan seen, 4)
+			gw := grpcGateway
+			if tc.annotation != "" {
+				gw = strings.Replace(gw, "metadata: {name: gw}", fmt.Sprintf("metadata: {name: gw, annotations: {%s: %q}}", AnnotationMaxRequestHeaders, tc.annotation), 1)
+			}
+			g := startGW(t, map[string]string{"gw.yaml": gw, "vs.yaml": vsTo(upstream(t, recorder(ch)))})
+			addr := g.srv.Addr(80).String()
+			for _, c := range []*http.Client{http.DefaultClient, h2cClient(t, addr)} {
+				req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+				for i := range tc.fields - 1 { // the client adds User-Agent
+					req.Header.Set(fmt.Sprintf("X-H%d", i), "v")
+				}
+				code, _, _ := doWith(t, c, req)
+				if code != tc.code {
+					t.Fatalf("%s: status %d, want %d", c.Transport, code, tc.code)
+				}
+				if code == http.StatusOK {
+					<-ch
+				}
+			}
+			select {
+			case s := <-ch:
+				t.Fatalf("a refused request reached the upstream with %d headers", len(s.Header))
+			default:
+			}
+		})
+	}
+}
