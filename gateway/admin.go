@@ -83,7 +83,9 @@ func (s *Server) startAdmin(wg *sync.WaitGroup) (*http.Server, error) {
 		return nil, err
 	}
 	srv := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
-	wg.Go(func() { srv.Serve(ln) })
+	// One descriptor in reserve, so health checks answer when the data
+	// ports have used up every other one.
+	wg.Go(func() { srv.Serve(newReserveListener(ln)) })
 	return srv, nil
 }
 

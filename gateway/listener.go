@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,7 @@ type listener struct {
 	plain, secure *chanListener
 	done          chan struct{} // closed when the accept loop has returned
 	conns         sync.WaitGroup
+	active        atomic.Int64 // connections held, when a cap applies (connlimit.go)
 }
 
 // bind opens the socket for k. It serves nothing until serve is called.
@@ -62,6 +64,7 @@ func (s *Server) newHTTPServer(h http.Handler, name string) *http.Server {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ConnContext:       withConnInfo,
+		ConnState:         s.idle.track,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams:          100,
 			MaxReceiveBufferPerConnection: 1 << 20,
@@ -83,10 +86,14 @@ func (l *listener) serve() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// Out of file descriptors and the like: back off, never spin.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			l.s.log.Warn("accept failed; retrying", "listener", l.ln.Addr().String(), "error", err, "retry_in", backoff)
-			time.Sleep(backoff)
+			if isFDExhausted(err) {
+				l.s.reclaimFDs(l.ln.Addr().String(), err)
+				backoff = 5 * time.Millisecond // room was made: try again soon
+			} else {
+				l.s.log.Warn("accept failed; retrying", "listener", l.ln.Addr().String(), "error", err, "retry_in", backoff)
+			}
+			time.Sleep(backoff) // never spin
 			continue
 		}
 		backoff = 0
@@ -105,6 +112,9 @@ func (l *listener) dispatch(c net.Conn) {
 	lc := snap.listeners[l.key]
 	if lc == nil {
 		c.Close()
+		return
+	}
+	if c = l.admit(c, lc); c == nil {
 		return
 	}
 	if p := lc.proxy; p != nil {

@@ -11,6 +11,8 @@ type edgeMetrics struct {
 	misdirected prometheus.Counter
 	refused     *prometheus.CounterVec // by status and reason
 	proxy       *prometheus.CounterVec // by reason
+	conns       *prometheus.CounterVec // connections refused, by reason
+	fdExhausted prometheus.Counter
 }
 
 func newEdgeMetrics(reg *prometheus.Registry) edgeMetrics {
@@ -23,7 +25,12 @@ func newEdgeMetrics(reg *prometheus.Registry) edgeMetrics {
 		proxy: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_proxy_protocol_refused_total",
 			Help: "Connections closed at the PROXY protocol header, by reason."}, []string{"reason"}),
 	}
-	reg.MustRegister(m.misdirected, m.refused, m.proxy)
+	m.conns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_downstream_connections_refused_total",
+		Help: "Downstream connections closed as soon as they were accepted, by reason (max_connections: the listener's cap)."},
+		[]string{"reason"})
+	m.fdExhausted = prometheus.NewCounter(prometheus.CounterOpts{Name: "gatehouse_accept_fd_exhausted_total",
+		Help: "Accepts that failed for want of file descriptors; each closes the longest idle keep-alive connections."})
+	reg.MustRegister(m.misdirected, m.refused, m.proxy, m.conns, m.fdExhausted)
 	return m
 }
 
@@ -45,5 +52,19 @@ func (m *metrics) refusedRequest(code, reason string) {
 func (m *metrics) proxyRefused(reason string) {
 	if m != nil {
 		m.edge.proxy.WithLabelValues(reason).Inc()
+	}
+}
+
+// connRefused counts a connection closed as soon as it was accepted.
+func (m *metrics) connRefused(reason string) {
+	if m != nil {
+		m.edge.conns.WithLabelValues(reason).Inc()
+	}
+}
+
+// fdExhausted counts an accept that ran out of file descriptors.
+func (m *metrics) fdExhausted() {
+	if m != nil {
+		m.edge.fdExhausted.Inc()
 	}
 }

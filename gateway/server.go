@@ -53,6 +53,11 @@ type Options struct {
 	// out like mounted Kubernetes TLS secrets (NAME/tls.crt, NAME/tls.key,
 	// NAME/ca.crt, or NAME.crt and NAME.key). "" disables credentialName.
 	CredentialsDir string
+	// MaxConnections caps the downstream connections each listener holds
+	// at once; beyond it new connections are closed at once. Zero means
+	// no cap. The Gateway annotation gatehouse.io/max-connections
+	// overrides it for its listeners.
+	MaxConnections int
 	// StdUpstream selects the upstream engine built on net/http's
 	// Transport instead of gatehouse's own HTTP/1.1 client. It exists so
 	// that the two can be compared in bench/.
@@ -97,6 +102,7 @@ type Server struct {
 	draining  sync.WaitGroup
 
 	metrics *metrics // Prometheus metrics, served on the admin address
+	idle idleConns // keep-alive connections waiting for a request
 	// refusalLog limits the warnings about refused connections and
 	// requests (PROXY headers, requests the parser refuses).
 	refusalLog *logLimiter
