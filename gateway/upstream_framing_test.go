@@ -1,0 +1,161 @@
+package gateway
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// scriptedUpstream answers every request on every connection with resp,
+// written as it stands, and reports on ended what the next read of that
+// connection returned: io.EOF once the gateway closed it.
+func scriptedUpstream(t *testing.T, resp string) (port uint32, ended <-chan error) {
+	t.Helper()
+	ch := make(chan error, 16)
+	port = rawUpstream(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				ch <- err
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			if _, err := io.WriteString(c, resp); err != nil {
+				ch <- err
+				return
+			}
+		}
+	})
+	return port, ch
+}
+
+// logEntry reads the only access log line, in JSON.
+func logEntry(t *testing.T, g *gw, file string) map[string]any {
+	t.Helper()
+	lines := readLog(t, g, file)
+	if len(lines) != 1 {
+		t.Fatalf("%d access log lines, want 1:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+		t.Fatalf("access log line is not JSON: %v\n%s", err, lines[0])
+	}
+	return m
+}
+
+// UP-05: a response head whose framing is ambiguous or invalid is never
+// relayed. The client gets 502 with Envoy's UPE flag, and the upstream
+// connection is closed rather than pooled, since what follows the head
+// cannot be told apart from the next response. Interim responses and
+// ordinary framing still pass.
+func TestUP05AmbiguousFramingIs502(t *testing.T) {
+	t.Parallel()
+	const ok = "HTTP/1.1 200 OK\r\n"
+	const body = "5\r\nhello\r\n0\r\n\r\n"
+	cases := []struct {
+		name, resp string
+		status     int
+		body       string
+	}{
+		{"content-length and chunked", ok + "Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n" + body, 502, ""},
+		{"chunked then content-length, other case", ok + "transfer-encoding: CHUNKED\r\ncontent-length: 16\r\n\r\n" + body, 502, ""},
+		{"chunked, identity", ok + "Transfer-Encoding: chunked, identity\r\n\r\n" + body, 502, ""},
+		{"identity", ok + "Transfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello", 502, ""},
+		{"two transfer-encoding fields", ok + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" + body, 502, ""},
+		{"content-length values differ", ok + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 502, ""},
+		{"content-length list", ok + "Content-Length: 5, 5\r\n\r\nhello", 502, ""},
+		{"chunked on HTTP/1.0", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body, 502, ""},
+		{"space before the colon", ok + "Transfer-Encoding : chunked\r\n\r\n" + body, 502, ""},
+		{"chunked on 204", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 502, ""},
+		{"100-continue then content-length and chunked", "HTTP/1.1 100 Continue\r\n\r\n" + ok + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" + body, 502, ""},
+		{"two interim heads then chunked on HTTP/1.0", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body, 502, ""},
+
+		{"control: chunked", ok + "Transfer-Encoding: chunked\r\n\r\n" + body, 200, "hello"},
+		{"control: content-length", ok + "Content-Length: 5\r\n\r\nhello", 200, "hello"},
+		{"control: equal content-length fields", ok + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 200, "hello"},
+		{"control: interim head with content-length, final chunked", "HTTP/1.1 103 Early Hints\r\nContent-Length: 0\r\nLink: </a.css>\r\n\r\n" + ok + "Transfer-Encoding: chunked\r\n\r\n" + body, 200, "hello"},
+		{"control: body that looks like a field", ok + "Transfer-Encoding: chunked\r\n\r\n15\r\nContent-Length: 4\r\n\r\n\r\n0\r\n\r\n", 200, "Content-Length: 4\r\n\r\n"},
+		{"control: bare LF line ends", "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n" + body, 200, "hello"},
+		{"control: HTTP/1.0 with content-length", "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", 200, "hello"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			port, ended := scriptedUpstream(t, tc.resp)
+			file := filepath.Join(t.TempDir(), "access.log")
+			g := startGW(t, accessLogConfig(port, file, "JSON"))
+			status, got, _ := g.get(80, "app.example.com", "/up05")
+			if status != tc.status || (tc.status == 200 && got != tc.body) {
+				t.Fatalf("status %d body %q, want %d %q", status, got, tc.status, tc.body)
+			}
+			m := logEntry(t, g, file)
+			if tc.status == 200 {
+				if m["response_code_details"] != "via_upstream" {
+					t.Errorf("details %v, want via_upstream", m["response_code_details"])
+				}
+				return
+			}
+			if m["response_flags"] != "UPE" || m["response_code_details"] != "upstream_reset_before_response_started{protocol_error}" {
+				t.Errorf("flags %v details %v, want UPE upstream_reset_before_response_started{protocol_error}",
+					m["response_flags"], m["response_code_details"])
+			}
+			select {
+			case err := <-ended:
+				if !errors.Is(err, io.EOF) {
+					t.Errorf("the upstream connection was not closed: next read %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("the upstream connection was not closed")
+			}
+		})
+	}
+}
+
+// checkFraming sees the fields as received, whatever http.ReadResponse
+// made of them, and allocates nothing.
+func TestFramingCheck(t *testing.T) {
+	cases := []struct {
+		name, head string
+		want       error
+	}{
+		{"length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", nil},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+		{"both", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", errLengthAndChunked},
+		{"both, lower case, bare LF", "HTTP/1.1 200 OK\ncontent-length: 5\ntransfer-encoding: chunked\n\n", errLengthAndChunked},
+		{"both, empty values", "HTTP/1.1 200 OK\r\nContent-Length:\r\nTransfer-Encoding:\r\n\r\n", errLengthAndChunked},
+		{"folded line is no field", "HTTP/1.1 200 OK\r\nX-A: 1\r\n Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+		{"longer name", "HTTP/1.1 200 OK\r\nContent-Length-X: 5\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+		{"status line is no field", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+		{"HTTP/1.0 chunked", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", errChunkedHTTP10},
+		{"HTTP/1.0 length", "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", nil},
+		{"204 chunked", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", errChunked204},
+		{"space before the colon", "HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\n\r\n", errSpacedFraming},
+		{"space before the colon, length", "HTTP/1.1 200 OK\r\nContent-Length  : 5\r\nTransfer-Encoding: chunked\r\n\r\n", errSpacedFraming},
+		{"space before the colon, other field", "HTTP/1.1 200 OK\r\nX-A : 1\r\nContent-Length: 5\r\n\r\n", nil},
+		{"304 chunked", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := &http.Response{ProtoMajor: 1, ProtoMinor: 1, StatusCode: 200}
+			fmt.Sscanf(tc.head, "HTTP/%d.%d %d", &resp.ProtoMajor, &resp.ProtoMinor, &resp.StatusCode)
+			head := []byte(tc.head)
+			if err := checkFraming(head, resp); err != tc.want {
+				t.Errorf("checkFraming = %v, want %v", err, tc.want)
+			}
+			if n := testing.AllocsPerRun(10, func() { checkFraming(head, resp) }); n != 0 {
+				t.Errorf("%v allocations", n)
+			}
+		})
+	}
+}
