@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -65,8 +67,42 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 	if err != nil {
 		return nil, classifyStd(ctx, err)
 	}
+	if err := checkH2Framing(resp.Header); err != nil {
+		resp.Body.Close() // resets the stream; the connection carries on
+		return nil, &protocolError{err: err}
+	}
 	return resp, nil
 }
+
+// checkH2Framing checks what net/http's HTTP/2 client lets through: a
+// Transfer-Encoding field, which makes an HTTP/2 response malformed
+// (RFC 9113 8.2.2), and several or invalid Content-Length values, which
+// it ignores and which would reach an HTTP/1.1 client as they stand.
+// Equal values are merged into one, as http.ReadResponse merges them.
+func checkH2Framing(h http.Header) error {
+	if _, ok := h["Transfer-Encoding"]; ok {
+		return errH2TransferEncoding
+	}
+	cl := h["Content-Length"]
+	if len(cl) == 0 {
+		return nil
+	}
+	for _, v := range cl {
+		if v != cl[0] {
+			return errH2ContentLengths
+		}
+	}
+	if _, err := strconv.ParseUint(cl[0], 10, 63); err != nil {
+		return fmt.Errorf("upstream HTTP/2 response has an invalid Content-Length: %w", err)
+	}
+	h["Content-Length"] = cl[:1:1]
+	return nil
+}
+
+var (
+	errH2TransferEncoding = errors.New("upstream HTTP/2 response has Transfer-Encoding")
+	errH2ContentLengths   = errors.New("upstream HTTP/2 response has Content-Length values that differ")
+)
 
 // classifyStd turns an error of net/http's Transport into the gateway's.
 func classifyStd(ctx context.Context, err error) error {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +10,13 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // scriptedUpstream answers every request on every connection with resp,
@@ -117,6 +122,111 @@ func TestUP05AmbiguousFramingIs502(t *testing.T) {
 				}
 			case <-time.After(10 * time.Second):
 				t.Error("the upstream connection was not closed")
+			}
+		})
+	}
+}
+
+// h2Upstream is a prior-knowledge HTTP/2 upstream written with raw frames
+// (Go's server never sends connection-specific fields): every stream is
+// answered with :status 200, the given fields and body.
+func h2Upstream(t *testing.T, fields [][2]string, body string) uint32 {
+	t.Helper()
+	return rawUpstream(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		preface := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(c, preface); err != nil {
+			return
+		}
+		fr := http2.NewFramer(c, c)
+		fr.WriteSettings()
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					fr.WriteSettingsAck()
+				}
+			case *http2.HeadersFrame:
+				var hb bytes.Buffer
+				enc := hpack.NewEncoder(&hb)
+				enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+				for _, kv := range fields {
+					enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+				}
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: hb.Bytes(), EndHeaders: true})
+				fr.WriteData(f.StreamID, true, []byte(body))
+			}
+		}
+	})
+}
+
+// h2Route routes every request to an HTTP/2 (prior knowledge) upstream.
+func h2Route(port uint32, file string) map[string]string {
+	cfg := accessLogConfig(port, file, "JSON")
+	cfg["se.yaml"] = fmt.Sprintf("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: h2}\nspec:\n  hosts: [h2.internal]\n  ports: [{number: 8000, name: h2, protocol: HTTP2}]\n  resolution: STATIC\n  endpoints:\n  - address: 127.0.0.1\n    ports: {h2: %d}\n", port)
+	cfg["vs.yaml"] = catchAllVS("h2.internal")
+	return cfg
+}
+
+// rawGet sends a GET on a connection of its own and reads the answer as
+// it stands, without a client's checks.
+func rawGet(t *testing.T, g *gw, path string) (status int, body string, h http.Header) {
+	t.Helper()
+	c := g.dial(80)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n")
+	raw, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, rest, _ := strings.Cut(string(raw), "\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(head+"\r\n\r\n")), nil)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, raw)
+	}
+	return resp.StatusCode, rest, resp.Header
+}
+
+// UP-05 over HTTP/2: DATA frames delimit the body, so no field changes
+// its framing, but net/http's client lets through Transfer-Encoding
+// (malformed in HTTP/2) and Content-Length values that differ, which
+// would reach an HTTP/1.1 client as they stand.
+func TestUP05H2Framing(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		fields [][2]string
+		status int
+		length []string // the Content-Length the client sees
+	}{
+		{"transfer-encoding", [][2]string{{"transfer-encoding", "chunked"}}, 502, nil},
+		{"content-length and transfer-encoding", [][2]string{{"content-length", "5"}, {"transfer-encoding", "chunked"}}, 502, nil},
+		{"content-length values differ", [][2]string{{"content-length", "5"}, {"content-length", "6"}}, 502, nil},
+		{"content-length not a number", [][2]string{{"content-length", "5x"}}, 502, nil},
+		{"control: content-length", [][2]string{{"content-length", "5"}}, 200, []string{"5"}},
+		{"control: equal content-length values merged", [][2]string{{"content-length", "5"}, {"content-length", "5"}}, 200, []string{"5"}},
+		{"control: no content-length", nil, 200, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(t.TempDir(), "access.log")
+			g := startGW(t, h2Route(h2Upstream(t, tc.fields, "hello"), file))
+			status, body, h := rawGet(t, g, "/up05")
+			if status != tc.status {
+				t.Fatalf("status %d, want %d", status, tc.status)
+			}
+			m := logEntry(t, g, file)
+			if status == 502 && (m["response_flags"] != "UPE" || m["response_code_details"] != "upstream_reset_before_response_started{protocol_error}") {
+				t.Errorf("flags %v details %v, want UPE upstream_reset_before_response_started{protocol_error}", m["response_flags"], m["response_code_details"])
+			}
+			if status == 200 && (!strings.Contains(body, "hello") || !slices.Equal(h["Content-Length"], tc.length)) {
+				t.Errorf("body %q Content-Length %q, want hello and %q", body, h["Content-Length"], tc.length)
 			}
 		})
 	}
