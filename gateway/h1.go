@@ -120,8 +120,15 @@ func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, 
 // exchange writes the request and reads the response head. The returned
 // body hands the connection back to the pool when read to the end.
 func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, error) {
+	// The head is built in the writer's free space: a request refused
+	// there leaves nothing written, and the connection can serve another.
+	head, err := appendHead(pc.bw.AvailableBuffer(), o)
+	if err != nil {
+		pc.pool.put(pc)
+		return nil, err
+	}
 	stop := context.AfterFunc(ctx, pc.interrupt)
-	writeHead(pc.bw, o)
+	pc.bw.Write(head)
 	// The head goes out at once, so the upstream can answer (or refuse)
 	// before the body arrives.
 	if err := pc.bw.Flush(); err != nil {

@@ -222,6 +222,23 @@ func (o *outbound) header() http.Header {
 	return h
 }
 
+// checkLine checks what the request line and the Host are made of: a
+// token for the method; for the path, the query and the Host, bytes that
+// are neither control bytes nor spaces.
+func (o *outbound) checkLine() error {
+	switch {
+	case o.method == "" || !valid(o.method, tokenByte):
+		return &requestError{part: "method"}
+	case !valid(o.path, visibleByte):
+		return &requestError{part: "path"}
+	case !valid(o.rawQuery, visibleByte):
+		return &requestError{part: "query"}
+	case !valid(o.host, visibleByte):
+		return &requestError{part: "host"}
+	}
+	return nil
+}
+
 // contentLength returns the Content-Length value to send, if any.
 func (o *outbound) contentLength() (string, bool) {
 	switch {

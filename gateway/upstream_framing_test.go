@@ -3,15 +3,18 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -267,5 +270,169 @@ func TestFramingCheck(t *testing.T) {
 				t.Errorf("%v allocations", n)
 			}
 		})
+	}
+}
+
+// sniConfig is an HTTPS Gateway taking any SNI, a route that copies the
+// SNI into a request header, and a JSON access log in file. With h2 the
+// upstream is declared HTTP/2.
+func sniConfig(t *testing.T, port uint32, file string, h2 bool) map[string]string {
+	cert := newTestCA(t, "edge").issue("edge", "app.example.com")
+	cfg, dest := accessLogConfig(port, file, "JSON"), fmt.Sprintf("127.0.0.1, port: {number: %d}", port)
+	if h2 {
+		cfg, dest = h2Route(port, file), "h2.internal"
+	}
+	cfg["gw.yaml"] = fmt.Sprintf("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec:\n  servers:\n"+
+		"  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: %s\n", simpleTLS(cert))
+	cfg["vs.yaml"] = catchAllVS(dest) + "    headers: {request: {set: {x-sni: \"%REQUESTED_SERVER_NAME%\"}}}\n"
+	return cfg
+}
+
+// sniGet sends a GET over TLS with the given SNI and returns the status.
+func sniGet(t *testing.T, g *gw, sni string) int {
+	t.Helper()
+	c, err := tls.Dial("tcp", g.srv.Addr(443).String(), &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("SNI %q: %v", sni, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET /sni HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("SNI %q: %v", sni, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// The TLS client chooses its SNI freely (crypto/tls takes any bytes), and
+// a route may copy it into a request header with %REQUESTED_SERVER_NAME%:
+// a value that reaches the upstream request writer without passing
+// net/http's header checks. A CR LF in it must never split the upstream
+// request, whichever engine sends it: the client gets 502, nothing is
+// sent, and the next request goes through as usual, on the same upstream
+// connection.
+func TestWriteRefusesControlBytesEndToEnd(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"lean"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			got := make(chan http.Header, 4)
+			var conns atomic.Int32
+			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- r.Header.Clone()
+			}))
+			ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			ts.Config.Protocols = new(http.Protocols)
+			ts.Config.Protocols.SetHTTP1(true)
+			ts.Config.Protocols.SetUnencryptedHTTP2(true)
+			ts.Start()
+			t.Cleanup(ts.Close)
+			file := filepath.Join(t.TempDir(), "access.log")
+			g := startGW(t, sniConfig(t, portOf(t, ts.Listener.Addr()), file, engine == "h2"),
+				func(o *Options) { o.StdUpstream = engine == "net/http" })
+			if status := sniGet(t, g, "evil.example.com\r\nX-Injected: yes"); status != 502 {
+				t.Errorf("SNI with CR LF: status %d, want 502", status)
+			}
+			if status := sniGet(t, g, "good.example.com"); status != 200 {
+				t.Errorf("next request: status %d, want 200", status)
+			}
+			if h := <-got; h.Get("X-Sni") != "good.example.com" || h.Get("X-Injected") != "" {
+				t.Errorf("the upstream's first request has X-Sni %q X-Injected %q, want only the second request's",
+					h.Get("X-Sni"), h.Get("X-Injected"))
+			}
+			if n := conns.Load(); n != 1 {
+				t.Errorf("%d upstream connections, want 1", n)
+			}
+			lines := readLog(t, g, file)
+			if len(lines) != 2 {
+				t.Fatalf("%d access log lines, want 2:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			var m map[string]any
+			json.Unmarshal([]byte(lines[0]), &m)
+			if m["response_code"] != float64(502) || m["response_flags"] != "DPE" || m["response_code_details"] != "invalid_upstream_request" {
+				t.Errorf("access log: %s, want 502 DPE invalid_upstream_request", lines[0])
+			}
+		})
+	}
+}
+
+// The request writer checks every string it copies: whatever put a
+// control byte into the request line or a field (a header rule, a claim,
+// a rewrite, the client's TLS name or certificate), the request is
+// refused.
+func TestWriteHeadRefusesControlBytes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		edit func(o *outbound)
+		want *requestError // nil: written
+	}{
+		{"plain", func(o *outbound) {}, nil},
+		{"tab and obs-text in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\tb \xe9") }, nil},
+		{"CR LF in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\r\nX-B: 1") }, &requestError{part: "header value", name: "X-A"}},
+		{"LF in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\nb") }, &requestError{part: "header value", name: "X-A"}},
+		{"CR in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\rb") }, &requestError{part: "header value", name: "X-A"}},
+		{"NUL in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\x00b") }, &requestError{part: "header value", name: "X-A"}},
+		{"DEL in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\x7fb") }, &requestError{part: "header value", name: "X-A"}},
+		{"second value", func(o *outbound) { o.in.Header["X-A"] = []string{"ok", "\r\n"} }, &requestError{part: "header value", name: "X-A"}},
+		{"CR LF in a name", func(o *outbound) { o.in.Header["X-A\r\nX-B"] = []string{"1"} }, &requestError{part: "header name"}},
+		{"space in a name", func(o *outbound) { o.in.Header["X A"] = []string{"1"} }, &requestError{part: "header name"}},
+		{"colon in a name", func(o *outbound) { o.in.Header["X-A:"] = []string{"1"} }, &requestError{part: "header name"}},
+		{"empty name", func(o *outbound) { o.in.Header[""] = []string{"1"} }, &requestError{part: "header name"}},
+		{"gateway's own field", func(o *outbound) { o.add("X-Envoy-Attempt-Count", "1\r\n") }, &requestError{part: "header value", name: "X-Envoy-Attempt-Count"}},
+		{"upgrade", func(o *outbound) { o.upgrade = "websocket\r\nX-B: 1" }, &requestError{part: "header value", name: "Upgrade"}},
+		{"CR LF in the path", func(o *outbound) { o.path = "/a HTTP/1.1\r\nHost: b\r\n\r\nGET /b" }, &requestError{part: "path"}},
+		{"space in the path", func(o *outbound) { o.path = "/a b" }, &requestError{part: "path"}},
+		{"NUL in the query", func(o *outbound) { o.rawQuery = "a=\x00" }, &requestError{part: "query"}},
+		{"LF in the query", func(o *outbound) { o.rawQuery = "a=\n" }, &requestError{part: "query"}},
+		{"CR LF in the host", func(o *outbound) { o.host = "a\r\nX-B: 1" }, &requestError{part: "host"}},
+		{"space in the method", func(o *outbound) { o.method = "GET /x" }, &requestError{part: "method"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", "http://a.example/p?q=1", nil)
+			req.Header.Set("Accept", "*/*")
+			var o outbound
+			o.reset(req)
+			o.path = "/p"
+			tc.edit(&o)
+			head, err := appendHead(make([]byte, 0, 512), &o)
+			var re *requestError
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatal(err)
+			case tc.want != nil && (!errors.As(err, &re) || *re != *tc.want):
+				t.Errorf("error %v, want %v", err, tc.want)
+			}
+			if tc.want != nil {
+				return
+			}
+			parsed, perr := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+			if perr != nil || parsed.Host != o.host || parsed.RequestURI != "/p?q=1" {
+				t.Errorf("wrote %q: %v", head, perr)
+			}
+		})
+	}
+}
+
+// The common case allocates nothing beyond the buffer it writes into.
+func TestWriteHeadAllocations(t *testing.T) {
+	req, _ := http.NewRequest("GET", "http://a.example/p?q=1", nil)
+	req.Header.Set("Accept", "*/*")
+	req.Header.Set("User-Agent", "test/1")
+	req.Header.Set("X-Forwarded-For", "10.0.0.1")
+	var o outbound
+	o.reset(req)
+	o.path = "/p"
+	o.add("X-Envoy-Attempt-Count", "1")
+	buf := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() { appendHead(buf, &o) }); n != 0 {
+		t.Errorf("%v allocations per head", n)
 	}
 }
