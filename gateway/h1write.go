@@ -52,14 +52,20 @@ func (e *clientBodyError) Unwrap() error { return e.err }
 type requestError struct {
 	part string // "method", "path", "query", "host", "header name" or "header value"
 	name string // the header, for a header value
+	err  error  // net/http's refusal, when it refused first
 }
 
 func (e *requestError) Error() string {
-	if e.name != "" {
+	switch {
+	case e.err != nil:
+		return "upstream request not sent: " + e.err.Error()
+	case e.name != "":
 		return fmt.Sprintf("upstream request not sent: invalid %s for %q", e.part, e.name)
 	}
 	return "upstream request not sent: invalid " + e.part
 }
+
+func (e *requestError) Unwrap() error { return e.err }
 
 // Classes of the bytes a request head may hold.
 const (

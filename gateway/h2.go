@@ -51,8 +51,12 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 		scheme = "https"
 	}
 	u := &url.URL{Scheme: scheme, Host: p.addr, Path: o.path, RawPath: o.path, RawQuery: o.rawQuery}
+	hdr, err := o.header()
+	if err != nil {
+		return nil, err
+	}
 	req := &http.Request{
-		Method: o.method, URL: u, Host: o.host, Header: o.header(),
+		Method: o.method, URL: u, Host: o.host, Header: hdr,
 		Proto: "HTTP/2.0", ProtoMajor: 2, ContentLength: o.bodyLen,
 	}
 	if o.bodyLen != 0 {
@@ -111,12 +115,32 @@ func classifyStd(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
+	case refusedByNetHTTP(err):
+		return &requestError{part: "request", err: err}
 	case errors.As(err, &oe) && oe.Op == "dial", errors.As(err, &te), isHandshakeError(err):
 		return &connectError{err: err}
 	case strings.Contains(err.Error(), "REFUSED_STREAM"):
 		return &refusedStreamError{err: err}
 	}
 	return &resetError{err: err}
+}
+
+// netHTTPRefusals begin the messages of net/http's checks of a request it
+// will not send. outbound.header checks first, so they are a backstop.
+var netHTTPRefusals = []string{
+	"net/http: invalid header field", "net/http: can't write control character", "http: invalid Host header",
+	"http2: invalid Host header", "http2: invalid HTTP header", "http2: invalid HTTP trailer", "http2: invalid request :path",
+}
+
+// refusedByNetHTTP reports whether net/http refused to send a request.
+func refusedByNetHTTP(err error) bool {
+	msg := err.Error()
+	for _, p := range netHTTPRefusals {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // refusedStreamError is an HTTP/2 stream the upstream refused before

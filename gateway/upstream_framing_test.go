@@ -315,7 +315,7 @@ func sniGet(t *testing.T, g *gw, sni string) int {
 // connection.
 func TestWriteRefusesControlBytesEndToEnd(t *testing.T) {
 	t.Parallel()
-	for _, engine := range []string{"lean"} {
+	for _, engine := range []string{"lean", "net/http", "h2"} {
 		t.Run(engine, func(t *testing.T) {
 			t.Parallel()
 			got := make(chan http.Header, 4)
@@ -365,7 +365,7 @@ func TestWriteRefusesControlBytesEndToEnd(t *testing.T) {
 // The request writer checks every string it copies: whatever put a
 // control byte into the request line or a field (a header rule, a claim,
 // a rewrite, the client's TLS name or certificate), the request is
-// refused.
+// refused, by every engine the same way.
 func TestWriteHeadRefusesControlBytes(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -403,12 +403,15 @@ func TestWriteHeadRefusesControlBytes(t *testing.T) {
 			o.path = "/p"
 			tc.edit(&o)
 			head, err := appendHead(make([]byte, 0, 512), &o)
-			var re *requestError
-			switch {
-			case tc.want == nil && err != nil:
-				t.Fatal(err)
-			case tc.want != nil && (!errors.As(err, &re) || *re != *tc.want):
-				t.Errorf("error %v, want %v", err, tc.want)
+			_, stdErr := o.header()
+			for engine, err := range map[string]error{"HTTP/1.1 writer": err, "net/http engines": stdErr} {
+				var re *requestError
+				switch {
+				case tc.want == nil && err != nil:
+					t.Errorf("%s: %v", engine, err)
+				case tc.want != nil && (!errors.As(err, &re) || *re != *tc.want):
+					t.Errorf("%s: error %v, want %v", engine, err, tc.want)
+				}
 			}
 			if tc.want != nil {
 				return
@@ -434,5 +437,31 @@ func TestWriteHeadAllocations(t *testing.T) {
 	buf := make([]byte, 0, 1024)
 	if n := testing.AllocsPerRun(100, func() { appendHead(buf, &o) }); n != 0 {
 		t.Errorf("%v allocations per head", n)
+	}
+}
+
+// net/http's own refusals to send a request are answered as the gateway's,
+// and only those: its HTTP/2 client reports a bad response field in words
+// that look alike.
+func TestWriteRefusalsOfNetHTTP(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		msg     string
+		refusal bool
+	}{
+		{`net/http: invalid header field value for "X-A"`, true},
+		{`net/http: invalid header field name "X A"`, true},
+		{"net/http: can't write control character in Request.URL", true},
+		{"http2: invalid Host header", true},
+		{`http2: invalid HTTP header value for header "X-A"`, true},
+		{`http2: invalid request :path "/\n"`, true},
+		{`stream error: stream ID 1; PROTOCOL_ERROR; invalid header field value for "x-a"`, false},
+		{"malformed MIME header line: X-A", false},
+	}
+	for _, tc := range cases {
+		err := classifyStd(t.Context(), errors.New(tc.msg))
+		if got := errors.As(err, new(*requestError)); got != tc.refusal {
+			t.Errorf("%q: classified %T, want a refusal %v", tc.msg, err, tc.refusal)
+		}
 	}
 }
