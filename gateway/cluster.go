@@ -136,9 +136,10 @@ func (b *doneBody) Close() error {
 }
 
 // errorsIsClientSide reports errors that say nothing about the upstream's
-// health: the client's body failed, or the client went away.
+// health: the client's body failed, the request could not be sent as it
+// stood, or the client went away.
 func errorsIsClientSide(err error) bool {
-	return errors.As(err, new(*clientBodyError)) || errors.Is(err, context.Canceled)
+	return errors.As(err, new(*clientBodyError)) || errors.As(err, new(*requestError)) || errors.Is(err, context.Canceled)
 }
 
 // clusterKey identifies a cluster within one compile.

@@ -52,8 +52,12 @@ func (e *stdEngine) roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*
 		return nil, &connectError{err: errors.New("the net/http engine does not dial unix sockets")}
 	}
 	u := &url.URL{Scheme: "http", Host: ep.addr, Path: o.path, RawPath: o.path, RawQuery: o.rawQuery}
+	hdr, err := o.header()
+	if err != nil {
+		return nil, err
+	}
 	req := &http.Request{
-		Method: o.method, URL: u, Host: o.host, Header: o.header(),
+		Method: o.method, URL: u, Host: o.host, Header: hdr,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		ContentLength: o.bodyLen,
 	}

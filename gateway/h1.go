@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -37,11 +39,13 @@ func newH1Conn(p *connPool, nc net.Conn) *h1Conn {
 	return pc
 }
 
-// countingReader limits and counts what the response parser reads.
+// countingReader limits and counts what the response parser reads and,
+// while a response head is read, keeps a copy of it in tee.
 type countingReader struct {
 	r    io.Reader
-	n    int64 // bytes still allowed
-	read int64 // bytes read since the counter was reset
+	n    int64   // bytes still allowed
+	read int64   // bytes read since the counter was reset
+	tee  *[]byte // when set, receives every byte read
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -54,6 +58,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n -= int64(n)
 	c.read += int64(n)
+	if c.tee != nil {
+		*c.tee = append(*c.tee, p[:n]...)
+	}
 	return n, err
 }
 
@@ -113,8 +120,15 @@ func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, 
 // exchange writes the request and reads the response head. The returned
 // body hands the connection back to the pool when read to the end.
 func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, error) {
+	// The head is built in the writer's free space: a request refused
+	// there leaves nothing written, and the connection can serve another.
+	head, err := appendHead(pc.bw.AvailableBuffer(), o)
+	if err != nil {
+		pc.pool.put(pc)
+		return nil, err
+	}
 	stop := context.AfterFunc(ctx, pc.interrupt)
-	writeHead(pc.bw, o)
+	pc.bw.Write(head)
 	// The head goes out at once, so the upstream can answer (or refuse)
 	// before the body arrives.
 	if err := pc.bw.Flush(); err != nil {
@@ -159,22 +173,123 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 }
 
 // readHead reads the response head, skipping interim 1xx responses other
-// than 101, with the head size capped.
+// than 101, with the head size capped. The final head's framing fields are
+// checked as received (checkFraming).
+//
+// http.ReadResponse drops what the check needs (a Content-Length beside
+// Transfer-Encoding, Transfer-Encoding on HTTP/1.0), so the bytes it reads
+// are copied aside while the head is read. What it consumed of them is
+// exactly the heads read so far: the rest, the start of the body, is still
+// buffered in br.
 func (pc *h1Conn) readHead(o *outbound) (*http.Response, error) {
-	pc.lim.n, pc.lim.read = maxResponseHeaderBytes, 0
-	defer func() { pc.lim.n = math.MaxInt64 }()
+	raw := headBufs.Get().(*[]byte)
+	buffered, _ := pc.br.Peek(pc.br.Buffered()) // none on a clean connection
+	*raw = append((*raw)[:0], buffered...)
+	pc.lim.n, pc.lim.read, pc.lim.tee = maxResponseHeaderBytes, 0, raw
+	defer func() {
+		pc.lim.n, pc.lim.tee = math.MaxInt64, nil
+		if cap(*raw) <= maxPooledHeadBuf {
+			headBufs.Put(raw)
+		}
+	}()
 	for interim := 0; ; interim++ {
 		resp, err := http.ReadResponse(pc.br, o.in)
-		switch {
-		case err != nil:
+		if err != nil {
 			return nil, err
+		}
+		end := len(*raw) - pc.br.Buffered() // (*raw)[:end] is resp's head
+		switch {
 		case resp.StatusCode < 100 || interim >= 5:
 			return nil, &protocolError{err: fmt.Errorf("upstream sent status %d (after %d interim responses)", resp.StatusCode, interim)}
 		case resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols:
+			if err := checkFraming((*raw)[:end], resp); err != nil {
+				return nil, &protocolError{err: err}
+			}
 			return resp, nil
 		}
+		*raw = (*raw)[:copy(*raw, (*raw)[end:])]
 		pc.lim.n = maxResponseHeaderBytes
 	}
+}
+
+// headBufs hold the copies of response heads readHead checks. One holds a
+// head and whatever else the first reads brought; larger ones, grown by an
+// unusually large head, are left to the garbage collector.
+var headBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+const maxPooledHeadBuf = 16 << 10
+
+// Framing that http.ReadResponse accepts but a proxy must not relay
+// (RFC 9112 6.1 and 6.3): what follows the head could be read two ways.
+var (
+	errLengthAndChunked = errors.New("upstream response has both Content-Length and Transfer-Encoding")
+	errChunkedHTTP10    = errors.New("upstream HTTP/1.0 response has Transfer-Encoding")
+	errChunked204       = errors.New("upstream 204 response has Transfer-Encoding")
+	errSpacedFraming    = errors.New("upstream response has white space between a framing field's name and its colon")
+
+	newline, colon   = []byte("\n"), []byte(":")
+	contentLength    = []byte("Content-Length")
+	transferEncoding = []byte("Transfer-Encoding")
+)
+
+// checkFraming checks the raw head of a final response. http.ReadResponse
+// already refuses Content-Length values that differ and, on HTTP/1.1, any
+// Transfer-Encoding but a single "chunked".
+func checkFraming(head []byte, resp *http.Response) error {
+	f := framingFields(head)
+	switch {
+	case f&spacedName != 0:
+		return errSpacedFraming
+	case f&hasCoding == 0:
+		return nil
+	case f&hasLength != 0:
+		return errLengthAndChunked
+	case !resp.ProtoAtLeast(1, 1):
+		return errChunkedHTTP10
+	case resp.StatusCode == http.StatusNoContent:
+		return errChunked204
+	}
+	return nil
+}
+
+// framing says which framing fields a head has.
+type framing uint8
+
+const (
+	hasLength framing = 1 << iota // Content-Length
+	hasCoding                     // Transfer-Encoding
+	// spacedName is one of them with white space before the colon, which
+	// http.ReadResponse takes for another field (RFC 9112 5.1).
+	spacedName
+)
+
+// framingFields reads the framing fields of a head that
+// http.ReadResponse accepted: its lines end in LF, its first is the
+// status line, and a line that starts with white space continues the
+// previous field.
+func framingFields(head []byte) (f framing) {
+	_, rest, _ := bytes.Cut(head, newline)
+	for len(rest) > 0 {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, newline)
+		name, _, ok := bytes.Cut(line, colon)
+		if !ok || line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		trimmed := bytes.TrimRight(name, " \t")
+		var bit framing
+		switch {
+		case bytes.EqualFold(trimmed, contentLength):
+			bit = hasLength
+		case bytes.EqualFold(trimmed, transferEncoding):
+			bit = hasCoding
+		}
+		if bit != 0 && len(trimmed) < len(name) {
+			bit |= spacedName
+		}
+		f |= bit
+	}
+	return f
 }
 
 // failure classifies an exchange error. untouched means the connection was
@@ -187,6 +302,8 @@ func (pc *h1Conn) failure(ctx context.Context, err error, untouched bool) error 
 		return errStaleConn
 	case errors.Is(err, errHeaderTooLarge):
 		return &protocolError{err: err}
+	case errors.As(err, new(*protocolError)):
+		return err
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isNetError(err):
 		return &resetError{err: err}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http/httputil"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,41 +45,135 @@ type clientBodyError struct{ err error }
 func (e *clientBodyError) Error() string { return "reading request body: " + e.err.Error() }
 func (e *clientBodyError) Unwrap() error { return e.err }
 
-// writeHead writes the request line and headers into bw without flushing.
-func writeHead(bw *bufio.Writer, o *outbound) {
-	bw.WriteString(o.method)
-	bw.WriteByte(' ')
-	bw.WriteString(o.path)
-	if o.rawQuery != "" {
-		bw.WriteByte('?')
-		bw.WriteString(o.rawQuery)
+// requestError is an upstream request the gateway refuses to send: its
+// request line or a header field is not valid HTTP. A CR, LF or NUL there
+// would end the line early and let the rest be read as more fields or
+// another request. Nothing of the request was sent.
+type requestError struct {
+	part string // "method", "path", "query", "host", "header name" or "header value"
+	name string // the header, for a header value
+	err  error  // net/http's refusal, when it refused first
+}
+
+func (e *requestError) Error() string {
+	switch {
+	case e.err != nil:
+		return "upstream request not sent: " + e.err.Error()
+	case e.name != "":
+		return fmt.Sprintf("upstream request not sent: invalid %s for %q", e.part, e.name)
 	}
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(o.host)
-	bw.WriteString("\r\n")
+	return "upstream request not sent: invalid " + e.part
+}
+
+func (e *requestError) Unwrap() error { return e.err }
+
+// Classes of the bytes a request head may hold.
+const (
+	tokenByte   = 1 << iota // a tchar: methods and field names (RFC 9110 5.6.2)
+	valueByte               // a field value's: no control byte but HTAB (RFC 9110 5.5)
+	visibleByte             // the request target's and the Host's: no control byte, no space
+)
+
+// byteClass gives each byte its classes.
+var byteClass = func() (c [256]uint8) {
+	const tchars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	for b := range 256 {
+		switch {
+		case b == '\t' || b == ' ':
+			c[b] = valueByte
+		case b < ' ' || b == 0x7f:
+			// control bytes: none
+		case strings.IndexByte(tchars, byte(b)) >= 0:
+			c[b] = tokenByte | valueByte | visibleByte
+		default:
+			c[b] = valueByte | visibleByte
+		}
+	}
+	return c
+}()
+
+// valid reports whether every byte of s is of class.
+func valid(s string, class uint8) bool {
+	for i := 0; i < len(s); i++ {
+		if byteClass[s[i]]&class == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// appendHead appends the request line and headers to b. Each string is
+// checked as it is copied; on an error, b holds part of a head that must
+// be dropped.
+func appendHead(b []byte, o *outbound) ([]byte, error) {
+	b, err := appendLine(b, o)
+	if err != nil {
+		return b, err
+	}
 	for k, vs := range o.in.Header {
 		if o.skip(k) {
 			continue
 		}
 		for _, v := range vs {
-			writeField(bw, k, v)
+			if b, err = appendField(b, k, v); err != nil {
+				return b, err
+			}
 		}
 	}
 	for _, e := range o.extra {
-		writeField(bw, e.k, e.v)
+		if b, err = appendField(b, e.k, e.v); err != nil {
+			return b, err
+		}
 	}
 	if o.upgrade != "" {
-		writeField(bw, "Connection", "Upgrade")
-		writeField(bw, "Upgrade", o.upgrade)
+		b = append(b, "Connection: Upgrade\r\n"...)
+		if b, err = appendField(b, "Upgrade", o.upgrade); err != nil {
+			return b, err
+		}
 	}
 	if cl, ok := o.contentLength(); ok {
-		writeField(bw, "Content-Length", cl)
+		b = append(append(append(b, "Content-Length: "...), cl...), "\r\n"...)
 	} else if o.bodyLen < 0 {
-		writeField(bw, "Transfer-Encoding", "chunked")
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
-	bw.WriteString("\r\n")
+	return append(b, "\r\n"...), nil
 }
 
+// appendLine appends the request line and the Host field.
+func appendLine(b []byte, o *outbound) ([]byte, error) {
+	if err := o.checkLine(); err != nil {
+		return b, err
+	}
+	b = append(append(append(b, o.method...), ' '), o.path...)
+	if o.rawQuery != "" {
+		b = append(append(b, '?'), o.rawQuery...)
+	}
+	b = append(append(b, " HTTP/1.1\r\nHost: "...), o.host...)
+	return append(b, "\r\n"...), nil
+}
+
+// appendField appends one header field.
+func appendField(b []byte, k, v string) ([]byte, error) {
+	if err := checkField(k, v); err != nil {
+		return b, err
+	}
+	b = append(append(append(b, k...), ": "...), v...)
+	return append(b, "\r\n"...), nil
+}
+
+// checkField checks a header field's name and value.
+func checkField(k, v string) error {
+	switch {
+	case k == "" || !valid(k, tokenByte):
+		return &requestError{part: "header name"}
+	case !valid(v, valueByte):
+		return &requestError{part: "header value", name: k}
+	}
+	return nil
+}
+
+// writeField writes one header field as it stands (the 101 response
+// relayed to a client, whose fields http.ReadResponse checked).
 func writeField(bw *bufio.Writer, k, v string) {
 	bw.WriteString(k)
 	bw.WriteString(": ")

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,8 +51,12 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 		scheme = "https"
 	}
 	u := &url.URL{Scheme: scheme, Host: p.addr, Path: o.path, RawPath: o.path, RawQuery: o.rawQuery}
+	hdr, err := o.header()
+	if err != nil {
+		return nil, err
+	}
 	req := &http.Request{
-		Method: o.method, URL: u, Host: o.host, Header: o.header(),
+		Method: o.method, URL: u, Host: o.host, Header: hdr,
 		Proto: "HTTP/2.0", ProtoMajor: 2, ContentLength: o.bodyLen,
 	}
 	if o.bodyLen != 0 {
@@ -65,8 +71,42 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 	if err != nil {
 		return nil, classifyStd(ctx, err)
 	}
+	if err := checkH2Framing(resp.Header); err != nil {
+		resp.Body.Close() // resets the stream; the connection carries on
+		return nil, &protocolError{err: err}
+	}
 	return resp, nil
 }
+
+// checkH2Framing checks what net/http's HTTP/2 client lets through: a
+// Transfer-Encoding field, which makes an HTTP/2 response malformed
+// (RFC 9113 8.2.2), and several or invalid Content-Length values, which
+// it ignores and which would reach an HTTP/1.1 client as they stand.
+// Equal values are merged into one, as http.ReadResponse merges them.
+func checkH2Framing(h http.Header) error {
+	if _, ok := h["Transfer-Encoding"]; ok {
+		return errH2TransferEncoding
+	}
+	cl := h["Content-Length"]
+	if len(cl) == 0 {
+		return nil
+	}
+	for _, v := range cl {
+		if v != cl[0] {
+			return errH2ContentLengths
+		}
+	}
+	if _, err := strconv.ParseUint(cl[0], 10, 63); err != nil {
+		return fmt.Errorf("upstream HTTP/2 response has an invalid Content-Length: %w", err)
+	}
+	h["Content-Length"] = cl[:1:1]
+	return nil
+}
+
+var (
+	errH2TransferEncoding = errors.New("upstream HTTP/2 response has Transfer-Encoding")
+	errH2ContentLengths   = errors.New("upstream HTTP/2 response has Content-Length values that differ")
+)
 
 // classifyStd turns an error of net/http's Transport into the gateway's.
 func classifyStd(ctx context.Context, err error) error {
@@ -75,12 +115,32 @@ func classifyStd(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
+	case refusedByNetHTTP(err):
+		return &requestError{part: "request", err: err}
 	case errors.As(err, &oe) && oe.Op == "dial", errors.As(err, &te), isHandshakeError(err):
 		return &connectError{err: err}
 	case strings.Contains(err.Error(), "REFUSED_STREAM"):
 		return &refusedStreamError{err: err}
 	}
 	return &resetError{err: err}
+}
+
+// netHTTPRefusals begin the messages of net/http's checks of a request it
+// will not send. outbound.header checks first, so they are a backstop.
+var netHTTPRefusals = []string{
+	"net/http: invalid header field", "net/http: can't write control character", "http: invalid Host header",
+	"http2: invalid Host header", "http2: invalid HTTP header", "http2: invalid HTTP trailer", "http2: invalid request :path",
+}
+
+// refusedByNetHTTP reports whether net/http refused to send a request.
+func refusedByNetHTTP(err error) bool {
+	msg := err.Error()
+	for _, p := range netHTTPRefusals {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // refusedStreamError is an HTTP/2 stream the upstream refused before

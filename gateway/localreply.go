@@ -19,6 +19,10 @@ const (
 	bodyFault     = "fault filter abort"
 )
 
+// bodyInvalidRequest answers a request that would have reached the
+// upstream with a control byte in its request line or a header field.
+const bodyInvalidRequest = "invalid upstream request"
+
 var (
 	textPlain       = []string{"text/plain"}
 	applicationGRPC = []string{"application/grpc"}

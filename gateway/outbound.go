@@ -204,22 +204,58 @@ func sanitizeRequestHeaders(h http.Header) {
 }
 
 // header returns the request headers as they will reach the upstream, for
-// the engines built on net/http.
-func (o *outbound) header() http.Header {
+// the engines built on net/http, checking the request line and each field
+// as it is copied, as the HTTP/1.1 writer does. net/http's own checks
+// differ by engine: its HTTP/1.1 client sends an invalid Host as an empty
+// one, both escape control bytes in the path, and its HTTP/2 client sends
+// those of the query as they stand.
+func (o *outbound) header() (http.Header, error) {
+	if err := o.checkLine(); err != nil {
+		return nil, err
+	}
 	h := make(http.Header, len(o.in.Header)+len(o.extra))
 	for k, vs := range o.in.Header {
-		if !o.skip(k) {
-			h[k] = vs
+		if o.skip(k) {
+			continue
 		}
+		for _, v := range vs {
+			if err := checkField(k, v); err != nil {
+				return nil, err
+			}
+		}
+		h[k] = vs
 	}
 	for _, e := range o.extra {
+		if err := checkField(e.k, e.v); err != nil {
+			return nil, err
+		}
 		h.Add(e.k, e.v)
 	}
 	if o.upgrade != "" {
+		if err := checkField("Upgrade", o.upgrade); err != nil {
+			return nil, err
+		}
 		h.Set("Connection", "Upgrade")
 		h.Set("Upgrade", o.upgrade)
 	}
-	return h
+	return h, nil
+}
+
+// checkLine checks what the request line and the Host are made of: a
+// token for the method; for the path, the query and the Host, bytes that
+// are neither control bytes nor spaces.
+func (o *outbound) checkLine() error {
+	switch {
+	case o.method == "" || !valid(o.method, tokenByte):
+		return &requestError{part: "method"}
+	case !valid(o.path, visibleByte):
+		return &requestError{part: "path"}
+	case !valid(o.rawQuery, visibleByte):
+		return &requestError{part: "query"}
+	case !valid(o.host, visibleByte):
+		return &requestError{part: "host"}
+	}
+	return nil
 }
 
 // contentLength returns the Content-Length value to send, if any.

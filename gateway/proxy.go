@@ -165,6 +165,9 @@ func failureOf(ctx context.Context, r *http.Request, err error) failure {
 		return failure{flags: "DC", details: "downstream_remote_disconnect"}
 	case errors.As(err, new(*clientBodyError)):
 		return failure{status: http.StatusBadRequest, body: "Bad Request", flags: "DPE", details: "downstream_protocol_error", close: true}
+	case errors.As(err, new(*requestError)):
+		// As Envoy flags a request its upstream codec refuses to encode.
+		return failure{status: http.StatusBadGateway, body: bodyInvalidRequest, flags: "DPE", details: "invalid_upstream_request"}
 	case errors.Is(err, errOverflow):
 		return failure{status: http.StatusServiceUnavailable, body: bodyOverflow, flags: "UO", details: "upstream_reset_before_response_started{overflow}"}
 	case errors.Is(err, errNoHealthy):

@@ -108,6 +108,8 @@ func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Resp
 		want = p.RetryRefusedStream()
 	case errors.As(err, new(*clientBodyError)), errors.Is(err, errOverflow):
 		want = false
+	case errors.As(err, new(*requestError)):
+		want = false // another attempt would be refused the same way
 	default:
 		want = p.RetryReset(true)
 	}

@@ -1,0 +1,467 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// scriptedUpstream answers every request on every connection with resp,
+// written as it stands, and reports on ended what the next read of that
+// connection returned: io.EOF once the gateway closed it.
+func scriptedUpstream(t *testing.T, resp string) (port uint32, ended <-chan error) {
+	t.Helper()
+	ch := make(chan error, 16)
+	port = rawUpstream(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				ch <- err
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			if _, err := io.WriteString(c, resp); err != nil {
+				ch <- err
+				return
+			}
+		}
+	})
+	return port, ch
+}
+
+// logEntry reads the only access log line, in JSON.
+func logEntry(t *testing.T, g *gw, file string) map[string]any {
+	t.Helper()
+	lines := readLog(t, g, file)
+	if len(lines) != 1 {
+		t.Fatalf("%d access log lines, want 1:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+		t.Fatalf("access log line is not JSON: %v\n%s", err, lines[0])
+	}
+	return m
+}
+
+// UP-05: a response head whose framing is ambiguous or invalid is never
+// relayed. The client gets 502 with Envoy's UPE flag, and the upstream
+// connection is closed rather than pooled, since what follows the head
+// cannot be told apart from the next response. Interim responses and
+// ordinary framing still pass.
+func TestUP05AmbiguousFramingIs502(t *testing.T) {
+	t.Parallel()
+	const ok = "HTTP/1.1 200 OK\r\n"
+	const body = "5\r\nhello\r\n0\r\n\r\n"
+	cases := []struct {
+		name, resp string
+		status     int
+		body       string
+	}{
+		{"content-length and chunked", ok + "Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n" + body, 502, ""},
+		{"chunked then content-length, other case", ok + "transfer-encoding: CHUNKED\r\ncontent-length: 16\r\n\r\n" + body, 502, ""},
+		{"chunked, identity", ok + "Transfer-Encoding: chunked, identity\r\n\r\n" + body, 502, ""},
+		{"identity", ok + "Transfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello", 502, ""},
+		{"two transfer-encoding fields", ok + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" + body, 502, ""},
+		{"content-length values differ", ok + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 502, ""},
+		{"content-length list", ok + "Content-Length: 5, 5\r\n\r\nhello", 502, ""},
+		{"chunked on HTTP/1.0", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body, 502, ""},
+		{"space before the colon", ok + "Transfer-Encoding : chunked\r\n\r\n" + body, 502, ""},
+		{"chunked on 204", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 502, ""},
+		{"100-continue then content-length and chunked", "HTTP/1.1 100 Continue\r\n\r\n" + ok + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" + body, 502, ""},
+		{"two interim heads then chunked on HTTP/1.0", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body, 502, ""},
+
+		{"control: chunked", ok + "Transfer-Encoding: chunked\r\n\r\n" + body, 200, "hello"},
+		{"control: content-length", ok + "Content-Length: 5\r\n\r\nhello", 200, "hello"},
+		{"control: equal content-length fields", ok + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 200, "hello"},
+		{"control: interim head with content-length, final chunked", "HTTP/1.1 103 Early Hints\r\nContent-Length: 0\r\nLink: </a.css>\r\n\r\n" + ok + "Transfer-Encoding: chunked\r\n\r\n" + body, 200, "hello"},
+		{"control: body that looks like a field", ok + "Transfer-Encoding: chunked\r\n\r\n15\r\nContent-Length: 4\r\n\r\n\r\n0\r\n\r\n", 200, "Content-Length: 4\r\n\r\n"},
+		{"control: bare LF line ends", "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n" + body, 200, "hello"},
+		{"control: HTTP/1.0 with content-length", "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", 200, "hello"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			port, ended := scriptedUpstream(t, tc.resp)
+			file := filepath.Join(t.TempDir(), "access.log")
+			g := startGW(t, accessLogConfig(port, file, "JSON"))
+			status, got, _ := g.get(80, "app.example.com", "/up05")
+			if status != tc.status || (tc.status == 200 && got != tc.body) {
+				t.Fatalf("status %d body %q, want %d %q", status, got, tc.status, tc.body)
+			}
+			m := logEntry(t, g, file)
+			if tc.status == 200 {
+				if m["response_code_details"] != "via_upstream" {
+					t.Errorf("details %v, want via_upstream", m["response_code_details"])
+				}
+				return
+			}
+			if m["response_flags"] != "UPE" || m["response_code_details"] != "upstream_reset_before_response_started{protocol_error}" {
+				t.Errorf("flags %v details %v, want UPE upstream_reset_before_response_started{protocol_error}",
+					m["response_flags"], m["response_code_details"])
+			}
+			select {
+			case err := <-ended:
+				if !errors.Is(err, io.EOF) {
+					t.Errorf("the upstream connection was not closed: next read %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("the upstream connection was not closed")
+			}
+		})
+	}
+}
+
+// h2Upstream is a prior-knowledge HTTP/2 upstream written with raw frames
+// (Go's server never sends connection-specific fields): every stream is
+// answered with :status 200, the given fields and body.
+func h2Upstream(t *testing.T, fields [][2]string, body string) uint32 {
+	t.Helper()
+	return rawUpstream(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		preface := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(c, preface); err != nil {
+			return
+		}
+		fr := http2.NewFramer(c, c)
+		fr.WriteSettings()
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					fr.WriteSettingsAck()
+				}
+			case *http2.HeadersFrame:
+				var hb bytes.Buffer
+				enc := hpack.NewEncoder(&hb)
+				enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+				for _, kv := range fields {
+					enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+				}
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: hb.Bytes(), EndHeaders: true})
+				fr.WriteData(f.StreamID, true, []byte(body))
+			}
+		}
+	})
+}
+
+// h2Route routes every request to an HTTP/2 (prior knowledge) upstream.
+func h2Route(port uint32, file string) map[string]string {
+	cfg := accessLogConfig(port, file, "JSON")
+	cfg["se.yaml"] = fmt.Sprintf("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: h2}\nspec:\n  hosts: [h2.internal]\n  ports: [{number: 8000, name: h2, protocol: HTTP2}]\n  resolution: STATIC\n  endpoints:\n  - address: 127.0.0.1\n    ports: {h2: %d}\n", port)
+	cfg["vs.yaml"] = catchAllVS("h2.internal")
+	return cfg
+}
+
+// rawGet sends a GET on a connection of its own and reads the answer as
+// it stands, without a client's checks.
+func rawGet(t *testing.T, g *gw, path string) (status int, body string, h http.Header) {
+	t.Helper()
+	c := g.dial(80)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n")
+	raw, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, rest, _ := strings.Cut(string(raw), "\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(head+"\r\n\r\n")), nil)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, raw)
+	}
+	return resp.StatusCode, rest, resp.Header
+}
+
+// UP-05 over HTTP/2: DATA frames delimit the body, so no field changes
+// its framing, but net/http's client lets through Transfer-Encoding
+// (malformed in HTTP/2) and Content-Length values that differ, which
+// would reach an HTTP/1.1 client as they stand.
+func TestUP05H2Framing(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		fields [][2]string
+		status int
+		length []string // the Content-Length the client sees
+	}{
+		{"transfer-encoding", [][2]string{{"transfer-encoding", "chunked"}}, 502, nil},
+		{"content-length and transfer-encoding", [][2]string{{"content-length", "5"}, {"transfer-encoding", "chunked"}}, 502, nil},
+		{"content-length values differ", [][2]string{{"content-length", "5"}, {"content-length", "6"}}, 502, nil},
+		{"content-length not a number", [][2]string{{"content-length", "5x"}}, 502, nil},
+		{"control: content-length", [][2]string{{"content-length", "5"}}, 200, []string{"5"}},
+		{"control: equal content-length values merged", [][2]string{{"content-length", "5"}, {"content-length", "5"}}, 200, []string{"5"}},
+		{"control: no content-length", nil, 200, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(t.TempDir(), "access.log")
+			g := startGW(t, h2Route(h2Upstream(t, tc.fields, "hello"), file))
+			status, body, h := rawGet(t, g, "/up05")
+			if status != tc.status {
+				t.Fatalf("status %d, want %d", status, tc.status)
+			}
+			m := logEntry(t, g, file)
+			if status == 502 && (m["response_flags"] != "UPE" || m["response_code_details"] != "upstream_reset_before_response_started{protocol_error}") {
+				t.Errorf("flags %v details %v, want UPE upstream_reset_before_response_started{protocol_error}", m["response_flags"], m["response_code_details"])
+			}
+			if status == 200 && (!strings.Contains(body, "hello") || !slices.Equal(h["Content-Length"], tc.length)) {
+				t.Errorf("body %q Content-Length %q, want hello and %q", body, h["Content-Length"], tc.length)
+			}
+		})
+	}
+}
+
+// checkFraming sees the fields as received, whatever http.ReadResponse
+// made of them, and allocates nothing.
+func TestFramingCheck(t *testing.T) {
+	cases := []struct {
+		name, head string
+		want       error
+	}{
+		{"length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", nil},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+		{"both", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", errLengthAndChunked},
+		{"both, lower case, bare LF", "HTTP/1.1 200 OK\ncontent-length: 5\ntransfer-encoding: chunked\n\n", errLengthAndChunked},
+		{"both, empty values", "HTTP/1.1 200 OK\r\nContent-Length:\r\nTransfer-Encoding:\r\n\r\n", errLengthAndChunked},
+		{"folded line is no field", "HTTP/1.1 200 OK\r\nX-A: 1\r\n Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+		{"longer name", "HTTP/1.1 200 OK\r\nContent-Length-X: 5\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+		{"status line is no field", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+		{"HTTP/1.0 chunked", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", errChunkedHTTP10},
+		{"HTTP/1.0 length", "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", nil},
+		{"204 chunked", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", errChunked204},
+		{"space before the colon", "HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\n\r\n", errSpacedFraming},
+		{"space before the colon, length", "HTTP/1.1 200 OK\r\nContent-Length  : 5\r\nTransfer-Encoding: chunked\r\n\r\n", errSpacedFraming},
+		{"space before the colon, other field", "HTTP/1.1 200 OK\r\nX-A : 1\r\nContent-Length: 5\r\n\r\n", nil},
+		{"304 chunked", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := &http.Response{ProtoMajor: 1, ProtoMinor: 1, StatusCode: 200}
+			fmt.Sscanf(tc.head, "HTTP/%d.%d %d", &resp.ProtoMajor, &resp.ProtoMinor, &resp.StatusCode)
+			head := []byte(tc.head)
+			if err := checkFraming(head, resp); err != tc.want {
+				t.Errorf("checkFraming = %v, want %v", err, tc.want)
+			}
+			if n := testing.AllocsPerRun(10, func() { checkFraming(head, resp) }); n != 0 {
+				t.Errorf("%v allocations", n)
+			}
+		})
+	}
+}
+
+// sniConfig is an HTTPS Gateway taking any SNI, a route that copies the
+// SNI into a request header, and a JSON access log in file. With h2 the
+// upstream is declared HTTP/2.
+func sniConfig(t *testing.T, port uint32, file string, h2 bool) map[string]string {
+	cert := newTestCA(t, "edge").issue("edge", "app.example.com")
+	cfg, dest := accessLogConfig(port, file, "JSON"), fmt.Sprintf("127.0.0.1, port: {number: %d}", port)
+	if h2 {
+		cfg, dest = h2Route(port, file), "h2.internal"
+	}
+	cfg["gw.yaml"] = fmt.Sprintf("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec:\n  servers:\n"+
+		"  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: %s\n", simpleTLS(cert))
+	cfg["vs.yaml"] = catchAllVS(dest) + "    headers: {request: {set: {x-sni: \"%REQUESTED_SERVER_NAME%\"}}}\n"
+	return cfg
+}
+
+// sniGet sends a GET over TLS with the given SNI and returns the status.
+func sniGet(t *testing.T, g *gw, sni string) int {
+	t.Helper()
+	c, err := tls.Dial("tcp", g.srv.Addr(443).String(), &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("SNI %q: %v", sni, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET /sni HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("SNI %q: %v", sni, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// The TLS client chooses its SNI freely (crypto/tls takes any bytes), and
+// a route may copy it into a request header with %REQUESTED_SERVER_NAME%:
+// a value that reaches the upstream request writer without passing
+// net/http's header checks. A CR LF in it must never split the upstream
+// request, whichever engine sends it: the client gets 502, nothing is
+// sent, and the next request goes through as usual, on the same upstream
+// connection.
+func TestWriteRefusesControlBytesEndToEnd(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"lean", "net/http", "h2"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			got := make(chan http.Header, 4)
+			var conns atomic.Int32
+			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- r.Header.Clone()
+			}))
+			ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			ts.Config.Protocols = new(http.Protocols)
+			ts.Config.Protocols.SetHTTP1(true)
+			ts.Config.Protocols.SetUnencryptedHTTP2(true)
+			ts.Start()
+			t.Cleanup(ts.Close)
+			file := filepath.Join(t.TempDir(), "access.log")
+			g := startGW(t, sniConfig(t, portOf(t, ts.Listener.Addr()), file, engine == "h2"),
+				func(o *Options) { o.StdUpstream = engine == "net/http" })
+			if status := sniGet(t, g, "evil.example.com\r\nX-Injected: yes"); status != 502 {
+				t.Errorf("SNI with CR LF: status %d, want 502", status)
+			}
+			if status := sniGet(t, g, "good.example.com"); status != 200 {
+				t.Errorf("next request: status %d, want 200", status)
+			}
+			if h := <-got; h.Get("X-Sni") != "good.example.com" || h.Get("X-Injected") != "" {
+				t.Errorf("the upstream's first request has X-Sni %q X-Injected %q, want only the second request's",
+					h.Get("X-Sni"), h.Get("X-Injected"))
+			}
+			if n := conns.Load(); n != 1 {
+				t.Errorf("%d upstream connections, want 1", n)
+			}
+			lines := readLog(t, g, file)
+			if len(lines) != 2 {
+				t.Fatalf("%d access log lines, want 2:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			var m map[string]any
+			json.Unmarshal([]byte(lines[0]), &m)
+			if m["response_code"] != float64(502) || m["response_flags"] != "DPE" || m["response_code_details"] != "invalid_upstream_request" {
+				t.Errorf("access log: %s, want 502 DPE invalid_upstream_request", lines[0])
+			}
+		})
+	}
+}
+
+// The request writer checks every string it copies: whatever put a
+// control byte into the request line or a field (a header rule, a claim,
+// a rewrite, the client's TLS name or certificate), the request is
+// refused, by every engine the same way.
+func TestWriteHeadRefusesControlBytes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		edit func(o *outbound)
+		want *requestError // nil: written
+	}{
+		{"plain", func(o *outbound) {}, nil},
+		{"tab and obs-text in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\tb \xe9") }, nil},
+		{"CR LF in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\r\nX-B: 1") }, &requestError{part: "header value", name: "X-A"}},
+		{"LF in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\nb") }, &requestError{part: "header value", name: "X-A"}},
+		{"CR in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\rb") }, &requestError{part: "header value", name: "X-A"}},
+		{"NUL in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\x00b") }, &requestError{part: "header value", name: "X-A"}},
+		{"DEL in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\x7fb") }, &requestError{part: "header value", name: "X-A"}},
+		{"second value", func(o *outbound) { o.in.Header["X-A"] = []string{"ok", "\r\n"} }, &requestError{part: "header value", name: "X-A"}},
+		{"CR LF in a name", func(o *outbound) { o.in.Header["X-A\r\nX-B"] = []string{"1"} }, &requestError{part: "header name"}},
+		{"space in a name", func(o *outbound) { o.in.Header["X A"] = []string{"1"} }, &requestError{part: "header name"}},
+		{"colon in a name", func(o *outbound) { o.in.Header["X-A:"] = []string{"1"} }, &requestError{part: "header name"}},
+		{"empty name", func(o *outbound) { o.in.Header[""] = []string{"1"} }, &requestError{part: "header name"}},
+		{"gateway's own field", func(o *outbound) { o.add("X-Envoy-Attempt-Count", "1\r\n") }, &requestError{part: "header value", name: "X-Envoy-Attempt-Count"}},
+		{"upgrade", func(o *outbound) { o.upgrade = "websocket\r\nX-B: 1" }, &requestError{part: "header value", name: "Upgrade"}},
+		{"CR LF in the path", func(o *outbound) { o.path = "/a HTTP/1.1\r\nHost: b\r\n\r\nGET /b" }, &requestError{part: "path"}},
+		{"space in the path", func(o *outbound) { o.path = "/a b" }, &requestError{part: "path"}},
+		{"NUL in the query", func(o *outbound) { o.rawQuery = "a=\x00" }, &requestError{part: "query"}},
+		{"LF in the query", func(o *outbound) { o.rawQuery = "a=\n" }, &requestError{part: "query"}},
+		{"CR LF in the host", func(o *outbound) { o.host = "a\r\nX-B: 1" }, &requestError{part: "host"}},
+		{"space in the method", func(o *outbound) { o.method = "GET /x" }, &requestError{part: "method"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", "http://a.example/p?q=1", nil)
+			req.Header.Set("Accept", "*/*")
+			var o outbound
+			o.reset(req)
+			o.path = "/p"
+			tc.edit(&o)
+			head, err := appendHead(make([]byte, 0, 512), &o)
+			_, stdErr := o.header()
+			for engine, err := range map[string]error{"HTTP/1.1 writer": err, "net/http engines": stdErr} {
+				var re *requestError
+				switch {
+				case tc.want == nil && err != nil:
+					t.Errorf("%s: %v", engine, err)
+				case tc.want != nil && (!errors.As(err, &re) || *re != *tc.want):
+					t.Errorf("%s: error %v, want %v", engine, err, tc.want)
+				}
+			}
+			if tc.want != nil {
+				return
+			}
+			parsed, perr := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+			if perr != nil || parsed.Host != o.host || parsed.RequestURI != "/p?q=1" {
+				t.Errorf("wrote %q: %v", head, perr)
+			}
+		})
+	}
+}
+
+// The common case allocates nothing beyond the buffer it writes into.
+func TestWriteHeadAllocations(t *testing.T) {
+	req, _ := http.NewRequest("GET", "http://a.example/p?q=1", nil)
+	req.Header.Set("Accept", "*/*")
+	req.Header.Set("User-Agent", "test/1")
+	req.Header.Set("X-Forwarded-For", "10.0.0.1")
+	var o outbound
+	o.reset(req)
+	o.path = "/p"
+	o.add("X-Envoy-Attempt-Count", "1")
+	buf := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() { appendHead(buf, &o) }); n != 0 {
+		t.Errorf("%v allocations per head", n)
+	}
+}
+
+// net/http's own refusals to send a request are answered as the gateway's,
+// and only those: its HTTP/2 client reports a bad response field in words
+// that look alike.
+func TestWriteRefusalsOfNetHTTP(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		msg     string
+		refusal bool
+	}{
+		{`net/http: invalid header field value for "X-A"`, true},
+		{`net/http: invalid header field name "X A"`, true},
+		{"net/http: can't write control character in Request.URL", true},
+		{"http2: invalid Host header", true},
+		{`http2: invalid HTTP header value for header "X-A"`, true},
+		{`http2: invalid request :path "/\n"`, true},
+		{`stream error: stream ID 1; PROTOCOL_ERROR; invalid header field value for "x-a"`, false},
+		{"malformed MIME header line: X-A", false},
+	}
+	for _, tc := range cases {
+		err := classifyStd(t.Context(), errors.New(tc.msg))
+		if got := errors.As(err, new(*requestError)); got != tc.refusal {
+			t.Errorf("%q: classified %T, want a refusal %v", tc.msg, err, tc.refusal)
+		}
+	}
+}
