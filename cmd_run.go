@@ -40,6 +40,7 @@ type runFlags struct {
 	// drainDelay applies only when given: else the configuration decides.
 	drainDelay time.Duration
 	settle     time.Duration
+	maxConns   int
 	engine     string
 	creds      string
 }
@@ -133,6 +134,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.drain, "drain-timeout", 15*time.Second, "how long in-flight requests may finish at shutdown")
 	fs.DurationVar(&f.drainDelay, "drain-delay", 5*time.Second, "at shutdown, how long listeners keep accepting (with readiness failing) so load balancers move first; default: meshConfig.defaultConfig.terminationDrainDuration, else 5s")
 	fs.StringVar(&f.engine, "upstream-engine", "gatehouse", "upstream HTTP/1.1 client: gatehouse, or net/http (for comparisons)")
+	fs.IntVar(&f.maxConns, "max-connections", 0, "most downstream connections each listener holds at once; 0 means no cap (a Gateway's gatehouse.io/max-connections overrides it)")
 	fs.DurationVar(&f.settle, "reload-settle", gateway.DefaultSettle, "how long a changed configuration file must stay quiet (and, on Linux, closed by its writer) before it is reloaded")
 	f.logging(fs)
 	if code, ok := parse(fs, args, stdout); !ok {
@@ -153,7 +155,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	opts := gateway.Options{ConfigPaths: f.configs, AdminAddr: f.admin, Logger: log, DrainTimeout: f.drain, Version: version(),
-		CredentialsDir: f.creds, Settle: f.settle}
+		CredentialsDir: f.creds, Settle: f.settle, MaxConnections: f.maxConns}
+	if f.maxConns < 0 {
+		fmt.Fprintf(stderr, "gatehouse run: --max-connections %d: want 0 or more\n", f.maxConns)
+		return exitUsage
+	}
 	if flagSet(fs, "drain-delay") {
 		opts.DrainDelay = &f.drainDelay
 	}
@@ -172,6 +178,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // and reopening the access log on SIGUSR1 (for logrotate), and calls serving (if set) once the listeners are up. A second SIGINT or
 // SIGTERM during the drain exits at once.
 func serveWith(ctx context.Context, opts gateway.Options, stderr io.Writer, serving func(*gateway.Server)) int {
+	raiseFileLimit(opts.Logger)
 	srv, err := gateway.New(opts)
 	if err != nil {
 		printConfigError(stderr, err)

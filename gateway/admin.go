@@ -82,11 +82,22 @@ func (s *Server) startAdmin(wg *sync.WaitGroup) (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.adminAddr.Store(ln.Addr())
 	srv := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 	// One descriptor in reserve, so health checks answer when the data
 	// ports have used up every other one.
-	wg.Go(func() { srv.Serve(newReserveListener(ln)) })
+	reserve := newReserveListener(ln, func() {
+		s.log.Warn("out of file descriptors: the admin port accepted a connection with its reserved descriptor")
+	})
+	wg.Go(func() { srv.Serve(reserve) })
 	return srv, nil
+}
+
+// AdminAddr returns the address the admin endpoints listen on once Run
+// has started them, or nil.
+func (s *Server) AdminAddr() net.Addr {
+	a, _ := s.adminAddr.Load().(net.Addr)
+	return a
 }
 
 // AdminHandler returns the admin endpoints: /healthz/ready (200 once the

@@ -64,13 +64,14 @@ func (ic *idleConns) closeOldest(n int) int {
 // reclaimFDs makes room after accept ran out of file descriptors: it
 // closes the longest idle keep-alive connections (a few at a time, so
 // that a flood of new clients cannot evict every idle one at once).
-func (s *Server) reclaimFDs(listener string, err error) {
+func (s *Server) reclaimFDs(listener string, err error) int {
 	n := s.idle.closeOldest(8)
 	s.metrics.fdExhausted()
 	if ok, held := s.refusalLog.allow(); ok {
 		s.log.Warn("out of file descriptors: closed idle keep-alive connections to make room",
 			"listener", listener, "error", err, "closed", n, "similar_lines_suppressed", held)
 	}
+	return n
 }
 
 // reserveListener keeps one file descriptor in reserve for the admin
@@ -80,12 +81,13 @@ func (s *Server) reclaimFDs(listener string, err error) {
 // closes.
 type reserveListener struct {
 	net.Listener
+	onUse func() // called each time the reserve is spent
 	mu    sync.Mutex
 	spare io.Closer // nil while lent
 }
 
-func newReserveListener(ln net.Listener) *reserveListener {
-	l := &reserveListener{Listener: ln}
+func newReserveListener(ln net.Listener, onUse func()) *reserveListener {
+	l := &reserveListener{Listener: ln, onUse: onUse}
 	l.take()
 	return l
 }
@@ -114,6 +116,7 @@ func (l *reserveListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	spare.Close()
+	l.onUse()
 	c, err = l.Listener.Accept()
 	if err != nil {
 		l.take()

@@ -88,8 +88,9 @@ func (l *listener) serve() {
 			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			if isFDExhausted(err) {
-				l.s.reclaimFDs(l.ln.Addr().String(), err)
-				backoff = 5 * time.Millisecond // room was made: try again soon
+				if l.s.reclaimFDs(l.ln.Addr().String(), err) > 0 {
+					backoff = 5 * time.Millisecond // room was made: try again soon
+				}
 			} else {
 				l.s.log.Warn("accept failed; retrying", "listener", l.ln.Addr().String(), "error", err, "retry_in", backoff)
 			}

@@ -101,8 +101,9 @@ type Server struct {
 	mirrors   atomic.Int32 // mirrored requests in flight
 	draining  sync.WaitGroup
 
-	metrics *metrics // Prometheus metrics, served on the admin address
-	idle idleConns // keep-alive connections waiting for a request
+	metrics   *metrics     // Prometheus metrics, served on the admin address
+	idle      idleConns    // keep-alive connections waiting for a request
+	adminAddr atomic.Value // net.Addr of the admin listener
 	// refusalLog limits the warnings about refused connections and
 	// requests (PROXY headers, requests the parser refuses).
 	refusalLog *logLimiter
