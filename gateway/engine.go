@@ -23,7 +23,7 @@ type leanEngine struct{}
 
 func (leanEngine) roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*http.Response, error) {
 	if ep.pool.h2 != nil {
-		return ep.pool.roundTripH2(ctx, o)
+		return idleExchange(ctx, o, func(ctx context.Context) (*http.Response, error) { return ep.pool.roundTripH2(ctx, o) })
 	}
 	return ep.pool.roundTrip(ctx, o)
 }
@@ -66,9 +66,11 @@ func (e *stdEngine) roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*
 		req.Trailer, body = o.trailerBody()
 		req.Body = io.NopCloser(body)
 	}
-	resp, err := e.tr.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		return nil, classifyStd(ctx, err)
-	}
-	return resp, nil
+	return idleExchange(ctx, o, func(ctx context.Context) (*http.Response, error) {
+		resp, err := e.tr.RoundTrip(req.WithContext(ctx))
+		if err != nil {
+			return nil, classifyStd(ctx, err)
+		}
+		return resp, nil
+	})
 }

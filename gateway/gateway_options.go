@@ -3,6 +3,7 @@ package gateway
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Annotations on a Gateway that set how its listeners treat requests.
@@ -30,6 +31,13 @@ const (
 	// take every file descriptor from the others. It overrides
 	// Options.MaxConnections (--max-connections) for those listeners.
 	AnnotationMaxConnections = "gatehouse.io/max-connections"
+	// AnnotationStreamIdleTimeout, on a Gateway, is how long a request on
+	// its listeners may see nothing move, either way (the client's body,
+	// the upstream's response head or body), before it ends: 504 before
+	// the response started, an aborted response after (default 5m,
+	// Envoy's stream_idle_timeout). It applies whether or not the route
+	// has a timeout.
+	AnnotationStreamIdleTimeout = "gatehouse.io/stream-idle-timeout"
 )
 
 // defaultMaxRequestHeaders is Envoy's max_headers_count default.
@@ -53,8 +61,9 @@ func (a underscoreAction) String() string {
 type gatewayOptions struct {
 	keepParams  bool
 	underscores underscoreAction
-	maxHeaders  int // 0: defaultMaxRequestHeaders
-	maxConns    int // 0: Options.MaxConnections
+	maxHeaders  int           // 0: defaultMaxRequestHeaders
+	maxConns    int           // 0: Options.MaxConnections
+	idle        time.Duration // 0: streamIdleTimeout
 }
 
 // gatewayOptionsOf reads the annotations of a Gateway resource.
@@ -79,6 +88,14 @@ func gatewayOptionsOf(r *resource, ps *problems) gatewayOptions {
 	}
 	o.maxHeaders = positiveInt(r, ann, AnnotationMaxRequestHeaders, 10000, ps)
 	o.maxConns = positiveInt(r, ann, AnnotationMaxConnections, 1<<30, ps)
+	if v, ok := ann[AnnotationStreamIdleTimeout]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond || d > 24*time.Hour {
+			ps.errf(r, "metadata.annotations", "%s: %q: want a duration from 1ms to 24h, such as 5m", AnnotationStreamIdleTimeout, v)
+		} else {
+			o.idle = d
+		}
+	}
 	return o
 }
 
@@ -106,7 +123,16 @@ func (o gatewayOptions) merge(other gatewayOptions) gatewayOptions {
 	o.underscores = min(o.underscores, other.underscores)
 	o.maxHeaders = minSet(o.maxHeaders, other.maxHeaders)
 	o.maxConns = minSet(o.maxConns, other.maxConns)
+	o.idle = time.Duration(minSet(int(o.idle), int(other.idle)))
 	return o
+}
+
+// streamIdle is the stream idle timeout of the listener's requests.
+func (o gatewayOptions) streamIdle() time.Duration {
+	if o.idle == 0 {
+		return streamIdleTimeout
+	}
+	return o.idle
 }
 
 // minSet is the smaller of two limits where 0 means unset.

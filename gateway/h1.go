@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,6 +137,10 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 		pc.close()
 		return nil, pc.failure(ctx, err, true)
 	}
+	// The stream idle timeout, as a read deadline moved on by every
+	// upload chunk and every response read.
+	o.upConn = pc.nc
+	o.touchUpstream()
 	var bodyDone chan error
 	if o.hasBody() {
 		bodyDone = make(chan error, 1)
@@ -160,6 +165,8 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 			pc.close()
 			return nil, context.Cause(ctx)
 		}
+		o.upConn = nil
+		pc.nc.SetReadDeadline(time.Time{}) // the tunnel has its own idle limit
 		resp.Body = &upgradedConn{pc: pc}
 		return resp, nil
 	}
@@ -298,6 +305,8 @@ func (pc *h1Conn) failure(ctx context.Context, err error, untouched bool) error 
 	switch {
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errStreamIdle // the read deadline of the stream idle timeout
 	case untouched && pc.reused:
 		return errStaleConn
 	case errors.Is(err, errHeaderTooLarge):
@@ -330,6 +339,7 @@ type respBody struct {
 }
 
 func (b *respBody) Read(p []byte) (int, error) {
+	b.o.touchUpstream()
 	n, err := b.rc.Read(p)
 	if err != nil && !b.done {
 		b.finish(err == io.EOF)
@@ -366,6 +376,7 @@ func (b *respBody) finish(eof bool) {
 	}
 	if reuse {
 		b.pc.uses++
+		b.pc.nc.SetReadDeadline(time.Time{})
 		b.pc.pool.put(b.pc)
 	} else {
 		b.pc.close()

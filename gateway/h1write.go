@@ -15,6 +15,9 @@ import (
 // Errors of an upstream exchange; the proxy turns each into Envoy's local
 // reply for it.
 var (
+	// errStreamIdle ends an exchange on which nothing moved for the
+	// stream idle timeout (Envoy's stream_idle_timeout).
+	errStreamIdle     = errors.New("stream idle timeout")
 	errStaleConn      = errors.New("pooled upstream connection was closed by the upstream")
 	errHeaderTooLarge = errors.New("upstream response headers exceed the limit")
 )
@@ -229,10 +232,13 @@ type idleReader struct {
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
-	if !r.o.bodyReadDeadline(time.Now().Add(streamIdleTimeout)) {
+	if !r.o.bodyReadDeadline(time.Now().Add(r.o.idleOr(streamIdleTimeout))) {
 		return 0, errBodyAborted
 	}
 	n, err := r.r.Read(p)
+	if n > 0 {
+		r.o.touchUpstream() // an upload in progress is activity
+	}
 	if err != nil {
 		r.o.bodyEnd()
 	}

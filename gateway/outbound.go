@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -45,6 +46,14 @@ type outbound struct {
 	body           io.Reader
 	replay         *replayBody
 	connectTimeout time.Duration
+	// streamIdle is the stream idle timeout: how long the exchange may
+	// see nothing move, either way, before it ends (zero: never).
+	streamIdle time.Duration
+	// upConn is the HTTP/1.1 upstream connection of the current attempt,
+	// whose read deadline enforces streamIdle; nil on other engines.
+	upConn net.Conn
+	// idle is the stream idle timeout of an attempt on another engine.
+	idle *streamIdle
 	// downstream controls the client's connection while its body is read:
 	// a read stalled longer than streamIdleTimeout fails, and an exchange
 	// that ends early makes a blocked read fail at once instead of waiting
@@ -67,6 +76,7 @@ func (o *outbound) reset(r *http.Request) {
 	o.bodyMu.Lock()
 	o.in, o.method, o.rawQuery, o.host, o.connectTimeout = r, r.Method, r.URL.RawQuery, r.Host, defaultConnectTimeout
 	o.path, o.upgrade, o.body, o.replay, o.downstream, o.aborted, o.bodyEnded = "", "", nil, nil, nil, false, false
+	o.streamIdle, o.upConn, o.idle = 0, nil, nil
 	o.bodyMu.Unlock()
 	o.extra = o.extraBuf[:0]
 	o.bodyLen = r.ContentLength
@@ -304,4 +314,21 @@ func (o *outbound) abortBody() {
 	if o.downstream != nil && !o.bodyEnded {
 		o.downstream.SetReadDeadline(aLongTimeAgo)
 	}
+}
+
+// touchUpstream records that the stream moved: the HTTP/1.1 upstream
+// connection may stay silent for streamIdle from now.
+func (o *outbound) touchUpstream() {
+	if c := o.upConn; c != nil && o.streamIdle > 0 {
+		c.SetReadDeadline(time.Now().Add(o.streamIdle))
+	}
+	o.idle.touch()
+}
+
+// idleOr is the stream idle timeout, or d when it is unset.
+func (o *outbound) idleOr(d time.Duration) time.Duration {
+	if o.streamIdle > 0 {
+		return o.streamIdle
+	}
+	return d
 }

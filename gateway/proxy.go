@@ -48,6 +48,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	defer outbounds.Put(o)
 	o.reset(r)
 	o.connectTimeout = c.connectTimeout
+	o.streamIdle = rq.lc.options.streamIdle()
 	rc := http.NewResponseController(w)
 	if o.hasBody() {
 		o.downstream = rc
@@ -107,7 +108,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 			}
 		}()
 	}
-	writeResponse(w, rc, resp, x.took, edits)
+	writeResponse(w, ctx, rc, resp, x.took, o.idleOr(streamIdleTimeout), edits)
 }
 
 // prepare makes the client's request the upstream request: the forwarding
@@ -172,6 +173,8 @@ func failureOf(ctx context.Context, r *http.Request, err error) failure {
 		return failure{status: http.StatusServiceUnavailable, body: bodyOverflow, flags: "UO", details: "upstream_reset_before_response_started{overflow}"}
 	case errors.Is(err, errNoHealthy):
 		return failure{status: http.StatusServiceUnavailable, body: bodyNoHealthy, flags: "UH", details: "no_healthy_upstream"}
+	case errors.Is(err, errStreamIdle):
+		return failure{status: http.StatusGatewayTimeout, body: bodyTimeout, flags: "UT", details: "stream_idle_timeout"}
 	case errors.Is(err, errPerTryTimeout):
 		return failure{status: http.StatusGatewayTimeout, body: bodyTimeout, flags: "UT", details: "upstream_per_try_timeout"}
 	case errors.As(err, new(*connectError)):
@@ -271,7 +274,7 @@ var respHopHeaders = map[string]bool{
 // the upstream service time, the body as it arrives, and trailers. A body
 // that breaks off aborts the client connection, so a truncated response
 // never looks complete.
-func writeResponse(w http.ResponseWriter, rc *http.ResponseController, resp *http.Response, took time.Duration, edits func(http.Header)) {
+func writeResponse(w http.ResponseWriter, ctx context.Context, rc *http.ResponseController, resp *http.Response, took, idle time.Duration, edits func(http.Header)) {
 	defer resp.Body.Close()
 	h := w.Header()
 	named := resp.Header["Connection"]
@@ -286,11 +289,15 @@ func writeResponse(w http.ResponseWriter, rc *http.ResponseController, resp *htt
 		edits(h)
 	}
 	w.WriteHeader(resp.StatusCode)
-	rerr, werr := copyBody(w, rc, resp.Body, resp.ContentLength < 0)
+	rerr, werr := copyBody(w, rc, resp.Body, resp.ContentLength < 0, idle)
 	if werr != nil {
 		return
 	}
 	if rerr != nil {
+		// Never a clean end: the client's connection (or HTTP/2 stream)
+		// is aborted, and the line says why.
+		flags, details := midBodyFailure(ctx, rerr)
+		note(w, flags, details)
 		panic(http.ErrAbortHandler)
 	}
 	for k, vs := range resp.Trailer {
@@ -300,8 +307,9 @@ func writeResponse(w http.ResponseWriter, rc *http.ResponseController, resp *htt
 
 // copyBody copies an upstream body to the client. With flush set (a body
 // of unknown length, such as a stream of events) every read is flushed to
-// the client at once. Each write must complete within streamIdleTimeout.
-func copyBody(w http.ResponseWriter, rc *http.ResponseController, body io.Reader, flush bool) (rerr, werr error) {
+// the client at once. Each write must complete within idle, the stream
+// idle timeout.
+func copyBody(w http.ResponseWriter, rc *http.ResponseController, body io.Reader, flush bool, idle time.Duration) (rerr, werr error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -312,7 +320,7 @@ func copyBody(w http.ResponseWriter, rc *http.ResponseController, body io.Reader
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			rc.SetWriteDeadline(time.Now().Add(streamIdleTimeout))
+			rc.SetWriteDeadline(time.Now().Add(idle))
 			if _, werr = w.Write(buf[:n]); werr != nil {
 				return nil, werr
 			}
