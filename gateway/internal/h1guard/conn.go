@@ -149,6 +149,11 @@ func (c *Conn) settle(out outcome) {
 	case outPending:
 		c.setPending()
 	case outBad:
+		if c.sc.ref.Reason == reasonEarly {
+			// The upgrade request was delivered: its response still decides
+			// whether a refusal may be written.
+			c.setPending()
+		}
 		c.refuse(c.sc.ref)
 	}
 }

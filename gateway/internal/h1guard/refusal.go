@@ -2,6 +2,10 @@ package h1guard
 
 import "strconv"
 
+// reasonEarly is the reason for client bytes sent before the response to
+// an upgrade or CONNECT request.
+const reasonEarly = "data_before_upgrade_response"
+
 // maxLogField bounds each of Refusal's Method, Target and Proto.
 const maxLogField = 256
 
@@ -34,7 +38,7 @@ func (s *scanner) failEarly(at int) (int, outcome) {
 // early returns the refusal of bytes that came before the response to an
 // upgrade or CONNECT request, naming that request.
 func (s *scanner) early() *Refusal {
-	r := &Refusal{Status: 400, Reason: "data_before_upgrade_response"}
+	r := &Refusal{Status: 400, Reason: reasonEarly}
 	s.line.fill(r)
 	return r
 }
