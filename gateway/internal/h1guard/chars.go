@@ -32,6 +32,17 @@ var class = func() (t [256]uint8) {
 	return t
 }()
 
+// span returns the length of the prefix of b whose bytes are all of class
+// cls.
+func span(b []byte, cls uint8) int {
+	for i, c := range b {
+		if class[c]&cls == 0 {
+			return i
+		}
+	}
+	return len(b)
+}
+
 // isTchar reports whether c is a tchar of RFC 9110 5.6.2.
 func isTchar(c byte) bool {
 	switch {

@@ -82,7 +82,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return c.readRefused(p)
 		case c.bad == badBody:
 			return 0, ErrBadRequestBody
-		case c.w > c.v:
+		case 2*(c.w-c.v) > len(p):
+			// An unfinished head too big to move into p: read into buf.
 			if err := c.fill(); err != nil {
 				return 0, err
 			}
@@ -95,11 +96,20 @@ func (c *Conn) Read(p []byte) (int, error) {
 }
 
 // readDirect reads into p and scans it there: a request arriving whole
-// is returned without a copy. Only an unfinished head at the end is copied
-// aside. done is false when the caller should go round again.
+// is returned without a copy. An unfinished head held from before is moved
+// into p first; one left at the end is copied aside. done is false when
+// the caller should go round again.
 func (c *Conn) readDirect(p []byte) (n int, done bool, err error) {
-	n, err = c.Conn.Read(p)
+	h := 0
+	if c.buf != nil {
+		h = copy(p, (*c.buf)[c.v:c.w])
+		c.release()
+	}
+	n, err = c.Conn.Read(p[h:])
 	if n == 0 {
+		if h > 0 {
+			c.hold(p[:h])
+		}
 		return 0, err != nil, err
 	}
 	switch c.phase.Load() {
@@ -109,7 +119,7 @@ func (c *Conn) readDirect(p []byte) (n int, done bool, err error) {
 		c.refuse(c.sc.early())
 		return 0, false, nil
 	}
-	n, d, out := c.sc.scan(p[:n], 0)
+	n, d, out := c.sc.scan(p[:h+n], h)
 	if out == outMore && d < n {
 		c.hold(p[d:n])
 	}

@@ -20,6 +20,16 @@ const (
 // knownNames holds the lower-case names of fContentLength to fHost, in order.
 var knownNames = [...]string{"content-length", "transfer-encoding", "connection", "upgrade", "host"}
 
+// knownField returns the known field name is, ignoring ASCII case.
+func knownField(name []byte) fieldID {
+	for i, n := range knownNames {
+		if len(n) == len(name) && equalFold(name, n) {
+			return fieldID(i + 1)
+		}
+	}
+	return fOther
+}
+
 // firstCand maps a name's first byte to the known names it may start.
 var firstCand = func() (t [256]uint8) {
 	for i, n := range knownNames {
@@ -66,23 +76,26 @@ func (s *scanner) fieldStart(j int) (int, outcome) {
 		}
 		s.m.nf++
 		s.m.nameOff = j - s.base
-		s.m.cand = firstCand[c]
+		if s.m.trailer {
+			// Trailer names may straddle reads that were delivered
+			// already: they are matched byte by byte.
+			s.m.cand = firstCand[c]
+		}
 		s.st = sName
 		return j, outMore
 	}
 	return s.fail(j, 400, "header_name_invalid")
 }
 
-// name scans a field name up to its colon, narrowing the known names it
-// may be as it goes.
+// name scans a field name up to its colon, in a trailer narrowing the
+// known names it may be as it goes.
 func (s *scanner) name(j int) (int, outcome) {
 	b, stop := s.b, s.stop()
-	for j < stop && class[b[j]]&cTok != 0 {
-		if s.m.cand != 0 {
-			s.narrow(j - s.base - s.m.nameOff)
-		}
+	for s.m.cand != 0 && j < stop && class[b[j]]&cTok != 0 {
+		s.narrow(j - s.base - s.m.nameOff)
 		j++
 	}
+	j += span(b[j:stop], cTok)
 	if j == stop {
 		return j, outMore
 	}
@@ -111,6 +124,10 @@ func (s *scanner) narrow(pos int) {
 func (s *scanner) colon(j int) (int, outcome) {
 	n := j - s.base - s.m.nameOff
 	s.m.field = fOther
+	if !s.m.trailer {
+		// The head is all in b: compare the whole name.
+		s.m.field = knownField(s.b[j-n : j])
+	}
 	for m := s.m.cand; m != 0; m &= m - 1 {
 		if i := bits.TrailingZeros8(m); len(knownNames[i]) == n {
 			s.m.field = fieldID(i + 1)
@@ -127,9 +144,7 @@ func (s *scanner) colon(j int) (int, outcome) {
 // value scans a field value up to its CR.
 func (s *scanner) value(j int) (int, outcome) {
 	b, stop := s.b, s.stop()
-	for j < stop && class[b[j]]&cVal != 0 {
-		j++
-	}
+	j += span(b[j:stop], cVal)
 	if j == stop {
 		return j, outMore
 	}

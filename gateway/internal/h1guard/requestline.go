@@ -5,9 +5,7 @@ package h1guard
 // method scans the method token up to its SP.
 func (s *scanner) method(j int) (int, outcome) {
 	b, stop := s.b, s.stop()
-	for j < stop && class[b[j]]&cTok != 0 {
-		j++
-	}
+	j += span(b[j:stop], cTok)
 	if j == stop {
 		return j, outMore
 	}
@@ -27,10 +25,7 @@ func (s *scanner) method(j int) (int, outcome) {
 func (s *scanner) target(j int) (int, outcome) {
 	b := s.b
 	t0 := s.base + s.m.mlen + 1
-	stop := min(s.stop(), t0+s.lim.MaxTarget)
-	for j < stop && class[b[j]]&cTgt != 0 {
-		j++
-	}
+	j += span(b[j:min(s.stop(), t0+s.lim.MaxTarget)], cTgt)
 	if j == len(b) || j == s.base+s.lim.MaxHeaderBytes {
 		return j, outMore
 	}

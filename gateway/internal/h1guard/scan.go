@@ -70,20 +70,33 @@ type scanner struct {
 }
 
 // msg is the per-request part of the scanner, reset at each request line.
+// Offsets named ...Off and ...End are relative to scanner.base.
 type msg struct {
-	h2, h10, connect bool
-	te, chunked      bool
-	upg, connUpg     bool
-	upgrade, trailer bool
-	mlen, tlen, vpos int
-	nf, hosts        int
-	nameOff          int
-	valOff, valEnd   int
-	headLen          int
-	cand             uint8 // known field names the current name may be
-	field            fieldID
-	cl, rem, size    int64
-	digits, lineLen  int
+	h2      bool // the head started the connection: it may be the h2 preface
+	h10     bool // HTTP/1.0
+	connect bool // CONNECT
+	te      bool // a Transfer-Encoding field was seen
+	chunked bool // ... and it was chunked: a chunked body follows the head
+	upg     bool // a non-empty Upgrade field was seen
+	connUpg bool // a Connection field listed "upgrade"
+	upgrade bool // the request awaits a 101 (or a 2xx to CONNECT)
+	trailer bool // scanning the trailer section of the chunked body
+
+	mlen, tlen int // method and target lengths
+	vpos       int // bytes of the version (or of the preface's rest) matched
+	nf, hosts  int // field lines so far, Host fields so far
+	headLen    int // the head's length, once it ended
+
+	nameOff        int     // where the current field's name starts
+	cand           uint8   // known field names the current name may still be
+	field          fieldID // the current field, once its colon is seen
+	valOff, valEnd int     // where the current field's value starts and ends
+
+	cl      int64 // Content-Length, -1 if absent
+	rem     int64 // bytes left of the Content-Length body or the chunk
+	size    int64 // the chunk size being read
+	digits  int   // its hex digits so far
+	lineLen int   // bytes of the chunk-size line so far, CRLF excluded
 }
 
 // scan scans b[i:], the bytes read since the last call; b[:i] holds the
@@ -188,28 +201,34 @@ func (s *scanner) idle(j int) (int, outcome) {
 	return s.fail(j, 400, "request_line_invalid")
 }
 
-// head scans a head or trailer section, one state's run at a time.
+// head scans a head or trailer section until it ends, b ends or a
+// violation, one state's run at a time.
 func (s *scanner) head(j int) (int, outcome) {
-	if j-s.base >= s.lim.MaxHeaderBytes {
-		return s.fail(j, 431, "headers_too_large")
-	}
-	switch s.st {
-	case sMethod:
-		return s.method(j)
-	case sTarget:
-		return s.target(j)
-	case sVersion:
-		return s.version(j)
-	case sLineLF:
-		if s.b[j] != '\n' {
-			return s.fail(j, 400, "bare_cr")
+	out := outMore
+	for j < len(s.b) && out == outMore && s.st >= sMethod && s.st <= sEndLF {
+		if j-s.base >= s.lim.MaxHeaderBytes {
+			return s.fail(j, 431, "headers_too_large")
 		}
-		s.st = sFieldStart
-		return j + 1, outMore
-	case sPreface:
-		return s.preface(j)
+		switch s.st {
+		case sMethod:
+			j, out = s.method(j)
+		case sTarget:
+			j, out = s.target(j)
+		case sVersion:
+			j, out = s.version(j)
+		case sLineLF:
+			if s.b[j] != '\n' {
+				return s.fail(j, 400, "bare_cr")
+			}
+			s.st = sFieldStart
+			j++
+		case sPreface:
+			j, out = s.preface(j)
+		default:
+			j, out = s.field(j)
+		}
 	}
-	return s.field(j)
+	return j, out
 }
 
 // stop returns where a run of head bytes from b must stop: the end of b or
