@@ -76,6 +76,8 @@ func guarded(f *fakeConn, lim Limits, res *result) *Conn {
 func drain(t testing.TB, g *Conn, size int, res *result) {
 	t.Helper()
 	buf := make([]byte, size)
+	got := []byte(res.delivered)
+	defer func() { res.delivered = string(got) }()
 	for i := 0; ; i++ {
 		if i > 10<<20 {
 			t.Fatal("Read loops without end")
@@ -84,7 +86,7 @@ func drain(t testing.TB, g *Conn, size int, res *result) {
 		if n < 0 || n > size {
 			t.Fatalf("Read returned n = %d for a %d-byte buffer", n, size)
 		}
-		res.delivered += string(buf[:n])
+		got = append(got, buf[:n]...)
 		if err != nil {
 			res.err = err
 			return
