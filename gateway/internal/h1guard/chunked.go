@@ -6,11 +6,14 @@ import "math"
 //
 //	chunk      = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
 //	chunk-size = 1*HEXDIG
-//	chunk-ext  = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+//	chunk-ext  = *( ";" ext-name [ "=" ext-val ] )
+//	ext-val    = token / quoted-string
 //	last-chunk = 1*("0") [ chunk-ext ] CRLF, then trailer fields and CRLF
 //
-// Chunk-size lines are scanned byte by byte (they are short, and bounded by
-// MaxChunkLine); chunk data is counted.
+// The whitespace (BWS) RFC 9112 allows around ";" and "=" is refused:
+// net/http refuses it too, and parsers disagree about it. Chunk-size lines
+// are scanned byte by byte (they are short, and bounded by MaxChunkLine);
+// chunk data is counted.
 
 // maxChunkDigits bounds the hex digits of a chunk size.
 const maxChunkDigits = 16
@@ -45,33 +48,24 @@ func (s *scanner) chunkLine(j int) (int, outcome) {
 // chunkByte returns the state after byte c (not CR) of a chunk-size line,
 // or sLine when c is invalid there.
 func (s *scanner) chunkByte(c byte) state {
+	tok := class[c]&cTok != 0
 	switch s.st {
 	case sChunkSize:
 		if class[c]&cHex != 0 {
 			return s.digit(c)
 		}
-		if s.m.digits == 0 {
-			return sLine
-		}
-		return afterExtValue(c)
-	case sExtBWS:
-		return pick(isWS(c), sExtBWS, c == ';', sExtName0)
+		return pick(s.m.digits > 0 && c == ';', sExtName0, false, sLine)
 	case sExtName0:
-		return pick(isWS(c), sExtName0, class[c]&cTok != 0, sExtName)
+		return pick(tok, sExtName, false, sLine)
 	case sExtName:
-		if class[c]&cTok != 0 {
-			return sExtName
+		if c == '=' {
+			return sExtVal0
 		}
-		return afterExtName(c)
-	case sExtAfterName:
-		return pick(isWS(c), sExtAfterName, true, afterExtName(c))
+		return pick(tok, sExtName, c == ';', sExtName0)
 	case sExtVal0:
-		if c == '"' {
-			return sExtQuote
-		}
-		return pick(isWS(c), sExtVal0, class[c]&cTok != 0, sExtTok)
+		return pick(tok, sExtTok, c == '"', sExtQuote)
 	case sExtTok:
-		return pick(class[c]&cTok != 0, sExtTok, true, afterExtValue(c))
+		return pick(tok, sExtTok, c == ';', sExtName0)
 	case sExtQuote:
 		if c == '\\' {
 			return sExtEsc
@@ -80,7 +74,7 @@ func (s *scanner) chunkByte(c byte) state {
 	case sExtEsc:
 		return pick(class[c]&cVal != 0, sExtQuote, false, sLine)
 	}
-	return afterExtValue(c) // sExtAfterQuote
+	return pick(c == ';', sExtName0, false, sLine) // sExtAfterQuote
 }
 
 // digit adds a hex digit to the chunk size, or returns sLine when the size
@@ -103,26 +97,6 @@ func pick(ca bool, a state, cb bool, b state) state {
 		return b
 	}
 	return sLine
-}
-
-// afterExtName returns the state after byte c following an extension name
-// and any whitespace: "=" starts a value, ";" another extension.
-func afterExtName(c byte) state {
-	switch {
-	case c == '=':
-		return sExtVal0
-	case c == ';':
-		return sExtName0
-	case isWS(c):
-		return sExtAfterName
-	}
-	return sLine
-}
-
-// afterExtValue returns the state after byte c following a chunk size or
-// an extension value: whitespace or ";" may come.
-func afterExtValue(c byte) state {
-	return pick(c == ';', sExtName0, isWS(c), sExtBWS)
 }
 
 // chunkData scans the CRLF ending a chunk-size line, the chunk data and the

@@ -72,7 +72,9 @@
 //     head and trailers together); a trailer named Content-Length or
 //     Transfer-Encoding is refused.
 //   - Chunk extensions must follow RFC 9112 7.1.1 (token names, token or
-//     quoted-string values, whitespace only around ";" and "=").
+//     quoted-string values) without the whitespace it allows around ";"
+//     and "=": net/http refuses that whitespace, and parsers disagree
+//     about it.
 package h1guard
 
 import "errors"

@@ -19,11 +19,9 @@ const (
 	sEndLF   // after the CR of the empty line ending the section
 	sBody    // in a Content-Length body
 	sChunkSize
-	sExtBWS        // whitespace after a chunk size or extension value
-	sExtName0      // after ";": whitespace, then an extension name
+	sExtName0      // after ";": an extension name must follow
 	sExtName       // in an extension name
-	sExtAfterName  // whitespace after an extension name
-	sExtVal0       // after "=": whitespace, then a value
+	sExtVal0       // after "=": a value must follow
 	sExtTok        // in a token value
 	sExtQuote      // in a quoted-string value
 	sExtEsc        // after a backslash in a quoted-string
