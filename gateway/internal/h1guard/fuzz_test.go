@@ -114,13 +114,17 @@ func checkSame(t *testing.T, a, b result) {
 // checkBoundaries compares where requests end in the delivered bytes, for
 // the guard and for net/http's own parser: as far as net/http parses them,
 // the two must agree, or a request could be smuggled past the guard.
+// net/http refuses many targets the guard leaves to the router ("0",
+// "foo"), which would end the comparison early; so each target is first
+// replaced, in place and at the same length, by "/aaa...".
 func checkBoundaries(t *testing.T, lim Limits, delivered []byte) {
 	t.Helper()
 	if bytes.HasPrefix(delivered, []byte("PRI * HTTP/2.0")) {
 		return // the guard passed an HTTP/2 connection through
 	}
 	ends := guardEnds(t, lim, delivered)
-	br := bufio.NewReader(bytes.NewReader(delivered))
+	b := plainTargets(delivered, ends)
+	br := bufio.NewReader(bytes.NewReader(b))
 	for i := 0; ; i++ {
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -129,11 +133,34 @@ func checkBoundaries(t *testing.T, lim Limits, delivered []byte) {
 		if _, err := io.Copy(io.Discard, req.Body); err != nil {
 			return
 		}
-		end := len(delivered) - br.Buffered()
+		end := len(b) - br.Buffered()
 		if i >= len(ends) || ends[i] != end {
 			t.Fatalf("request %d: net/http ends it at %d, the guard at %v", i, end, ends)
 		}
 	}
+}
+
+// plainTargets returns a copy of delivered whose request-targets, in the
+// heads starting at 0 and at each of ends, are "/" then "a"s.
+func plainTargets(delivered []byte, ends []int) []byte {
+	b := bytes.Clone(delivered)
+	for _, start := range append([]int{0}, ends...) {
+		line := b[start:]
+		sp := bytes.IndexByte(line, ' ')
+		if sp < 0 {
+			break
+		}
+		target := line[sp+1:]
+		n := bytes.IndexByte(target, ' ')
+		if n < 0 {
+			break
+		}
+		target[0] = '/'
+		for i := 1; i < n; i++ {
+			target[i] = 'a'
+		}
+	}
+	return b
 }
 
 // guardEnds returns the offsets in delivered where the guard sees each
