@@ -186,3 +186,54 @@ func TestNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadsDeliveredWhole feeds heads a byte at a time: no byte of a head
+// may reach the engine before the head's last byte was read from the
+// client, whatever the engine's read size.
+func TestHeadsDeliveredWhole(t *testing.T) {
+	heads := []string{get, withField("X-A: b\r\n"), "GET /x HTTP/1.0\r\n\r\n", get}
+	stream, ends := "", []int{}
+	for _, h := range heads {
+		stream += h
+		ends = append(ends, len(stream))
+	}
+	for _, size := range []int{4096, 7, 1} {
+		f := &fakeConn{data: []byte(stream), step: 1}
+		g := New(f, Limits{}, nil)
+		buf := make([]byte, size)
+		delivered := 0
+		for {
+			n, err := g.Read(buf)
+			delivered += n
+			read := len(stream) - len(f.data)
+			for _, end := range ends {
+				if end >= delivered && n > 0 && end > read {
+					t.Fatalf("reads of %d: %d bytes delivered when only %d of the head ending at %d were read", size, delivered, read, end)
+				}
+				if end >= delivered {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		if delivered != len(stream) {
+			t.Errorf("reads of %d: delivered %d bytes, want %d", size, delivered, len(stream))
+		}
+	}
+}
+
+// TestWholeHeadIsNotCopied checks the common case: a head arriving whole
+// is read straight into the engine's buffer, with no buffer of the guard's.
+func TestWholeHeadIsNotCopied(t *testing.T) {
+	f := &fakeConn{data: []byte(get), more: true}
+	g := New(f, Limits{}, nil)
+	buf := make([]byte, 4096)
+	if n, err := g.Read(buf); string(buf[:n]) != get || err != nil {
+		t.Fatalf("Read = %q, %v; want the GET", buf[:n], err)
+	}
+	if g.buf != nil || f.reads != 1 {
+		t.Errorf("the guard took a buffer (%v) or read %d times, want none and once", g.buf != nil, f.reads)
+	}
+}

@@ -43,15 +43,16 @@
 // # Upgrades, CONNECT and HTTP/2
 //
 // After a request with an Upgrade field and "upgrade" in Connection (HTTP/1.1
-// only, RFC 9110 7.8), or a CONNECT request, the guard watches the engine's
-// writes. A 101 response (or a 2xx to CONNECT) switches the connection to
+// only, RFC 9110 7.8), or a CONNECT request, and after its body, the guard
+// watches the start of the engine's writes (at no other time does Write
+// look at what it writes). A 101 response (or a 2xx to CONNECT) switches the connection to
 // pass-through for good; another final response resumes validation at the
 // next request; 1xx interim responses change nothing. Bytes from the client
 // before the final response are refused (data_before_upgrade_response).
 // With Limits.AllowH2C, an HTTP/2 connection preface as the very first bytes
 // passes the whole connection through (h2c with prior knowledge).
 //
-// # Choices stricter than RFC 9112
+// # Choices where RFC 9112 leaves room
 //
 //   - Content-Length: 1 to 18 digits, no leading zero except "0" itself;
 //     repeated values (several fields or a comma list) must be identical.
@@ -65,8 +66,8 @@
 //     HTTP/1.0, or Transfer-Encoding together with Content-Length.
 //   - Up to four empty lines (CRLF) before a request line are skipped and not
 //     delivered (RFC 9112 2.2); a fifth gives 400.
-//   - An HTTP/1.1 request needs exactly one Host field (RFC 9112 3.2); its
-//     value is left to the engine and the router.
+//   - An HTTP/1.1 request needs a Host field and no request may have two
+//     (RFC 9112 3.2); the value is left to the engine and the router.
 //   - Trailer fields are validated like header fields and count against the
 //     same budget as the head (MaxHeaders fields and MaxHeaderBytes bytes in
 //     head and trailers together); a trailer named Content-Length or
@@ -86,10 +87,14 @@ var ErrBadRequestBody = errors.New("h1guard: malformed request body")
 
 // Default limits, used for the zero fields of Limits.
 const (
+	// DefaultMaxHeaderBytes is the default Limits.MaxHeaderBytes, 64 KiB.
 	DefaultMaxHeaderBytes = 64 << 10
-	DefaultMaxHeaders     = 100
-	DefaultMaxTarget      = 16 << 10
-	DefaultMaxChunkLine   = 4 << 10
+	// DefaultMaxHeaders is the default Limits.MaxHeaders.
+	DefaultMaxHeaders = 100
+	// DefaultMaxTarget is the default Limits.MaxTarget, 16 KiB.
+	DefaultMaxTarget = 16 << 10
+	// DefaultMaxChunkLine is the default Limits.MaxChunkLine, 4 KiB.
+	DefaultMaxChunkLine = 4 << 10
 )
 
 // Limits configure a Conn; zero (or negative) fields take the defaults.
