@@ -17,6 +17,38 @@ const typicalGET = "GET /api/v1/users/12345?include=profile HTTP/1.1\r\n" +
 	"Cookie: session=0123456789abcdef0123456789\r\n" +
 	"Connection: keep-alive\r\n\r\n"
 
+// loopConn serves data over and over.
+type loopConn struct {
+	fakeConn
+	all []byte
+}
+
+func (l *loopConn) Read(p []byte) (int, error) {
+	if len(l.data) == 0 {
+		l.data = l.all
+	}
+	return l.fakeConn.Read(p)
+}
+
+// TestNoAllocs pins the steady state of a keep-alive connection, heads
+// split across reads and chunked bodies included, at zero allocations.
+func TestNoAllocs(t *testing.T) {
+	stream := get + chunked + "5;a=b\r\nhello\r\n0\r\nX-T: 1\r\n\r\n" + withCL("Content-Length: 3\r\n", "abc")
+	for _, step := range []int{0, 50} {
+		l := &loopConn{all: []byte(strings.Repeat(stream, 4))}
+		l.step = step
+		g := New(l, Limits{}, nil)
+		buf := make([]byte, 4096)
+		if a := testing.AllocsPerRun(1000, func() {
+			if _, err := g.Read(buf); err != nil {
+				t.Fatal(err)
+			}
+		}); a != 0 {
+			t.Errorf("step %d: %v allocations per Read, want 0", step, a)
+		}
+	}
+}
+
 // readStream reads perOp bytes of c's endless stream per iteration with
 // size-byte reads, as an engine would.
 func readStream(b *testing.B, c net.Conn, perOp, size int) {

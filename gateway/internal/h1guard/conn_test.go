@@ -155,38 +155,6 @@ func TestCloseWriteAndNetConn(t *testing.T) {
 	}
 }
 
-// loopConn serves data over and over.
-type loopConn struct {
-	fakeConn
-	all []byte
-}
-
-func (l *loopConn) Read(p []byte) (int, error) {
-	if len(l.data) == 0 {
-		l.data = l.all
-	}
-	return l.fakeConn.Read(p)
-}
-
-// TestNoAllocs pins the steady state of a keep-alive connection, heads
-// split across reads and chunked bodies included, at zero allocations.
-func TestNoAllocs(t *testing.T) {
-	stream := get + chunked + "5;a=b\r\nhello\r\n0\r\nX-T: 1\r\n\r\n" + withCL("Content-Length: 3\r\n", "abc")
-	for _, step := range []int{0, 50} {
-		l := &loopConn{all: []byte(strings.Repeat(stream, 4))}
-		l.step = step
-		g := New(l, Limits{}, nil)
-		buf := make([]byte, 4096)
-		if a := testing.AllocsPerRun(1000, func() {
-			if _, err := g.Read(buf); err != nil {
-				t.Fatal(err)
-			}
-		}); a != 0 {
-			t.Errorf("step %d: %v allocations per Read, want 0", step, a)
-		}
-	}
-}
-
 // TestHeadsDeliveredWhole feeds heads a byte at a time: no byte of a head
 // may reach the engine before the head's last byte was read from the
 // client, whatever the engine's read size.
