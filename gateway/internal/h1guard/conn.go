@@ -1,0 +1,260 @@
+package h1guard
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// bufSize is the size of the pooled buffers that hold unfinished heads.
+const bufSize = 4 << 10
+
+// bufPool holds *[]byte of bufSize bytes.
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, bufSize)
+	return &b
+}}
+
+// Phases of a connection, shared by Read and Write.
+const (
+	phaseHTTP    int32 = iota // requests are validated
+	phasePending              // an upgrade or CONNECT awaits its final response
+	phasePass                 // everything passes through, for good
+)
+
+// badKind is what a refusal left the reading side doing.
+type badKind uint8
+
+const (
+	badNone badKind = iota
+	badHead         // write the refusal, then io.EOF
+	badBody         // ErrBadRequestBody
+)
+
+// Conn is a net.Conn whose Read delivers only complete, valid HTTP/1.1
+// requests; see the package documentation. Deadlines, Close and the
+// addresses are the wrapped conn's.
+//
+// Read may run concurrently with Write, but not with itself; likewise Write.
+type Conn struct {
+	net.Conn
+	onRefuse func(*Refusal)
+	sc       scanner
+
+	// Held bytes: buf[r:v] are validated, buf[v:w] an unfinished head.
+	buf     *[]byte
+	r, v, w int
+
+	bad      badKind
+	status   int    // of the refusal to write
+	answered bool   // the refusal was written, or skipped after a 101
+	scratch  []byte // where reads are discarded once refused
+
+	phase atomic.Int32
+	wmu   sync.Mutex // guards watch
+	watch watcher
+}
+
+// New returns c guarded with the limits lim. onRefuse, if not nil, is
+// called once, synchronously from Read, when a violation is found.
+func New(c net.Conn, lim Limits, onRefuse func(*Refusal)) *Conn {
+	g := &Conn{Conn: c, onRefuse: onRefuse}
+	g.sc.lim = lim.withDefaults()
+	g.sc.fresh = true
+	return g
+}
+
+// NetConn returns the wrapped connection.
+func (c *Conn) NetConn() net.Conn { return c.Conn }
+
+// Read reads validated request bytes into p; see the package documentation
+// for what it returns around a violation.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		switch {
+		case c.r < c.v:
+			return c.take(p), nil
+		case c.bad == badHead:
+			return c.readRefused(p)
+		case c.bad == badBody:
+			return 0, ErrBadRequestBody
+		case 2*(c.w-c.v) > len(p):
+			// An unfinished head too big to move into p: read into buf.
+			if err := c.fill(); err != nil {
+				return 0, err
+			}
+		default:
+			if n, done, err := c.readDirect(p); done {
+				return n, err
+			}
+		}
+	}
+}
+
+// readDirect reads into p and scans it there: a request arriving whole
+// is returned without a copy. An unfinished head held from before is moved
+// into p first; one left at the end is copied aside. done is false when
+// the caller should go round again.
+func (c *Conn) readDirect(p []byte) (n int, done bool, err error) {
+	h := 0
+	if c.buf != nil {
+		h = copy(p, (*c.buf)[c.v:c.w])
+		c.release()
+	}
+	n, err = c.Conn.Read(p[h:])
+	if n == 0 {
+		if h > 0 {
+			c.hold(p[:h])
+		}
+		return 0, err != nil, err
+	}
+	switch c.phase.Load() {
+	case phasePass:
+		return n, true, err
+	case phasePending:
+		c.refuse(c.sc.early())
+		return 0, false, nil
+	}
+	n, d, out := c.sc.scan(p[:h+n], h)
+	if out == outMore && d < n {
+		c.hold(p[d:n])
+	}
+	c.settle(out)
+	switch {
+	case d > 0:
+		return d, true, err
+	case c.bad != badNone || err == nil:
+		return 0, false, nil
+	}
+	return 0, true, err
+}
+
+// fill reads more of the unfinished head held in buf.
+func (c *Conn) fill() error {
+	b := c.room()
+	n, err := c.Conn.Read(b[c.w:])
+	if n > 0 {
+		m, d, out := c.sc.scan(b[:c.w+n], c.w)
+		c.v, c.w = d, m
+		if out == outBad {
+			c.w = d
+		}
+		c.settle(out)
+	}
+	if c.r < c.v || c.bad != badNone {
+		return nil
+	}
+	return err
+}
+
+// settle acts on the outcome of a scan.
+func (c *Conn) settle(out outcome) {
+	switch out {
+	case outPass:
+		c.phase.Store(phasePass)
+	case outPending:
+		c.setPending()
+	case outBad:
+		if c.sc.ref.Reason == reasonEarly {
+			// The upgrade request was delivered: its response still decides
+			// whether a refusal may be written.
+			c.setPending()
+		}
+		c.refuse(c.sc.ref)
+	}
+}
+
+// refuse enters the refused state and reports r.
+func (c *Conn) refuse(r *Refusal) {
+	c.bad, c.status = badHead, r.Status
+	if r.InBody {
+		c.bad = badBody
+	}
+	if c.buf != nil && c.r == c.w {
+		c.release()
+	}
+	if c.onRefuse != nil {
+		c.onRefuse(r)
+	}
+}
+
+// readRefused is Read once a head was refused. A 1-byte read is net/http's
+// background read while a handler may still be answering an earlier
+// request: it must not write, so it discards until the socket fails. Any
+// other read writes the refusal once and returns io.EOF.
+func (c *Conn) readRefused(p []byte) (int, error) {
+	if len(p) == 1 {
+		if c.scratch == nil {
+			c.scratch = make([]byte, 512)
+		}
+		for {
+			if _, err := c.Conn.Read(c.scratch); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if !c.answered {
+		c.answered = true
+		if c.phase.Load() != phasePass {
+			// An error here changes nothing: the connection is ending.
+			_, _ = c.Conn.Write(responses[c.status])
+		}
+	}
+	return 0, io.EOF
+}
+
+// take copies validated held bytes into p.
+func (c *Conn) take(p []byte) int {
+	n := copy(p, (*c.buf)[c.r:c.v])
+	c.r += n
+	if c.r == c.w {
+		c.release()
+	}
+	return n
+}
+
+// hold copies the unfinished head h aside, into a pooled buffer.
+func (c *Conn) hold(h []byte) {
+	if c.buf != nil {
+		c.release()
+	}
+	bp := bufPool.Get().(*[]byte)
+	if len(h) >= len(*bp) {
+		bufPool.Put(bp)
+		b := make([]byte, 2*len(h))
+		bp = &b
+	}
+	c.buf = bp
+	c.r, c.v, c.w = 0, 0, copy(*bp, h)
+}
+
+// room moves the held head to the front of buf, grows buf if it is full,
+// and returns it.
+func (c *Conn) room() []byte {
+	b := *c.buf
+	if c.r > 0 {
+		c.w = copy(b, b[c.r:c.w])
+		c.r, c.v = 0, 0
+	}
+	if c.w == len(b) {
+		nb := make([]byte, 2*len(b))
+		copy(nb, b)
+		c.release()
+		c.buf, c.w = &nb, len(b)
+		b = nb
+	}
+	return b
+}
+
+// release returns buf to the pool: nothing is held.
+func (c *Conn) release() {
+	if len(*c.buf) == bufSize {
+		bufPool.Put(c.buf)
+	}
+	c.buf = nil
+	c.r, c.v, c.w = 0, 0, 0
+}

@@ -1,0 +1,184 @@
+package h1guard
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Fuzz flags.
+const (
+	fuzzH2C   = 1 << iota // Limits.AllowH2C
+	fuzzSmall             // small limits the fuzzer can reach
+)
+
+// fuzzLimits returns the limits flags select.
+func fuzzLimits(flags uint8) Limits {
+	lim := Limits{AllowH2C: flags&fuzzH2C != 0}
+	if flags&fuzzSmall != 0 {
+		lim.MaxHeaderBytes, lim.MaxHeaders, lim.MaxTarget, lim.MaxChunkLine = 300, 6, 40, 24
+	}
+	return lim
+}
+
+// piecesConn returns its pieces one per Read (split further if p is
+// smaller), then io.EOF.
+type piecesConn struct {
+	fakeConn
+	pieces [][]byte
+}
+
+func (c *piecesConn) Read(p []byte) (int, error) {
+	for len(c.pieces) > 0 && len(c.pieces[0]) == 0 {
+		c.pieces = c.pieces[1:]
+	}
+	if len(c.pieces) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.pieces[0])
+	c.pieces[0] = c.pieces[0][n:]
+	return n, nil
+}
+
+// feed runs a guard over pieces, read size bytes at a time.
+func feed(t *testing.T, lim Limits, size int, pieces ...[]byte) result {
+	c := &piecesConn{pieces: pieces}
+	var res result
+	g := New(c, lim, func(r *Refusal) { res.refusals = append(res.refusals, r) })
+	drain(t, g, size, &res)
+	res.written = c.out.String()
+	return res
+}
+
+func FuzzGuard(f *testing.F) {
+	for _, tc := range streamCases() {
+		in := tc.in
+		if len(in) > 4096 {
+			in = in[:4096]
+		}
+		flags := uint8(0)
+		if tc.lim.AllowH2C {
+			flags |= fuzzH2C
+		}
+		f.Add([]byte(in), uint16(len(in)/2), uint8(0), flags)
+		f.Add([]byte(in), uint16(len(in)/3), uint8(5), flags|fuzzSmall)
+	}
+	f.Add([]byte(wsReq+frames), uint16(len(wsReq)), uint8(0), uint8(0))
+	f.Add([]byte(connect+get), uint16(3), uint8(1), uint8(0))
+	// A head longer than one 4096-byte read, then a bad one.
+	f.Add([]byte(withField("X-A: "+strings.Repeat("c", 4100)+"\r\n")+"0\r\nX-T: a\n\r\n"), uint16(105), uint8(0), uint8(0))
+	f.Fuzz(func(t *testing.T, in []byte, split uint16, size uint8, flags uint8) {
+		if len(in) > 64<<10 {
+			t.Skip("long inputs only repeat shorter ones, slowly")
+		}
+		lim := fuzzLimits(flags)
+		k := int(split) % (len(in) + 1)
+		whole := feed(t, lim, 4096, bytes.Clone(in))
+		parts := feed(t, lim, 2+int(size)%64, bytes.Clone(in[:k]), bytes.Clone(in[k:]))
+		checkSame(t, whole, parts)
+		again := feed(t, lim, 4096, []byte(whole.delivered))
+		if again.delivered != whole.delivered || len(again.refusals) != 0 {
+			t.Fatalf("the delivered bytes %q do not re-validate: delivered %q, refusals %v",
+				whole.delivered, again.delivered, again.refusals)
+		}
+		checkBoundaries(t, lim, []byte(whole.delivered))
+	})
+}
+
+// checkSame fails unless two runs over the same bytes agree.
+func checkSame(t *testing.T, a, b result) {
+	t.Helper()
+	if a.delivered != b.delivered {
+		t.Fatalf("split changed the delivered bytes: %q then %q", a.delivered, b.delivered)
+	}
+	if len(a.refusals) > 1 || len(b.refusals) > 1 {
+		t.Fatalf("onRefuse called more than once: %d, %d", len(a.refusals), len(b.refusals))
+	}
+	if len(a.refusals) != len(b.refusals) {
+		t.Fatalf("split changed the refusals: %v then %v", a.refusals, b.refusals)
+	}
+	if len(a.refusals) == 1 {
+		ra, rb := a.refusals[0], b.refusals[0]
+		if ra.Status != rb.Status || ra.Reason != rb.Reason || ra.InBody != rb.InBody {
+			t.Fatalf("split changed the refusal: %+v then %+v", ra, rb)
+		}
+	}
+	if a.written != b.written {
+		t.Fatalf("split changed what was written: %q then %q", a.written, b.written)
+	}
+}
+
+// checkBoundaries compares where requests end in the delivered bytes, for
+// the guard and for net/http's own parser: as far as net/http parses them,
+// the two must agree, or a request could be smuggled past the guard.
+// net/http refuses many targets the guard leaves to the router ("0",
+// "foo"), which would end the comparison early; so each target is first
+// replaced, in place and at the same length, by "/aaa...".
+func checkBoundaries(t *testing.T, lim Limits, delivered []byte) {
+	t.Helper()
+	if bytes.HasPrefix(delivered, []byte("PRI * HTTP/2.0")) {
+		return // the guard passed an HTTP/2 connection through
+	}
+	ends := guardEnds(t, lim, delivered)
+	b := plainTargets(delivered, ends)
+	br := bufio.NewReader(bytes.NewReader(b))
+	for i := 0; ; i++ {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return // net/http refuses (or the bytes end): nothing it accepts
+		}
+		if _, err := io.Copy(io.Discard, req.Body); err != nil {
+			return
+		}
+		end := len(b) - br.Buffered()
+		if i >= len(ends) || ends[i] != end {
+			t.Fatalf("request %d: net/http ends it at %d, the guard at %v", i, end, ends)
+		}
+	}
+}
+
+// plainTargets returns a copy of delivered whose request-targets, in the
+// heads starting at 0 and at each of ends, are "/" then "a"s.
+func plainTargets(delivered []byte, ends []int) []byte {
+	b := bytes.Clone(delivered)
+	for _, start := range append([]int{0}, ends...) {
+		line := b[start:]
+		sp := bytes.IndexByte(line, ' ')
+		if sp < 0 {
+			break
+		}
+		target := line[sp+1:]
+		n := bytes.IndexByte(target, ' ')
+		if n < 0 {
+			break
+		}
+		target[0] = '/'
+		for i := 1; i < n; i++ {
+			target[i] = 'a'
+		}
+	}
+	return b
+}
+
+// guardEnds returns the offsets in delivered where the guard sees each
+// request end, feeding it one byte at a time. The read buffer holds any
+// head whole, so a request ends within the Read that counts it.
+func guardEnds(t *testing.T, lim Limits, delivered []byte) []int {
+	g := New(&fakeConn{data: delivered, step: 1}, lim, nil)
+	var ends []int
+	buf := make([]byte, len(delivered)+1)
+	off := 0
+	for {
+		n, err := g.Read(buf)
+		off += n
+		if g.sc.msgs > len(ends) {
+			ends = append(ends, off)
+		}
+		if err != nil {
+			return ends
+		}
+	}
+}
