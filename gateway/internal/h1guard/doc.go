@@ -55,7 +55,10 @@
 // # Choices where RFC 9112 leaves room
 //
 //   - Content-Length: 1 to 18 digits, no leading zero except "0" itself;
-//     repeated values (several fields or a comma list) must be identical.
+//     repeated fields must be identical; a comma list ("5, 5") is refused,
+//     as net/http refuses it: every refusal should be the guard's own.
+//   - Request-target: one of the four forms of RFC 9112 3.2 (origin,
+//     absolute, authority for CONNECT, "*" for OPTIONS).
 //   - Transfer-Encoding: only a single field whose value is "chunked"
 //     (any case, surrounding whitespace allowed) on HTTP/1.1. A single field
 //     listing well-formed coding names other than exactly chunked ("gzip,

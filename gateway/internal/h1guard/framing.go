@@ -64,29 +64,24 @@ func (s *scanner) transferEncoding(v []byte) (int, string) {
 	return 501, "transfer_encoding_unsupported"
 }
 
-// parseContentLength parses a Content-Length value, which may be a list of
-// identical values. It returns a reason when the value is refused.
+// parseContentLength parses one Content-Length value: digits only. A list
+// ("5, 5"), which RFC 9110 lets a recipient accept when its values agree,
+// is refused, as the engines behind the guard refuse it: the guard must
+// refuse everything they would, so that every refusal is logged.
+// Repeated fields with one value each are compared by the caller.
 func parseContentLength(v []byte) (int64, string) {
-	n := int64(-1)
-	for more := true; more; {
-		var e []byte
-		e, v, more = nextElem(v)
-		if len(e) == 0 || len(e) > maxCLDigits || (e[0] == '0' && len(e) > 1) {
+	e, _, more := nextElem(v)
+	if more || len(e) == 0 || len(e) > maxCLDigits || (e[0] == '0' && len(e) > 1) {
+		return 0, "content_length_invalid"
+	}
+	var x int64
+	for _, c := range e {
+		if c < '0' || c > '9' {
 			return 0, "content_length_invalid"
 		}
-		var x int64
-		for _, c := range e {
-			if c < '0' || c > '9' {
-				return 0, "content_length_invalid"
-			}
-			x = x*10 + int64(c-'0')
-		}
-		if n >= 0 && x != n {
-			return 0, "content_length_mismatch"
-		}
-		n = x
+		x = x*10 + int64(c-'0')
 	}
-	return n, ""
+	return x, ""
 }
 
 // hasToken reports whether the comma-separated list v holds token, ignoring

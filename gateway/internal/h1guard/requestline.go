@@ -49,6 +49,9 @@ func (s *scanner) target(j int) (int, outcome) {
 func (s *scanner) version(j int) (int, outcome) {
 	b := s.b
 	if s.m.vpos == 0 && s.stop()-j >= 9 && string(b[j:j+9]) == "HTTP/1.1\r" {
+		if !s.targetOK() {
+			return s.fail(j+8, 400, "target_invalid")
+		}
 		s.st = sLineLF
 		return j + 9, outMore
 	}
@@ -79,9 +82,11 @@ func (s *scanner) version(j int) (int, outcome) {
 func (s *scanner) versionEnd(j int) (int, outcome) {
 	major, minor := s.b[j-3], s.b[j-1]
 	switch {
-	case major == '1' && minor == '1':
-	case major == '1' && minor == '0':
-		s.m.h10 = true
+	case major == '1' && (minor == '1' || minor == '0'):
+		s.m.h10 = minor == '0'
+		if !s.targetOK() {
+			return s.fail(j, 400, "target_invalid")
+		}
 	case string(s.b[s.base:j]) == "PRI * HTTP/2.0":
 		if !s.m.h2 || !s.lim.AllowH2C {
 			return s.fail(j, 400, "h2_preface")
@@ -107,4 +112,53 @@ func (s *scanner) preface(j int) (int, outcome) {
 		return j + 1, outPass
 	}
 	return j + 1, outMore
+}
+
+// targetOK checks the form of the request-target just scanned.
+func (s *scanner) targetOK() bool {
+	t0 := s.base + s.m.mlen + 1
+	return targetForm(s.b[s.base:s.base+s.m.mlen], s.b[t0:t0+s.m.tlen])
+}
+
+// targetForm reports whether target is one of the four request-target
+// forms (RFC 9112 3.2) for method: origin-form ("/path"), absolute-form
+// ("scheme://authority..."), authority-form for CONNECT, and "*" for
+// OPTIONS. Anything else ("foo", "0", an IPv6 authority left open) is
+// refused here, before an engine refuses it unseen.
+func targetForm(method, target []byte) bool {
+	switch {
+	case target[0] == '/':
+		return true
+	case string(target) == "*":
+		return string(method) == "OPTIONS"
+	case string(method) == "CONNECT":
+		return !containsByte(target, '/')
+	}
+	i := 0
+	for i < len(target) && isSchemeByte(target[i], i == 0) {
+		i++
+	}
+	rest := target[i:]
+	if i == 0 || len(rest) < 3 || string(rest[:3]) != "://" {
+		return false
+	}
+	authority := rest[3:]
+	if len(authority) > 0 && authority[0] == '[' {
+		return containsByte(authority, ']')
+	}
+	return true
+}
+
+func isSchemeByte(c byte, first bool) bool {
+	letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+	return letter || !first && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')
+}
+
+func containsByte(b []byte, c byte) bool {
+	for _, x := range b {
+		if x == c {
+			return true
+		}
+	}
+	return false
 }

@@ -105,7 +105,12 @@ func requestLineCases() []streamCase {
 		{name: "h2 preface after an empty line", lim: h2c, in: "\r\n" + preface, status: 400, reason: "h2_preface"},
 		{name: "h2 preface cut short", lim: h2c, in: "PRI * HTTP/2.0\r\n\r\nSX\r\n\r\n", status: 400, reason: "h2_preface"},
 		{name: "h2 preface unfinished at EOF", lim: h2c, in: "PRI * HTTP/2.0\r\n\r\nS"},
-		{name: "PRI as an HTTP/1.1 method", lim: h2c, in: "PRI * HTTP/1.1\r\nHost: a\r\n\r\n", deliver: "PRI * HTTP/1.1\r\nHost: a\r\n\r\n"},
+		// "*" is OPTIONS' target only (RFC 9112 3.2.4).
+		{name: "PRI as an HTTP/1.1 method", lim: h2c, in: "PRI * HTTP/1.1\r\nHost: a\r\n\r\n", status: 400, reason: "target_invalid"},
+		{name: "OPTIONS *", in: "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", deliver: "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"},
+		{name: "a target of no form", in: "GET foo HTTP/1.1\r\nHost: a\r\n\r\n", status: 400, reason: "target_invalid"},
+		{name: "absolute-form", in: "GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n", deliver: "GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n"},
+		{name: "an IPv6 authority left open", in: "GET http://[::1/x HTTP/1.1\r\nHost: a\r\n\r\n", status: 400, reason: "target_invalid"},
 		{name: "unfinished head at EOF", in: get + "GET / HTTP/1.1\r\nHost: a\r\n", deliver: get},
 	}
 }
