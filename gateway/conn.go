@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
 	"github.com/pires/go-proxyproto"
 )
 
@@ -24,6 +25,9 @@ type connInfo struct {
 	// xfcc is the X-Forwarded-Client-Cert value for the connection's
 	// client certificate, made on first use.
 	xfcc atomic.Pointer[string]
+	// tls is the TLS state of a connection the HTTP/1.1 engine serves
+	// behind the request validator, which hides the *tls.Conn from it.
+	tls *tls.ConnectionState
 }
 
 type connInfoKey struct{}
@@ -40,8 +44,16 @@ func newConnInfo(c net.Conn) *connInfo {
 	raw := c
 	for unwrapped := false; !unwrapped; {
 		switch pc := raw.(type) {
-		case *tls.Conn:
+		case *h1guard.Conn:
 			raw = pc.NetConn()
+		case *tls.Conn:
+			if ci.tls == nil {
+				cs := pc.ConnectionState()
+				ci.tls = &cs
+			}
+			raw = pc.NetConn()
+		case *countedConn:
+			raw = pc.Conn
 		case *prefixConn:
 			raw = pc.Conn
 		case *headerConn:

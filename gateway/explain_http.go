@@ -70,7 +70,7 @@ func (e *explainer) prologue(rq *request, r *http.Request, ci *connInfo) *Explan
 	if status != 0 {
 		return e.done(status, "%d %s: the method, target or upgrade is refused before routing", status, msg)
 	}
-	if n := headerFields(r.Header); n > rq.lc.options.headerLimit() {
+	if n := headerFields(r); n > rq.lc.options.headerLimit() {
 		e.line("headers", "%d header fields, more than the %d allowed (annotate the Gateway %s to change it)", n, rq.lc.options.headerLimit(), AnnotationMaxRequestHeaders)
 		return e.done(http.StatusRequestHeaderFieldsTooLarge, "431 Request Header Fields Too Large")
 	}

@@ -43,9 +43,15 @@ type request struct {
 // then redirects, answers 404 or forwards.
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq := request{snap: h.s.snap.Load()}
+	ci := connInfoOf(r.Context())
+	if r.TLS == nil {
+		// An HTTPS connection served behind the request validator: net/http
+		// cannot see its *tls.Conn, so the state comes from the connection.
+		r.TLS = ci.tls
+	}
 	// Every request is counted in the metrics; logged if the access log is on.
 	lw, cb := beginLog(w, r)
-	defer finishLog(h.s.metrics, rq.snap, lw, cb, r, connInfoOf(r.Context()))
+	defer finishLog(h.s.metrics, rq.snap, lw, cb, r, ci)
 	w = lw
 	rq.lc = rq.snap.listeners[h.key]
 	if rq.lc == nil {
@@ -95,7 +101,7 @@ func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
 	if status == 0 {
 		rq.upgrade, status = upgradeOf(r)
 	}
-	if status == 0 && headerFields(r.Header) > rq.lc.options.headerLimit() {
+	if status == 0 && headerFields(r) > rq.lc.options.headerLimit() {
 		status, msg = http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large"
 	}
 	if status == 0 && !checkUnderscores(r.Header, rq.lc.options.underscores) {

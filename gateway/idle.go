@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"net"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
 )
 
 // defaultTCPIdleTimeout closes a forwarded TCP connection on which nothing
@@ -42,6 +44,10 @@ func rawConn(c net.Conn) net.Conn {
 		switch w := c.(type) {
 		case *tls.Conn:
 			c = w.NetConn()
+		case *h1guard.Conn:
+			c = w.NetConn()
+		case *countedConn:
+			c = w.Conn
 		case *prefixConn:
 			c = w.Conn
 		case *headerConn:

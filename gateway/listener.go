@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -144,9 +143,9 @@ func (l *listener) dispatch(c net.Conn) {
 func (l *listener) route(c net.Conn, lc *listenerConfig, snap *Snapshot) {
 	switch {
 	case lc.family == familyHTTP:
-		l.deliver(l.plain, c)
+		l.deliver(l.plain, l.guard(c, lc, false))
 	case lc.family == familyTLS && lc.onlyHTTPS():
-		l.deliver(l.secure, tls.Server(c, &tls.Config{GetConfigForClient: lc.tls.GetConfigForClient}))
+		l.conns.Go(func() { l.serveHTTPS(c, lc) })
 	default:
 		l.conns.Go(func() { l.s.serveConn(l, c, lc, snap) })
 	}

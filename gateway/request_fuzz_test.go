@@ -468,6 +468,14 @@ func countAnswers(out []byte, reqs []*http.Request) int {
 func fuzzClientRequests(in []byte) (reqs []*http.Request, whole bool) {
 	br := bufio.NewReader(bytes.NewReader(in))
 	for {
+		// Empty lines before a request line are skipped, as the gateway's
+		// request validator skips up to four (RFC 9112 2.2).
+		for i := 0; i < 4; i++ {
+			if b, err := br.Peek(2); err != nil || string(b) != "\r\n" {
+				break
+			}
+			br.Discard(2)
+		}
 		if _, err := br.Peek(1); err == io.EOF {
 			return reqs, len(reqs) > 0
 		}

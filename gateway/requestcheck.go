@@ -122,11 +122,16 @@ func headerHasToken(vs []string, tok string) bool {
 	return false
 }
 
-// headerFields counts a request's header fields, each value of a repeated
-// header once (security.md HTTP-05: Envoy's max_headers_count).
-func headerFields(h http.Header) int {
+// headerFields counts a request's header fields as they came on the
+// wire: each value of a repeated header once, and Host (or :authority),
+// which net/http keeps apart (security.md HTTP-05: Envoy's
+// max_headers_count). The HTTP/1.1 validator counts the same way.
+func headerFields(r *http.Request) int {
 	n := 0
-	for _, vs := range h {
+	if r.Host != "" {
+		n++
+	}
+	for _, vs := range r.Header {
 		n += len(vs)
 	}
 	return n

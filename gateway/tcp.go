@@ -74,7 +74,7 @@ func (s *Server) serveTLSConn(l *listener, c net.Conn, lc *listenerConfig, snap 
 	}
 	i, _ := lc.tls.Server(tc.ConnectionState().ServerName)
 	if t := lc.terminated[i]; t.routes != nil {
-		l.deliver(l.secure, tc)
+		l.deliverTLS(tc, lc)
 	} else if rt := t.tcp.MatchTCP(local); rt != nil {
 		if cs := tc.ConnectionState(); s.allowTCP(tc, snap, rt.Forward, cs.ServerName, &cs) {
 			s.forwardTCP(tc, rt.Forward, snap, cs.ServerName)
