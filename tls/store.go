@@ -19,6 +19,10 @@ var (
 	ErrNoSNI = errors.New("client sent no server name and no TLS server accepts any name")
 	// ErrUnknownSNI means no server is configured for the client's SNI.
 	ErrUnknownSNI = errors.New("no TLS server is configured for the requested server name")
+	// ErrInvalidSNI means the server name holds bytes no host name has
+	// (crypto/tls passes any bytes on): such a name could carry a CR LF
+	// into a header built from it.
+	ErrInvalidSNI = errors.New("the requested server name is not a host name")
 )
 
 // Store holds the compiled TLS servers of one configuration generation. It
@@ -142,8 +146,12 @@ func (s *Store) index(names []string, i int) {
 
 // GetConfigForClient returns the prebuilt configuration of the server that
 // the client's SNI selects; use it as tls.Config.GetConfigForClient. It
-// fails the handshake with ErrNoSNI or ErrUnknownSNI when no server matches.
+// fails the handshake with ErrNoSNI or ErrUnknownSNI when no server matches,
+// and with ErrInvalidSNI for a name that is not a host name.
 func (s *Store) GetConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	if hello.ServerName != "" && !validSNI([]byte(hello.ServerName)) {
+		return nil, ErrInvalidSNI
+	}
 	i, ok := s.Server(hello.ServerName)
 	if ok {
 		return s.configs[i], nil

@@ -66,6 +66,9 @@ func TestGetConfigForClientErrors(t *testing.T) {
 		{"", ErrNoSNI},
 		{"192.0.2.1", ErrNoSNI},
 		{"b.example.com", ErrUnknownSNI},
+		{"a.example.com\r\nX-Injected: yes", ErrInvalidSNI},
+		{"a.example.com\x00", ErrInvalidSNI},
+		{"a b.example.com", ErrInvalidSNI},
 	}
 	for _, tc := range tests {
 		cfg, err := st.GetConfigForClient(&tls.ClientHelloInfo{ServerName: tc.sni})
