@@ -152,7 +152,10 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 		pc.close()
 		if bodyDone != nil {
 			o.abortBody() // never wait on a stalled client
-			if berr := <-bodyDone; errors.As(berr, new(*clientBodyError)) && ctx.Err() == nil {
+			// The client's fault wins, unless the client went away. A
+			// stalled client is not gone, though net/http cancels the
+			// request on the read error its idle deadline causes.
+			if berr := <-bodyDone; errors.As(berr, new(*clientBodyError)) && (ctx.Err() == nil || errors.Is(berr, os.ErrDeadlineExceeded)) {
 				return nil, berr
 			}
 		}

@@ -23,10 +23,11 @@ func (l *listener) guard(c net.Conn, lc *listenerConfig, secure bool) net.Conn {
 }
 
 // serveHTTPS handshakes a connection of a port whose every server is
-// HTTPS, then hands it to the HTTP engine its ALPN protocol names.
+// HTTPS, within the header timeout, then hands it to the HTTP engine its
+// ALPN protocol names.
 func (l *listener) serveHTTPS(c net.Conn, lc *listenerConfig) {
 	tc := tls.Server(c, &tls.Config{GetConfigForClient: lc.tls.GetConfigForClient})
-	ctx, cancel := context.WithTimeout(context.Background(), helloTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.s.opts.HeaderTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {

@@ -14,9 +14,9 @@ import (
 
 // Limits of the downstream HTTP servers (security.md HTTP-05, HTTP-06).
 const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 5 * time.Minute
-	maxHeaderBytes    = 64 << 10
+	defaultHeaderTimeout = 10 * time.Second
+	idleTimeout          = 5 * time.Minute
+	maxHeaderBytes       = 64 << 10
 )
 
 // listener is one bound socket. It lives as long as some Gateway server
@@ -59,7 +59,7 @@ func (s *Server) bind(k listenerKey) (*listener, error) {
 func (s *Server) newHTTPServer(h http.Handler, name string) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: s.opts.HeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ConnContext:       withConnInfo,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,6 +163,11 @@ func failureOf(ctx context.Context, r *http.Request, err error) failure {
 	switch {
 	case errors.Is(context.Cause(ctx), errRouteTimeout):
 		return failure{status: http.StatusGatewayTimeout, body: bodyTimeout, flags: "UT", details: "response_timeout"}
+	case errors.As(err, new(*clientBodyError)) && errors.Is(err, os.ErrDeadlineExceeded):
+		// The client stopped sending its body for the stream idle timeout:
+		// it is stalled, not gone (net/http cancelled the request on the
+		// read error all the same), and is told so, then closed.
+		return failure{status: http.StatusRequestTimeout, body: "stream timeout", flags: "SI", details: "stream_idle_timeout", close: true}
 	case r.Context().Err() != nil:
 		return failure{flags: "DC", details: "downstream_remote_disconnect"}
 	case errors.As(err, new(*clientBodyError)):

@@ -28,8 +28,9 @@ func upgradeOf(r *http.Request) (string, int) {
 // checkRequest refuses requests no route may see: methods that are not
 // upper case (Istio rejects them), a Host or :authority with characters a
 // host name cannot have (net/http checks HTTP/1 Host headers, not HTTP/2
-// :authority), CONNECT (Envoy's default), TRACE, and an absolute-form
-// target whose scheme is not the connection's.
+// :authority), CONNECT (Envoy's default), TRACE, an absolute-form
+// target whose scheme is not the connection's, and a query of more than
+// maxQueryParams parameters.
 func checkRequest(r *http.Request) (int, string) {
 	for i := 0; i < len(r.Method); i++ {
 		if c := r.Method[i]; c < 'A' || c > 'Z' {
@@ -45,11 +46,16 @@ func checkRequest(r *http.Request) (int, string) {
 	case http.MethodTrace:
 		return http.StatusMethodNotAllowed, ""
 	}
-	if !absoluteSchemeOK(r) {
+	if !absoluteSchemeOK(r) || strings.Count(r.URL.RawQuery, "&") >= maxQueryParams {
 		return http.StatusBadRequest, "Bad Request"
 	}
 	return 0, ""
 }
+
+// maxQueryParams caps the parameters of a query (security.md HTTP-05):
+// a parser that stops counting at its own limit would let the rest reach
+// the upstream unseen by routes and policies (CVE-2026-39825).
+const maxQueryParams = 1000
 
 // absoluteSchemeOK checks the scheme of an absolute-form request-target
 // ("GET https://a.example.com/ HTTP/1.1"): it must be the connection's,

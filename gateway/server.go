@@ -53,6 +53,10 @@ type Options struct {
 	// out like mounted Kubernetes TLS secrets (NAME/tls.crt, NAME/tls.key,
 	// NAME/ca.crt, or NAME.crt and NAME.key). "" disables credentialName.
 	CredentialsDir string
+	// HeaderTimeout bounds how long a client may take to send a request's
+	// head, to finish a TLS handshake, or to send the ClientHello a TLS
+	// port routes by (security.md HTTP-06, TLS-05). If zero, 10 s.
+	HeaderTimeout time.Duration
 	// MaxConnections caps the downstream connections each listener holds
 	// at once; beyond it new connections are closed at once. Zero means
 	// no cap. The Gateway annotation gatehouse.io/max-connections
@@ -114,6 +118,9 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.HeaderTimeout == 0 {
+		opts.HeaderTimeout = defaultHeaderTimeout
 	}
 	if opts.Settle == 0 {
 		opts.Settle = DefaultSettle

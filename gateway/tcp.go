@@ -13,13 +13,6 @@ import (
 	"github.com/pires/go-proxyproto"
 )
 
-// Limits of connections gatehouse serves itself.
-const (
-	// helloTimeout bounds reading a ClientHello for SNI routing, and a TLS
-	// handshake.
-	helloTimeout = 10 * time.Second
-)
-
 // serveConn serves a connection of a TCP port, or of a TLS port that
 // passes some connections through or terminates TLS for TCP servers.
 func (s *Server) serveConn(l *listener, c net.Conn, lc *listenerConfig, snap *Snapshot) {
@@ -42,7 +35,7 @@ func (s *Server) serveConn(l *listener, c net.Conn, lc *listenerConfig, snap *Sn
 // through, untouched, when a passthrough route takes the name; otherwise
 // terminated, then served as HTTPS or forwarded as TCP.
 func (s *Server) serveTLSConn(l *listener, c net.Conn, lc *listenerConfig, snap *Snapshot, local netip.Addr) {
-	c.SetReadDeadline(time.Now().Add(helloTimeout))
+	c.SetReadDeadline(time.Now().Add(s.opts.HeaderTimeout))
 	sni, hello, err := gwtls.PeekClientHello(c, 0)
 	c.SetReadDeadline(time.Time{})
 	if err != nil {
@@ -64,7 +57,7 @@ func (s *Server) serveTLSConn(l *listener, c net.Conn, lc *listenerConfig, snap 
 		return
 	}
 	tc := tls.Server(pc, &tls.Config{GetConfigForClient: lc.tls.GetConfigForClient})
-	ctx, cancel := context.WithTimeout(context.Background(), helloTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.HeaderTimeout)
 	err = tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
