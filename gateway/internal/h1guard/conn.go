@@ -42,9 +42,12 @@ type Conn struct {
 	onRefuse func(*Refusal)
 	sc       scanner
 
-	// Held bytes: buf[r:v] are validated, buf[v:w] an unfinished head.
+	// Held bytes: buf[r:v] are validated; buf[v:w] are an unfinished head,
+	// or, when early is set, the client's bytes that came before the
+	// response to an upgrade or CONNECT request, not yet scanned.
 	buf     *[]byte
 	r, v, w int
+	early   bool
 
 	bad      badKind
 	status   int    // of the refusal to write
@@ -75,6 +78,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
+		if c.early && c.phase.Load() != phasePending {
+			c.decideEarly()
+		}
 		switch {
 		case c.r < c.v:
 			return c.take(p), nil
@@ -82,6 +88,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return c.readRefused(p)
 		case c.bad == badBody:
 			return 0, ErrBadRequestBody
+		case c.early:
+			if err := c.readEarly(); err != nil {
+				return 0, err
+			}
 		case 2*(c.w-c.v) > len(p):
 			// An unfinished head too big to move into p: read into buf.
 			if err := c.fill(); err != nil {
@@ -97,8 +107,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // readDirect reads into p and scans it there: a request arriving whole
 // is returned without a copy. An unfinished head held from before is moved
-// into p first; one left at the end is copied aside. done is false when
-// the caller should go round again.
+// into p first; one left at the end, or bytes that must wait for the
+// response to an upgrade, are copied aside. done is false when the caller
+// should go round again.
 func (c *Conn) readDirect(p []byte) (n int, done bool, err error) {
 	h := 0
 	if c.buf != nil {
@@ -116,11 +127,15 @@ func (c *Conn) readDirect(p []byte) (n int, done bool, err error) {
 	case phasePass:
 		return n, true, err
 	case phasePending:
-		c.refuse(c.sc.early())
-		return 0, false, nil
+		// Nothing else is held while an upgrade awaits its response, so
+		// h is 0: p[:n] is all the client's, to wait for the response.
+		c.hold(p[:n])
+		c.early = true
+		c.limitEarly()
+		return 0, err != nil && c.bad == badNone, err
 	}
 	n, d, out := c.sc.scan(p[:h+n], h)
-	if out == outMore && d < n {
+	if (out == outMore || out == outPending) && d < n {
 		c.hold(p[d:n])
 	}
 	c.settle(out)
@@ -138,12 +153,7 @@ func (c *Conn) fill() error {
 	b := c.room()
 	n, err := c.Conn.Read(b[c.w:])
 	if n > 0 {
-		m, d, out := c.sc.scan(b[:c.w+n], c.w)
-		c.v, c.w = d, m
-		if out == outBad {
-			c.w = d
-		}
-		c.settle(out)
+		c.scanHeld(c.w, c.w+n)
 	}
 	if c.r < c.v || c.bad != badNone {
 		return nil
@@ -151,21 +161,73 @@ func (c *Conn) fill() error {
 	return err
 }
 
-// settle acts on the outcome of a scan.
+// scanHeld scans buf[i:end], bytes just read after an unfinished head or
+// early bytes a response just let through, and keeps what it must.
+func (c *Conn) scanHeld(i, end int) {
+	m, d, out := c.sc.scan((*c.buf)[:end], i)
+	c.v, c.w = d, m
+	if out == outBad {
+		c.w = d
+	}
+	c.settle(out)
+	if c.buf != nil && c.r == c.w {
+		c.release()
+	}
+}
+
+// settle acts on the outcome of a scan, once the bytes after the
+// deliverable ones are in buf[v:w].
 func (c *Conn) settle(out outcome) {
 	switch out {
 	case outPass:
 		c.phase.Store(phasePass)
 	case outPending:
 		c.setPending()
+		c.early = c.v < c.w
+		c.limitEarly()
 	case outBad:
-		if c.sc.ref.Reason == reasonEarly {
-			// The upgrade request was delivered: its response still decides
-			// whether a refusal may be written.
-			c.setPending()
-		}
 		c.refuse(c.sc.ref)
 	}
+}
+
+// readEarly reads more of the client's bytes while an upgrade or CONNECT
+// request awaits its response, with some held already. It holds them and
+// returns only the socket's error: net/http's background read must get
+// neither a byte, which it would keep as the next request's, nor an error
+// of the guard's, which would cancel the request's context. The caller
+// goes round again, and delivers or scans the held bytes once the response
+// is written.
+func (c *Conn) readEarly() error {
+	b := c.room()
+	n, err := c.Conn.Read(b[c.w:min(len(b), c.v+c.sc.lim.MaxHeaderBytes+1)])
+	c.w += n
+	c.limitEarly()
+	if c.bad != badNone {
+		return nil
+	}
+	return err
+}
+
+// limitEarly refuses the held early bytes when there are more of them
+// than MaxHeaderBytes.
+func (c *Conn) limitEarly() {
+	if c.early && c.w-c.v > c.sc.lim.MaxHeaderBytes {
+		c.w, c.early = c.v, false
+		c.refuse(c.sc.early())
+	}
+}
+
+// decideEarly settles the held early bytes once the response is written:
+// after a 101 (or a 2xx to CONNECT) they are delivered as they are; after
+// any other final response they are scanned as the start of the next
+// request.
+func (c *Conn) decideEarly() {
+	c.early = false
+	if c.phase.Load() == phasePass {
+		c.v = c.w
+		return
+	}
+	c.scanHeld(c.v, c.w)
 }
 
 // refuse enters the refused state and reports r.
@@ -232,7 +294,7 @@ func (c *Conn) hold(h []byte) {
 	c.r, c.v, c.w = 0, 0, copy(*bp, h)
 }
 
-// room moves the held head to the front of buf, grows buf if it is full,
+// room moves the held bytes to the front of buf, grows buf if it is full,
 // and returns it.
 func (c *Conn) room() []byte {
 	b := *c.buf

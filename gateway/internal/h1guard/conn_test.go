@@ -78,21 +78,64 @@ func TestHeldHeadSurvivesTimeout(t *testing.T) {
 	}
 }
 
-// TestRefusedThen101 checks that no refusal is written into a connection
-// the engine has already switched with a 101.
-func TestRefusedThen101(t *testing.T) {
-	f := &fakeConn{more: true, data: []byte(wsReq + "early")}
-	g := New(f, Limits{}, nil)
-	readOnce(t, g, 4096)
-	if _, err := readOnce(t, g, 1); !errors.Is(err, errWait) {
-		t.Fatalf("background Read error = %v, want the timeout", err)
+// TestPendingBackgroundRead plays net/http's order around an upgrade
+// request with client bytes right behind it: the engine reads the request,
+// reads one byte in the background while its handler runs, and that read
+// must return neither a held byte (net/http would keep it as the next
+// request's) nor an error of the guard's (it would cancel the request's
+// context), only the socket's own once net/http's deadline aborts it (here
+// errWait). Then the engine writes its response and reads again: the
+// response decides what becomes of the held bytes.
+func TestPendingBackgroundRead(t *testing.T) {
+	over := strings.Repeat("\x00", 101)
+	tests := []struct {
+		name     string
+		lim      Limits
+		early    string // the client's bytes after the upgrade request
+		response string
+		size     int    // of the read after the response
+		read     string // what it returns
+		err      error
+		written  string // what the guard writes after the response
+		reason   string // of the refusal, "" for none
+	}{
+		{name: "101 delivers the held bytes", early: frames, response: ws101, size: 4096, read: frames},
+		{name: "403 delivers a held request", early: get, response: resp403, size: 4096, read: get},
+		{name: "403 then a background read of the held request", early: get, response: resp403, size: 1, read: "G"},
+		{name: "403 refuses held bytes that are not HTTP", early: frames, response: resp403, size: 4096, err: io.EOF, written: string(responses[400]), reason: "request_line_invalid"},
+		{name: "over the limit then 101 writes nothing", lim: Limits{MaxHeaderBytes: 100}, early: over, response: ws101, size: 4096, err: io.EOF, reason: reasonEarly},
+		{name: "over the limit then 403 refuses", lim: Limits{MaxHeaderBytes: 100}, early: over, response: resp403, size: 4096, err: io.EOF, written: string(responses[400]), reason: reasonEarly},
 	}
-	g.Write([]byte(ws101))
-	if _, err := readOnce(t, g, 4096); err != io.EOF {
-		t.Fatalf("Read error = %v, want io.EOF", err)
-	}
-	if f.out.String() != ws101 {
-		t.Errorf("the client got %q, want only the 101", f.out.String())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeConn{more: true, step: 7, data: []byte(wsReq)}
+			var res result
+			g := guarded(f, tc.lim, &res)
+			if got, err := readOnce(t, g, 4096); got != wsReq || err != nil {
+				t.Fatalf("first Read = %q, %v; want the upgrade request", got, err)
+			}
+			f.push(tc.early)
+			for range 2 {
+				if got, err := readOnce(t, g, 1); got != "" || !errors.Is(err, errWait) {
+					t.Fatalf("background Read = %q, %v; want nothing and the timeout", got, err)
+				}
+			}
+			if len(f.data) != 0 || f.out.Len() != 0 {
+				t.Fatalf("the background reads left %d client bytes unread and wrote %q; want all read and nothing written", len(f.data), f.out.String())
+			}
+			if _, err := g.Write([]byte(tc.response)); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := readOnce(t, g, tc.size); got != tc.read || err != tc.err {
+				t.Errorf("Read after the response = %q, %v; want %q, %v", got, err, tc.read, tc.err)
+			}
+			if want := tc.response + tc.written; f.out.String() != want {
+				t.Errorf("the client got %q, want %q", f.out.String(), want)
+			}
+			if got := reasonOf(res.refusal(t)); got != tc.reason {
+				t.Errorf("refusal reason %q, want %q", got, tc.reason)
+			}
+		})
 	}
 }
 

@@ -45,10 +45,31 @@
 // After a request with an Upgrade field and "upgrade" in Connection (HTTP/1.1
 // only, RFC 9110 7.8), or a CONNECT request, and after its body, the guard
 // watches the start of the engine's writes (at no other time does Write
-// look at what it writes). A 101 response (or a 2xx to CONNECT) switches the connection to
-// pass-through for good; another final response resumes validation at the
-// next request; 1xx interim responses change nothing. Bytes from the client
-// before the final response are refused (data_before_upgrade_response).
+// look at what it writes). A 101 response (or a 2xx to CONNECT) switches
+// the connection to pass-through for good; another final response resumes
+// validation at the next request; 1xx interim responses change nothing.
+//
+// Clients may send before that response: an h2c upgrade client sends the
+// HTTP/2 preface right behind its request, some WebSocket clients their
+// first frame. Such bytes are held, neither delivered nor refused, until the
+// final response is written. After a 101 (or a 2xx to CONNECT) the next
+// Read delivers them first; after another final response they are validated
+// as the start of the next request, as if they had come after it. More than
+// MaxHeaderBytes held is refused (data_before_upgrade_response, 400); the
+// refusal is written only if the response did not switch the connection.
+//
+// While bytes are held, Read goes on reading and holding them and returns
+// only the socket's error, never a byte. That is what net/http's background
+// read needs while the handler runs: a byte would be kept as the next
+// request's, and an error other than the timeout of its own abort would
+// cancel the request's context. net/http aborts that read when a handler
+// hijacks, before a WebSocket or h2c handler writes its 101, and after it
+// has flushed any other response; its next Read finds the held bytes
+// decided. An engine must write the final response before it reads again,
+// as net/http, those hijackers and fasthttp do: a Read already waiting on
+// the socket when the response is written returns the held bytes only once
+// the socket returns.
+//
 // With Limits.AllowH2C, an HTTP/2 connection preface as the very first bytes
 // passes the whole connection through (h2c with prior knowledge).
 //

@@ -121,8 +121,8 @@ func (s *scanner) headEnd(k int) (int, outcome) {
 }
 
 // msgEnd is called at the end of a request, with k just past it. After an
-// upgrade or CONNECT request the client must wait for the response: bytes
-// already here are refused.
+// upgrade or CONNECT request the scan stops: what the client sends next is
+// HTTP or not depending on the response, so the bytes after k wait for it.
 func (s *scanner) msgEnd(k int) (int, outcome) {
 	s.msgs++
 	s.st = sLine
@@ -131,9 +131,7 @@ func (s *scanner) msgEnd(k int) (int, outcome) {
 	if !s.m.upgrade {
 		return k, outMore
 	}
-	if k < len(s.b) {
-		return s.failEarly(k)
-	}
+	s.cut = k
 	return k, outPending
 }
 

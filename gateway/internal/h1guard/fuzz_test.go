@@ -11,8 +11,10 @@ import (
 
 // Fuzz flags.
 const (
-	fuzzH2C   = 1 << iota // Limits.AllowH2C
-	fuzzSmall             // small limits the fuzzer can reach
+	fuzzH2C     = 1 << iota // Limits.AllowH2C
+	fuzzSmall               // small limits the fuzzer can reach
+	fuzzRespond             // the engine answers upgrades once the client is done
+	fuzzSwitch              // ... with a 101, else with a 403
 )
 
 // fuzzLimits returns the limits flags select.
@@ -43,12 +45,34 @@ func (c *piecesConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// feed runs a guard over pieces, read size bytes at a time.
-func feed(t *testing.T, lim Limits, size int, pieces ...[]byte) result {
+// fuzzResponse returns the engine's answer to upgrade requests that flags
+// select, "" for none.
+func fuzzResponse(flags uint8) string {
+	switch {
+	case flags&fuzzRespond == 0:
+		return ""
+	case flags&fuzzSwitch != 0:
+		return ws101
+	}
+	return resp403
+}
+
+// feed runs a guard over pieces, read size bytes at a time. The guard holds
+// the client's bytes after an upgrade request until its response; the
+// engine writes resp (if not "") only when the client is done, so the guard
+// holds all of them, however they arrive, and reads on until no upgrade
+// awaits a response.
+func feed(t *testing.T, lim Limits, size int, resp string, pieces ...[]byte) result {
 	c := &piecesConn{pieces: pieces}
 	var res result
 	g := New(c, lim, func(r *Refusal) { res.refusals = append(res.refusals, r) })
 	drain(t, g, size, &res)
+	for resp != "" && g.phase.Load() == phasePending {
+		if _, err := g.Write([]byte(resp)); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, g, size, &res)
+	}
 	res.written = c.out.String()
 	return res
 }
@@ -68,23 +92,27 @@ func FuzzGuard(f *testing.F) {
 	}
 	f.Add([]byte(wsReq+frames), uint16(len(wsReq)), uint8(0), uint8(0))
 	f.Add([]byte(connect+get), uint16(3), uint8(1), uint8(0))
+	f.Add([]byte(wsReq+frames), uint16(len(wsReq)+3), uint8(0), uint8(fuzzRespond|fuzzSwitch))
+	f.Add([]byte(h2cReq+h2Preface+h2Settings), uint16(len(h2cReq)), uint8(7), uint8(fuzzRespond|fuzzSwitch))
+	f.Add([]byte(wsReq+get+wsReq+frames), uint16(len(wsReq)+5), uint8(3), uint8(fuzzRespond))
+	f.Add([]byte(connect+"\r\n"+get+frames), uint16(len(connect)), uint8(0), uint8(fuzzRespond|fuzzSmall))
 	// A head longer than one 4096-byte read, then a bad one.
 	f.Add([]byte(withField("X-A: "+strings.Repeat("c", 4100)+"\r\n")+"0\r\nX-T: a\n\r\n"), uint16(105), uint8(0), uint8(0))
 	f.Fuzz(func(t *testing.T, in []byte, split uint16, size uint8, flags uint8) {
 		if len(in) > 64<<10 {
 			t.Skip("long inputs only repeat shorter ones, slowly")
 		}
-		lim := fuzzLimits(flags)
+		lim, resp := fuzzLimits(flags), fuzzResponse(flags)
 		k := int(split) % (len(in) + 1)
-		whole := feed(t, lim, 4096, bytes.Clone(in))
-		parts := feed(t, lim, 2+int(size)%64, bytes.Clone(in[:k]), bytes.Clone(in[k:]))
+		whole := feed(t, lim, 4096, resp, bytes.Clone(in))
+		parts := feed(t, lim, 2+int(size)%64, resp, bytes.Clone(in[:k]), bytes.Clone(in[k:]))
 		checkSame(t, whole, parts)
-		again := feed(t, lim, 4096, []byte(whole.delivered))
+		again := feed(t, lim, 4096, resp, []byte(whole.delivered))
 		if again.delivered != whole.delivered || len(again.refusals) != 0 {
 			t.Fatalf("the delivered bytes %q do not re-validate: delivered %q, refusals %v",
 				whole.delivered, again.delivered, again.refusals)
 		}
-		checkBoundaries(t, lim, []byte(whole.delivered))
+		checkBoundaries(t, lim, resp, []byte(whole.delivered))
 	})
 }
 
@@ -116,16 +144,17 @@ func checkSame(t *testing.T, a, b result) {
 // the two must agree, or a request could be smuggled past the guard.
 // net/http refuses many targets the guard leaves to the router ("0",
 // "foo"), which would end the comparison early; so each target is first
-// replaced, in place and at the same length, by "/aaa...".
-func checkBoundaries(t *testing.T, lim Limits, delivered []byte) {
+// replaced, in place and at the same length, by "/aaa...". After a 101 the
+// bytes are not requests: the comparison ends there.
+func checkBoundaries(t *testing.T, lim Limits, resp string, delivered []byte) {
 	t.Helper()
 	if bytes.HasPrefix(delivered, []byte("PRI * HTTP/2.0")) {
 		return // the guard passed an HTTP/2 connection through
 	}
-	ends := guardEnds(t, lim, delivered)
+	ends, passed := guardEnds(t, lim, resp, delivered)
 	b := plainTargets(delivered, ends)
 	br := bufio.NewReader(bytes.NewReader(b))
-	for i := 0; ; i++ {
+	for i := 0; !passed || i < len(ends); i++ {
 		req, err := http.ReadRequest(br)
 		if err != nil {
 			return // net/http refuses (or the bytes end): nothing it accepts
@@ -164,11 +193,12 @@ func plainTargets(delivered []byte, ends []int) []byte {
 }
 
 // guardEnds returns the offsets in delivered where the guard sees each
-// request end, feeding it one byte at a time. The read buffer holds any
-// head whole, so a request ends within the Read that counts it.
-func guardEnds(t *testing.T, lim Limits, delivered []byte) []int {
+// request end, feeding it one byte at a time, and whether a 101 ended the
+// requests. The read buffer holds any head whole, so a request ends within
+// the Read that counts it. The engine answers an upgrade request with resp
+// (if not "") as soon as it has read it, so the guard holds nothing.
+func guardEnds(t *testing.T, lim Limits, resp string, delivered []byte) (ends []int, passed bool) {
 	g := New(&fakeConn{data: delivered, step: 1}, lim, nil)
-	var ends []int
 	buf := make([]byte, len(delivered)+1)
 	off := 0
 	for {
@@ -177,8 +207,11 @@ func guardEnds(t *testing.T, lim Limits, delivered []byte) []int {
 		if g.sc.msgs > len(ends) {
 			ends = append(ends, off)
 		}
+		if resp != "" && g.phase.Load() == phasePending {
+			g.Write([]byte(resp))
+		}
 		if err != nil {
-			return ends
+			return ends, g.phase.Load() == phasePass
 		}
 	}
 }

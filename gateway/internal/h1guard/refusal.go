@@ -2,8 +2,8 @@ package h1guard
 
 import "strconv"
 
-// reasonEarly is the reason for client bytes sent before the response to
-// an upgrade or CONNECT request.
+// reasonEarly is the reason for refusing client bytes sent before the
+// response to an upgrade or CONNECT request: more than the guard holds.
 const reasonEarly = "data_before_upgrade_response"
 
 // maxLogField bounds each of Refusal's Method, Target and Proto.
@@ -27,16 +27,9 @@ func (s *scanner) fail(at, status int, reason string) (int, outcome) {
 	return at, outBad
 }
 
-// failEarly records bytes at b[at] that came before the response to an
-// upgrade or CONNECT request.
-func (s *scanner) failEarly(at int) (int, outcome) {
-	s.cut = at
-	s.ref = s.early()
-	return at, outBad
-}
-
-// early returns the refusal of bytes that came before the response to an
-// upgrade or CONNECT request, naming that request.
+// early returns the refusal of more bytes than Limits.MaxHeaderBytes
+// before the response to an upgrade or CONNECT request, naming that
+// request.
 func (s *scanner) early() *Refusal {
 	r := &Refusal{Status: 400, Reason: reasonEarly}
 	s.line.fill(r)

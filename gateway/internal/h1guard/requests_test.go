@@ -68,8 +68,7 @@ func fieldCases() []streamCase {
 
 // requestLineCases are request lines, HTTP-11, pipelining and empty lines.
 func requestLineCases() []streamCase {
-	const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-	const settings = "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+	const preface, settings = h2Preface, h2Settings
 	h2c := Limits{AllowH2C: true}
 	return []streamCase{
 		good("pipelined GETs", get+get+get),

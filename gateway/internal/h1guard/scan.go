@@ -41,7 +41,7 @@ type outcome uint8
 const (
 	outMore    outcome = iota // all scanned; an unfinished head is held
 	outPass                   // HTTP/2 preface: the rest passes through
-	outPending                // an upgrade or CONNECT request just ended
+	outPending                // an upgrade or CONNECT request ended; the rest waits unscanned
 	outBad                    // a violation; see scanner.ref
 )
 
@@ -58,7 +58,7 @@ type scanner struct {
 	m     msg
 	line  savedLine
 	ref   *Refusal // the violation, once there is one
-	cut   int      // where the deliverable bytes end, after a violation
+	cut   int      // where the deliverable bytes end, after outBad or outPending
 
 	// Valid during one scan call only.
 	b    []byte
@@ -101,7 +101,9 @@ type msg struct {
 // unfinished head the last call left, if any. Skipped empty lines are
 // removed from b in place. It returns the new length n of b, how many bytes
 // from its start may be delivered now, and the outcome. After outMore the
-// bytes b[deliver:n] are an unfinished head to hold.
+// bytes b[deliver:n] are an unfinished head to hold; after outPending they
+// are the client's bytes that came with an upgrade or CONNECT request, not
+// scanned: they wait for its response.
 func (s *scanner) scan(b []byte, i int) (n, deliver int, out outcome) {
 	s.b, s.base, s.gap, s.seg = b, i-s.hb, 0, i
 	j := i
@@ -116,6 +118,9 @@ func (s *scanner) scan(b []byte, i int) (n, deliver int, out outcome) {
 		s.hb = len(b) - s.base
 		n = s.flush(len(b))
 		deliver = n - s.holding()
+	case outPending:
+		n = s.flush(len(b))
+		deliver = s.cut - s.gap
 	default:
 		n = s.flush(len(b))
 		deliver = n

@@ -17,8 +17,8 @@ type watcher struct {
 
 // Write writes p to the wrapped conn. While an upgrade or CONNECT request
 // awaits its final response, it first reads the status line in p and
-// settles the phase, so a client answering the response can never be seen
-// as early. Otherwise it only loads one atomic.
+// settles the phase, so the bytes of a client answering the response are
+// never held as early ones. Otherwise it only loads one atomic.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.phase.Load() == phasePending {
 		c.observe(p)
