@@ -25,7 +25,7 @@ func newH2CHandler(next http.Handler) http.Handler {
 	})
 	return h2c.NewHandler(upgraded, &http2.Server{
 		MaxConcurrentStreams:         100,
-		MaxReadFrameSize:             1 << 20,
+		MaxReadFrameSize:             16 << 10,
 		MaxUploadBufferPerConnection: 1 << 20,
 		MaxUploadBufferPerStream:     64 << 10,
 		IdleTimeout:                  idleTimeout,

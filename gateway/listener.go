@@ -65,7 +65,11 @@ func (s *Server) newHTTPServer(h http.Handler, name string) *http.Server {
 		ConnContext:       withConnInfo,
 		ConnState:         s.idle.track,
 		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams:          100,
+			MaxConcurrentStreams: 100,
+			// Envoy's and the protocol's default: clients that send frames
+			// as large as advertised, whatever the flow-control window, are
+			// not reset.
+			MaxReadFrameSize:              16 << 10,
 			MaxReceiveBufferPerConnection: 1 << 20,
 			MaxReceiveBufferPerStream:     64 << 10,
 		},

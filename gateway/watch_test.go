@@ -185,9 +185,16 @@ func TestCFG04ConfigMapSwap(t *testing.T) {
 			want, port = "a", a
 		}
 		cm.swap(map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(port)})
-		p.waitBody(t, want)
+		// One reload per swap: the generation reaches i+2 and no further.
+		deadline := time.Now().Add(5 * time.Second)
+		for g.srv.Snapshot().Gen < uint64(i+2) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
 		if gen := g.srv.Snapshot().Gen; gen != uint64(i+2) {
 			t.Fatalf("after swap %d the generation is %d, want %d: one reload per swap", i+1, gen, i+2)
+		}
+		if _, body, _ := g.get(80, "", "/"); body != want {
+			t.Fatalf("after swap %d: %q, want %q", i+1, body, want)
 		}
 	}
 	// Every link dangling: the ports keep answering with the last good

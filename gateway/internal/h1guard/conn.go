@@ -261,7 +261,7 @@ func (c *Conn) readRefused(p []byte) (int, error) {
 	}
 	if !c.answered {
 		c.answered = true
-		if c.phase.Load() != phasePass {
+		if c.phase.Load() != phasePass && c.status != 0 {
 			// An error here changes nothing: the connection is ending.
 			_, _ = c.Conn.Write(responses[c.status])
 		}

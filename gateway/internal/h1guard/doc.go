@@ -164,7 +164,9 @@ func (l Limits) withDefaults() Limits {
 // "invalid_chunk".
 type Refusal struct {
 	// Status is the response status: 400, 414, 431, 501 or 505. For a
-	// violation in a body it is informational; nothing is written.
+	// violation in a body it is informational; nothing is written. It is
+	// 0 for a broken HTTP/2 connection preface: the client speaks HTTP/2,
+	// so the connection closes without an HTTP/1.1 answer.
 	Status int
 	// Reason names the violation.
 	Reason string

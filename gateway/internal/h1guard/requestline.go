@@ -105,7 +105,9 @@ func (s *scanner) versionEnd(j int) (int, outcome) {
 func (s *scanner) preface(j int) (int, outcome) {
 	const rest = "\n\r\nSM\r\n\r\n"
 	if s.b[j] != rest[s.m.vpos] {
-		return s.fail(j, 400, "h2_preface")
+		// A client speaking HTTP/2 would read an HTTP/1.1 answer as a
+		// broken frame: the connection closes without one.
+		return s.fail(j, 0, "h2_preface_invalid")
 	}
 	s.m.vpos++
 	if s.m.vpos == len(rest) {

@@ -102,7 +102,7 @@ func requestLineCases() []streamCase {
 		{name: "HTTP-11 h2 preface with AllowH2C", lim: h2c, in: preface + settings + "\r\n\n\x00", deliver: preface + settings + "\r\n\n\x00"},
 		{name: "h2 preface after a request", lim: h2c, in: get + preface, deliver: get, status: 400, reason: "h2_preface"},
 		{name: "h2 preface after an empty line", lim: h2c, in: "\r\n" + preface, status: 400, reason: "h2_preface"},
-		{name: "h2 preface cut short", lim: h2c, in: "PRI * HTTP/2.0\r\n\r\nSX\r\n\r\n", status: 400, reason: "h2_preface"},
+		{name: "h2 preface cut short", lim: h2c, in: "PRI * HTTP/2.0\r\n\r\nSX\r\n\r\n", status: 0, reason: "h2_preface_invalid"},
 		{name: "h2 preface unfinished at EOF", lim: h2c, in: "PRI * HTTP/2.0\r\n\r\nS"},
 		// "*" is OPTIONS' target only (RFC 9112 3.2.4).
 		{name: "PRI as an HTTP/1.1 method", lim: h2c, in: "PRI * HTTP/1.1\r\nHost: a\r\n\r\n", status: 400, reason: "target_invalid"},
