@@ -1,0 +1,159 @@
+package h2guard
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/net/http2"
+)
+
+// serveXNet serves h with golang.org/x/net/http2's ServeConn (h2c with
+// prior knowledge) behind guards, until the test ends.
+func serveXNet(t *testing.T, h http.Handler) *guardListener {
+	t.Helper()
+	return serveXNetOn(t, listen(t), h)
+}
+
+// serveXNetOn serves h with x/net's ServeConn on l until the test ends.
+func serveXNetOn(t *testing.T, l *guardListener, h http.Handler) *guardListener {
+	t.Helper()
+	srv := &http2.Server{MaxConcurrentStreams: 100}
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	serveOnce(t, func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { srv.ServeConn(c, &http2.ServeConnOpts{Handler: h}) })
+		}
+	})
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l
+}
+
+// TestXNetRapidReset runs the rapid reset attack against x/net's server:
+// 1000 streams, each reset as soon as it is opened.
+func TestXNetRapidReset(t *testing.T) {
+	var calls atomic.Int32
+	l := serveXNet(t, counted(&calls))
+	h := dialH2(t, l.Addr().String())
+	checkAttacked(t, h, l, h.rapidResets(1, 1000), 999, &calls)
+}
+
+// h2cTransport returns an HTTP/2 client transport that speaks h2c with
+// prior knowledge.
+func h2cTransport() *http2.Transport {
+	return &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+}
+
+// getN sends n sequential GETs to url with c and checks each answer.
+func getN(t *testing.T, c *http.Client, url string, n int) {
+	t.Helper()
+	for i := range n {
+		resp, err := c.Get(url)
+		if err != nil {
+			t.Fatalf("GET %d: %v", i, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || string(body) != "ok" {
+			t.Fatalf("GET %d: %d %q, %v", i, resp.StatusCode, body, err)
+		}
+	}
+}
+
+// TestXNetWellBehaved sends 1000 sequential GETs on one connection: the
+// guard watches it and never closes it.
+func TestXNetWellBehaved(t *testing.T) {
+	var calls atomic.Int32
+	l := serveXNet(t, counted(&calls))
+	tr := h2cTransport()
+	defer tr.CloseIdleConnections()
+	getN(t, &http.Client{Transport: tr}, "http://"+l.Addr().String()+"/", 1000)
+	if len(l.conns) != 1 {
+		t.Fatalf("%d connections for 1000 GETs, want 1", len(l.conns))
+	}
+	if g := <-l.conns; !g.Active() {
+		t.Error("the guard did not see HTTP/2")
+	}
+	l.noClose(t)
+}
+
+// TestXNetSomeResets opens 600 streams on one connection, lets 400 of
+// them complete and resets the other 200: a third, so the connection
+// stays open and answers a PING.
+func TestXNetSomeResets(t *testing.T) {
+	var calls atomic.Int32
+	l := serveXNet(t, counted(&calls))
+	h := dialH2(t, l.Addr().String())
+	for i := range 600 {
+		id := 2*uint32(i) + 1
+		err := h.get(id)
+		if i%3 == 2 && err == nil {
+			err = h.w.WriteRSTStream(id, http2.ErrCodeCancel)
+		}
+		if err == nil {
+			err = h.bw.Flush()
+		}
+		if err != nil {
+			t.Fatalf("stream %d: %v", id, err)
+		}
+		if i%3 != 2 {
+			h.awaitStream(t, id)
+		}
+	}
+	h.ping(t)
+	l.noClose(t)
+}
+
+// ping sends a PING and reads until its answer; it fails on a GOAWAY.
+func (h *h2Client) ping(t *testing.T) {
+	t.Helper()
+	data := [8]byte{'g', 'a', 't', 'e'}
+	if err := h.w.WritePing(false, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := h.r.ReadFrame()
+		if err != nil {
+			t.Fatalf("waiting for the PING's answer: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY %v waiting for the PING's answer", f.ErrCode)
+		case *http2.PingFrame:
+			if f.IsAck() && f.Data == data {
+				return
+			}
+		}
+	}
+}
