@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h2guard"
 	"github.com/pires/go-proxyproto"
 )
 
@@ -45,6 +46,10 @@ func newConnInfo(c net.Conn) *connInfo {
 	for unwrapped := false; !unwrapped; {
 		switch pc := raw.(type) {
 		case *h1guard.Conn:
+			raw = pc.NetConn()
+		case *h2guard.Conn:
+			raw = pc.NetConn()
+		case *h2guard.TLSConn:
 			raw = pc.NetConn()
 		case *tls.Conn:
 			if ci.tls == nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h2guard"
 )
 
 // defaultTCPIdleTimeout closes a forwarded TCP connection on which nothing
@@ -45,6 +46,10 @@ func rawConn(c net.Conn) net.Conn {
 		case *tls.Conn:
 			c = w.NetConn()
 		case *h1guard.Conn:
+			c = w.NetConn()
+		case *h2guard.Conn:
+			c = w.NetConn()
+		case *h2guard.TLSConn:
 			c = w.NetConn()
 		case *countedConn:
 			c = w.Conn

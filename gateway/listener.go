@@ -52,6 +52,10 @@ func (s *Server) bind(k listenerKey) (*listener, error) {
 	l.http.Protocols.SetHTTP1(true)
 	l.http.Protocols.SetUnencryptedHTTP2(true)
 	l.tls = s.newHTTPServer(h, ln.Addr().String())
+	if err := l.newH2Server(l.tls, h); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -147,7 +151,7 @@ func (l *listener) dispatch(c net.Conn) {
 func (l *listener) route(c net.Conn, lc *listenerConfig, snap *Snapshot) {
 	switch {
 	case lc.family == familyHTTP:
-		l.deliver(l.plain, l.guard(c, lc, false))
+		l.deliver(l.plain, l.h2Guard(l.guard(c, lc, false)))
 	case lc.family == familyTLS && lc.onlyHTTPS():
 		l.conns.Go(func() { l.serveHTTPS(c, lc) })
 	default:

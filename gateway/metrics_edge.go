@@ -13,6 +13,7 @@ type edgeMetrics struct {
 	proxy       *prometheus.CounterVec // by reason
 	conns       *prometheus.CounterVec // connections refused, by reason
 	fdExhausted prometheus.Counter
+	h2Closed    *prometheus.CounterVec // by reason
 }
 
 func newEdgeMetrics(reg *prometheus.Registry) edgeMetrics {
@@ -30,7 +31,9 @@ func newEdgeMetrics(reg *prometheus.Registry) edgeMetrics {
 		[]string{"reason"})
 	m.fdExhausted = prometheus.NewCounter(prometheus.CounterOpts{Name: "gatehouse_accept_fd_exhausted_total",
 		Help: "Accepts that failed for want of file descriptors; each closes the longest idle keep-alive connections."})
-	reg.MustRegister(m.misdirected, m.refused, m.proxy, m.conns, m.fdExhausted)
+	m.h2Closed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_http2_connections_closed_total",
+		Help: "HTTP/2 connections closed for abuse, by reason (premature_resets: rapid reset)."}, []string{"reason"})
+	reg.MustRegister(m.misdirected, m.refused, m.proxy, m.conns, m.fdExhausted, m.h2Closed)
 	return m
 }
 
@@ -66,5 +69,12 @@ func (m *metrics) connRefused(reason string) {
 func (m *metrics) fdExhausted() {
 	if m != nil {
 		m.edge.fdExhausted.Inc()
+	}
+}
+
+// h2Closed counts an HTTP/2 connection closed for abuse.
+func (m *metrics) h2Closed(reason string) {
+	if m != nil {
+		m.edge.h2Closed.WithLabelValues(reason).Inc()
 	}
 }
