@@ -32,8 +32,16 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Respo
 		localReply(w, r, http.StatusInternalServerError, "")
 		return
 	}
-	s.tunnels.add(conn)
-	defer s.tunnels.remove(conn)
+	// Shutdown closes the tunnel at its deadline; a WebSocket one gets a
+	// close frame (1001, going away) first.
+	var tracked io.Closer = conn
+	var relay *wsRelay
+	if strings.EqualFold(want, "websocket") {
+		relay = newWSRelay(conn)
+		tracked = &wsTunnel{conn: conn, relay: relay}
+	}
+	s.tunnels.add(tracked)
+	defer s.tunnels.remove(tracked)
 	defer conn.Close()
 	defer up.Close()
 	if err := writeSwitch(brw.Writer, resp, want); err != nil {
@@ -41,7 +49,12 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Respo
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { pipe(up, brw.Reader) })
-	pipe(conn, up)
+	if relay != nil {
+		relay.copyFrom(up)
+		closeWrite(conn)
+	} else {
+		pipe(conn, up)
+	}
 	wg.Wait()
 }
 
