@@ -70,7 +70,8 @@ func TestJWT07Audience(t *testing.T) {
 // gatehouse's choice (authz/doc.go): the Bearer scheme matches without
 // regard to case (RFC 7235), so "bearer <token>" is verified; a header
 // without the scheme ("Basic ...", or "Bearer" alone) carries no token;
-// junk after the token is 401.
+// junk after the token is 401, and so is a second token, even a copy of
+// the first ("Jwt is not unique").
 func TestJWT09MissingVersusInvalid(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
@@ -100,6 +101,8 @@ func TestJWT09MissingVersusInvalid(t *testing.T) {
 			azJWTCase{"valid token on " + p.path, api, p.path, auth("Bearer " + good), 200, "ok", nil},
 			azJWTCase{"lower-case bearer, valid token on " + p.path, api, p.path, auth("bearer " + good), 200, "ok", nil},
 			azJWTCase{"upper-case BEARER, valid token on " + p.path, api, p.path, auth("BEARER " + good), 200, "ok", nil},
+			azJWTCase{"two tokens in one header on " + p.path, api, p.path, auth("Bearer " + good + ", Bearer " + good), 401, "Jwt is not unique", nil},
+			azJWTCase{"a header token and a query token on " + p.path, api, p.path + "?access_token=" + good, auth("Bearer " + good), 401, "Jwt is not unique", nil},
 		)
 	}
 	azJWTRun(t, g, ch, cases)
