@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,138 +15,95 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// JWT-12: parser DoS and malformed tokens fail fast and cheaply.
-func TestMalformedTokens(t *testing.T) {
-	t.Parallel()
-	e := jwtEngine(t, inlineRule(t))
+// security.md JWT-12: parser DoS and malformed tokens. Each is 401: a
+// token over MaxTokenBytes (8 KiB) is refused before any decoding (one of
+// exactly 8 KiB is verified as usual), duplicate JSON keys and nesting
+// deeper than 32 are parse errors, standard base64 ("+", "/", "=") is not
+// base64url, and 2 or 4 segments are refused. Each answer takes under
+// 5ms (the best of 20 runs, so that a loaded machine's preemption does
+// not count) and at most 64 allocations, whatever the token's size.
+//
+// Not parallel: times and allocations are measured for the whole process.
+func TestJWT12MalformedTokens(t *testing.T) {
+	rule := inlineRule(t)
+	rule.FromHeaders = []JWTHeader{{Name: "Authorization", Prefix: "Bearer "}, {Name: "x-raw"}}
+	e := jwtEngine(t, rule)
 	good := mint(t, testKeys().a, "k1", claims())
 	parts := strings.Split(good, ".")
 	deep := strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000)
-	tests := []struct{ name, tok, body string }{
-		{"1 MiB of dots", strings.Repeat(".", 1<<20), "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"},
-		{"64 KiB header", raw(`{"alg":"RS256","x":"`+strings.Repeat("a", 64<<10)+`"}`, "{}", nil), "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"},
-		{"standard base64 is not a token", strings.ReplaceAll(parts[0], "J", "+") + "=." + parts[1] + "." + parts[2], "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"},
-		{"10000 levels (over the size cap)", raw(`{"alg":"RS256"}`, deep, nil), "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"},
-		{"nested 40 levels", raw(`{"alg":"RS256"}`, strings.Repeat(`{"a":`, 40)+"1"+strings.Repeat("}", 40), nil), "Jwt payload is an invalid JSON"},
-		{"duplicate sub", raw(`{"alg":"RS256","kid":"k1"}`, `{"iss":"https://idp-a","sub":"user","sub":"admin"}`, []byte("x")), "Jwt payload is an invalid JSON"},
-		{"duplicate alg", raw(`{"alg":"none","alg":"RS256"}`, `{}`, nil), "Jwt header is an invalid JSON"},
-		{"two segments", parts[0] + "." + parts[1], "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"},
-		{"four segments", good + ".x", "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"},
-		{"payload not an object", raw(`{"alg":"RS256"}`, `[1]`, nil), "Jwt payload is an invalid JSON"},
-		{"trailing JSON", raw(`{"alg":"RS256"}`, `{}{}`, nil), "Jwt payload is an invalid JSON"},
-		{"kid not a string", raw(`{"alg":"RS256","kid":7}`, `{}`, nil), "Jwt header [kid] field is not a string"},
-		{"alg missing", raw(`{"typ":"JWT"}`, `{}`, nil), "Jwt header [alg] field is required and must be a string"},
-		{"iss not a string", raw(`{"alg":"RS256"}`, `{"iss":1}`, nil), "Jwt payload [iss] field is not a string"},
+	const form = "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
+	atLimit, overLimit := tokenOfLength(t, MaxTokenBytes), tokenOfLength(t, MaxTokenBytes+1)
+	tests := []struct {
+		name, header, tok string
+		status            int
+		body              string
+	}{
+		{"1 MiB of dots", "Authorization", "Bearer " + strings.Repeat(".", 1<<20), 401, form},
+		{"64 KiB header", "Authorization", "Bearer " + raw(`{"alg":"RS256","x":"`+strings.Repeat("a", 64<<10)+`"}`, "{}", nil), 401, form},
+		{"one byte over MaxTokenBytes", "Authorization", "Bearer " + overLimit, 401, form},
+		{"exactly MaxTokenBytes", "Authorization", "Bearer " + atLimit, 200, ""},
+		{"standard base64 is not a token", "Authorization", "Bearer " + strings.ReplaceAll(parts[0], "J", "+") + "=." + parts[1] + "." + parts[2], 401, form},
+		{"10000 levels (over the size cap)", "Authorization", "Bearer " + raw(`{"alg":"RS256"}`, deep, nil), 401, form},
+		{"nested 40 levels", "Authorization", "Bearer " + raw(`{"alg":"RS256"}`, strings.Repeat(`{"a":`, 40)+"1"+strings.Repeat("}", 40), nil), 401, "Jwt payload is an invalid JSON"},
+		{"duplicate sub", "Authorization", "Bearer " + raw(`{"alg":"RS256","kid":"k1"}`, `{"iss":"https://idp-a","sub":"user","sub":"admin"}`, []byte("x")), 401, "Jwt payload is an invalid JSON"},
+		{"duplicate sub, validly signed", "Authorization", "Bearer " + signed(t, jwt.SigningMethodRS256, testKeys().a, `{"alg":"RS256","kid":"k1"}`,
+			strings.Replace(mustJSON(claims()), `"sub":"alice"`, `"sub":"alice","sub":"admin"`, 1)), 401, "Jwt payload is an invalid JSON"},
+		{"duplicate alg", "Authorization", "Bearer " + raw(`{"alg":"none","alg":"RS256"}`, `{}`, nil), 401, "Jwt header is an invalid JSON"},
+		{"two segments", "Authorization", "Bearer " + parts[0] + "." + parts[1], 401, form},
+		{"four segments", "Authorization", "Bearer " + good + ".x", 401, form},
+		{"payload not an object", "Authorization", "Bearer " + raw(`{"alg":"RS256"}`, `[1]`, nil), 401, "Jwt payload is an invalid JSON"},
+		{"trailing JSON", "Authorization", "Bearer " + raw(`{"alg":"RS256"}`, `{}{}`, nil), 401, "Jwt payload is an invalid JSON"},
+		{"kid not a string", "Authorization", "Bearer " + raw(`{"alg":"RS256","kid":7}`, `{}`, nil), 401, "Jwt header [kid] field is not a string"},
+		{"alg missing", "Authorization", "Bearer " + raw(`{"typ":"JWT"}`, `{}`, nil), 401, "Jwt header [alg] field is required and must be a string"},
+		{"iss not a string", "Authorization", "Bearer " + raw(`{"alg":"RS256"}`, `{"iss":1}`, nil), 401, "Jwt payload [iss] field is not a string"},
+		// Behind a header without a prefix the whole value is parsed, so
+		// the base64url checks themselves are reached.
+		{"standard base64 header", "x-raw", strings.ReplaceAll(parts[0], "J", "+") + "." + parts[1] + "." + parts[2], 401, "Jwt header is an invalid Base64url encoded"},
+		{"padded payload", "x-raw", parts[0] + "." + parts[1] + "=." + parts[2], 401, "Jwt payload is an invalid Base64url encoded"},
+		{"standard base64 signature", "x-raw", parts[0] + "." + parts[1] + ".a+b/", 401, "Jwt signature is an invalid Base64url encoded"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			start := time.Now()
-			status, body, _ := authn(t, e, get("/", bearer(tc.tok)...))
-			if status != 401 || body != tc.body {
-				t.Errorf("got %d %q, want 401 %q", status, body, tc.body)
+			r := get("/", tc.header, tc.tok)
+			if status, body, _ := authn(t, e, r); status != tc.status || body != tc.body {
+				t.Errorf("got %d %q, want %d %q", status, body, tc.status, tc.body)
 			}
-			if d := time.Since(start); d > time.Second {
-				t.Errorf("took %v", d)
+			best := time.Hour
+			for range 20 {
+				start := time.Now()
+				e.Authenticate(t.Context(), get("/", tc.header, tc.tok))
+				best = min(best, time.Since(start))
 			}
-		})
-	}
-	// Behind a header without prefix the whole value is parsed, so the
-	// base64 checks themselves are reached.
-	for _, tc := range []struct{ tok, body string }{
-		{strings.ReplaceAll(parts[0], "J", "+") + "." + parts[1] + "." + parts[2], "Jwt header is an invalid Base64url encoded"},
-		{parts[0] + "." + parts[1] + "=." + parts[2], "Jwt payload is an invalid Base64url encoded"},
-		{parts[0] + "." + parts[1] + ".a+b", "Jwt signature is an invalid Base64url encoded"},
-	} {
-		if _, err := parseToken(tc.tok); err == nil || err.body != tc.body {
-			t.Errorf("parseToken(%.30q) = %v, want %q", tc.tok, err, tc.body)
-		}
-	}
-}
-
-// JWT-12: a 1 MiB token is refused before any decoding.
-func TestHugeTokenAllocs(t *testing.T) {
-	e := jwtEngine(t, inlineRule(t))
-	huge := get("/", bearer(strings.Repeat(".", 1<<20))...)
-	if n := testing.AllocsPerRun(20, func() { e.Authenticate(t.Context(), huge) }); n > 10 {
-		t.Errorf("a 1 MiB token costs %v allocations, want a handful", n)
-	}
-}
-
-// JWT-13: crypto edge cases.
-func TestCryptoEdgeCases(t *testing.T) {
-	t.Parallel()
-	k := testKeys()
-	rule := inlineRule(t)
-	rule.JWKS = jwksJSON(rsaJWK("k1", &k.a.PublicKey), ecJWK("e1", &k.ec.PublicKey))
-	e := jwtEngine(t, rule)
-	header := `{"alg":"ES256","kid":"e1"}`
-	esGood := signed(t, jwt.SigningMethodES256, k.ec, header, mustJSON(claims()))
-	in := esGood[:strings.LastIndexByte(esGood, '.')]
-	r, s := decodeSig(t, esGood)
-	der := derSig(r, s)
-	tests := []struct{ name, tok, body string }{
-		{"expired and unknown key", mint(t, k.b, "nope", claims("exp", fixed.Add(-time.Hour).Unix())), "Jwt is expired"},
-		{"ES256 zero signature", in + "." + b64u(make([]byte, 64)), "Jwt verification fails"},
-		{"ES256 DER signature", in + "." + b64u(der), "Jwt verification fails"},
-		{"ES256 truncated", in + "." + b64u(slices.Concat(r, s[:31])), "Jwt verification fails"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if status, body, _ := authn(t, e, get("/", bearer(tc.tok)...)); status != 401 || body != tc.body {
-				t.Errorf("got %d %q, want 401 %q", status, body, tc.body)
+			if best > 5*time.Millisecond {
+				t.Errorf("took %v at best, want under 5ms", best)
+			}
+			if n := testing.AllocsPerRun(20, func() { e.Authenticate(t.Context(), r) }); n > 64 {
+				t.Errorf("%v allocations, want at most 64", n)
 			}
 		})
 	}
-	if status, body, _ := authn(t, e, get("/", bearer(esGood)...)); status != 200 {
-		t.Errorf("valid ES256: got %d %q", status, body)
-	}
 }
 
-func decodeSig(t *testing.T, tok string) (r, s []byte) {
+// tokenOfLength signs a valid token for key A exactly n bytes long,
+// padding its header and payload.
+func tokenOfLength(t *testing.T, n int) string {
 	t.Helper()
-	sig, err := b64.DecodeString(tok[strings.LastIndexByte(tok, '.')+1:])
-	if err != nil || len(sig) != 64 {
-		t.Fatalf("signature: %v (%d bytes)", err, len(sig))
-	}
-	return sig[:32], sig[32:]
-}
-
-// derSig encodes r and s as an ASN.1 SEQUENCE of two INTEGERs.
-func derSig(r, s []byte) []byte {
-	integer := func(b []byte) []byte {
-		if b[0]&0x80 != 0 {
-			b = append([]byte{0}, b...)
+	sig := len(b64u(make([]byte, 256))) // RS256 with a 2048-bit key
+	for ppad := range 3 {
+		payload := mustJSON(claims("pad", strings.Repeat("p", ppad)))
+		for pad := range n {
+			header := `{"alg":"RS256","kid":"k1","pad":"` + strings.Repeat("p", pad) + `"}`
+			l := len(b64u([]byte(header))) + 1 + len(b64u([]byte(payload))) + 1 + sig
+			if l == n {
+				return signed(t, jwt.SigningMethodRS256, testKeys().a, header, payload)
+			}
+			if l > n {
+				break
+			}
 		}
-		return append([]byte{0x02, byte(len(b))}, b...)
 	}
-	body := append(integer(r), integer(s)...)
-	return append([]byte{0x30, byte(len(body))}, body...)
-}
-
-// JWT-13: RSA keys below 2048 or above 8192 bits are dropped at load.
-func TestRSAKeySizes(t *testing.T) {
-	t.Parallel()
-	k := testKeys()
-	big := rsaJWK("big", &k.a.PublicKey)
-	big["n"] = b64u(append([]byte{0xc5}, make([]byte, 16384/8-1)...))
-	ks, dropped, _, err := parseKeySet([]byte(jwksJSON(rsaJWK("small", &k.small.PublicKey), big, rsaJWK("k1", &k.a.PublicKey))), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ks.keys) != 1 || ks.keys[0].kid != "k1" || len(dropped) != 2 {
-		t.Fatalf("kept %d keys, dropped %v; want only k1", len(ks.keys), dropped)
-	}
-	rule := inlineRule(t)
-	rule.JWKS = jwksJSON(rsaJWK("small", &k.small.PublicKey), rsaJWK("k1", &k.a.PublicKey))
-	e := jwtEngine(t, rule)
-	if status, body, _ := authn(t, e, get("/", bearer(mint(t, k.small, "small", claims()))...)); status != 401 {
-		t.Errorf("token signed by a 1024-bit key: got %d %q, want 401", status, body)
-	}
-	if _, _, _, err := parseKeySet([]byte(jwksJSON(rsaJWK("small", &k.small.PublicKey))), false); err == nil {
-		t.Error("a set of only small keys parsed without error")
-	}
+	t.Fatalf("no padding gives a token of %d bytes", n)
+	return ""
 }
 
 // Tokens never appear in logs.

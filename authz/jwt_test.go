@@ -4,8 +4,9 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"net/http/httptest"
-	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -81,57 +82,14 @@ func TestRemoteSymmetricKeyRefused(t *testing.T) {
 	}
 }
 
-// JWT-03: keys or key URLs inside the token are never used or fetched.
-func TestEmbeddedKeysIgnored(t *testing.T) {
-	t.Parallel()
-	attacker := newFakeJWKS(jwksJSON(rsaJWK("evil", &testKeys().b.PublicKey)))
-	srv := httptest.NewServer(attacker)
-	t.Cleanup(srv.Close)
-	e := jwtEngine(t, inlineRule(t))
-	evil := testKeys().b
-	jwk := mustJSON(rsaJWK("k1", &evil.PublicKey))
-	headers := map[string]string{
-		"jwk": `{"alg":"RS256","kid":"k1","jwk":` + jwk + `}`,
-		"jku": `{"alg":"RS256","kid":"evil","jku":"` + srv.URL + `"}`,
-		"x5u": `{"alg":"RS256","kid":"evil","x5u":"` + srv.URL + `"}`,
-		"x5c": `{"alg":"RS256","x5c":["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"]}`,
-	}
-	for name, h := range headers {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			tok := signed(t, jwt.SigningMethodRS256, evil, h, mustJSON(claims()))
-			if status, body, _ := authn(t, e, get("/", bearer(tok)...)); status != 401 {
-				t.Errorf("got %d %q, want 401", status, body)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		if n := attacker.hits.Load(); n != 0 {
-			t.Errorf("attacker server hit %d times, want 0", n)
-		}
-	})
-}
-
-// JWT-03: hostile kids are opaque map keys and never reach output raw.
-func TestHostileKids(t *testing.T) {
-	t.Parallel()
-	e := jwtEngine(t, inlineRule(t))
-	kids := []string{"../../../../dev/null", "' OR '1'='1", "k1\r\nX-Admin: 1", "\x1b[31m", strings.Repeat("k", 64<<10)}
-	for _, kid := range kids {
-		tok := mint(t, testKeys().b, kid, claims())
-		r := get("/", bearer(tok)...)
-		if status, _, _ := authn(t, e, r); status != 401 {
-			t.Errorf("kid %.20q: got %d, want 401", kid, status)
-		}
-		tr := e.Explain(t.Context(), get("/", bearer(tok)...))
-		if s := tr.String(); strings.ContainsAny(s, "\r\x1b") || strings.Contains(s, "\nX-Admin") || len(s) > 4096 {
-			t.Errorf("kid %.20q leaked into the explanation unescaped: %q", kid, s)
-		}
-	}
-}
-
-// JWT-06: exp, nbf, iat and the 60s skew, with an injected clock.
-func TestTimeClaims(t *testing.T) {
+// security.md JWT-06: exp, nbf, iat and clock skew, with an injected
+// clock. The leeway is 60s each way; exp 0 is
+// expired (golang-jwt's MapClaims once took it for absent); an exp that
+// is a string, out of range or negative, a future nbf and a future iat
+// are 401. A token without exp is accepted, as in Istio (authz/doc.go),
+// where security.md asks for 401. A verified token's times are checked
+// again on every request, so the token cache never outlives exp.
+func TestJWT06TimeClaims(t *testing.T) {
 	t.Parallel()
 	e := jwtEngine(t, inlineRule(t))
 	now := fixed.Unix()
@@ -142,6 +100,7 @@ func TestTimeClaims(t *testing.T) {
 		body   string
 	}{
 		{"exp now-61", []any{"exp", now - 61}, 401, "Jwt is expired"},
+		{"exp now-59 within skew", []any{"exp", now - 59}, 200, ""},
 		{"exp now-30 within skew", []any{"exp", now - 30}, 200, ""},
 		{"no exp (Istio accepts)", []any{"exp", nil}, 200, ""},
 		{"exp 0", []any{"exp", 0}, 401, "Jwt is expired"},
@@ -150,7 +109,12 @@ func TestTimeClaims(t *testing.T) {
 		{"exp negative", []any{"exp", -5}, 401, "Jwt payload [exp] field is out of range"},
 		{"nbf now+120", []any{"nbf", now + 120}, 401, "Jwt not yet valid"},
 		{"nbf now+30 within skew", []any{"nbf", now + 30}, 200, ""},
+		{"nbf now+60, the edge of the skew", []any{"nbf", now + 60}, 200, ""},
+		{"nbf now+61", []any{"nbf", now + 61}, 401, "Jwt not yet valid"},
+		{"nbf string", []any{"nbf", "0"}, 401, "Jwt payload [nbf] field is not an integer"},
 		{"iat now+3600", []any{"iat", now + 3600}, 401, "Jwt not yet valid"},
+		{"iat now+60, the edge of the skew", []any{"iat", now + 60}, 200, ""},
+		{"iat now+61", []any{"iat", now + 61}, 401, "Jwt not yet valid"},
 		{"iat bool", []any{"iat", true}, 401, "Jwt payload [iat] field is not an integer"},
 	}
 	for _, tc := range tests {
@@ -163,6 +127,23 @@ func TestTimeClaims(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a cached token expires", func(t *testing.T) {
+		t.Parallel()
+		var clock atomic.Int64
+		clock.Store(now)
+		a := mustAuthn(t, &RequestAuthentication{JWTRules: []*JWTRule{inlineRule(t)}})
+		e := NewEngine(Options{Now: func() time.Time { return time.Unix(clock.Load(), 0) }}, Config{RequestAuthentications: []*Authn{a}})
+		tok := mint(t, testKeys().a, "k1", claims("exp", now+10))
+		for _, step := range []struct {
+			at     int64
+			status int
+		}{{now, 200}, {now + 69, 200}, {now + 71, 401}, {now + 3600, 401}} {
+			clock.Store(step.at)
+			if status, body, _ := authn(t, e, get("/", bearer(tok)...)); status != step.status {
+				t.Errorf("at exp%+ds: got %d %q, want %d", step.at-now-10, status, body, step.status)
+			}
+		}
+	})
 }
 
 // JWT-07: audiences, run repeatedly to catch order-dependent results.
@@ -195,38 +176,6 @@ func TestAudience(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// JWT-08: the provider is chosen by exact iss and only its keys apply.
-func TestIssuerKeySetConfusion(t *testing.T) {
-	t.Parallel()
-	k := testKeys()
-	a := inlineRule(t)
-	b := &JWTRule{Issuer: "https://idp-b", JWKS: jwksJSON(rsaJWK("kb", &k.b.PublicKey), rsaJWK("only-b", &k.b.PublicKey))}
-	e := jwtEngine(t, a, b)
-	tests := []struct {
-		name string
-		tok  string
-		body string
-	}{
-		{"B's key claiming A", mint(t, k.b, "kb", claims()), "Jwks doesn't have key to match kid or alg from Jwt"},
-		{"iss A with a kid only in B", mint(t, k.b, "only-b", claims()), "Jwks doesn't have key to match kid or alg from Jwt"},
-		{"B's key, A's kid", mint(t, k.b, "k1", claims()), "Jwt verification fails"},
-		{"no iss", mint(t, k.a, "k1", claims("iss", nil)), "Jwt issuer is not configured"},
-		{"trailing slash", mint(t, k.a, "k1", claims("iss", "https://idp-a/")), "Jwt issuer is not configured"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if status, body, _ := authn(t, e, get("/", bearer(tc.tok)...)); status != 401 || body != tc.body {
-				t.Errorf("got %d %q, want 401 %q", status, body, tc.body)
-			}
-		})
-	}
-	ok := mint(t, k.b, "kb", claims("iss", "https://idp-b", "sub", "bob"))
-	if _, _, id := authn(t, e, get("/", bearer(ok)...)); id.Principal() != "https://idp-b/bob" {
-		t.Errorf("principal = %q, want https://idp-b/bob", id.Principal())
 	}
 }
 

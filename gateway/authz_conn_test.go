@@ -18,56 +18,6 @@ import (
 	"time"
 )
 
-// AZ-12 (d)/(e): TCP connections are authorized with TCP semantics; a
-// denied one is closed before anything is dialled.
-func TestAuthzTCP(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, policy string
-		from         string
-		pass         bool
-	}{
-		{"DENY everything", "action: DENY\n  rules: [{}]", "", false},
-		{"ALLOW ipBlocks not matching", "rules: [{from: [{source: {ipBlocks: [10.0.0.0/8]}}]}]", "", false},
-		{"ALLOW ipBlocks matching", "rules: [{from: [{source: {ipBlocks: [127.0.0.1/32]}}]}]", "", true},
-		// An HTTP-only field on TCP: an ALLOW rule using it is dropped, a
-		// DENY rule ignores it and denies every connection.
-		{"ALLOW methods", `rules: [{to: [{operation: {methods: [GET]}}]}]`, "", false},
-		{"DENY methods", "action: DENY\n  rules: [{to: [{operation: {methods: [GET]}}]}]", "", false},
-		{"DENY remoteIpBlocks, that client", "action: DENY\n  rules: [{from: [{source: {remoteIpBlocks: [127.0.0.2]}}]}]", "127.0.0.2", false},
-		{"DENY remoteIpBlocks, another client", "action: DENY\n  rules: [{from: [{source: {remoteIpBlocks: [127.0.0.2]}}]}]", "127.0.0.3", true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			accepted := make(chan struct{}, 1)
-			cfg := tcpConfig(rawUpstream(t, func(c net.Conn) {
-				defer c.Close()
-				accepted <- struct{}{}
-				io.Copy(c, c)
-			}))
-			cfg["ap.yaml"] = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: tcp, namespace: istio-system}\nspec:\n  " + tc.policy + "\n"
-			g := startGW(t, cfg)
-			got, err := azTCPEcho(g.srv.Addr(9000).String(), tc.from, "ping")
-			if tc.pass {
-				if got != "ping" {
-					t.Fatalf("allowed connection echoed %q, %v; want ping", got, err)
-				}
-				<-accepted
-				return
-			}
-			if got != "" {
-				t.Errorf("denied connection got %q, want it closed without data", got)
-			}
-			select {
-			case <-accepted:
-				t.Error("a denied connection reached the upstream")
-			default: // the gateway decides before dialling, and closes after
-			}
-		})
-	}
-}
-
 // azTCPEcho sends msg from the local address from, half-closes, and
 // returns everything read until the gateway closes.
 func azTCPEcho(addr, from, msg string) (string, error) {
@@ -87,14 +37,19 @@ func azTCPEcho(addr, from, msg string) (string, error) {
 	return string(b), err
 }
 
-// A MUTUAL server's client certificate gives the peer principal (its
-// SPIFFE URI SAN) that principals and namespaces match.
-func TestAuthzMutualTLSPrincipals(t *testing.T) {
-	t.Parallel()
-	ca := newTestCA(t, "mesh")
-	server := ca.issue("server", "m.example.com")
-	ch := make(chan seen, 1)
-	g := startGW(t, map[string]string{
+// azMTLS is a gateway with a MUTUAL server for m.example.com on port 443,
+// routing to a recorder, under the ALLOW rules given as YAML.
+type azMTLS struct {
+	g  *gw
+	ca *testCA
+	ch chan seen
+}
+
+func newAzMTLS(t *testing.T, rules string) *azMTLS {
+	t.Helper()
+	m := &azMTLS{ca: newTestCA(t, "mesh"), ch: make(chan seen, 1)}
+	server := m.ca.issue("server", "m.example.com")
+	m.g = startGW(t, map[string]string{
 		"gw.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw}
@@ -103,7 +58,7 @@ spec:
   - port: {number: 443, name: https, protocol: HTTPS}
     hosts: [m.example.com]
     tls: {mode: MUTUAL, serverCertificate: %s, privateKey: %s, caCertificates: %s}
-`, server.CertFile, server.KeyFile, ca.File),
+`, server.CertFile, server.KeyFile, m.ca.File),
 		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: vs}
@@ -112,18 +67,45 @@ spec:
   gateways: [gw]
   http:
   - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
-`, upstream(t, recorder(ch))),
-		"ap.yaml": `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: mtls, namespace: istio-system}
-spec:
-  rules:
-  - from: [{source: {principals: ["cluster.local/ns/default/sa/client"]}}]
+`, upstream(t, recorder(m.ch))),
+		"ap.yaml": "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: mtls, namespace: istio-system}\nspec:\n  rules:\n" + rules,
+	})
+	return m
+}
+
+// get sends GET path with a client certificate whose only SAN is uri (none
+// when ""), and a forged X-Forwarded-Client-Cert. It checks that the
+// answer is 200 "ok" or 403 "RBAC: access denied" as code says, and that
+// only an allowed request reached the upstream, and returns what it saw.
+func (m *azMTLS) get(t *testing.T, uri, path string, code int) (seen, bool) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: m.ca.Pool, ServerName: "m.example.com", Certificates: []tls.Certificate{azIssueURI(t, m.ca, uri)},
+	}}}
+	defer client.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", "https://"+m.g.srv.Addr(443).String()+path, nil)
+	req.Host = "m.example.com"
+	req.Header.Set("X-Forwarded-Client-Cert", "URI=spiffe://cluster.local/ns/default/sa/admin")
+	got, body, _ := doWith(t, client, req)
+	want := map[int]string{200: "ok", 403: "RBAC: access denied"}[code]
+	if got != code || body != want {
+		t.Errorf("%s on %s: %d %q, want %d %q", uri, path, got, body, code, want)
+	}
+	if got == 200 {
+		return <-m.ch, true
+	}
+	azNothing(t, m.ch, uri+" on "+path)
+	return seen{}, false
+}
+
+// A MUTUAL server's client certificate gives the peer principal (its
+// SPIFFE URI SAN) that principals and namespaces match.
+func TestAuthzMutualTLSPrincipals(t *testing.T) {
+	t.Parallel()
+	m := newAzMTLS(t, `  - from: [{source: {principals: ["cluster.local/ns/default/sa/client"]}}]
   - from: [{source: {namespaces: ["ops"]}}]
     to: [{operation: {paths: ["/ops/*"]}}]
-`,
-	})
-	addr := g.srv.Addr(443).String()
+`)
 	tests := []struct {
 		name, uri, path string
 		code            int
@@ -136,34 +118,42 @@ spec:
 		{"namespace ops elsewhere", "spiffe://cluster.local/ns/ops/sa/robot", "/", 403},
 	}
 	for _, tc := range tests {
-		cert := azIssueURI(t, ca, tc.uri)
-		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
-			RootCAs: ca.Pool, ServerName: "m.example.com", Certificates: []tls.Certificate{cert},
-		}}}
-		req, _ := http.NewRequest("GET", "https://"+addr+tc.path, nil)
-		req.Host = "m.example.com"
-		req.Header.Set("X-Forwarded-Client-Cert", "URI=spiffe://cluster.local/ns/default/sa/admin")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
+		s, ok := m.get(t, tc.uri, tc.path, tc.code)
+		if !ok {
+			continue
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		client.CloseIdleConnections()
-		want := map[int]string{200: "ok", 403: "RBAC: access denied"}[tc.code]
-		if resp.StatusCode != tc.code || string(body) != want {
-			t.Errorf("%s: %d %q, want %d %q", tc.name, resp.StatusCode, body, tc.code, want)
+		// SANITIZE_SET: the client's header is replaced by the gateway's.
+		xfcc := s.Header.Values("X-Forwarded-Client-Cert")
+		if len(xfcc) != 1 || !strings.HasPrefix(xfcc[0], "Hash=") || !strings.Contains(xfcc[0], ";URI="+tc.uri) ||
+			!strings.Contains(xfcc[0], `;Cert="-----BEGIN%20CERTIFICATE-----%0A`) || strings.Contains(xfcc[0], "sa/admin") {
+			t.Errorf("%s: upstream X-Forwarded-Client-Cert %q", tc.name, xfcc)
 		}
-		if resp.StatusCode == 200 {
-			// SANITIZE_SET: the client's header is replaced by the gateway's.
-			xfcc := (<-ch).Header.Values("X-Forwarded-Client-Cert")
-			if len(xfcc) != 1 || !strings.HasPrefix(xfcc[0], "Hash=") || !strings.Contains(xfcc[0], ";URI="+tc.uri) ||
-				!strings.Contains(xfcc[0], `;Cert="-----BEGIN%20CERTIFICATE-----%0A`) || strings.Contains(xfcc[0], "sa/admin") {
-				t.Errorf("%s: upstream X-Forwarded-Client-Cert %q", tc.name, xfcc)
-			}
-		} else {
-			azNothing(t, ch, tc.name)
-		}
+	}
+}
+
+// azLiteralPeerPatterns is security.md AZ-12 (f) for peer identities:
+// dots and ".*" in principals and namespaces are literal characters.
+func azLiteralPeerPatterns(t *testing.T) {
+	t.Parallel()
+	m := newAzMTLS(t, `  - from: [{source: {principals: ["cluster.local/ns/a.b/sa/x"]}}]
+    to: [{operation: {paths: ["/principal"]}}]
+  - from: [{source: {namespaces: [".*"]}}]
+    to: [{operation: {paths: ["/namespace"]}}]
+  - from: [{source: {principals: ["cluster.local/ns/team.*"]}}]
+    to: [{operation: {paths: ["/prefix"]}}]
+`)
+	tests := []struct {
+		uri, path string
+		code      int
+	}{
+		{"spiffe://cluster.local/ns/a.b/sa/x", "/principal", 200},
+		{"spiffe://cluster.local/ns/aXb/sa/x", "/principal", 403},
+		{"spiffe://cluster.local/ns/foo/sa/x", "/namespace", 403},
+		{"spiffe://cluster.local/ns/team.a/sa/x", "/prefix", 200},
+		{"spiffe://cluster.local/ns/teamXa/sa/x", "/prefix", 403},
+	}
+	for _, tc := range tests {
+		m.get(t, tc.uri, tc.path, tc.code)
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"testing"
 )
 
-// AZ-11: a DENY on request.headers[x-role] checks every value and every
-// comma-separated element, trimmed, whatever the header name's case.
-// Requests are written raw so the bytes on the wire are exactly these.
-func TestAuthzHeaderConditions(t *testing.T) {
+// security.md AZ-11: headers with several values. A DENY on
+// request.headers[x-role] checks every field line, and every
+// comma-separated element of each, trimmed of optional whitespace,
+// whatever the header name's case; values compare exactly. Requests are
+// written raw so the bytes on the wire are exactly these.
+func TestAZ11HeaderValues(t *testing.T) {
 	t.Parallel()
 	ch := make(chan seen, 1)
 	cfg := oneRoute(upstream(t, recorder(ch)), "")
@@ -34,9 +36,16 @@ spec:
 		{"lower-case name", "x-role: admin\r\n", "403 RBAC: access denied"},
 		{"mixed-case name", "x-ROLE: admin\r\n", "403 RBAC: access denied"},
 		{"upper-case name", "X-ROLE: admin\r\n", "403 RBAC: access denied"},
+		{"two lines, names in different case", "X-Role: user\r\nx-role: admin\r\n", "403 RBAC: access denied"},
+		{"admin in a list on the second line", "X-Role: user\r\nX-Role: guest, admin\r\n", "403 RBAC: access denied"},
+		{"empty elements around admin", "X-Role: ,admin,\r\n", "403 RBAC: access denied"},
+		{"tab before the value", "X-Role:\tadmin\r\n", "403 RBAC: access denied"},
+		{"an empty line before admin", "X-Role:\r\nX-Role: admin\r\n", "403 RBAC: access denied"},
 		{"another role", "X-Role: user\r\n", "200 ok"},
 		{"a longer value is not admin", "X-Role: administrator\r\n", "200 ok"},
 		{"values match case-sensitively", "X-Role: Admin\r\n", "200 ok"},
+		{"admin inside an element", "X-Role: user admin\r\n", "200 ok"},
+		{"several other values", "X-Role: user\r\nX-Role: guest,auditor\r\n", "200 ok"},
 		{"no header", "", "200 ok"},
 	}
 	for _, tc := range tests {

@@ -21,25 +21,37 @@ type azHit struct {
 // lenient servers do: a "#" fragment dropped (URL parsers of Python and
 // Node), ";" parameters dropped from each segment (Java servlet
 // containers), then Go's path.Clean (dot segments, repeated slashes).
-// Matching stays case-sensitive.
-func azTreasure(ch chan<- azHit) http.Handler {
+// Matching is case-sensitive unless fold is set, which models an upstream
+// that ignores case (IIS, a case-insensitive file system).
+func azTreasure(ch chan<- azHit, fold bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ch <- azHit{r.Method, r.RequestURI, r.Header.Clone()}
-		p, _, _ := strings.Cut(r.RequestURI, "#")
-		p, _, _ = strings.Cut(p, "?")
-		if u, err := url.PathUnescape(p); err == nil {
-			p = u
+		p := r.RequestURI
+		if fold {
+			p = strings.ToLower(p)
 		}
-		segs := strings.Split(p, "/")
-		for i, s := range segs {
-			segs[i], _, _ = strings.Cut(s, ";")
-		}
-		if p := path.Clean(strings.Join(segs, "/")); p == "/admin" || strings.HasPrefix(p, "/admin/") {
+		if azResolvesToAdmin(p) {
 			io.WriteString(w, "treasure")
 			return
 		}
 		io.WriteString(w, "normal")
 	})
+}
+
+// azResolvesToAdmin reports whether the oracle upstream resolves the
+// request target uri to /admin or below.
+func azResolvesToAdmin(uri string) bool {
+	p, _, _ := strings.Cut(uri, "#")
+	p, _, _ = strings.Cut(p, "?")
+	if u, err := url.PathUnescape(p); err == nil {
+		p = u
+	}
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i], _, _ = strings.Cut(s, ";")
+	}
+	p = path.Clean(strings.Join(segs, "/"))
+	return p == "/admin" || strings.HasPrefix(p, "/admin/")
 }
 
 // azPathCase is a raw request line and what must come of it. upstream is
@@ -53,10 +65,10 @@ type azPathCase struct {
 }
 
 // azPathConfig denies /admin and /admin/* on a catch-all route to the
-// treasure upstream; gateway and mesh are extra Gateway annotations and
-// an IstioOperator's meshConfig, if any.
-func azPathConfig(t *testing.T, ch chan azHit, annotations, meshConfig string) map[string]string {
-	cfg := oneRoute(upstream(t, azTreasure(ch)), "")
+// upstream h; annotations and meshConfig are extra Gateway annotations
+// and an IstioOperator's meshConfig, if any.
+func azPathConfig(t *testing.T, h http.Handler, annotations, meshConfig string) map[string]string {
+	cfg := oneRoute(upstream(t, h), "")
 	if annotations != "" {
 		cfg["gw.yaml"] = strings.Replace(httpGateway, "metadata: {name: gw}", "metadata:\n  name: gw\n  annotations: {"+annotations+"}", 1)
 	}
@@ -71,6 +83,34 @@ spec:
   rules: [{to: [{operation: {paths: ["/admin", "/admin/*"]}}]}]
 `
 	return cfg
+}
+
+// azModeConfig is the meshConfig that selects a pathNormalization mode;
+// "" is the default (BASE) with no meshConfig at all.
+func azModeConfig(mode string) string {
+	if mode == "" {
+		return ""
+	}
+	return "{pathNormalization: {normalization: " + mode + "}}"
+}
+
+// azPathModes runs cases against the treasure upstream behind a gateway
+// per pathNormalization mode ("" is the default), each in a parallel
+// subtest; annotations go on the Gateway.
+func azPathModes(t *testing.T, annotations string, modes []string, cases []azPathCase) {
+	t.Helper()
+	for _, mode := range modes {
+		name := mode
+		if name == "" {
+			name = "default BASE"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ch := make(chan azHit, 1)
+			g := startGW(t, azPathConfig(t, azTreasure(ch, false), annotations, azModeConfig(mode)))
+			azRunPaths(t, g, ch, cases)
+		})
+	}
 }
 
 func azRunPaths(t *testing.T, g *gw, ch chan azHit, cases []azPathCase) {
@@ -90,8 +130,8 @@ func azRunPaths(t *testing.T, g *gw, ch chan azHit, cases []azPathCase) {
 		if strings.Contains(string(body), "treasure") != tc.treasure {
 			t.Errorf("%s: %q got body %q (treasure expected: %v)", tc.name, tc.line, body, tc.treasure)
 		}
-		if tc.code == 403 && string(body) != "RBAC: access denied" {
-			t.Errorf("%s: 403 body %q", tc.name, body)
+		if want := map[int]string{400: "Bad Request", 403: "RBAC: access denied"}[tc.code]; resp.StatusCode == tc.code && want != "" && string(body) != want {
+			t.Errorf("%s: %d body %q, want %q", tc.name, tc.code, body, want)
 		}
 		if resp.StatusCode != 200 {
 			select {
@@ -107,90 +147,63 @@ func azRunPaths(t *testing.T, g *gw, ch chan azHit, cases []azPathCase) {
 	}
 }
 
-// AZ-01..AZ-04, AZ-06, AZ-10 under Istio's default normalization (BASE).
-func TestAuthzPathNormalization(t *testing.T) {
+// security.md AZ-01: multiple slashes, and "//" read as an authority.
+// Under MERGE_SLASHES and DECODE_AND_MERGE_SLASHES slashes are merged
+// before policy and the merged path is forwarded. The path is never
+// re-parsed as a URL: "//public/x" keeps "public" as its first segment
+// rather than losing it as a host.
+func TestAZ01MultipleSlashes(t *testing.T) {
 	t.Parallel()
-	ch := make(chan azHit, 1)
-	g := startGW(t, azPathConfig(t, ch, "", ""))
-	azRunPaths(t, g, ch, []azPathCase{
+	azPathModes(t, "", []string{"MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"}, []azPathCase{
+		{"control", "GET /admin HTTP/1.1", 403, "", false},
+		{"double slash", "GET //admin HTTP/1.1", 403, "", false},
+		{"double slash then dot-dot", "GET /public//../admin HTTP/1.1", 403, "", false},
+		{"triple slash below", "GET ///admin/x HTTP/1.1", 403, "", false},
+		{"authority-like path", "GET //admin/secret HTTP/1.1", 403, "", false},
+		{"authority-like allowed path keeps its first segment", "GET //public/x HTTP/1.1", 200, "/public/x", false},
+		{"allowed path is forwarded merged", "GET /public//a///b HTTP/1.1", 200, "/public/a/b", false},
+	})
+	// BASE, Istio's default, keeps repeated slashes (README, "Paths, as
+	// policies see them"): policy and upstream both see "//admin", which
+	// a lenient upstream resolves to /admin. "//" is still never taken
+	// for an authority, and ".." removes the empty segment as RFC 3986
+	// says, so "/public//../admin" stays below /public.
+	azPathModes(t, "", []string{""}, []azPathCase{
+		{"double slash under BASE", "GET //admin HTTP/1.1", 200, "//admin", true},
+		{"double slash then dot-dot", "GET /public//../admin HTTP/1.1", 200, "/public/admin", false},
+		{"authority-like allowed path keeps its first segment", "GET //public/x HTTP/1.1", 200, "//public/x", false},
+	})
+}
+
+// security.md AZ-02: percent-encoded slash, backslash and NUL. %2F and
+// %5C in either case are 400 and never forwarded (none is decoded for an
+// upstream to find), under NONE too, unless DECODE_AND_MERGE_SLASHES
+// decodes them into the path policy sees and the upstream receives. %00
+// is 400 in every mode. Nothing is decoded twice.
+func TestAZ02EncodedSlashes(t *testing.T) {
+	t.Parallel()
+	azPathModes(t, "", []string{"", "MERGE_SLASHES", "NONE"}, []azPathCase{
 		{"control", "GET /admin HTTP/1.1", 403, "", false},
 		{"control below", "GET /admin/x HTTP/1.1", 403, "", false},
 		{"control elsewhere", "GET /public HTTP/1.1", 200, "/public", false},
-		// BASE keeps repeated slashes, as Istio's default does: policy and
-		// upstream both see //admin, which a lenient upstream resolves to
-		// /admin. MERGE_SLASHES closes this (TestAuthzPathMergeSlashes).
-		{"double slash under BASE", "GET //admin HTTP/1.1", 200, "//admin", true},
-		{"double slash then dot-dot", "GET /public//../admin HTTP/1.1", 200, "/public/admin", false},
 		{"encoded slash", "GET /admin%2Fsecret HTTP/1.1", 400, "", false},
+		{"lower-case encoded slash", "GET /admin%2fsecret HTTP/1.1", 400, "", false},
 		{"encoded slash and dots", "GET /public%2F..%2Fadmin HTTP/1.1", 400, "", false},
+		{"encoded slash on an allowed path", "GET /public%2Fx HTTP/1.1", 400, "", false},
 		{"encoded backslash", "GET /admin%5csecret HTTP/1.1", 400, "", false},
+		{"upper-case encoded backslash", "GET /admin%5Csecret HTTP/1.1", 400, "", false},
+		{"encoded NUL", "GET /a%00b HTTP/1.1", 400, "", false},
+		{"encoded NUL after admin", "GET /admin%00 HTTP/1.1", 400, "", false},
+		{"double-encoded slash stays encoded", "GET /admin%252F HTTP/1.1", 200, "/admin%252F", false},
+	})
+	azPathModes(t, "", []string{"DECODE_AND_MERGE_SLASHES"}, []azPathCase{
+		{"encoded slash", "GET /admin%2Fsecret HTTP/1.1", 403, "", false},
+		{"lower-case encoded slash", "GET /admin%2fsecret HTTP/1.1", 403, "", false},
+		{"encoded slash and dots", "GET /public%2F..%2Fadmin HTTP/1.1", 403, "", false},
+		{"encoded slash on an allowed path is forwarded decoded", "GET /public%2Fx HTTP/1.1", 200, "/public/x", false},
+		{"encoded backslash", "GET /admin%5csecret HTTP/1.1", 403, "", false},
+		{"upper-case encoded backslash", "GET /admin%5Csecret HTTP/1.1", 403, "", false},
 		{"encoded NUL", "GET /a%00b HTTP/1.1", 400, "", false},
 		{"double-encoded slash stays encoded", "GET /admin%252F HTTP/1.1", 200, "/admin%252F", false},
-		{"dot-dot", "GET /public/../admin HTTP/1.1", 403, "", false},
-		{"dot", "GET /./admin HTTP/1.1", 403, "", false},
-		{"trailing dot", "GET /admin/. HTTP/1.1", 403, "", false},
-		{"encoded dot-dot", "GET /public/%2e%2e/admin HTTP/1.1", 403, "", false},
-		{"half-encoded dot-dot", "GET /public/.%2E/admin HTTP/1.1", 403, "", false},
-		{"encoded unreserved letter", "GET /%61dmin HTTP/1.1", 403, "", false},
-		{"backslashes", `GET /public\..\admin HTTP/1.1`, 403, "", false},
-		{"trailing backslash", `GET /admin\ HTTP/1.1`, 403, "", false},
-		{"query is not part of the path", "GET /admin?x=1 HTTP/1.1", 403, "", false},
-		// A fragment never belongs in a request target; Envoy answers 400
-		// (CVE-2021-32779): forwarded, "/admin#x" missed the DENY and an
-		// upstream that strips fragments served /admin.
-		{"fragment", "GET /admin#x HTTP/1.1", 400, "", false},
-		{"fragment hiding dot-dot", "GET /public#/../admin HTTP/1.1", 400, "", false},
-		{"encoded fragment stays encoded", "GET /admin%23x HTTP/1.1", 200, "/admin%23x", false},
-		{"matrix parameter", "GET /admin;jsessionid=1 HTTP/1.1", 400, "", false},
-		{"dot-dot with a parameter", "GET /public/..;/admin HTTP/1.1", 400, "", false},
-		// Istio matches paths case-sensitively; a case-insensitive
-		// upstream needs its own policy.
-		{"upper case", "GET /ADMIN HTTP/1.1", 200, "/ADMIN", false},
-		{"lower-case method", "get /admin HTTP/1.1", 400, "", false},
-		{"mixed-case method", "GeT /public HTTP/1.1", 400, "", false},
-	})
-
-	// AZ-10: override headers never reach the upstream.
-	addr := g.srv.Addr(80).String()
-	out, _ := rawExchange(t, addr, "", []byte("POST /public HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nX-HTTP-Method-Override: DELETE\r\nX-HTTP-Method: DELETE\r\nX-Method-Override: DELETE\r\nX-Original-URL: /admin\r\nX-Rewrite-URL: /admin\r\nConnection: close\r\n\r\n"))
-	if got := bodyOf(t, out); got != "200 normal" {
-		t.Errorf("override headers: %q, want 200 normal", got)
-	}
-	h := <-ch
-	if h.method != "POST" || h.uri != "/public" {
-		t.Errorf("override headers: the upstream got %s %s, want POST /public", h.method, h.uri)
-	}
-	azHeaders(t, h.header, map[string]string{"X-Http-Method-Override": "", "X-Http-Method": "", "X-Method-Override": "", "X-Original-Url": "", "X-Rewrite-Url": ""})
-}
-
-// gatehouse.io/path-parameters: keep forwards ";" parameters as Istio
-// does. Policy sees them too: "/admin;jsessionid=1" is not the exact
-// path "/admin" nor under "/admin/", so the DENY does not fire, and a
-// Java upstream that drops the parameter serves /admin. That is why
-// reject is the default.
-func TestAuthzPathParametersKept(t *testing.T) {
-	t.Parallel()
-	ch := make(chan azHit, 1)
-	g := startGW(t, azPathConfig(t, ch, "gatehouse.io/path-parameters: keep", ""))
-	azRunPaths(t, g, ch, []azPathCase{
-		{"matrix parameter", "GET /admin;jsessionid=1 HTTP/1.1", 200, "/admin;jsessionid=1", true},
-		{"dot-dot with a parameter", "GET /public/..;/admin HTTP/1.1", 200, "/public/..;/admin", true},
-		{"parameter below a denied prefix", "GET /admin/x;a=b HTTP/1.1", 403, "", false},
-		{"parameter elsewhere", "GET /public;v=1 HTTP/1.1", 200, "/public;v=1", false},
-	})
-}
-
-// meshConfig pathNormalization MERGE_SLASHES merges slashes before policy
-// and forwards the merged path.
-func TestAuthzPathMergeSlashes(t *testing.T) {
-	t.Parallel()
-	ch := make(chan azHit, 1)
-	g := startGW(t, azPathConfig(t, ch, "", "{pathNormalization: {normalization: MERGE_SLASHES}}"))
-	azRunPaths(t, g, ch, []azPathCase{
-		{"double slash", "GET //admin HTTP/1.1", 403, "", false},
-		{"triple slash below", "GET ///admin/x HTTP/1.1", 403, "", false},
-		{"double slash then dot-dot", "GET /public//../admin HTTP/1.1", 403, "", false},
-		{"allowed path is forwarded merged", "GET /public//a///b HTTP/1.1", 200, "/public/a/b", false},
-		{"encoded slash still refused", "GET /admin%2Fsecret HTTP/1.1", 400, "", false},
 	})
 }
