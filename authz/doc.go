@@ -62,9 +62,10 @@
 //     errors), issuer (the provider is chosen by exact iss), time with
 //     ClockSkew, audience (403), then key and signature through golang-jwt
 //     (see Key selection).
-//     A token without exp is accepted, as in Istio. Stricter than Envoy:
-//     "exp": 0 is expired (Envoy treats 0 as absent), and an iat more than
-//     ClockSkew in the future is "Jwt not yet valid". Audiences compare as
+//     Stricter than Envoy and Istio: a token without exp is a 401 ("Jwt
+//     payload has no [exp] field"; security.md JWT-06), "exp": 0 is expired
+//     (Envoy treats 0 as absent), and an iat more than ClockSkew in the
+//     future is "Jwt not yet valid". Audiences compare as
 //     jwt_verify_lib does, ignoring an http(s):// prefix and a trailing /;
 //     a missing or empty aud with audiences configured is 403.
 //   - Verified tokens are cached per engine (16×64 entries, as Envoy's

@@ -102,7 +102,9 @@ func TestJWT06TimeClaims(t *testing.T) {
 		{"exp now-61", []any{"exp", now - 61}, 401, "Jwt is expired"},
 		{"exp now-59 within skew", []any{"exp", now - 59}, 200, ""},
 		{"exp now-30 within skew", []any{"exp", now - 30}, 200, ""},
-		{"no exp (Istio accepts)", []any{"exp", nil}, 200, ""},
+		// Stricter than Istio: a token must not live forever.
+		{"no exp", []any{"exp", nil}, 401, "Jwt payload has no [exp] field"},
+		{"exp now-60, the edge of the skew", []any{"exp", now - 60}, 401, "Jwt is expired"},
 		{"exp 0", []any{"exp", 0}, 401, "Jwt is expired"},
 		{"exp string", []any{"exp", "9999999999"}, 401, "Jwt payload [exp] field is not an integer"},
 		{"exp 1e300", []any{"exp", 1e300}, 401, "Jwt payload [exp] field is out of range"},

@@ -47,6 +47,7 @@ var (
 	errSigBase64     = unauthorized("Jwt signature is an invalid Base64url encoded")
 	errUnknownIssuer = unauthorized("Jwt issuer is not configured")
 	errExpired       = unauthorized("Jwt is expired")
+	errNoExp         = unauthorized("Jwt payload has no [exp] field")
 	errNotYetValid   = unauthorized("Jwt not yet valid")
 	errVerification  = unauthorized("Jwt verification fails")
 	errKidAlg        = unauthorized("Jwks doesn't have key to match kid or alg from Jwt")

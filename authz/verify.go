@@ -109,6 +109,7 @@ func (t *token) parse(issuer string, now func() time.Time, kf jwt.Keyfunc) *auth
 		jwt.WithLeeway(ClockSkew),
 		jwt.WithTimeFunc(now),
 		jwt.WithIssuedAt(),
+		jwt.WithExpirationRequired(),
 		jwt.WithStrictDecoding(),
 	}
 	if issuer != "" {
@@ -128,14 +129,18 @@ func (t *token) parse(issuer string, now func() time.Time, kf jwt.Keyfunc) *auth
 }
 
 // checkTime applies exp and nbf with the clock skew, before the signature
-// as Envoy does. Unlike Envoy, "exp": 0 is an expired token rather than a
-// missing claim (the golang-jwt exp=0 bug class), and an iat in the
-// future beyond the skew is rejected as not yet valid. A token without
-// exp is accepted, as Istio accepts it.
+// as Envoy does, with golang-jwt's bounds (a token is expired from
+// exp+skew on), so that a cached token and a freshly verified one get the
+// same answer. Stricter than Envoy and Istio: a token without exp is
+// refused (security.md JWT-06: a token must not live forever), "exp": 0 is
+// an expired token rather than a missing claim (the golang-jwt exp=0 bug
+// class), and an iat in the future beyond the skew is not yet valid.
 func (t *token) checkTime(now time.Time) *authnError {
 	s, skew := now.Unix(), int64(ClockSkew/time.Second)
 	switch {
-	case t.hasExp && s > t.exp+skew:
+	case !t.hasExp:
+		return errNoExp
+	case s >= t.exp+skew:
 		return errExpired
 	case t.hasNbf && s+skew < t.nbf, t.hasIat && s+skew < t.iat:
 		return errNotYetValid

@@ -88,7 +88,7 @@ func TestAuthzJWT(t *testing.T) {
 	goodC := idp.sign(t, jwt.SigningMethodRS256, "rsa-1", azClaims("https://idp-c.example", "carol"))
 	expired := azClaims("https://idp-a.example", "alice", "exp", time.Now().Add(-2*time.Hour).Unix())
 	seg := strings.Split(good, ".")
-	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://idp-a.example","sub":"admin","aud":"api"}`))
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://idp-a.example","sub":"admin","aud":"api","exp":4102444800}`))
 	pub, _ := x509.MarshalPKIXPublicKey(&azKeys().rsa.PublicKey)
 	hmac := jwt.NewWithClaims(jwt.SigningMethodHS256, alice)
 	hmac.Header["kid"] = "rsa-1"

@@ -31,6 +31,16 @@ func TestAZ03DotSegments(t *testing.T) {
 		{"encoded dots are forwarded resolved", "GET /public/%2E/x/%2e%2E/y HTTP/1.1", 200, "/public/y", false},
 		{"unreserved letters are forwarded decoded", "GET /%70ublic HTTP/1.1", 200, "/public", false},
 	})
+	// NONE forwards the path as received, dot segments included, but
+	// policies are also checked on the path with them resolved (the form
+	// an upstream reads): the DENY holds, and what is allowed either way
+	// is forwarded untouched.
+	azPathModes(t, "", []string{"NONE"}, []azPathCase{
+		{"dot-dot under NONE", "GET /public/../admin HTTP/1.1", 403, "", false},
+		{"dot under NONE", "GET /./admin HTTP/1.1", 403, "", false},
+		{"dot-dot above the root under NONE", "GET /../admin HTTP/1.1", 403, "", false},
+		{"allowed path is forwarded as received under NONE", "GET /public/./a/../b HTTP/1.1", 200, "/public/./a/../b", false},
+	})
 	for _, mode := range modes {
 		name := "property " + mode
 		if mode == "" {

@@ -163,15 +163,20 @@ func TestAZ01MultipleSlashes(t *testing.T) {
 		{"authority-like allowed path keeps its first segment", "GET //public/x HTTP/1.1", 200, "/public/x", false},
 		{"allowed path is forwarded merged", "GET /public//a///b HTTP/1.1", 200, "/public/a/b", false},
 	})
-	// BASE, Istio's default, keeps repeated slashes (README, "Paths, as
-	// policies see them"): policy and upstream both see "//admin", which
-	// a lenient upstream resolves to /admin. "//" is still never taken
-	// for an authority, and ".." removes the empty segment as RFC 3986
-	// says, so "/public//../admin" stays below /public.
-	azPathModes(t, "", []string{""}, []azPathCase{
-		{"double slash under BASE", "GET //admin HTTP/1.1", 200, "//admin", true},
-		{"double slash then dot-dot", "GET /public//../admin HTTP/1.1", 200, "/public/admin", false},
+	// BASE, Istio's default, and NONE keep repeated slashes in what is
+	// forwarded (README, "Paths, as policies see them"), but policies are
+	// also checked on the slash-merged form, which a lenient upstream
+	// would resolve "//admin" to: the DENY holds. "//" is never taken for
+	// an authority, and ".." removes the empty segment as RFC 3986 says,
+	// so "/public//../admin" stays below /public.
+	azPathModes(t, "", []string{"", "NONE"}, []azPathCase{
+		{"double slash", "GET //admin HTTP/1.1", 403, "", false},
+		{"triple slash below", "GET ///admin/x HTTP/1.1", 403, "", false},
+		{"authority-like path", "GET //admin/secret HTTP/1.1", 403, "", false},
 		{"authority-like allowed path keeps its first segment", "GET //public/x HTTP/1.1", 200, "//public/x", false},
+	})
+	azPathModes(t, "", []string{""}, []azPathCase{
+		{"double slash then dot-dot under BASE", "GET /public//../admin HTTP/1.1", 200, "/public/admin", false},
 	})
 }
 

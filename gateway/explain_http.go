@@ -49,6 +49,15 @@ func (e *explainer) http(ctx context.Context, lc *listenerConfig, r *http.Reques
 		if !tr.Decision.Allowed {
 			return e.done(tr.Decision.Status, "%d %q (%s)", tr.Decision.Status, tr.Decision.Body, tr.Decision.Reason)
 		}
+		if rq.policyPath != "" {
+			e.line("security", "policies are checked again on %q, the path as an upstream that merges slashes and resolves dot segments reads it", rq.policyPath)
+			cp.Path = rq.policyPath
+			tr := eng.Explain(ctx, &cp)
+			e.trace(tr)
+			if !tr.Decision.Allowed {
+				return e.done(tr.Decision.Status, "%d %q (%s)", tr.Decision.Status, tr.Decision.Body, tr.Decision.Reason)
+			}
+		}
 	} else {
 		e.line("security", "no RequestAuthentication, AuthorizationPolicy or legacy policy: nothing to check")
 	}
@@ -89,6 +98,7 @@ func (e *explainer) prologue(rq *request, r *http.Request, ci *connInfo) *Explan
 		return e.done(http.StatusBadRequest, "400 Bad Request")
 	}
 	rq.path = p
+	rq.policyPath = policyPath(p, rq.lc.pathMode)
 	e.line("path", "%q normalized to %q (pathNormalization %s)", raw, p, pathModeName(rq.lc.pathMode))
 	authority := r.Host
 	rq.host, r.Host = normalizeAuthority(authority)

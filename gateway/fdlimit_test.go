@@ -68,8 +68,8 @@ func TestUP08FileDescriptorExhaustion(t *testing.T) {
 	cmd.Env = append(os.Environ(), "GATEHOUSE_TEST_CHILD=fd-exhaustion")
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	var logs strings.Builder
-	cmd.Stderr = &logs
+	logs := &syncBuffer{} // written by the child's output copier while the test reads it
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,11 @@ type request struct {
 	// path is the normalized path, without the query: what routes and
 	// policies match and what the upstream receives.
 	path string
+	// policyPath is path with slashes merged and dot segments resolved,
+	// when the normalization mode (BASE, NONE) left it different: an
+	// upstream may well read it so, and policies must hold for both
+	// forms (see authorize). "" when it is path itself.
+	policyPath string
 	// host is the Host (or :authority) in its one normal form: lower
 	// case, no port, no trailing dot (router.NormalizeHost). Routing,
 	// authorization, explain, the access log and the upstream all use it.
@@ -113,6 +118,7 @@ func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
 		if err != nil || (!rq.lc.options.keepParams && strings.IndexByte(rq.path, ';') >= 0) {
 			status, msg = http.StatusBadRequest, "Bad Request"
 		}
+		rq.policyPath = policyPath(rq.path, rq.lc.pathMode)
 	}
 	if status != 0 {
 		note(w, "DPE", "request_rejected")
@@ -162,7 +168,7 @@ func (s *Server) secureMatch(w http.ResponseWriter, r *http.Request, rq *request
 	if rt != nil {
 		ar.Destination = destinationOf(rq.snap, rt.Forward)
 	}
-	d := e.Authorize(ar, id)
+	d := authorize(e, ar, id, rq.policyPath)
 	s.logDecision(&d, ar)
 	if !d.Allowed {
 		noteDenied(w, &d)
@@ -170,6 +176,42 @@ func (s *Server) secureMatch(w http.ResponseWriter, r *http.Request, rq *request
 		return nil, false
 	}
 	return rt, true
+}
+
+// policyPath returns the form of path an upstream that merges slashes and
+// resolves dot segments sees, when the mode left path otherwise (BASE
+// keeps "//", as Istio does; NONE keeps everything): "" when it is the
+// same. A clean BASE path costs one scan for "//".
+func policyPath(path string, mode router.PathMode) string {
+	if mode != router.PathBase && mode != router.PathNone {
+		return ""
+	}
+	if mode == router.PathBase && !strings.Contains(path, "//") {
+		return ""
+	}
+	m, err := router.NormalizePath(path, router.PathMergeSlashes)
+	if err != nil || m == path {
+		return ""
+	}
+	return m
+}
+
+// authorize decides a request with its path as normalized and, where the
+// normalization mode leaves room (policyPath), as an upstream that merges
+// slashes would read it: allowed only if allowed both ways, so a DENY on
+// /admin holds for //admin (security.md AZ-01) whatever the mode, while
+// the path forwarded stays as Istio's mode makes it.
+func authorize(e *authz.Engine, ar *authz.Request, id *authz.Identity, policyPath string) authz.Decision {
+	d := e.Authorize(ar, id)
+	if !d.Allowed || policyPath == "" {
+		return d
+	}
+	alt := *ar
+	alt.Path = policyPath
+	if d2 := e.Authorize(&alt, id); !d2.Allowed {
+		return d2
+	}
+	return d
 }
 
 // normalizeAuthority returns the normal form of a Host header or
