@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -188,58 +187,6 @@ type zeroes struct{}
 func (zeroes) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
-}
-
-// TLS passthrough routes by the ClientHello's SNI to different upstreams,
-// without terminating TLS; an SNI no route takes is closed.
-func TestTLSPassthrough(t *testing.T) {
-	t.Parallel()
-	ca := newTestCA(t, "backends")
-	backend := func(name string) uint32 {
-		ts := httptest.NewUnstartedServer(named(name))
-		ts.TLS = &tls.Config{Certificates: []tls.Certificate{ca.issue(name, name).TLS}}
-		ts.StartTLS()
-		t.Cleanup(ts.Close)
-		return portOf(t, ts.Listener.Addr())
-	}
-	a, b := backend("a.example.com"), backend("b.example.com")
-	g := startGW(t, map[string]string{
-		"gw.yaml": `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  servers:
-  - port: {number: 443, name: tls, protocol: TLS}
-    hosts: [a.example.com, b.example.com]
-    tls: {mode: PASSTHROUGH}
-`,
-		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: sni}
-spec:
-  hosts: [a.example.com, b.example.com]
-  gateways: [gw]
-  tls:
-  - match: [{port: 443, sniHosts: [a.example.com]}]
-    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
-  - match: [{port: 443, sniHosts: [b.example.com]}]
-    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
-`, a, b),
-	})
-	addr := g.srv.Addr(443).String()
-	for _, name := range []string{"a.example.com", "b.example.com"} {
-		cn, body, err := tlsGet(t, addr, name, &tls.Config{RootCAs: ca.Pool})
-		if err != nil || cn != name || body != name {
-			t.Errorf("SNI %s: upstream certificate %q body %q err %v", name, cn, body, err)
-		}
-	}
-	if _, _, err := tlsGet(t, addr, "c.example.com", nil); err == nil {
-		t.Error("an SNI without a route was forwarded")
-	}
-	start := time.Now()
-	if out, _ := rawExchange(t, addr, "", []byte(get("a"))); out != "" || time.Since(start) > time.Second {
-		t.Errorf("plaintext on a passthrough port: %q", out)
-	}
 }
 
 // A DestinationRule's proxyProtocol makes TCP forwarding tell the upstream
