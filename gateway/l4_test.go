@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -151,44 +149,6 @@ spec:
 	}
 }
 
-// TCP forwarding moves a large transfer byte for byte, keeping
-// half-closes: the client finishes sending, the upstream still answers.
-func TestTCPForwarding(t *testing.T) {
-	t.Parallel()
-	const size = 32 << 20
-	port := rawUpstream(t, func(c net.Conn) {
-		defer c.Close()
-		h := sha256.New()
-		io.Copy(h, c) // until the client's half-close
-		fmt.Fprintf(c, "%x\n", h.Sum(nil))
-		io.CopyN(c, zeroes{}, size)
-	})
-	g := startGW(t, tcpConfig(port))
-	c := g.dial(9000)
-	data := make([]byte, size)
-	rand.Read(data)
-	go func() {
-		c.Write(data)
-		c.(*net.TCPConn).CloseWrite()
-	}()
-	br := bufio.NewReader(c)
-	line, err := br.ReadString('\n')
-	if want := fmt.Sprintf("%x\n", sha256.Sum256(data)); err != nil || line != want {
-		t.Fatalf("upstream digest %q, %v; want %q", line, err, want)
-	}
-	n, err := io.Copy(io.Discard, br)
-	if err != nil || n != size {
-		t.Errorf("read back %d bytes, %v; want %d then EOF", n, err, size)
-	}
-}
-
-type zeroes struct{}
-
-func (zeroes) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
-}
-
 // A DestinationRule's proxyProtocol makes TCP forwarding tell the upstream
 // who the client is, here the client a trusted load balancer named in its
 // own PROXY header: the minikube case, where the cluster's ingress gateway
@@ -229,41 +189,5 @@ spec:
 	io.WriteString(c, "PROXY TCP4 203.0.113.7 10.0.0.1 4321 9000\r\nhello")
 	if src := <-got; src != "203.0.113.7:4321" {
 		t.Errorf("upstream PROXY source %q, want the client 203.0.113.7:4321", src)
-	}
-}
-
-// A forwarded connection on which nothing moves for the DestinationRule's
-// tcp.idleTimeout is closed on both sides.
-func TestTCPIdleTimeout(t *testing.T) {
-	t.Parallel()
-	closed := make(chan struct{})
-	port := rawUpstream(t, func(c net.Conn) {
-		io.Copy(io.Discard, c)
-		close(closed)
-	})
-	cfg := tcpConfig(port)
-	cfg["dr.yaml"] = `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: up}
-spec:
-  host: 127.0.0.1
-  trafficPolicy:
-    connectionPool: {tcp: {idleTimeout: 1s}}
-`
-	g := startGW(t, cfg)
-	c := g.dial(9000)
-	io.WriteString(c, "hello")
-	start := time.Now()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("read: %v, want EOF when the idle timeout closes the connection", err)
-	}
-	if took := time.Since(start); took < 900*time.Millisecond || took > 3*time.Second {
-		t.Errorf("closed after %v, want about 1s", took)
-	}
-	select {
-	case <-closed:
-	case <-time.After(2 * time.Second):
-		t.Error("the upstream side stayed open")
 	}
 }
