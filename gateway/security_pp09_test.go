@@ -185,11 +185,6 @@ func TestPP09ProxyAndTLSLayering(t *testing.T) {
 	if dials.Load() != before {
 		t.Error("(c) a header with 60 KiB of TLVs was forwarded")
 	}
-	fams := scrape(t, g, "/metrics")
-	if n := value(t, fams, "gatehouse_proxy_protocol_refused_total", "reason="+proxyMissing); n != 1 {
-		t.Errorf("missing_header refusals %v, want 1 for (a)", n)
-	}
-	if n := value(t, fams, "gatehouse_proxy_protocol_refused_total", "reason="+proxyMalformed); n != 1 {
-		t.Errorf("malformed refusals %v, want 1 for the 60 KiB header", n)
-	}
+	waitRefused(t, g, proxyMissing, 1)   // (a)
+	waitRefused(t, g, proxyMalformed, 1) // the 60 KiB header
 }
