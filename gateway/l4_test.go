@@ -2,14 +2,11 @@ package gateway
 
 import (
 	"bufio"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -152,96 +149,6 @@ spec:
 	}
 }
 
-// TCP forwarding moves a large transfer byte for byte, keeping
-// half-closes: the client finishes sending, the upstream still answers.
-func TestTCPForwarding(t *testing.T) {
-	t.Parallel()
-	const size = 32 << 20
-	port := rawUpstream(t, func(c net.Conn) {
-		defer c.Close()
-		h := sha256.New()
-		io.Copy(h, c) // until the client's half-close
-		fmt.Fprintf(c, "%x\n", h.Sum(nil))
-		io.CopyN(c, zeroes{}, size)
-	})
-	g := startGW(t, tcpConfig(port))
-	c := g.dial(9000)
-	data := make([]byte, size)
-	rand.Read(data)
-	go func() {
-		c.Write(data)
-		c.(*net.TCPConn).CloseWrite()
-	}()
-	br := bufio.NewReader(c)
-	line, err := br.ReadString('\n')
-	if want := fmt.Sprintf("%x\n", sha256.Sum256(data)); err != nil || line != want {
-		t.Fatalf("upstream digest %q, %v; want %q", line, err, want)
-	}
-	n, err := io.Copy(io.Discard, br)
-	if err != nil || n != size {
-		t.Errorf("read back %d bytes, %v; want %d then EOF", n, err, size)
-	}
-}
-
-type zeroes struct{}
-
-func (zeroes) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
-}
-
-// TLS passthrough routes by the ClientHello's SNI to different upstreams,
-// without terminating TLS; an SNI no route takes is closed.
-func TestTLSPassthrough(t *testing.T) {
-	t.Parallel()
-	ca := newTestCA(t, "backends")
-	backend := func(name string) uint32 {
-		ts := httptest.NewUnstartedServer(named(name))
-		ts.TLS = &tls.Config{Certificates: []tls.Certificate{ca.issue(name, name).TLS}}
-		ts.StartTLS()
-		t.Cleanup(ts.Close)
-		return portOf(t, ts.Listener.Addr())
-	}
-	a, b := backend("a.example.com"), backend("b.example.com")
-	g := startGW(t, map[string]string{
-		"gw.yaml": `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  servers:
-  - port: {number: 443, name: tls, protocol: TLS}
-    hosts: [a.example.com, b.example.com]
-    tls: {mode: PASSTHROUGH}
-`,
-		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: sni}
-spec:
-  hosts: [a.example.com, b.example.com]
-  gateways: [gw]
-  tls:
-  - match: [{port: 443, sniHosts: [a.example.com]}]
-    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
-  - match: [{port: 443, sniHosts: [b.example.com]}]
-    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
-`, a, b),
-	})
-	addr := g.srv.Addr(443).String()
-	for _, name := range []string{"a.example.com", "b.example.com"} {
-		cn, body, err := tlsGet(t, addr, name, &tls.Config{RootCAs: ca.Pool})
-		if err != nil || cn != name || body != name {
-			t.Errorf("SNI %s: upstream certificate %q body %q err %v", name, cn, body, err)
-		}
-	}
-	if _, _, err := tlsGet(t, addr, "c.example.com", nil); err == nil {
-		t.Error("an SNI without a route was forwarded")
-	}
-	start := time.Now()
-	if out, _ := rawExchange(t, addr, "", []byte(get("a"))); out != "" || time.Since(start) > time.Second {
-		t.Errorf("plaintext on a passthrough port: %q", out)
-	}
-}
-
 // A DestinationRule's proxyProtocol makes TCP forwarding tell the upstream
 // who the client is, here the client a trusted load balancer named in its
 // own PROXY header: the minikube case, where the cluster's ingress gateway
@@ -282,41 +189,5 @@ spec:
 	io.WriteString(c, "PROXY TCP4 203.0.113.7 10.0.0.1 4321 9000\r\nhello")
 	if src := <-got; src != "203.0.113.7:4321" {
 		t.Errorf("upstream PROXY source %q, want the client 203.0.113.7:4321", src)
-	}
-}
-
-// A forwarded connection on which nothing moves for the DestinationRule's
-// tcp.idleTimeout is closed on both sides.
-func TestTCPIdleTimeout(t *testing.T) {
-	t.Parallel()
-	closed := make(chan struct{})
-	port := rawUpstream(t, func(c net.Conn) {
-		io.Copy(io.Discard, c)
-		close(closed)
-	})
-	cfg := tcpConfig(port)
-	cfg["dr.yaml"] = `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: up}
-spec:
-  host: 127.0.0.1
-  trafficPolicy:
-    connectionPool: {tcp: {idleTimeout: 1s}}
-`
-	g := startGW(t, cfg)
-	c := g.dial(9000)
-	io.WriteString(c, "hello")
-	start := time.Now()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("read: %v, want EOF when the idle timeout closes the connection", err)
-	}
-	if took := time.Since(start); took < 900*time.Millisecond || took > 3*time.Second {
-		t.Errorf("closed after %v, want about 1s", took)
-	}
-	select {
-	case <-closed:
-	case <-time.After(2 * time.Second):
-		t.Error("the upstream side stayed open")
 	}
 }

@@ -112,7 +112,6 @@ func TestProxyProtocol(t *testing.T) {
 		{"v1 IPv6", []byte("PROXY TCP6 2001:db8::7 2001:db8::1 5555 80\r\n"), "200 2001:db8::7"},
 		{"v2 IPv4", v2(proxyproto.PROXY, "198.51.100.9:4000", "10.0.0.1:80"), "200 198.51.100.9"},
 		{"v2 IPv6", v2(proxyproto.PROXY, "[2001:db8::9]:4000", "[2001:db8::1]:80"), "200 2001:db8::9"},
-		{"v2 LOCAL uses the socket peer", v2(proxyproto.LOCAL, "10.10.10.10:5555", "10.0.0.2:80"), "200 127.0.0.1"},
 	}
 	for _, tc := range served {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,13 +126,8 @@ func TestProxyProtocol(t *testing.T) {
 		data       []byte
 		maxTime    time.Duration
 	}{
-		{"no header", "", []byte(get("a")), time.Second},
-		{"untrusted peer with a header", "127.0.0.2", []byte("PROXY TCP4 10.0.0.1 10.0.0.2 1234 80\r\n" + get("a")), time.Second},
-		{"untrusted peer without one", "127.0.0.2", []byte(get("a")), time.Second},
-		{"stalled header", "", []byte("PROX"), 2 * time.Second},
 		{"malformed v1", "", []byte("PROXY TCP4 1.2.3.4\r\n" + get("a")), time.Second},
 		{"v1 port with a leading zero", "", []byte("PROXY TCP4 1.2.3.4 5.6.7.8 080 80\r\n" + get("a")), time.Second},
-		{"oversized v1", "", []byte("PROXY TCP4 " + strings.Repeat("1", 100000)), time.Second},
 		{"v2 TLV overrun", "", hexBytes("0D0A0D0A000D0A515549540A 21 11 0014 7F000001 7F000001 002A 0539 02000A 31323334353132333435"), time.Second},
 		{"v2 truncated addresses", "", hexBytes("0D0A0D0A000D0A515549540A 21 12 0000"), time.Second},
 	}

@@ -132,21 +132,6 @@ func TestMutualTLS(t *testing.T) {
 	}
 }
 
-func TestTLSVersionFloor(t *testing.T) {
-	t.Parallel()
-	ca := newTestCA(t, "edge")
-	c := ca.issue("v", "v.example.com")
-	g := startGW(t, httpsGateway(t, map[string]string{"v.example.com": fmt.Sprintf(
-		"{mode: SIMPLE, serverCertificate: %s, privateKey: %s, minProtocolVersion: TLSV1_2}", c.CertFile, c.KeyFile)}))
-	addr := g.srv.Addr(443).String()
-	if _, _, err := tlsGet(t, addr, "v.example.com", &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}); err == nil {
-		t.Error("a TLS 1.1 client completed a handshake under a TLSV1_2 floor")
-	}
-	if _, _, err := tlsGet(t, addr, "v.example.com", &tls.Config{MaxVersion: tls.VersionTLS12}); err != nil {
-		t.Errorf("TLS 1.2: %v", err)
-	}
-}
-
 // Rotating a certificate's files serves the new one to new connections
 // without a restart, and an open connection keeps working.
 func TestCertificateRotation(t *testing.T) {

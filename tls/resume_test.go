@@ -29,7 +29,14 @@ func (c *anyNameCache) Put(_ string, s *tls.ClientSessionState) {
 	c.last = s
 }
 
-func TestSessionResumptionStaysWithinPolicy(t *testing.T) {
+// security.md TLS-04: session resumption across TLS policies. A ticket
+// from a SIMPLE server (or a client cache that replays it under any name)
+// never resumes at a server of another policy: a MUTUAL server runs a full
+// handshake and demands a certificate; servers that request client
+// certificates issue no tickets; a reload, and a reload that changes a
+// MUTUAL server's CA, resume nothing from before it.
+func TestTLS04SessionResumptionAcrossPolicies(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	settings := []ServerSettings{
 		simple(p.a, "p.example.com"),
@@ -96,6 +103,24 @@ func TestSessionResumptionStaysWithinPolicy(t *testing.T) {
 			t.Cleanup(func() { srv.store.Store(old) })
 			mustResume(cache, "p.example.com", false)
 			mustResume(cache, "p.example.com", true)
+
+			// A reload that makes the MUTUAL server trust another CA: the
+			// certificate the old CA issued is refused, with a full
+			// handshake, even holding a ticket from before the reload.
+			cache = &anyNameCache{}
+			mustResume(cache, "p.example.com", false)
+			if _, cs, err := dial(srv.addr, client("s.example.com", cache, &p.client)); err != nil || cs.DidResume {
+				t.Fatalf("MUTUAL before the CA change: resumed=%v err=%v", cs.DidResume, err)
+			}
+			changed := append([]ServerSettings{}, settings...)
+			changed[2].CAFile = p.otherCA.file
+			srv.store.Store(mustStore(t, changed...))
+			if line, cs, err := dial(srv.addr, client("s.example.com", cache, &p.client)); err == nil || cs.DidResume {
+				t.Fatalf("after the CA change the old CA's client got %q (resumed=%v)", line, cs.DidResume)
+			}
+			if line, cs, err := dial(srv.addr, client("s.example.com", cache, &p.other)); err != nil || cs.DidResume || line != "server=2 peer=other\n" {
+				t.Fatalf("after the CA change the new CA's client: %q resumed=%v err=%v", line, cs.DidResume, err)
+			}
 			srv.store.Store(old)
 		})
 	}
