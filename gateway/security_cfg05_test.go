@@ -128,7 +128,7 @@ func TestCFG05MultiFileAtomicity(t *testing.T) {
 	defer busy.Close()
 	vs, ap := cfg05Files(1, port)
 	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vs, "ap.yaml": ap}, func(o *Options) {
-		o.Debounce = 300 * time.Millisecond // far above the 20 ms between two files' writes
+		o.Settle = 300 * time.Millisecond // far above the 20 ms between two files' writes
 		o.ListenAddr = func(_ string, p uint32) string {
 			if p == 81 {
 				return busy.Addr().String()

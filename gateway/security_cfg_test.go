@@ -154,7 +154,7 @@ func TestCFG03RenameOverSaves(t *testing.T) {
 				if name == "vim" {
 					// Between vim's rename and its write vs.yaml is gone: a
 					// debounce well above the gap, even on a loaded machine.
-					o.Debounce = 100 * time.Millisecond
+					o.Settle = 100 * time.Millisecond
 				}
 			})
 			g.waitReload()

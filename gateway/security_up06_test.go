@@ -87,9 +87,9 @@ func startH2Fake(t *testing.T, mode string) (*h2Fake, uint32) {
 	return f, port
 }
 
-// h2Route routes everything to an HTTP/2 upstream on port, with the
+// h2UpgradeRoute routes everything to an HTTP/2 upstream on port, with the
 // given route options.
-func h2Route(port uint32, options string) map[string]string {
+func h2UpgradeRoute(port uint32, options string) map[string]string {
 	cfg := upstreamRoute(port, "    connectionPool: {http: {h2UpgradePolicy: UPGRADE}}\n")
 	cfg["vs.yaml"] += options
 	return cfg
@@ -107,7 +107,7 @@ func TestUP06MisbehavingH2Upstream(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			f, port := startH2Fake(t, mode)
-			g := startGW(t, h2Route(port, ""))
+			g := startGW(t, h2UpgradeRoute(port, ""))
 			for i := range 3 {
 				start := time.Now()
 				code, body, _ := doWith(t, &http.Client{Timeout: 10 * time.Second}, mustRequest(t, g.url(80)+"/"))
