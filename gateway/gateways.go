@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
 // protocols are the port protocols Istio knows (pkg/config/protocol),
@@ -116,6 +118,10 @@ func validateServer(r *resource, i int, srv *ServerSpec, ps *problems) *gwServer
 	validatePort(r, p, srv.Port, bind, s, ps)
 	if len(srv.Hosts) == 0 {
 		ps.errf(r, p+".hosts", "a server needs at least one host (use \"*\" for any)")
+	}
+	if len(srv.Hosts) > router.MaxHosts {
+		ps.errf(r, p+".hosts", "%d hosts; the limit is %d", len(srv.Hosts), router.MaxHosts)
+		return nil
 	}
 	for j, h := range srv.Hosts {
 		if err := validateServerHost(h); err != nil {

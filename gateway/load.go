@@ -195,6 +195,37 @@ func splitDocuments(f file) ([]*yaml.Node, error) {
 		if err != nil {
 			return docs, err
 		}
+		if deep := tooDeep(&n, maxNesting); deep != nil {
+			return docs, fmt.Errorf("line %d: nesting deeper than %d levels", deep.Line, maxNesting)
+		}
 		docs = append(docs, &n)
 	}
+}
+
+// maxNesting bounds how deep a configuration document may nest. Real
+// resources stay under 20 levels (an EnvoyFilter patch included); a
+// document nested hundreds deep is a mistake or an attack on every later
+// walk of the tree, so it is refused where it is read.
+const maxNesting = 100
+
+// tooDeep returns the first node nested more than limit levels below n,
+// or nil. It walks with an explicit stack so that a hostile document
+// cannot exhaust the goroutine stack.
+func tooDeep(n *yaml.Node, limit int) *yaml.Node {
+	type item struct {
+		n     *yaml.Node
+		depth int
+	}
+	stack := []item{{n, 0}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if it.depth > limit {
+			return it.n
+		}
+		for _, c := range it.n.Content {
+			stack = append(stack, item{c, it.depth + 1})
+		}
+	}
+	return nil
 }

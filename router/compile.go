@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
@@ -156,8 +157,22 @@ func (c *compiler) warnf(path, format string, args ...any) {
 	c.errs = append(c.errs, api.Warning(api.Errorf(path, format, args...)))
 }
 
+// MaxHosts bounds the hosts of one VirtualService or Gateway server. A
+// list that long is a generated mistake, and every host costs compile
+// time and memory on each reload (security.md CFG-07).
+const MaxHosts = 10000
+
 func (c *compiler) hosts(vs *VirtualService, ns string) []string {
+	if len(vs.Hosts) > MaxHosts {
+		c.errf("spec.hosts", "%d hosts; the limit is %d", len(vs.Hosts), MaxHosts)
+		return nil
+	}
 	var out []string
+	// Overlaps are found without comparing every host with every other
+	// (a VirtualService may list 100 000): a plain name against the plain
+	// names seen, through a map; wildcards, which are few, one by one.
+	exact := map[string]int{}
+	var wild []int
 	for i, h := range vs.Hosts {
 		path := fmt.Sprintf("spec.hosts[%d]", i)
 		if err := validateVSHost(h); err != nil {
@@ -165,14 +180,42 @@ func (c *compiler) hosts(vs *VirtualService, ns string) []string {
 			continue
 		}
 		q := QualifyHost(h, ns)
-		for _, o := range out {
-			if HostsMatch(o, q) {
-				c.errf(path, "duplicate host %q overlaps %q in the same VirtualService", h, o)
-			}
+		for _, j := range overlaps(out, exact, wild, q) {
+			c.errf(path, "duplicate host %q overlaps %q in the same VirtualService", h, out[j])
+		}
+		if isWild(q) {
+			wild = append(wild, len(out))
+		} else if _, seen := exact[q]; !seen {
+			exact[q] = len(out)
 		}
 		out = append(out, q)
 	}
 	return out
+}
+
+// overlaps returns the indexes, in order, of the hosts in out that q
+// overlaps (HostsMatch); exact indexes out's plain names, wild its
+// wildcards.
+func overlaps(out []string, exact map[string]int, wild []int, q string) []int {
+	var found []int
+	if isWild(q) {
+		for j, o := range out {
+			if HostsMatch(o, q) {
+				found = append(found, j)
+			}
+		}
+		return found
+	}
+	if j, ok := exact[q]; ok {
+		found = append(found, j)
+	}
+	for _, j := range wild {
+		if HostsMatch(out[j], q) {
+			found = append(found, j)
+		}
+	}
+	slices.Sort(found)
+	return found
 }
 
 func validateVSHost(h string) error {
