@@ -269,7 +269,9 @@ type poolSpec struct {
 
 // serviceEndpoints lists the endpoints of a ServiceEntry port whose labels
 // include sel. Without inline endpoints, the entry's own host names are the
-// endpoints (resolution DNS).
+// endpoints (resolution DNS, and NONE, which a gateway resolves by DNS);
+// resolution STATIC without endpoints has none (security.md UP-01: 503 no
+// healthy upstream, nothing dialled).
 func (b *clusterBuilder) serviceEndpoints(svc *service, sp *ServicePort, sel map[string]string, ps poolSpec) []*endpoint {
 	port := sp.Number
 	if sp.TargetPort != 0 {
@@ -277,7 +279,7 @@ func (b *clusterBuilder) serviceEndpoints(svc *service, sp *ServicePort, sel map
 	}
 	var out []*endpoint
 	if len(svc.spec.Endpoints) == 0 {
-		if len(sel) > 0 {
+		if len(sel) > 0 || svc.resolution == "STATIC" {
 			return nil
 		}
 		for _, h := range svc.spec.Hosts {

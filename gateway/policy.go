@@ -66,6 +66,7 @@ type poolLimits struct {
 	maxRequestsPerConn   int
 	idleTimeout          time.Duration
 	connectTimeout       time.Duration
+	maxConnDuration      time.Duration // tcp.maxConnectionDuration
 	upgradeH2, keepProto bool
 }
 
@@ -81,6 +82,9 @@ func limitsOf(cp *ConnectionPool) poolLimits {
 		}
 		if t.IdleTimeout != nil {
 			l.idleTimeout = t.IdleTimeout.D()
+		}
+		if t.MaxConnectionDuration != nil {
+			l.maxConnDuration = t.MaxConnectionDuration.D()
 		}
 	}
 	if h := cp.HTTP; h != nil {
@@ -100,10 +104,10 @@ func limitsOf(cp *ConnectionPool) poolLimits {
 // poolSettings is the part of the limits that shapes the connections
 // themselves; pools with different settings are different pools.
 func (l poolLimits) poolSettings() string {
-	if l.maxConnections == 0 && l.maxRequestsPerConn == 0 && l.idleTimeout == 0 {
+	if l.maxConnections == 0 && l.maxRequestsPerConn == 0 && l.idleTimeout == 0 && l.maxConnDuration == 0 {
 		return ""
 	}
-	return fmt.Sprintf("conns=%d pending=%d perconn=%d idle=%s", l.maxConnections, l.maxPending, l.maxRequestsPerConn, l.idleTimeout)
+	return fmt.Sprintf("conns=%d pending=%d perconn=%d idle=%s life=%s", l.maxConnections, l.maxPending, l.maxRequestsPerConn, l.idleTimeout, l.maxConnDuration)
 }
 
 // outlierConfig is a compiled outlierDetection block.

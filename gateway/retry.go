@@ -90,7 +90,8 @@ func (x *exchange) perTry() time.Duration {
 
 // retry decides whether the outcome of attempt calls for another one: the
 // policy allows it, attempts remain, the route timeout has not fired, the
-// body can be sent again, and the cluster's retry budget has room.
+// body can be sent again, the request can safely be sent twice when the
+// upstream may have seen it, and the cluster's retry budget has room.
 func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Response, err error) bool {
 	p := x.policy
 	if p == nil || attempt >= p.Attempts || ctx.Err() != nil || !x.o.replayable() {
@@ -111,7 +112,10 @@ func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Resp
 	case errors.As(err, new(*requestError)):
 		want = false // another attempt would be refused the same way
 	default:
-		want = p.RetryReset(true)
+		// A reset after the request went out: the upstream may have acted
+		// on it, so only an idempotent request is sent again (security.md
+		// UP-03; Envoy would retry a POST here too).
+		want = p.RetryReset(true) && x.o.idempotent()
 	}
 	return want && (x.retrying || x.c.allowRetry())
 }

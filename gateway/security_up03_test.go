@@ -43,7 +43,7 @@ func (u *up03Slow) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // POST whose connection the upstream resets after reading it is not
 // retried under the default retryOn (a reset GET is, under retryOn
 // reset). The subtests run in parallel: about 2.5 s in all. (A POST under
-// retryOn reset is TestUP03ResetPOSTNotRetried, kept out while it fails.)
+// retryOn reset is TestUP03ResetPOSTNotRetried.)
 func TestUP03SlowUpstreamTimeoutsAndRetries(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -140,4 +140,29 @@ func TestUP03SlowUpstreamTimeoutsAndRetries(t *testing.T) {
 			}
 		}
 	})
+}
+
+// security.md UP-03 (non-idempotent retries): a POST whose body the
+// upstream read before resetting the connection is never retried, even
+// under `retryOn: "5xx,reset,connect-failure"` (Envoy would retry it):
+// the upstream reads it once and the client gets 503.
+func TestUP03ResetPOSTNotRetried(t *testing.T) {
+	t.Parallel()
+	var reads atomic.Int32
+	port := rawUpstream(t, func(c net.Conn) {
+		if req, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			io.Copy(io.Discard, req.Body)
+			reads.Add(1)
+		}
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	})
+	g := startGW(t, routes(fmt.Sprintf("  - retries: {attempts: 2, perTryTimeout: 500ms, retryOn: \"5xx,reset,connect-failure\"}\n    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]\n", port)))
+	req, _ := http.NewRequest("POST", g.url(80)+"/", strings.NewReader("order #1"))
+	if code, _, _ := do(t, req); code != 503 {
+		t.Errorf("status %d, want 503", code)
+	}
+	if n := reads.Load(); n != 1 {
+		t.Errorf("the upstream read the POST %d times, want once", n)
+	}
 }

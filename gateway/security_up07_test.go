@@ -43,7 +43,7 @@ func (g *gw) waitTunnelsClosed(t *testing.T) {
 // resets, end the other side within a second. Nothing moving for the
 // DestinationRule's tcp.idleTimeout (1 s) closes both sides. After each,
 // the gateway holds no forwarded connection. (maxConnectionDuration is
-// TestUP07MaxConnectionDuration, kept out while it fails.)
+// TestUP07MaxConnectionDuration.)
 func TestUP07RawTCPHalfCloseAndTeardown(t *testing.T) {
 	t.Parallel()
 	t.Run("half-close", func(t *testing.T) {
@@ -157,4 +157,30 @@ func TestUP07RawTCPHalfCloseAndTeardown(t *testing.T) {
 		}
 		g.waitTunnelsClosed(t)
 	})
+}
+
+// security.md UP-07 (maximum duration): a forwarded TCP connection is
+// closed at the DestinationRule's connectionPool.tcp.maxConnectionDuration
+// however busy it is.
+func TestUP07MaxConnectionDuration(t *testing.T) {
+	t.Parallel()
+	cfg := tcpConfig(rawUpstream(t, func(c net.Conn) {
+		defer c.Close()
+		io.Copy(c, c)
+	}))
+	cfg["dr.yaml"] = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: up}\nspec:\n  host: 127.0.0.1\n  trafficPolicy:\n    connectionPool: {tcp: {maxConnectionDuration: 1s}}\n"
+	g := startGW(t, cfg)
+	c := g.dial(9000)
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(4 * time.Second))
+	buf := make([]byte, 4)
+	for {
+		io.WriteString(c, "busy") // never idle
+		if _, err := io.ReadFull(c, buf); err != nil {
+			if took := time.Since(start); took < 900*time.Millisecond || took > 3*time.Second {
+				t.Errorf("closed after %v (%v), want at about 1s", took, err)
+			}
+			return
+		}
+	}
 }

@@ -50,7 +50,7 @@ func withJSONLog(cfg map[string]string, file string) map[string]string {
 // connection, UH for no endpoint) and details, and Istio's default retries
 // as the only other attempts: at most 3 dials, none without an endpoint.
 // A STATIC ServiceEntry with an empty endpoint list is
-// TestUP01EmptyStaticEndpoints, kept out while it fails.
+// TestUP01EmptyStaticEndpoints.
 func TestUP01UnreachableUpstreams(t *testing.T) {
 	t.Parallel()
 	closed := fmt.Sprint(closedPort(t))
@@ -211,5 +211,23 @@ func TestUP02UpstreamFailsMidResponse(t *testing.T) {
 	}
 	if code, body, _ := g.get(80, "", "/"); code != 200 || body != "healthy" {
 		t.Errorf("afterwards: %d %q", code, body)
+	}
+}
+
+// security.md UP-01 (empty endpoint list): a STATIC ServiceEntry whose
+// endpoint list is empty has no endpoint: 503 with UH at once, nothing
+// dialled. (Without `endpoints`, a STATIC entry's own host names are not
+// taken for endpoints either.)
+func TestUP01EmptyStaticEndpoints(t *testing.T) {
+	t.Parallel()
+	cfg := routes("  - route: [{destination: {host: empty.internal, port: {number: 80}}}]\n")
+	cfg["se.yaml"] = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: empty}\nspec:\n  hosts: [empty.internal]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: STATIC\n  endpoints: []\n"
+	dials := &countDials{n: map[string]int{}}
+	g := startGW(t, cfg, func(o *Options) { o.Dial = dials.dial })
+	if code, body, _ := g.get(80, "", "/"); code != 503 || body != bodyNoHealthy {
+		t.Errorf("got %d %q, want 503 %q", code, body, bodyNoHealthy)
+	}
+	if n := dials.get("empty.internal:80"); n != 0 {
+		t.Errorf("dialled empty.internal:80 %d times, want never", n)
 	}
 }

@@ -135,6 +135,15 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 		idle = defaultTCPIdleTimeout
 	}
 	defer watchIdle(c, up, idle)()
+	if d := cl.limits.maxConnDuration; d > 0 {
+		// connectionPool.tcp.maxConnectionDuration: the forwarded
+		// connection ends then, busy or not.
+		t := time.AfterFunc(d, func() {
+			c.Close()
+			up.Close()
+		})
+		defer t.Stop()
+	}
 	ep.active.Add(1)
 	defer ep.active.Add(-1)
 	done := make(chan struct{})
