@@ -27,13 +27,14 @@ type h1Conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
+	born   time.Time // for connectionPool.tcp.maxConnectionDuration
 	reused bool
 	uses   int
 	closed atomic.Bool
 }
 
 func newH1Conn(p *connPool, nc net.Conn) *h1Conn {
-	pc := &h1Conn{pool: p, nc: nc}
+	pc := &h1Conn{pool: p, nc: nc, born: time.Now()}
 	pc.lim = countingReader{r: nc, n: math.MaxInt64}
 	pc.br = bufio.NewReaderSize(&pc.lim, 8<<10)
 	pc.bw = bufio.NewWriterSize(nc, 8<<10)
@@ -144,6 +145,7 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 	var bodyDone chan error
 	if o.hasBody() {
 		bodyDone = make(chan error, 1)
+		o.sendingBody()
 		go func() { bodyDone <- pc.writeBody(o) }()
 	}
 	resp, err := pc.readHead(o)

@@ -14,12 +14,11 @@ import (
 	"time"
 )
 
-// newH2Transport builds the HTTP/2 client of a pool whose upstream speaks
-// HTTP/2: with prior knowledge over plaintext (h2c, ServiceEntry port
-// protocol HTTP2 or GRPC), or negotiated by ALPN over TLS. net/http's
-// Transport multiplexes requests over its own connections, so the pool's
-// idle list is unused.
-func (p *connPool) newH2Transport() *http.Transport {
+// newH2 builds the HTTP/2 client of a pool whose upstream speaks HTTP/2:
+// with prior knowledge over plaintext (h2c, ServiceEntry port protocol
+// HTTP2 or GRPC), or negotiated by ALPN over TLS. Its connections
+// multiplex requests (h2Pool), so the pool's idle list is unused.
+func (p *connPool) newH2() *h2Pool {
 	tr := &http.Transport{
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		DisableCompression:     true,
@@ -30,17 +29,19 @@ func (p *connPool) newH2Transport() *http.Transport {
 		return p.connect(ctx, p.limits.connectTimeout)
 	}
 	tr.Protocols = new(http.Protocols)
+	scheme := "http"
 	if p.tls != nil {
 		cfg := p.tls.Clone()
 		cfg.NextProtos = []string{"h2"}
 		p.tls = cfg
 		tr.DialTLSContext = dial
 		tr.Protocols.SetHTTP2(true)
+		scheme = "https"
 	} else {
 		tr.DialContext = dial
 		tr.Protocols.SetUnencryptedHTTP2(true)
 	}
-	return tr
+	return newH2Pool(p, tr, scheme)
 }
 
 // roundTripH2 sends o over the pool's HTTP/2 transport. Trailers (gRPC
@@ -67,8 +68,12 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 	if te := o.in.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
 		req.Header.Set("Te", "trailers")
 	}
-	resp, err := p.h2.RoundTrip(req.WithContext(ctx))
-	if err != nil {
+	resp, err := p.h2.roundTrip(req.WithContext(ctx))
+	switch {
+	case err == nil:
+	case errors.As(err, new(*connectError)), errors.As(err, new(*refusedStreamError)):
+		return nil, err
+	default:
 		return nil, classifyStd(ctx, err)
 	}
 	if err := checkH2Framing(resp.Header); err != nil {
@@ -119,7 +124,7 @@ func classifyStd(ctx context.Context, err error) error {
 		return &requestError{part: "request", err: err}
 	case errors.As(err, &oe) && oe.Op == "dial", errors.As(err, &te), isHandshakeError(err):
 		return &connectError{err: err}
-	case strings.Contains(err.Error(), "REFUSED_STREAM"):
+	case notProcessed(err):
 		return &refusedStreamError{err: err}
 	}
 	return &resetError{err: err}

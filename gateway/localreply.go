@@ -13,6 +13,7 @@ const (
 	bodyNoHealthy = "no healthy upstream"
 	bodyConnect   = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
 	bodyReset     = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
+	bodyRefused   = "upstream connect error or disconnect/reset before headers. reset reason: remote refused stream reset"
 	bodyProtocol  = "upstream connect error or disconnect/reset before headers. reset reason: protocol error"
 	bodyOverflow  = "upstream connect error or disconnect/reset before headers. reset reason: overflow"
 	bodyTimeout   = "upstream request timeout"

@@ -67,6 +67,9 @@ type outbound struct {
 	// read and cancel the whole connection's context: the next request on
 	// it would start out cancelled.
 	bodyEnded bool
+	// bodyStarted is set when the HTTP/1.1 engine starts copying the
+	// client's body upstream; bodyEnded then tells whether it is all in.
+	bodyStarted bool
 
 	extraBuf [4]hdr
 }
@@ -75,7 +78,7 @@ type outbound struct {
 func (o *outbound) reset(r *http.Request) {
 	o.bodyMu.Lock()
 	o.in, o.method, o.rawQuery, o.host, o.connectTimeout = r, r.Method, r.URL.RawQuery, r.Host, defaultConnectTimeout
-	o.path, o.upgrade, o.body, o.replay, o.downstream, o.aborted, o.bodyEnded = "", "", nil, nil, nil, false, false
+	o.path, o.upgrade, o.body, o.replay, o.downstream, o.aborted, o.bodyEnded, o.bodyStarted = "", "", nil, nil, nil, false, false, false
 	o.streamIdle, o.upConn, o.idle = 0, nil, nil
 	o.bodyMu.Unlock()
 	o.extra = o.extraBuf[:0]
@@ -302,6 +305,24 @@ func (o *outbound) bodyEnd() {
 		o.downstream.SetReadDeadline(time.Time{})
 	}
 	o.bodyEnded = true
+}
+
+// bodyPending reports whether the client's body has not been read to its
+// end yet.
+func (o *outbound) bodyPending() bool {
+	if !o.hasBody() {
+		return false
+	}
+	o.bodyMu.Lock()
+	defer o.bodyMu.Unlock()
+	return o.bodyStarted && !o.bodyEnded
+}
+
+// sendingBody records that the client's body is being copied upstream.
+func (o *outbound) sendingBody() {
+	o.bodyMu.Lock()
+	o.bodyStarted = true
+	o.bodyMu.Unlock()
 }
 
 // abortBody makes a read of the client's body that is blocked (the client

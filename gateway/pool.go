@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,7 +81,7 @@ func (s *poolSet) get(k poolKey, opts poolOptions) *connPool {
 	}
 	p := &connPool{key: k, network: network, addr: addr, dial: s.dial, tls: opts.tls, limits: opts.limits, limiter: opts.limiter}
 	if k.h2 {
-		p.h2 = p.newH2Transport()
+		p.h2 = p.newH2()
 	}
 	s.pools[k] = p
 	select {
@@ -145,6 +144,9 @@ func (s *poolSet) reap(now time.Time) {
 	}
 	s.mu.Unlock()
 	for _, p := range pools {
+		if p.h2 != nil {
+			p.h2.prune() // connections closed by their idle timeout or a GOAWAY
+		}
 		p.mu.Lock()
 		keep := p.idle[:0]
 		var stale []*h1Conn
@@ -176,7 +178,7 @@ func (s *poolSet) reapInterval() time.Duration {
 }
 
 // connPool keeps idle connections to one upstream address: HTTP/1.1
-// connections in idle, or an HTTP/2 transport in h2.
+// connections in idle, or HTTP/2 connections in h2.
 type connPool struct {
 	key     poolKey
 	network string
@@ -185,7 +187,7 @@ type connPool struct {
 	tls     *tls.Config
 	limits  poolLimits
 	limiter *connLimiter // nil: no connection limit
-	h2      *http.Transport
+	h2      *h2Pool
 
 	active atomic.Int64 // requests in flight, for dumps
 	open   atomic.Int32 // connections open
@@ -252,12 +254,20 @@ func (p *connPool) popIdle() *h1Conn {
 		pc := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		if time.Since(pc.idleAt) < p.idleTimeout() {
+		if time.Since(pc.idleAt) < p.idleTimeout() && !p.tooOld(pc) {
 			return pc
 		}
 		go pc.close()
 	}
 	return nil
+}
+
+// tooOld reports whether a connection has lived past the cluster's
+// maxConnectionDuration: it serves no further request (Envoy's
+// max_connection_duration drains it the same way).
+func (p *connPool) tooOld(pc *h1Conn) bool {
+	d := p.limits.maxConnDuration
+	return d > 0 && time.Since(pc.born) >= d
 }
 
 func (p *connPool) idleTimeout() time.Duration {
@@ -272,7 +282,7 @@ func (p *connPool) idleTimeout() time.Duration {
 func (p *connPool) put(pc *h1Conn) {
 	pc.idleAt = time.Now()
 	pc.reused = true
-	if n := p.limits.maxRequestsPerConn; n > 0 && pc.uses >= n {
+	if n := p.limits.maxRequestsPerConn; n > 0 && pc.uses >= n || p.tooOld(pc) {
 		pc.close()
 		return
 	}
@@ -299,7 +309,7 @@ func (p *connPool) close() {
 		pc.close()
 	}
 	if p.h2 != nil {
-		p.h2.CloseIdleConnections()
+		p.h2.close()
 	}
 }
 

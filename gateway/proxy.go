@@ -93,6 +93,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 		if x.setCookie != "" {
 			h.Add("Set-Cookie", x.setCookie)
 		}
+		if r.ProtoMajor == 1 && o.bodyPending() {
+			// The upstream answered before the client's body was read to
+			// its end; the rest of it is not read any more, so the client
+			// must not send another request on this connection.
+			h["Connection"] = []string{"close"}
+		}
 	}
 	if act.Timeout > 0 {
 		// When the route timeout fires mid-body, a client that is not
@@ -187,6 +193,8 @@ func failureOf(ctx context.Context, r *http.Request, err error) failure {
 		return failure{status: http.StatusServiceUnavailable, body: bodyConnect, flags: "UF", details: "upstream_reset_before_response_started{connection_failure}"}
 	case errors.As(err, new(*protocolError)):
 		return failure{status: http.StatusBadGateway, body: bodyProtocol, flags: "UPE", details: "upstream_reset_before_response_started{protocol_error}"}
+	case errors.As(err, new(*refusedStreamError)):
+		return failure{status: http.StatusServiceUnavailable, body: bodyRefused, flags: "UR", details: "upstream_reset_before_response_started{remote_refused_stream_reset}"}
 	}
 	return failure{status: http.StatusServiceUnavailable, body: bodyReset, flags: "UC", details: "upstream_reset_before_response_started{connection_termination}"}
 }

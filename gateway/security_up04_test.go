@@ -44,7 +44,7 @@ func up04Upstream(t *testing.T) (port uint32, conns *atomic.Int32) {
 // client on connections it does not reuse, and by hand as RFC 9110 says
 // (the body only after a 100, none after a final status); about 0.5 s, 4 s
 // under -race. (One Go client for both requests is
-// TestUP04SharedClientConnection, kept out while it fails.)
+// TestUP04SharedClientConnection.)
 func TestUP04ExpectContinue(t *testing.T) {
 	t.Parallel()
 	port, conns := up04Upstream(t)
@@ -110,4 +110,36 @@ func TestUP04ExpectContinue(t *testing.T) {
 		}
 	}
 	t.Logf("%d upstream connections for 2 000 requests", conns.Load())
+}
+
+// security.md UP-04 (one client): the catalogue's sequence on one Go
+// client: a POST with "Expect: 100-continue" that the upstream answers
+// with 403 unread, then a normal POST, 1 000 times; every normal request
+// succeeds. The 403 comes with "Connection: close" whenever the gateway
+// stopped reading the client's body, so the client never sends the next
+// request on a connection the gateway is closing.
+func TestUP04SharedClientConnection(t *testing.T) {
+	t.Parallel()
+	port, _ := up04Upstream(t)
+	g := startGW(t, oneRoute(port, ""))
+	c := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}, Timeout: 10 * time.Second}
+	failed := 0
+	for range 1000 {
+		req, _ := http.NewRequest("POST", g.url(80)+"/deny", strings.NewReader("0123456789"))
+		req.Header.Set("Expect", "100-continue")
+		if resp, err := c.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		resp, err := c.Post(g.url(80)+"/ok", "text/plain", strings.NewReader("x"))
+		if err != nil {
+			failed++
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if failed > 0 {
+		t.Errorf("%d of 1000 normal requests after a 100-continue exchange failed", failed)
+	}
 }

@@ -98,9 +98,11 @@ func h2UpgradeRoute(port uint32, options string) map[string]string {
 // security.md UP-06: misbehaving HTTP/2 upstream. Against the Framer-based
 // upstream: a well-behaved one answers (the control); one that floods the
 // gateway with 200 000 PINGs still gets its request answered within 5 s
-// over one connection, and the gateway keeps serving. The GOAWAY and
-// REFUSED_STREAM upstreams, and the frame limit on the flood, are
-// TestUP06MisbehavingH2UpstreamFails, kept out while they fail.
+// over one connection, and the gateway keeps serving: it answers each PING
+// as Envoy does, and an upstream that stops reading the answers stalls
+// its own connection, whose writes then block, rather than growing a
+// queue. The GOAWAY and REFUSED_STREAM upstreams are
+// TestUP06MisbehavingH2UpstreamFails.
 func TestUP06MisbehavingH2Upstream(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{"ok", "pings"} {
@@ -129,4 +131,31 @@ func mustRequest(t *testing.T, url string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// security.md UP-06 (GOAWAY, REFUSED_STREAM): an upstream that sends
+// GOAWAY and then SETTINGS_MAX_CONCURRENT_STREAMS 0 on every connection,
+// or refuses every stream, makes the request fail with 503 within
+// seconds, after the route's retries and no more than a few connections
+// (net/http's Transport would dial thousands a second, or back off for a
+// minute).
+func TestUP06MisbehavingH2UpstreamFails(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"goaway", "refuse"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			f, port := startH2Fake(t, mode)
+			g := startGW(t, h2Route(port, ""))
+			start := time.Now()
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(g.url(80) + "/")
+			if err != nil {
+				t.Errorf("no answer within 5s: %v (%d upstream connections)", err, f.conns.Load())
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 503 || f.conns.Load() > 10 {
+				t.Errorf("%d after %v and %d upstream connections, want 503 after at most 10", resp.StatusCode, time.Since(start), f.conns.Load())
+			}
+		})
+	}
 }
