@@ -48,6 +48,7 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 	mesh.checkFilterPorts(snap.listeners, ps)
 	snap.mesh = mesh
 	snap.authz = compileSecurity(byKind, mesh, servesTCP(snap.listeners), env, ps)
+	snap.security = securityResources(byKind)
 	for _, r := range byKind["VirtualService"] {
 		checkDestinations(r, b, ps)
 	}

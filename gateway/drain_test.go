@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -108,4 +110,69 @@ func TestShutdownDrainDelay(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 	g.done <- nil
+}
+
+// A request still waiting on its upstream when the drain timeout ends is
+// ended with it, over HTTP/1.1 and h2c alike: the client's connection
+// closes, the upstream's connection is closed within a second of Run
+// returning, and nothing waits for the stream idle timeout.
+func TestShutdownEndsRequestsPastDrain(t *testing.T) {
+	t.Parallel()
+	h2c := &http.Transport{Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	for _, tc := range []struct {
+		name   string
+		client *http.Client
+	}{{"HTTP/1.1", &http.Client{Transport: &http.Transport{}}}, {"h2c", &http.Client{Transport: h2c}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, closed := make(chan struct{}), make(chan time.Time, 1)
+			port := rawUpstream(t, func(c net.Conn) {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				close(got)
+				io.Copy(io.Discard, c) // never answers; returns when the gateway closes
+				closed <- time.Now()
+			})
+			g := startGW(t, routes(fmt.Sprintf("  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]\n", port)),
+				func(o *Options) { o.DrainTimeout = 300 * time.Millisecond })
+			clientErr := make(chan error, 1)
+			go func() {
+				resp, err := tc.client.Get(g.url(80) + "/")
+				if err == nil {
+					resp.Body.Close()
+				}
+				clientErr <- err
+			}()
+			<-got
+			g.cancel()
+			start := time.Now()
+			if err := <-g.done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			g.done <- nil
+			returned := time.Now()
+			if took := returned.Sub(start); took > 3*time.Second {
+				t.Errorf("Run returned %v after the signal, want about the 300ms drain", took)
+			}
+			select {
+			case at := <-closed:
+				if at.Sub(returned) > time.Second {
+					t.Errorf("the upstream connection closed %v after Run returned", at.Sub(returned))
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatal("the upstream connection was still open 3s after Run returned")
+			}
+			select {
+			case err := <-clientErr:
+				if err == nil {
+					t.Error("the client got a response from an upstream that never answered")
+				}
+			case <-time.After(3 * time.Second):
+				t.Error("the client was still waiting 3s after Run returned")
+			}
+		})
+	}
 }

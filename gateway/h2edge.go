@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -46,7 +45,7 @@ func (l *listener) newH2Server(srv *http.Server, h http.Handler) error {
 	}
 	srv.TLSNextProto["h2"] = func(srv *http.Server, tc *tls.Conn, _ http.Handler) {
 		gc := l.h2Guard(tc)
-		h2.ServeConn(gc, &http2.ServeConnOpts{Context: withConnInfo(context.Background(), gc), BaseConfig: srv, Handler: h})
+		h2.ServeConn(gc, &http2.ServeConnOpts{Context: withConnInfo(l.s.requests, gc), BaseConfig: srv, Handler: h})
 	}
 	return nil
 }

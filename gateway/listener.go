@@ -66,6 +66,7 @@ func (s *Server) newHTTPServer(h http.Handler, name string) *http.Server {
 		ReadHeaderTimeout: s.opts.HeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return s.requests },
 		ConnContext:       withConnInfo,
 		ConnState:         s.idle.track,
 		HTTP2: &http.HTTP2Config{

@@ -61,6 +61,7 @@ type metrics struct {
 	services                                   sync.Map              // service host → *destService
 	unknown                                    *destService          // for requests that reached no cluster
 	edge                                       edgeMetrics
+	security                                   securityMetrics
 }
 
 func newMetrics(s *Server) *metrics {
@@ -86,6 +87,7 @@ func newMetrics(s *Server) *metrics {
 		unknown: newDestService("unknown"),
 	}
 	m.edge = newEdgeMetrics(m.reg)
+	m.security = newSecurityMetrics(m.reg)
 	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_config_reloads_total",
 		Help: "Configuration reloads that changed something, by result."}, []string{"result"})
 	m.reloads[0], m.reloads[1] = reloads.WithLabelValues("failure"), reloads.WithLabelValues("success")

@@ -122,3 +122,36 @@ func TestCFG06SecurityConfigFailsClosed(t *testing.T) {
 		}
 	}
 }
+
+// security.md CFG-06 (audit): deleting the only DENY policy on purpose is
+// applied and audited: a warning names the removed policy, the gauge of
+// security resources in force drops from 1 to 0, and the changes counter
+// records one removal, so that an operator can tell "a DENY was removed"
+// from any other reload.
+func TestCFG06PolicyRemovalAudited(t *testing.T) {
+	t.Parallel()
+	cfg := oneRoute(upstream(t, named("a")), "")
+	cfg["deny.yaml"] = cfg06Deny
+	g := startGW(t, cfg)
+	g.waitReload()
+	if m := series(scrape(t, g, "/metrics"), "gatehouse_security_policies"); len(m) != 1 || m[0].GetGauge().GetValue() != 1 {
+		t.Fatalf("gatehouse_security_policies = %v, want 1 with one DENY policy", m)
+	}
+	before := g.logs.String()
+	os.Remove(filepath.Join(g.dir, "deny.yaml"))
+	g.waitGen(2)
+	if code, _, _ := g.get(80, "", "/admin"); code != 200 {
+		t.Fatalf("/admin after the DENY was deleted: %d, want 200", code)
+	}
+	logs := strings.TrimPrefix(g.logs.String(), before)
+	if !strings.Contains(logs, "security resources removed") || !strings.Contains(logs, "AuthorizationPolicy istio-system/no-admin") {
+		t.Errorf("no log line says the policy istio-system/no-admin was removed:\n%s", logs)
+	}
+	fams := scrape(t, g, "/metrics")
+	if m := series(fams, "gatehouse_security_policies"); len(m) != 1 || m[0].GetGauge().GetValue() != 0 {
+		t.Errorf("gatehouse_security_policies = %v, want 0 after the only policy was removed", m)
+	}
+	if m := series(fams, "gatehouse_security_policy_changes_total", "change=removed"); len(m) != 1 || m[0].GetCounter().GetValue() != 1 {
+		t.Errorf("gatehouse_security_policy_changes_total{change=removed} = %v, want 1", m)
+	}
+}

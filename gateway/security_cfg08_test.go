@@ -102,7 +102,7 @@ func (l *handshakeLoop) waitSerial(t *testing.T, s *big.Int) {
 // reloads are counted. An open connection keeps its pair throughout. An
 // expired certificate is served with a loud warning (gatehouse's choice),
 // never silently. (A pair edited in place through "..data" symlinks is
-// TestCFG08InPlaceEditThroughSymlinks, kept out while it fails.)
+// TestCFG08InPlaceEditThroughSymlinks.)
 func TestCFG08CertificateHotReload(t *testing.T) {
 	t.Parallel()
 	ca := newTestCA(t, "edge")
@@ -212,5 +212,33 @@ func TestCFG08CertificateHotReload(t *testing.T) {
 	}
 	if logs := g.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "CERTIFICATE EXPIRED") {
 		t.Errorf("no warning about the expired certificate:\n%s", logs)
+	}
+}
+
+// security.md CFG-08 (in-place edit): a certificate and key written in
+// place, the certificate first and the key later, are picked up once they
+// match, also when the configured paths reach them through kubelet-style
+// "..data" symlinks (as a tool writing to the mounted paths does): the
+// files behind the links are watched too.
+func TestCFG08InPlaceEditThroughSymlinks(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "edge")
+	one, two := ca.issue("one", "r.example.com"), ca.issue("two", "r.example.com")
+	dir := t.TempDir()
+	mountSecret(t, dir, "r", "01", map[string]string{"tls.crt": one.CertFile, "tls.key": one.KeyFile})
+	crt, key := filepath.Join(dir, "r", "tls.crt"), filepath.Join(dir, "r", "tls.key")
+	g := startGW(t, httpsGateway(t, map[string]string{"r.example.com": fmt.Sprintf("{mode: SIMPLE, serverCertificate: %s, privateKey: %s}", crt, key)}))
+	g.waitReload()
+	for _, f := range [][2]string{{two.CertFile, crt}, {two.KeyFile, key}} {
+		data, _ := os.ReadFile(f[0])
+		os.WriteFile(f[1], data, 0o600) // through the symlink
+		select {
+		case <-g.reloads:
+		case <-time.After(3 * time.Second):
+			t.Errorf("no reload within 3s of writing %s", filepath.Base(f[1]))
+		}
+	}
+	if cn, _, err := tlsGet(t, g.srv.Addr(443).String(), "r.example.com", nil); err != nil || cn != "two" {
+		t.Errorf("after both files were written: certificate %q %v, want two", cn, err)
 	}
 }

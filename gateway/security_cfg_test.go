@@ -55,7 +55,7 @@ var cfgBadFiles = []struct{ name, data, want string }{
 // counted as a failed reload, and readiness stays green. The same files
 // make New fail at startup, which `gatehouse run` turns into exit code 1
 // (main's TestExitCodes). Startup on an empty directory is
-// TestCFG01EmptyConfigRefused, kept out while it fails.
+// TestCFG01EmptyConfigRefused.
 func TestCFG01InvalidConfigKeepsLastGood(t *testing.T) {
 	t.Parallel()
 	g := startGW(t, oneRoute(upstream(t, named("a")), ""))
@@ -178,5 +178,33 @@ func TestCFG03RenameOverSaves(t *testing.T) {
 				os.Chmod(vs, 0o600+os.FileMode(i%2)*0o044)
 			}
 		})
+	}
+}
+
+// security.md CFG-01 (startup semantics): never start on an empty
+// configuration, and never apply one. A configuration directory with no
+// file in it makes New fail (so `gatehouse run` exits non-zero and systemd
+// or Docker restarts it), and a reload that finds every file gone is
+// rejected, keeping the last good generation and its listeners.
+func TestCFG01EmptyConfigRefused(t *testing.T) {
+	t.Parallel()
+	if s, err := New(Options{ConfigPaths: []string{t.TempDir()}}); err == nil {
+		s.keySets.Close()
+		t.Error("New on an empty configuration directory succeeded, want an error")
+	}
+	g := startGW(t, oneRoute(upstream(t, named("a")), ""))
+	g.waitReload()
+	os.Remove(filepath.Join(g.dir, "gw.yaml"))
+	os.Remove(filepath.Join(g.dir, "vs.yaml"))
+	for ev := g.waitReload(); ; ev = g.waitReload() {
+		if ev.gen != 1 {
+			t.Fatalf("a reload with every file removed was applied as generation %d", ev.gen)
+		}
+		if ev.err != nil {
+			break
+		}
+	}
+	if code, body, _ := g.get(80, "", "/"); code != 200 || body != "a" {
+		t.Errorf("after the files were removed: %d %q, want the last good 200 a", code, body)
 	}
 }

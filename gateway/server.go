@@ -111,6 +111,11 @@ type Server struct {
 	// refusalLog limits the warnings about refused connections and
 	// requests (PROXY headers, requests the parser refuses).
 	refusalLog *logLimiter
+	// requests is the context every downstream request descends from. It
+	// is cancelled once shutdown has drained what it could, so that no
+	// request outlives Run waiting on an upstream.
+	requests     context.Context
+	stopRequests context.CancelFunc
 }
 
 // New loads and compiles the configuration. It binds nothing: Run does. An
@@ -137,6 +142,7 @@ func New(opts Options) (*Server, error) {
 		opts.Listen = lc.Listen
 	}
 	s := &Server{opts: opts, log: opts.Logger, listeners: map[listenerKey]*listener{}, up: make(chan struct{})}
+	s.requests, s.stopRequests = context.WithCancel(context.Background())
 	s.hostname, _ = os.Hostname()
 	s.metrics = newMetrics(s)
 	s.refusalLog = newLogLimiter(time.Second, 20)
@@ -153,11 +159,13 @@ func New(opts Options) (*Server, error) {
 	}
 	if err != nil {
 		s.keySets.Close()
+		s.stopRequests()
 		return nil, err
 	}
 	snap.Gen = 1
 	s.snap.Store(snap)
 	s.status.success(snap)
+	s.auditSecurity(nil, snap)
 	debug.FreeOSMemory()
 	return s, nil
 }
@@ -246,6 +254,7 @@ func (s *Server) reload() error {
 		return err
 	}
 	s.status.success(next)
+	s.auditSecurity(cur, next)
 	retireAccessLog(cur, next)
 	s.log.Info("configuration reloaded", "generation", next.Gen, "listeners", len(next.listeners), "clusters", len(next.clusters),
 		"took", time.Since(next.Loaded.Add(-next.compileTime)).Round(time.Millisecond))
@@ -302,6 +311,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.draining.Wait()
 	s.tunnels.wait(drainCtx)
 	s.tunnels.closeAll()
+	s.stopRequests() // what the drain could not finish ends now
 	if admin != nil {
 		admin.Close()
 	}

@@ -35,6 +35,9 @@ type Snapshot struct {
 	// authz authenticates and authorizes requests; nil when the
 	// configuration has no security resources.
 	authz *authz.Engine
+	// security names its security resources ("Kind ns/name", sorted), for
+	// the audit of what a reload removed.
+	security []string
 	// alog is the access log (meshConfig accessLogFile), nil when off; it
 	// is shared by the generations that configure it the same way.
 	alog  *accessLog

@@ -136,6 +136,18 @@ func (s *Server) addWatches(w fileWatcher) *watchSet {
 	ws := &watchSet{files: map[string]bool{}}
 	var dirs []string
 	add := func(d string) { dirs = append(dirs, d) }
+	// A file is watched where its name is and, when that is a symbolic
+	// link (a mounted secret's tls.crt -> ..data/tls.crt), where it
+	// resolves to: a write through the link is seen only there.
+	file := func(f string) {
+		f = filepath.Clean(f)
+		ws.files[f] = true
+		add(filepath.Dir(f))
+		if r, err := filepath.EvalSymlinks(f); err == nil && r != f {
+			ws.files[r] = true
+			add(filepath.Dir(r))
+		}
+	}
 	for _, p := range s.opts.ConfigPaths {
 		p = filepath.Clean(p)
 		if info, err := os.Stat(p); err == nil && info.IsDir() {
@@ -143,13 +155,10 @@ func (s *Server) addWatches(w fileWatcher) *watchSet {
 			walkDirs(p, 0, add)
 			continue
 		}
-		ws.files[p] = true
-		add(filepath.Dir(p))
+		file(p)
 	}
 	for _, f := range s.snap.Load().certFiles {
-		f = filepath.Clean(f)
-		ws.files[f] = true
-		add(filepath.Dir(f))
+		file(f)
 	}
 	seen := map[string]bool{}
 	for _, dir := range dirs {

@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// securityKinds are the kinds whose resources decide who gets in: their
+// additions and removals are audited at every reload (security.md
+// CFG-06: an intentional deletion is applied, and said).
+var securityKinds = []string{"AuthorizationPolicy", "RequestAuthentication", "Policy", "MeshPolicy",
+	"RbacConfig", "ClusterRbacConfig", "ServiceRole", "ServiceRoleBinding"}
+
+// securityResources lists the security resources of a load as
+// "Kind namespace/name", sorted.
+func securityResources(byKind map[string][]*resource) []string {
+	var out []string
+	for _, k := range securityKinds {
+		for _, r := range byKind[k] {
+			out = append(out, k+" "+r.Meta.Key())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// auditSecurity logs the security resources a reload removed and added,
+// by name, and updates the count in force.
+func (s *Server) auditSecurity(prev, next *Snapshot) {
+	s.metrics.securityResources(len(next.security))
+	if prev == nil {
+		return
+	}
+	removed, added := diffSorted(prev.security, next.security)
+	if len(removed) > 0 {
+		s.log.Warn("security resources removed by this reload; requests they governed are no longer checked by them",
+			"generation", next.Gen, "removed", strings.Join(removed, ", "))
+		s.metrics.securityChanged("removed", len(removed))
+	}
+	if len(added) > 0 {
+		s.log.Info("security resources added by this reload", "generation", next.Gen, "added", strings.Join(added, ", "))
+		s.metrics.securityChanged("added", len(added))
+	}
+}
+
+// diffSorted returns what is only in a and what is only in b, both sorted.
+func diffSorted(a, b []string) (onlyA, onlyB []string) {
+	for _, x := range a {
+		if _, found := slices.BinarySearch(b, x); !found {
+			onlyA = append(onlyA, x)
+		}
+	}
+	for _, x := range b {
+		if _, found := slices.BinarySearch(a, x); !found {
+			onlyB = append(onlyB, x)
+		}
+	}
+	return onlyA, onlyB
+}
+
+// securityMetrics count the security resources in force and their changes.
+type securityMetrics struct {
+	inForce prometheus.Gauge
+	changes *prometheus.CounterVec
+}
+
+func newSecurityMetrics(reg *prometheus.Registry) securityMetrics {
+	m := securityMetrics{
+		inForce: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gatehouse_security_policies",
+			Help: "Security resources in force (AuthorizationPolicy, RequestAuthentication and the legacy kinds)."}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_security_policy_changes_total",
+			Help: "Security resources added or removed by reloads."}, []string{"change"}),
+	}
+	reg.MustRegister(m.inForce, m.changes)
+	return m
+}
+
+func (m *metrics) securityResources(n int) {
+	if m != nil {
+		m.security.inForce.Set(float64(n))
+	}
+}
+
+func (m *metrics) securityChanged(change string, n int) {
+	if m != nil {
+		m.security.changes.WithLabelValues(change).Add(float64(n))
+	}
+}
