@@ -305,21 +305,6 @@ func TestWebSocketThroughShortTimeout(t *testing.T) {
 	}
 }
 
-// Only WebSocket upgrades are allowed, as at an Istio gateway; any other
-// protocol switch is refused before it reaches the upstream.
-func TestOtherUpgradesRefused(t *testing.T) {
-	t.Parallel()
-	ch := make(chan seen, 1)
-	g := startGW(t, oneRoute(upstream(t, recorder(ch)), ""))
-	out, _ := rawExchange(t, g.srv.Addr(80).String(), "", []byte("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: raw-tcp\r\n\r\n"))
-	if !strings.HasPrefix(out, "HTTP/1.1 403") {
-		t.Errorf("Upgrade: raw-tcp got %.40q, want 403", out)
-	}
-	if len(ch) != 0 {
-		t.Error("the upgrade reached the upstream")
-	}
-}
-
 // A 101 the client did not ask for is a protocol error, never a tunnel.
 func TestUnrequestedSwitchingProtocols(t *testing.T) {
 	t.Parallel()
