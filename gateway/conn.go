@@ -29,6 +29,9 @@ type connInfo struct {
 	// tls is the TLS state of a connection the HTTP/1.1 engine serves
 	// behind the request validator, which hides the *tls.Conn from it.
 	tls *tls.ConnectionState
+	// guard is the HTTP/1.1 request validator in front of the engine, nil
+	// on HTTP/2.
+	guard *h1guard.Conn
 }
 
 type connInfoKey struct{}
@@ -46,6 +49,7 @@ func newConnInfo(c net.Conn) *connInfo {
 	for unwrapped := false; !unwrapped; {
 		switch pc := raw.(type) {
 		case *h1guard.Conn:
+			ci.guard = pc
 			raw = pc.NetConn()
 		case *h2guard.Conn:
 			raw = pc.NetConn()
@@ -76,6 +80,10 @@ func newConnInfo(c net.Conn) *connInfo {
 	}
 	return ci
 }
+
+// bodyRefused reports whether the request validator refused the body of
+// the connection's current request.
+func (ci *connInfo) bodyRefused() bool { return ci.guard != nil && ci.guard.BodyRefused() }
 
 // connInfoOf returns the connection information of a request.
 func connInfoOf(ctx context.Context) *connInfo {

@@ -18,7 +18,8 @@ import (
 // passes through on plaintext ports (as Envoy's codec detects it); on TLS
 // the ALPN protocol decides, and the HTTP/2 preface is refused.
 func (l *listener) guard(c net.Conn, lc *listenerConfig, secure bool) net.Conn {
-	lim := h1guard.Limits{MaxHeaderBytes: maxHeaderBytes, MaxHeaders: lc.options.headerLimit(), AllowH2C: !secure}
+	lim := h1guard.Limits{MaxHeaderBytes: maxHeaderBytes, MaxHeaders: lc.options.headerLimit(), AllowH2C: !secure,
+		HeadTimeout: l.s.opts.HeaderTimeout}
 	return h1guard.New(c, lim, func(rf *h1guard.Refusal) { l.s.logRefusal(c, rf) })
 }
 
@@ -72,7 +73,7 @@ func (s *Server) logRefusal(c net.Conn, rf *h1guard.Refusal) {
 	}
 	e := &accessEntry{Start: time.Now(), UpstreamServiceTime: -1, Method: rf.Method, Path: target, Protocol: rf.Proto,
 		Code: rf.Status, Flags: "DPE", Details: "http1." + rf.Reason, DownstreamRemote: c.RemoteAddr().String()}
-	if rf.InBody {
+	if rf.InBody && !rf.HeadHeld {
 		e.Code = 0 // the engine answers a request whose body broke
 	}
 	if ci.local.IsValid() {

@@ -11,7 +11,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
 )
 
 // newH2 builds the HTTP/2 client of a pool whose upstream speaks HTTP/2:
@@ -60,9 +63,10 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 		Method: o.method, URL: u, Host: o.host, Header: hdr,
 		Proto: "HTTP/2.0", ProtoMajor: 2, ContentLength: o.bodyLen,
 	}
+	var body *clientBody
 	if o.bodyLen != 0 {
-		var body io.Reader
-		req.Trailer, body = o.trailerBody()
+		body = &clientBody{}
+		req.Trailer, body.r = o.trailerBody()
 		req.Body = io.NopCloser(body)
 	}
 	if te := o.in.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
@@ -71,6 +75,12 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 	resp, err := p.h2.roundTrip(req.WithContext(ctx))
 	switch {
 	case err == nil:
+	case body != nil && body.failed() != nil:
+		return nil, &clientBodyError{err: body.failed()} // the client's body broke: 400
+	case connInfoOf(o.in.Context()).bodyRefused():
+		// The validator refused the body; net/http's cancellation of the
+		// request got to the stream before the read error did.
+		return nil, &clientBodyError{err: h1guard.ErrBadRequestBody}
 	case errors.As(err, new(*connectError)), errors.As(err, new(*refusedStreamError)):
 		return nil, err
 	default:
@@ -81,6 +91,30 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 		return nil, &protocolError{err: err}
 	}
 	return resp, nil
+}
+
+// clientBody is the client's body as the HTTP/2 client reads it, keeping
+// the read error (not io.EOF) that ended it: the transport reports it as
+// its own failure, but the fault is the client's.
+type clientBody struct {
+	r   io.Reader
+	err atomic.Pointer[error]
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err.Store(&err)
+	}
+	return n, err
+}
+
+// failed returns the read error that ended the body, or nil.
+func (b *clientBody) failed() error {
+	if e := b.err.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // checkH2Framing checks what net/http's HTTP/2 client lets through: a

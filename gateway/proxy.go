@@ -174,6 +174,11 @@ func failureOf(ctx context.Context, r *http.Request, err error) failure {
 		// it is stalled, not gone (net/http cancelled the request on the
 		// read error all the same), and is told so, then closed.
 		return failure{status: http.StatusRequestTimeout, body: "stream timeout", flags: "SI", details: "stream_idle_timeout", close: true}
+	case errors.As(err, new(*clientBodyError)) && connInfoOf(r.Context()).bodyRefused():
+		// The validator found the body malformed (net/http cancelled the
+		// request on that read error; the client is not gone): 400 and a
+		// close, as for a malformed head (security.md HTTP-02).
+		return failure{status: http.StatusBadRequest, body: "Bad Request", flags: "DPE", details: "downstream_protocol_error", close: true}
 	case r.Context().Err() != nil:
 		return failure{flags: "DC", details: "downstream_remote_disconnect"}
 	case errors.As(err, new(*clientBodyError)):

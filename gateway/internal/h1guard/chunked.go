@@ -108,6 +108,7 @@ func (s *scanner) chunkData(j int) (int, outcome) {
 		if c != '\n' {
 			return s.fail(j, 400, "invalid_chunk")
 		}
+		s.m.firstLine = false
 		if s.m.size == 0 {
 			s.m.trailer = true
 			s.base = j + 1 - s.m.headLen

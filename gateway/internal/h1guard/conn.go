@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // bufSize is the size of the pooled buffers that hold unfinished heads.
@@ -50,13 +51,15 @@ type Conn struct {
 	early   bool
 
 	bad      badKind
+	timing   bool   // the read deadline of HeadTimeout is set for a held head
 	status   int    // of the refusal to write
 	answered bool   // the refusal was written, or skipped after a 101
 	scratch  []byte // where reads are discarded once refused
 
-	phase atomic.Int32
-	wmu   sync.Mutex // guards watch
-	watch watcher
+	phase       atomic.Int32
+	bodyRefused atomic.Bool // a violation in a body whose head was delivered
+	wmu         sync.Mutex  // guards watch
+	watch       watcher
 }
 
 // New returns c guarded with the limits lim. onRefuse, if not nil, is
@@ -67,6 +70,12 @@ func New(c net.Conn, lim Limits, onRefuse func(*Refusal)) *Conn {
 	g.sc.fresh = true
 	return g
 }
+
+// BodyRefused reports whether a violation was found in a request body
+// after its head was delivered: the engine is answering that request and
+// its body reads fail with ErrBadRequestBody. It may be called from any
+// goroutine.
+func (c *Conn) BodyRefused() bool { return c.bodyRefused.Load() }
 
 // NetConn returns the wrapped connection.
 func (c *Conn) NetConn() net.Conn { return c.Conn }
@@ -120,6 +129,9 @@ func (c *Conn) readDirect(p []byte) (n int, done bool, err error) {
 	if n == 0 {
 		if h > 0 {
 			c.hold(p[:h])
+			if c.endHeldHead(err) {
+				return 0, false, nil
+			}
 		}
 		return 0, err != nil, err
 	}
@@ -138,6 +150,7 @@ func (c *Conn) readDirect(p []byte) (n int, done bool, err error) {
 	if (out == outMore || out == outPending) && d < n {
 		c.hold(p[d:n])
 	}
+	c.timeHead(out, d, n)
 	c.settle(out)
 	switch {
 	case d > 0:
@@ -155,10 +168,23 @@ func (c *Conn) fill() error {
 	if n > 0 {
 		c.scanHeld(c.w, c.w+n)
 	}
-	if c.r < c.v || c.bad != badNone {
+	if c.r < c.v || c.bad != badNone || c.endHeldHead(err) {
 		return nil
 	}
 	return err
+}
+
+// endHeldHead delivers a head held with the start of its first chunk-size
+// line when the client has finished sending (err is io.EOF): the request
+// is cut short either way, and so the engine sees what it would have seen
+// had the bytes come in other pieces. It reports whether it did.
+func (c *Conn) endHeldHead(err error) bool {
+	if err != io.EOF || c.buf == nil || c.v == c.w || !c.sc.heldHead() {
+		return false
+	}
+	c.v = c.w
+	c.sc.m.headSent = true
+	return true
 }
 
 // scanHeld scans buf[i:end], bytes just read after an unfinished head or
@@ -169,9 +195,23 @@ func (c *Conn) scanHeld(i, end int) {
 	if out == outBad {
 		c.w = d
 	}
+	c.timeHead(out, d-c.r, m-c.r)
 	c.settle(out)
 	if c.buf != nil && c.r == c.w {
 		c.release()
+	}
+}
+
+// timeHead starts Limits.HeadTimeout when a scan that delivers nothing
+// leaves the start of a request after the first held (d of n scanned
+// bytes deliverable), and forgets it once a scan delivers.
+func (c *Conn) timeHead(out outcome, d, n int) {
+	switch {
+	case d > 0:
+		c.timing = false
+	case out == outMore && n > 0 && !c.timing && c.sc.msgs > 0 && c.sc.lim.HeadTimeout > 0:
+		c.timing = true
+		c.Conn.SetReadDeadline(time.Now().Add(c.sc.lim.HeadTimeout))
 	}
 }
 
@@ -233,8 +273,9 @@ func (c *Conn) decideEarly() {
 // refuse enters the refused state and reports r.
 func (c *Conn) refuse(r *Refusal) {
 	c.bad, c.status = badHead, r.Status
-	if r.InBody {
+	if r.InBody && !r.HeadHeld {
 		c.bad = badBody
+		c.bodyRefused.Store(true)
 	}
 	if c.buf != nil && c.r == c.w {
 		c.release()

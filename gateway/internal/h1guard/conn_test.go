@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 // readOnce reads once from g with an n-byte buffer.
@@ -139,10 +140,17 @@ func TestPendingBackgroundRead(t *testing.T) {
 	}
 }
 
+// A body violation after its head was delivered (here: the body comes in
+// a later read) fails every Read from then on, and nothing is written.
 func TestBadBodyIsSticky(t *testing.T) {
-	f := &fakeConn{data: []byte(chunked + "5\nhello")}
+	f := &piecesConn{pieces: [][]byte{[]byte(chunked), []byte("5\nhello")}}
 	g := New(f, Limits{}, nil)
-	readOnce(t, g, 4096)
+	if got, err := readOnce(t, g, 4096); got != chunked || err != nil {
+		t.Fatalf("first Read = %q, %v; want the head", got, err)
+	}
+	if got, err := readOnce(t, g, 4096); got != "5" || err != nil {
+		t.Fatalf("second Read = %q, %v; want the body up to the violation", got, err)
+	}
 	for range 3 {
 		if _, err := readOnce(t, g, 4096); err != ErrBadRequestBody {
 			t.Fatalf("Read error = %v, want ErrBadRequestBody", err)
@@ -246,5 +254,100 @@ func TestWholeHeadIsNotCopied(t *testing.T) {
 	}
 	if g.buf != nil || f.reads != 1 {
 		t.Errorf("the guard took a buffer (%v) or read %d times, want none and once", g.buf != nil, f.reads)
+	}
+}
+
+// A body violation in the read that brought its head refuses the request
+// whole: the head is never delivered, the guard writes the 400, every Read
+// returns io.EOF. So does a bad first chunk-size line begun in that read
+// and ended in a later one: the head waits for the line.
+func TestBadBodyWithItsHeadRefusedWhole(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		pieces []string
+		reason string
+	}{
+		{"bare LF in the chunk-size line", []string{get + chunked + "5\nhello\r\n0\r\n\r\n"}, "bare_lf"},
+		{"Content-Length in the trailers", []string{chunked + "5\r\nhello\r\n0\r\nContent-Length: 5\r\n\r\n"}, "trailer_framing_field"},
+		{"the size line split", []string{chunked + "5;a=", "\"b\r\nhello\r\n0\r\n\r\n"}, "invalid_chunk"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pieces [][]byte
+			for _, p := range tc.pieces {
+				pieces = append(pieces, []byte(p))
+			}
+			f := &piecesConn{pieces: pieces}
+			var refusals []*Refusal
+			g := New(f, Limits{}, func(r *Refusal) { refusals = append(refusals, r) })
+			var got []byte
+			buf := make([]byte, 4096)
+			for {
+				n, err := g.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					if err != io.EOF {
+						t.Fatalf("Read error %v, want io.EOF", err)
+					}
+					break
+				}
+			}
+			if want := strings.TrimSuffix(tc.pieces[0], tc.pieces[0][strings.Index(tc.pieces[0], chunked):]); string(got) != want {
+				t.Errorf("delivered %q, want %q (only what came before the request)", got, want)
+			}
+			if f.out.String() != string(responses[400]) {
+				t.Errorf("wrote %q, want the 400", f.out.String())
+			}
+			if len(refusals) != 1 || !refusals[0].InBody || !refusals[0].HeadHeld || refusals[0].Reason != tc.reason {
+				t.Errorf("refusals %+v, want one %s in the body with the head held", refusals, tc.reason)
+			}
+		})
+	}
+}
+
+// deadlineConn records the read deadlines set on it.
+type deadlineConn struct {
+	piecesConn
+	deadlines []time.Time
+}
+
+func (d *deadlineConn) SetReadDeadline(t time.Time) error {
+	d.deadlines = append(d.deadlines, t)
+	return nil
+}
+
+// Limits.HeadTimeout: the head of a request after the first is timed from
+// its first byte, once: the first request's head is the engine's to time,
+// and so is a head delivered whole.
+func TestHeadTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		pieces []string
+		timed  int
+	}{
+		{"a second head in pieces", []string{get, "GET / HT", "TP/1.1\r\n", "Host: a\r\n\r\n"}, 1},
+		{"a first head in pieces", []string{"GET / HT", "TP/1.1\r\nHost: a\r\n\r\n"}, 0},
+		{"a second head whole", []string{get, get}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &deadlineConn{}
+			for _, p := range tc.pieces {
+				c.pieces = append(c.pieces, []byte(p))
+			}
+			g := New(c, Limits{HeadTimeout: time.Minute}, nil)
+			start := time.Now()
+			var res result
+			drain(t, g, 4096, &res)
+			if res.delivered != strings.Join(tc.pieces, "") {
+				t.Errorf("delivered %q", res.delivered)
+			}
+			if len(c.deadlines) != tc.timed {
+				t.Fatalf("%d read deadlines set, want %d", len(c.deadlines), tc.timed)
+			}
+			for _, d := range c.deadlines {
+				if d.Before(start.Add(time.Minute)) || d.After(time.Now().Add(time.Minute)) {
+					t.Errorf("deadline %v, want a minute from the head's first byte", d)
+				}
+			}
+		})
 	}
 }

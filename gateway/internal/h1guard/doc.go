@@ -38,7 +38,13 @@
 // A violation inside a chunked body, after its head was delivered, is
 // different: the engine is already answering that request. The body bytes
 // before the violation are delivered, then every Read returns
-// ErrBadRequestBody and the guard writes nothing.
+// ErrBadRequestBody and the guard writes nothing. The head of a chunked
+// request whose body begins in the same read is held until the first
+// chunk-size line is whole (at most Limits.MaxChunkLine bytes more), and a
+// violation found before the head was delivered (in that line, or further
+// on in the same read) refuses the request whole, as a bad head does
+// (Refusal.HeadHeld): the engine, and whatever it forwards to, never sees
+// it. Which of the two happens depends on how the client's bytes arrive.
 //
 // # Upgrades, CONNECT and HTTP/2
 //
@@ -102,7 +108,10 @@
 //     about it.
 package h1guard
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // ErrBadRequestBody is returned by Read after a violation inside a request
 // body (chunk framing or trailers), once the body bytes before it have been
@@ -138,6 +147,14 @@ type Limits struct {
 	// preface "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" pass through untouched
 	// (h2c with prior knowledge). Without it such a connection gets 400.
 	AllowH2C bool
+	// HeadTimeout, if positive, bounds how long the head of a request
+	// after the connection's first may take to arrive, from its first
+	// byte: the guard sets the connection's read deadline then, and a
+	// slow head fails the Read with the deadline's error. (The engine
+	// bounds the first request's head itself; later ones it would only
+	// time from their first delivered byte, which the guard delivers once
+	// the head is whole.)
+	HeadTimeout time.Duration
 }
 
 // withDefaults returns l with its zero fields set to the defaults.
@@ -164,7 +181,8 @@ func (l Limits) withDefaults() Limits {
 // "invalid_chunk".
 type Refusal struct {
 	// Status is the response status: 400, 414, 431, 501 or 505. For a
-	// violation in a body it is informational; nothing is written. It is
+	// violation in a body whose head was delivered it is informational;
+	// nothing is written. It is
 	// 0 for a broken HTTP/2 connection preface: the client speaks HTTP/2,
 	// so the connection closes without an HTTP/1.1 answer.
 	Status int
@@ -173,7 +191,10 @@ type Refusal struct {
 	// Method, Target and Proto are what could be parsed of the offending
 	// request line, each at most 256 bytes; "" when nothing could be.
 	Method, Target, Proto string
-	// InBody reports a violation in a body (chunk framing or trailers),
-	// after the request's head was delivered to the engine.
+	// InBody reports a violation in a body (chunk framing or trailers).
 	InBody bool
+	// HeadHeld reports a violation in a body found before the request's
+	// head was delivered to the engine: the request is refused whole, as
+	// for a violation in its head, and the guard writes the response.
+	HeadHeld bool
 }

@@ -236,8 +236,10 @@ func TestServerPipelinedBad(t *testing.T) {
 	}
 }
 
-// TestServerBadBody sends chunked bodies net/http alone would accept: the
-// handler's body read fails, the guard writes nothing, the handler answers.
+// TestServerBadBody sends chunked bodies net/http alone would accept, after
+// the handler has started on the head: the handler's body read fails, the
+// guard writes nothing, the handler answers. (Sent with the head, the
+// request is refused whole: TestServerBadBodyWithHead.)
 func TestServerBadBody(t *testing.T) {
 	tests := []struct {
 		name, body, reason string
@@ -249,14 +251,17 @@ func TestServerBadBody(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			errs := make(chan error, 1)
+			errs, entered := make(chan error, 1), make(chan struct{})
 			addr, refusals := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				close(entered)
 				_, err := io.ReadAll(r.Body)
 				errs <- err
 				http.Error(w, "bad body", http.StatusBadRequest)
 			}, nil)
 			c := dial(t, addr)
-			c.Write([]byte(chunked + tc.body))
+			c.Write([]byte(chunked))
+			<-entered
+			c.Write([]byte(tc.body))
 			if err := <-errs; err == nil || tc.sentinel && err != ErrBadRequestBody {
 				t.Errorf("the handler's body error = %v, want ErrBadRequestBody or net/http's wrapping", err)
 			}
@@ -268,6 +273,28 @@ func TestServerBadBody(t *testing.T) {
 				t.Errorf("the client got %q, want only the handler's 400", got)
 			}
 		})
+	}
+}
+
+// TestServerBadBodyWithHead sends the bodies of TestServerBadBody with
+// their head: the guard refuses the request whole with its 400 and a
+// close, and the handler never runs.
+func TestServerBadBodyWithHead(t *testing.T) {
+	for _, body := range []string{"5\r\nhello\r\n0\r\nContent-Length: 5\r\n\r\n", "5;a=\"b\r\nhello\r\n0\r\n\r\n", "5\nhello\r\n0\r\n\r\n"} {
+		var called atomic.Bool
+		addr, refusals := serve(t, func(w http.ResponseWriter, r *http.Request) { called.Store(true) }, nil)
+		c := dial(t, addr)
+		c.Write([]byte(chunked + body))
+		got, _ := io.ReadAll(c)
+		if string(got) != string(responses[400]) {
+			t.Errorf("%q: the client got %q, want the guard's 400", body, got)
+		}
+		if r := <-refusals; !r.InBody || !r.HeadHeld {
+			t.Errorf("%q: refusal %+v, want in the body with the head held", body, r)
+		}
+		if called.Load() {
+			t.Errorf("%q: the handler ran", body)
+		}
 	}
 }
 

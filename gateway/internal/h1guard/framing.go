@@ -111,6 +111,7 @@ func (s *scanner) headEnd(k int) (int, outcome) {
 	switch {
 	case m.chunked:
 		s.st = sChunkSize
+		m.firstLine = true
 		return k, outMore
 	case m.cl > 0:
 		m.rem = m.cl

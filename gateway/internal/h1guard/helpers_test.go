@@ -123,7 +123,7 @@ func (res result) refusal(t testing.TB) *Refusal {
 func (res result) checkErr(t testing.TB, r *Refusal) {
 	t.Helper()
 	want := io.EOF
-	if r != nil && r.InBody {
+	if r != nil && r.InBody && !r.HeadHeld {
 		want = ErrBadRequestBody
 	}
 	if !errors.Is(res.err, want) {

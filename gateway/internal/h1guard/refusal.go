@@ -11,7 +11,7 @@ const maxLogField = 256
 
 // fail records a violation at b[at] and stops the scan. A violation in a
 // head cuts the deliverable bytes before the head; one in a body cuts them
-// at the violation.
+// at the violation, or before the head when it has not been delivered.
 func (s *scanner) fail(at, status int, reason string) (int, outcome) {
 	r := &Refusal{Status: status, Reason: reason}
 	s.cut = at
@@ -19,6 +19,11 @@ func (s *scanner) fail(at, status int, reason string) (int, outcome) {
 	case s.st >= sBody || (s.st >= sFieldStart && s.m.trailer):
 		r.InBody = true
 		s.line.fill(r)
+		if s.start >= 0 {
+			// The head is still here, undelivered: the request is
+			// refused whole, as a bad head would be.
+			s.cut, r.HeadHeld = s.start, true
+		}
 	case s.st >= sMethod:
 		s.cut = s.base
 		fillLine(r, s.b[s.base:at])

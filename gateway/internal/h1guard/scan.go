@@ -54,11 +54,15 @@ type scanner struct {
 	fresh bool // nothing scanned yet: an HTTP/2 preface may start here
 	lead  int  // empty lines skipped before the coming request line
 	hb    int  // bytes of the current head (or head and trailers) so far
-	msgs  int  // requests completed, for tests
+	msgs  int  // requests completed: a later head is timed (Limits.HeadTimeout)
 	m     msg
 	line  savedLine
 	ref   *Refusal // the violation, once there is one
 	cut   int      // where the deliverable bytes end, after outBad or outPending
+	// start is where the current request begins in b when its head has
+	// not been delivered (it began in this scan, or was held into it),
+	// else -1: a violation in its body then refuses it whole.
+	start int
 
 	// Valid during one scan call only.
 	b    []byte
@@ -75,10 +79,13 @@ type msg struct {
 	connect bool // CONNECT
 	te      bool // a Transfer-Encoding field was seen
 	chunked bool // ... and it was chunked: a chunked body follows the head
-	upg     bool // a non-empty Upgrade field was seen
-	connUpg bool // a Connection field listed "upgrade"
-	upgrade bool // the request awaits a 101 (or a 2xx to CONNECT)
-	trailer bool // scanning the trailer section of the chunked body
+	// firstLine is set while the first chunk-size line is read, and
+	// headSent once a scan ended with the head delivered.
+	firstLine, headSent bool
+	upg                 bool // a non-empty Upgrade field was seen
+	connUpg             bool // a Connection field listed "upgrade"
+	upgrade             bool // the request awaits a 101 (or a 2xx to CONNECT)
+	trailer             bool // scanning the trailer section of the chunked body
 
 	mlen, tlen int // method and target lengths
 	vpos       int // bytes of the version (or of the preface's rest) matched
@@ -106,6 +113,10 @@ type msg struct {
 // scanned: they wait for its response.
 func (s *scanner) scan(b []byte, i int) (n, deliver int, out outcome) {
 	s.b, s.base, s.gap, s.seg = b, i-s.hb, 0, i
+	s.start = -1
+	if s.holding() > 0 {
+		s.start = s.base
+	}
 	j := i
 	for j < len(b) && out == outMore {
 		j, out = s.step(j)
@@ -117,7 +128,9 @@ func (s *scanner) scan(b []byte, i int) (n, deliver int, out outcome) {
 	case outMore:
 		s.hb = len(b) - s.base
 		n = s.flush(len(b))
-		deliver = n - s.holding()
+		hold := s.holding()
+		deliver = n - hold
+		s.m.headSent = hold == 0
 	case outPending:
 		n = s.flush(len(b))
 		deliver = s.cut - s.gap
@@ -144,12 +157,26 @@ func (s *scanner) step(j int) (int, outcome) {
 	return s.chunkData(j)
 }
 
-// holding returns how many scanned bytes are an unfinished head.
+// holding returns how many scanned bytes are an unfinished head, or a
+// head followed by the start of its first chunk-size line: a head whose
+// body has begun is held until that line is whole, so that a bad line
+// refuses the request before any of it reaches the engine (and so the
+// upstream). A head that ends a read is delivered at once: its client may
+// be waiting for "100 Continue", or have nothing to send yet.
 func (s *scanner) holding() int {
 	if s.st >= sMethod && s.st <= sEndLF && !s.m.trailer {
 		return s.hb
 	}
+	if s.heldHead() {
+		return s.hb
+	}
 	return 0
+}
+
+// heldHead reports whether the held bytes are a whole head and the start
+// of its first chunk-size line.
+func (s *scanner) heldHead() bool {
+	return s.m.firstLine && !s.m.headSent && s.m.lineLen > 0
 }
 
 // skip drops b[j] from the output: the bytes since the last skip move down
@@ -197,7 +224,7 @@ func (s *scanner) idle(j int) (int, outcome) {
 	case class[c]&cTok != 0:
 		s.m = msg{cl: -1, h2: s.fresh}
 		s.fresh = false
-		s.base = j
+		s.base, s.start = j, j
 		s.st = sMethod
 		return j, outMore
 	}
