@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
 )
 
 // h1Conn is one pooled HTTP/1.1 connection to an upstream. An exchange
@@ -31,6 +33,9 @@ type h1Conn struct {
 	reused bool
 	uses   int
 	closed atomic.Bool
+	// interrupted is set once the request's context ended the exchange:
+	// deadlines stay in the past from then on.
+	interrupted atomic.Bool
 }
 
 func newH1Conn(p *connPool, nc net.Conn) *h1Conn {
@@ -70,7 +75,21 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // interrupt makes every pending and future I/O on the connection fail; it
 // is how a cancelled context stops an exchange.
-func (pc *h1Conn) interrupt() { pc.nc.SetDeadline(aLongTimeAgo) }
+func (pc *h1Conn) interrupt() {
+	pc.interrupted.Store(true)
+	pc.nc.SetDeadline(aLongTimeAgo)
+}
+
+// extendRead moves the read deadline to t, unless the exchange was
+// interrupted: an upload or download still in progress when the request
+// ended must not revive the connection it was cut from (the response
+// head would then be awaited until the stream idle timeout).
+func (pc *h1Conn) extendRead(t time.Time) {
+	pc.nc.SetReadDeadline(t)
+	if pc.interrupted.Load() { // interrupt may have run before the line above
+		pc.nc.SetReadDeadline(aLongTimeAgo)
+	}
+}
 
 // close closes the connection once, freeing its slot in the cluster's
 // connection limit.
@@ -140,7 +159,7 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 	}
 	// The stream idle timeout, as a read deadline moved on by every
 	// upload chunk and every response read.
-	o.upConn = pc.nc
+	o.upConn = pc
 	o.touchUpstream()
 	var bodyDone chan error
 	if o.hasBody() {
@@ -155,9 +174,15 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 		if bodyDone != nil {
 			o.abortBody() // never wait on a stalled client
 			// The client's fault wins, unless the client went away. A
-			// stalled client is not gone, though net/http cancels the
-			// request on the read error its idle deadline causes.
-			if berr := <-bodyDone; errors.As(berr, new(*clientBodyError)) && (ctx.Err() == nil || errors.Is(berr, os.ErrDeadlineExceeded)) {
+			// stalled client is not gone, nor is one whose body the
+			// validator refused, though net/http cancels the request on
+			// the read error either causes (and the cancellation may cut
+			// the upload before the body read reports the error).
+			berr := <-bodyDone
+			if connInfoOf(o.in.Context()).bodyRefused() {
+				return nil, &clientBodyError{err: h1guard.ErrBadRequestBody}
+			}
+			if errors.As(berr, new(*clientBodyError)) && (ctx.Err() == nil || errors.Is(berr, os.ErrDeadlineExceeded)) {
 				return nil, berr
 			}
 		}

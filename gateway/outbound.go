@@ -3,7 +3,6 @@ package gateway
 import (
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -51,7 +50,7 @@ type outbound struct {
 	streamIdle time.Duration
 	// upConn is the HTTP/1.1 upstream connection of the current attempt,
 	// whose read deadline enforces streamIdle; nil on other engines.
-	upConn net.Conn
+	upConn *h1Conn
 	// idle is the stream idle timeout of an attempt on another engine.
 	idle *streamIdle
 	// downstream controls the client's connection while its body is read:
@@ -340,8 +339,8 @@ func (o *outbound) abortBody() {
 // touchUpstream records that the stream moved: the HTTP/1.1 upstream
 // connection may stay silent for streamIdle from now.
 func (o *outbound) touchUpstream() {
-	if c := o.upConn; c != nil && o.streamIdle > 0 {
-		c.SetReadDeadline(time.Now().Add(o.streamIdle))
+	if pc := o.upConn; pc != nil && o.streamIdle > 0 {
+		pc.extendRead(time.Now().Add(o.streamIdle))
 	}
 	o.idle.touch()
 }
