@@ -28,7 +28,8 @@ func upgradeOf(r *http.Request) (string, int) {
 // checkRequest refuses requests no route may see: methods that are not
 // upper case (Istio rejects them), a Host or :authority with characters a
 // host name cannot have (net/http checks HTTP/1 Host headers, not HTTP/2
-// :authority), CONNECT (Envoy's default), TRACE, an absolute-form
+// :authority), an HTTP/2 host field that is not :authority, CONNECT
+// (Envoy's default), TRACE, an absolute-form
 // target whose scheme is not the connection's, and a query of more than
 // maxQueryParams parameters.
 func checkRequest(r *http.Request) (int, string) {
@@ -37,7 +38,7 @@ func checkRequest(r *http.Request) (int, string) {
 			return http.StatusBadRequest, "Bad Request"
 		}
 	}
-	if !httpguts.ValidHostHeader(r.Host) {
+	if !httpguts.ValidHostHeader(r.Host) || !hostFieldAgrees(r) {
 		return http.StatusBadRequest, "Bad Request"
 	}
 	switch r.Method {
@@ -50,6 +51,18 @@ func checkRequest(r *http.Request) (int, string) {
 		return http.StatusBadRequest, "Bad Request"
 	}
 	return 0, ""
+}
+
+// hostFieldAgrees checks an HTTP/2 or HTTP/3 request that carries both
+// :authority and a host field: they must name the same host and port
+// (RFC 9113 8.3.1), or routing, policies and the upstream could each
+// take a different one. (net/http merges an HTTP/1.1 Host into r.Host.)
+func hostFieldAgrees(r *http.Request) bool {
+	hv, ok := r.Header["Host"]
+	if !ok || r.ProtoMajor < 2 {
+		return true
+	}
+	return len(hv) == 1 && strings.EqualFold(strings.TrimSuffix(hv[0], "."), strings.TrimSuffix(r.Host, "."))
 }
 
 // maxQueryParams caps the parameters of a query (security.md HTTP-05):
