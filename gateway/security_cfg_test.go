@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +207,72 @@ func TestCFG01EmptyConfigRefused(t *testing.T) {
 	}
 	if code, body, _ := g.get(80, "", "/"); code != 200 || body != "a" {
 		t.Errorf("after the files were removed: %d %q, want the last good 200 a", code, body)
+	}
+}
+
+// security.md CFG-02 (truncate-then-write): the configuration file is
+// rewritten in place 20 times, each time truncated, half written (up to
+// the middle of its second route), left for 150 ms (five settle windows)
+// and finished, alternating between two versions. A probe requesting both
+// routes all the while never sees the half file applied (a 404 on the
+// second route) nor anything but one version's answers, and each finished
+// file goes live as its own generation. On Linux only: elsewhere the
+// watcher waits for the size and time to settle, which a pause longer
+// than the settle window defeats (the default window, 250 ms, is longer
+// than this pause).
+func TestCFG02TruncateThenWrite(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the close of a file by its writer is seen on Linux only")
+	}
+	t.Parallel()
+	x, y, q := upstream(t, named("x")), upstream(t, named("y")), upstream(t, named("q"))
+	vs := func(p uint32) string {
+		return fmt.Sprintf("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs}\nspec:\n  hosts: [\"*\"]\n  gateways: [gw]\n  http:\n"+
+			"  - match: [{uri: {prefix: /p}}]\n    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]\n"+
+			"  - match: [{uri: {prefix: /q}}]\n    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]\n", p, q)
+	}
+	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vs(x)})
+	g.waitReload() // the watcher's first look
+	stop, probed := make(chan struct{}), make(chan []string)
+	go func() {
+		var bad []string
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				probed <- append(bad, fmt.Sprintf("%d probes", n))
+				return
+			default:
+			}
+			if code, body, _ := g.get(80, "", "/q"); code != 200 || body != "q" {
+				bad = append(bad, fmt.Sprintf("/q: %d %q", code, body))
+			}
+			if code, body, _ := g.get(80, "", "/p"); code != 200 || (body != "x" && body != "y") {
+				bad = append(bad, fmt.Sprintf("/p: %d %q", code, body))
+			}
+		}
+	}()
+	path := filepath.Join(g.dir, "vs.yaml")
+	for i := range 20 {
+		data := vs(y)
+		if i%2 == 1 {
+			data = vs(x)
+		}
+		half := strings.Index(data, "/q")
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(data[:half])
+		time.Sleep(150 * time.Millisecond) // the writer's pause is the case itself
+		f.WriteString(data[half:])
+		f.Close()
+		if ev := g.waitReload(); ev.err != nil || ev.gen != uint64(i+2) {
+			t.Fatalf("write %d: generation %d, error %v; want %d, nil", i, ev.gen, ev.err, i+2)
+		}
+	}
+	close(stop)
+	got := <-probed
+	if bad := got[:len(got)-1]; len(bad) > 0 {
+		t.Errorf("the probe saw %d unexpected answers (%s), first %q", len(bad), got[len(got)-1], bad[0])
 	}
 }
