@@ -40,6 +40,7 @@ type runFlags struct {
 	// drainDelay applies only when given: else the configuration decides.
 	drainDelay time.Duration
 	settle     time.Duration
+	headers    time.Duration
 	maxConns   int
 	engine     string
 	creds      string
@@ -136,6 +137,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.engine, "upstream-engine", "gatehouse", "upstream HTTP/1.1 client: gatehouse, or net/http (for comparisons)")
 	fs.IntVar(&f.maxConns, "max-connections", 0, "most downstream connections each listener holds at once; 0 means no cap (a Gateway's gatehouse.io/max-connections overrides it)")
 	fs.DurationVar(&f.settle, "reload-settle", gateway.DefaultSettle, "how long a changed configuration file must stay quiet (and, on Linux, closed by its writer) before it is reloaded")
+	fs.DurationVar(&f.headers, "header-timeout", gateway.DefaultHeaderTimeout, "how long a client may take to send a request head (timed from its first byte on a kept-alive connection) or its TLS handshake; slower ones are closed")
 	f.logging(fs)
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
@@ -154,8 +156,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatehouse run: --reload-settle %v: want a positive duration\n", f.settle)
 		return exitUsage
 	}
+	if f.headers <= 0 {
+		fmt.Fprintf(stderr, "gatehouse run: --header-timeout %v: want a positive duration\n", f.headers)
+		return exitUsage
+	}
 	opts := gateway.Options{ConfigPaths: f.configs, AdminAddr: f.admin, Logger: log, DrainTimeout: f.drain, Version: version(),
-		CredentialsDir: f.creds, Settle: f.settle, MaxConnections: f.maxConns}
+		CredentialsDir: f.creds, Settle: f.settle, MaxConnections: f.maxConns, HeaderTimeout: f.headers}
 	if f.maxConns < 0 {
 		fmt.Fprintf(stderr, "gatehouse run: --max-connections %d: want 0 or more\n", f.maxConns)
 		return exitUsage

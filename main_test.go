@@ -105,6 +105,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"run", "--config", bad}, exitFailure, "gw.yaml:6: Gateway default/gw"},
 		{[]string{"run", "--config", "examples/quickstart", "--log-format", "xml"}, exitUsage, "--log-format"},
 		{[]string{"run", "--nope"}, exitUsage, "flag provided but not defined"},
+		{[]string{"run", "--config", "examples/quickstart", "--header-timeout", "0s"}, exitUsage, "--header-timeout 0s: want a positive duration"},
 		{[]string{"health", "--admin", closedAddr(t)}, exitFailure, "not ready"},
 		{[]string{"explain", "--config", "examples/quickstart", "GET", "http://httpbin.example.com/status/418"}, exitOK,
 			"route:    #0 default/httpbin http[0].match[0]: MATCH (uri prefix \"/status\")"},

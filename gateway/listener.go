@@ -12,11 +12,14 @@ import (
 	"time"
 )
 
+// DefaultHeaderTimeout is Options.HeaderTimeout's default: Envoy's
+// request_headers_timeout as Istio's edge guidance sets it.
+const DefaultHeaderTimeout = 10 * time.Second
+
 // Limits of the downstream HTTP servers (security.md HTTP-05, HTTP-06).
 const (
-	defaultHeaderTimeout = 10 * time.Second
-	idleTimeout          = 5 * time.Minute
-	maxHeaderBytes       = 64 << 10
+	idleTimeout    = 5 * time.Minute
+	maxHeaderBytes = 64 << 10
 )
 
 // listener is one bound socket. It lives as long as some Gateway server

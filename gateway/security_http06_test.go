@@ -119,7 +119,7 @@ func TestHTTP06SlowClients(t *testing.T) {
 		defer g.srv.mu.Unlock()
 		for k, l := range g.srv.listeners {
 			for _, s := range []*http.Server{l.http, l.tls} {
-				if s.IdleTimeout != 5*time.Minute || s.ReadHeaderTimeout != defaultHeaderTimeout {
+				if s.IdleTimeout != 5*time.Minute || s.ReadHeaderTimeout != DefaultHeaderTimeout {
 					t.Errorf("listener %v: IdleTimeout %v, ReadHeaderTimeout %v; want 5m and 10s", k, s.IdleTimeout, s.ReadHeaderTimeout)
 				}
 			}

@@ -54,8 +54,9 @@ type Options struct {
 	// NAME/ca.crt, or NAME.crt and NAME.key). "" disables credentialName.
 	CredentialsDir string
 	// HeaderTimeout bounds how long a client may take to send a request's
-	// head, to finish a TLS handshake, or to send the ClientHello a TLS
-	// port routes by (security.md HTTP-06, TLS-05). If zero, 10 s.
+	// head (on a kept-alive connection, from the head's first byte), to
+	// finish a TLS handshake, or to send the ClientHello a TLS port routes
+	// by (security.md HTTP-06, TLS-05). If zero, DefaultHeaderTimeout.
 	HeaderTimeout time.Duration
 	// MaxConnections caps the downstream connections each listener holds
 	// at once; beyond it new connections are closed at once. Zero means
@@ -125,7 +126,7 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.HeaderTimeout == 0 {
-		opts.HeaderTimeout = defaultHeaderTimeout
+		opts.HeaderTimeout = DefaultHeaderTimeout
 	}
 	if opts.Settle == 0 {
 		opts.Settle = DefaultSettle
