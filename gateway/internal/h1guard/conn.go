@@ -51,7 +51,8 @@ type Conn struct {
 	early   bool
 
 	bad      badKind
-	timing   bool   // the read deadline of HeadTimeout is set for a held head
+	timing   bool // the deadline of HeadTimeout is set for a held head
+	dl       deadlines
 	status   int    // of the refusal to write
 	answered bool   // the refusal was written, or skipped after a 101
 	scratch  []byte // where reads are discarded once refused
@@ -204,14 +205,18 @@ func (c *Conn) scanHeld(i, end int) {
 
 // timeHead starts Limits.HeadTimeout when a scan that delivers nothing
 // leaves the start of a request after the first held (d of n scanned
-// bytes deliverable), and forgets it once a scan delivers.
+// bytes deliverable), and ends it once a scan delivers, leaving the
+// engine's deadline.
 func (c *Conn) timeHead(out outcome, d, n int) {
 	switch {
 	case d > 0:
-		c.timing = false
+		if c.timing {
+			c.timing = false
+			c.setHeadDeadline(time.Time{})
+		}
 	case out == outMore && n > 0 && !c.timing && c.sc.msgs > 0 && c.sc.lim.HeadTimeout > 0:
 		c.timing = true
-		c.Conn.SetReadDeadline(time.Now().Add(c.sc.lim.HeadTimeout))
+		c.setHeadDeadline(time.Now().Add(c.sc.lim.HeadTimeout))
 	}
 }
 
