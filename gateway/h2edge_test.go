@@ -69,8 +69,10 @@ func waitGoAway(c net.Conn, fr *http2.Framer) (string, bool) {
 // then RST_STREAM, over and over) is closed once 500 streams were opened
 // and most were reset, over TLS and h2c alike, and counted; a CONTINUATION
 // flood and a zero WINDOW_UPDATE are protocol errors.
+//
+// Not parallel: it counts the process's goroutines before and after, which
+// only means something while no other test runs.
 func TestHTTP07HTTP2Floods(t *testing.T) {
-	t.Parallel()
 	var handled atomic.Int32
 	up := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handled.Add(1)

@@ -4,8 +4,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -15,15 +17,21 @@ import (
 func httpsGateway(t *testing.T, servers map[string]string) map[string]string {
 	var gw, vs strings.Builder
 	gw.WriteString("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec:\n  servers:\n")
-	i := 0
-	for hosts, tlsBlock := range servers {
-		fmt.Fprintf(&gw, "  - port: {number: 443, name: https-%d, protocol: HTTPS}\n    hosts: [%s]\n    tls: %s\n", i, hosts, tlsBlock)
+	for i, hosts := range slices.Sorted(maps.Keys(servers)) {
+		fmt.Fprintf(&gw, "  - port: {number: 443, name: https-%d, protocol: HTTPS}\n    hosts: [%s]\n    tls: %s\n", i, hosts, servers[hosts])
 		for _, h := range strings.Split(hosts, ",") {
 			h = strings.Trim(strings.TrimSpace(h), `"`)
-			fmt.Fprintf(&vs, "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs-%d-%s}\nspec:\n  hosts: [%q]\n  gateways: [gw]\n  http:\n  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]\n",
-				i, strings.NewReplacer("*", "star", ".", "-").Replace(h), h, upstream(t, named(h)))
+			// A wildcard host's VirtualService also serves the specific
+			// hosts of the other servers, and Istio merges the routes of
+			// VirtualServices for one host in creation order: create it
+			// last, so that a specific host is served by its own.
+			created := "2026-01-01T00:00:00Z"
+			if strings.Contains(h, "*") {
+				created = "2026-01-02T00:00:00Z"
+			}
+			fmt.Fprintf(&vs, "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs-%d-%s, creationTimestamp: %q}\nspec:\n  hosts: [%q]\n  gateways: [gw]\n  http:\n  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]\n",
+				i, strings.NewReplacer("*", "star", ".", "-").Replace(h), created, h, upstream(t, named(h)))
 		}
-		i++
 	}
 	return map[string]string{"gw.yaml": gw.String(), "vs.yaml": vs.String()}
 }
