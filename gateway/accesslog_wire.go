@@ -206,7 +206,7 @@ func (s *Server) attachAccessLog(next *Snapshot) error {
 	if err != nil {
 		p := Problem{Err: err}
 		if r := next.mesh.accessLogFrom; r != nil {
-			p = r.problem(err, false)
+			p = r.Problem(err, false)
 		}
 		return &ConfigError{Problems: []Problem{p}}
 	}

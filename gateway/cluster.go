@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"io"
 	"maps"
 	"net"
@@ -44,7 +45,7 @@ type cluster struct {
 	// of each forwarded TCP connection; 0 for none.
 	sendProxy byte
 	// proxyFrom is the DestinationRule that asked for sendProxy.
-	proxyFrom *resource
+	proxyFrom *config.Resource
 
 	active  atomic.Int64 // requests in flight (http2MaxRequests)
 	retries atomic.Int64 // retries in flight (maxRetries)
@@ -161,7 +162,7 @@ type clusterBuilder struct {
 	byKey    map[clusterKey]router.UpstreamID
 	clusters []*cluster
 	// warnedProxy holds the DestinationRules already warned about.
-	warnedProxy map[*resource]bool
+	warnedProxy map[*config.Resource]bool
 }
 
 // cluster returns the cluster of id, or nil.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"log/slog"
 	"strings"
 	"time"
@@ -14,33 +15,33 @@ import (
 // compile turns configuration files into a Snapshot. The snapshot is
 // usable only when the returned problems hold no error. Upstream pools come
 // from pools, so a reload reuses warm connections.
-func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
+func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 	start := time.Now()
 	env.certFiles = map[string]bool{}
-	d := decodeFiles(files, env.cache)
+	d := config.Decode(files, env.cache.decoded(), lookupKind)
 	defer env.cache.sweep()
-	defer dropSources(d)
-	ps := &d.problems
-	checkDuplicates(d.resources, ps)
+	defer config.DropSource(d)
+	ps := &d.Problems
+	checkDuplicates(d.Resources, ps)
 	translateLegacyKinds(d)
-	byKind := map[string][]*resource{}
-	for _, r := range d.resources {
+	byKind := map[string][]*config.Resource{}
+	for _, r := range d.Resources {
 		byKind[r.Kind] = append(byKind[r.Kind], r)
 	}
 	gws := byKind["Gateway"]
 	if len(gws) == 0 && len(files) > 0 {
-		ps.add(Problem{Err: errors.New("no Gateway in the configuration: gatehouse would listen on nothing")})
+		ps.Add(Problem{Err: errors.New("no Gateway in the configuration: gatehouse would listen on nothing")})
 	}
 	servers := gatewayServers(gws, ps)
 	reg := newRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], env, ps)
 	vss := compileVirtualServices(byKind["VirtualService"], gatewayNames(gws), env.cache, ps)
-	b := &clusterBuilder{reg: reg, pools: env.pools, byKey: map[clusterKey]router.UpstreamID{}, warnedProxy: map[*resource]bool{}}
+	b := &clusterBuilder{reg: reg, pools: env.pools, byKey: map[clusterKey]router.UpstreamID{}, warnedProxy: map[*config.Resource]bool{}}
 	snap := &Snapshot{Loaded: time.Now()}
 	for _, f := range files {
 		snap.Files = append(snap.Files, f.Path)
 	}
 	mesh := compileMesh(byKind, ps)
-	rsByVS := map[string]*resource{}
+	rsByVS := map[string]*config.Resource{}
 	for _, r := range byKind["VirtualService"] {
 		rsByVS[r.Meta.Key()] = r
 	}
@@ -59,37 +60,28 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 			snap.pools[ep.pool] = true
 		}
 	}
-	for _, p := range ps.list {
+	for _, p := range ps.List {
 		if p.Warning {
 			snap.Warnings = append(snap.Warnings, p)
 		}
 	}
 	snap.certFiles = sortedKeys(env.certFiles)
-	snap.Digest = configDigest(files, snap.certFiles)
+	snap.Digest = config.Digest(files, snap.certFiles)
 	snap.Loaded = time.Now()
 	snap.compileTime = snap.Loaded.Sub(start)
 	return snap, d
 }
 
-// dropSources lets the files' text go once the load has found every
-// problem: a large configuration's text is tens of megabytes, and a cached
-// resource gets the text of the next read back when a load uses it.
-func dropSources(d *decoded) {
-	for _, r := range d.resources {
-		r.src = nil
-	}
-}
-
 // checkDuplicates refuses two resources of one kind with the same
 // namespace and name: in Kubernetes the second would replace the first,
 // and which one a user meant cannot be known.
-func checkDuplicates(rs []*resource, ps *problems) {
+func checkDuplicates(rs []*config.Resource, ps *config.Problems) {
 	type key struct{ kind, ns, name string }
-	seen := make(map[key]*resource, len(rs))
+	seen := make(map[key]*config.Resource, len(rs))
 	for _, r := range rs {
 		k := key{r.Kind, r.Meta.Namespace, r.Meta.Name}
 		if first, ok := seen[k]; ok {
-			ps.errf(r, "metadata.name", "%s %s is already defined at %s:%d; names must be unique per kind and namespace", r.Kind, r.Meta.Key(), first.File, first.Line)
+			ps.Errf(r, "metadata.name", "%s %s is already defined at %s:%d; names must be unique per kind and namespace", r.Kind, r.Meta.Key(), first.File, first.Line)
 			continue
 		}
 		seen[k] = r
@@ -98,17 +90,17 @@ func checkDuplicates(rs []*resource, ps *problems) {
 
 // translateLegacyKinds turns Kubernetes Ingresses and Istio 0.x RouteRules
 // into the Gateways, VirtualServices and DestinationRules they stand for.
-func translateLegacyKinds(d *decoded) {
-	legacy := map[string][]*resource{}
-	for _, r := range d.resources {
+func translateLegacyKinds(d *config.Decoded) {
+	legacy := map[string][]*config.Resource{}
+	for _, r := range d.Resources {
 		legacy[r.Kind] = append(legacy[r.Kind], r)
 	}
 	if len(legacy["Ingress"])+len(legacy["RouteRule"]) == 0 {
 		return
 	}
-	generated, notes := translateLegacy(legacy["Ingress"], legacy["RouteRule"], legacy["ServiceEntry"], &d.problems)
-	d.resources = append(d.resources, generated...)
-	d.notes = append(d.notes, notes...)
+	generated, notes := translateLegacy(legacy["Ingress"], legacy["RouteRule"], legacy["ServiceEntry"], &d.Problems)
+	d.Resources = append(d.Resources, generated...)
+	d.Notes = append(d.Notes, notes...)
 }
 
 // compileEnv is what a compile needs beyond the files.
@@ -141,7 +133,7 @@ func (e compileEnv) addCertFiles(paths ...string) {
 }
 
 // gatewayNames returns the "namespace/name" of every Gateway.
-func gatewayNames(gws []*resource) map[string]bool {
+func gatewayNames(gws []*config.Resource) map[string]bool {
 	out := map[string]bool{}
 	for _, r := range gws {
 		out[r.Meta.Key()] = true
@@ -151,14 +143,14 @@ func gatewayNames(gws []*resource) map[string]bool {
 
 // compileVirtualServices compiles each VirtualService and checks that the
 // Gateways it names exist.
-func compileVirtualServices(rs []*resource, gateways map[string]bool, cache *loadCache, ps *problems) []*router.VS {
+func compileVirtualServices(rs []*config.Resource, gateways map[string]bool, cache *loadCache, ps *config.Problems) []*router.VS {
 	var out []*router.VS
 	for _, r := range rs {
 		spec := r.Spec.(*router.VirtualService)
 		vs, errs := cache.virtualService(r, spec)
-		ps.resourceErrs(r, errs)
+		ps.ResourceErrs(r, errs)
 		if len(spec.Gateways) == 0 && len(spec.Hosts) > 0 {
-			ps.warnf(r, "spec.gateways", "no gateways: this VirtualService applies only to the mesh, so gatehouse never uses it; add the Gateway's name under gateways")
+			ps.Warnf(r, "spec.gateways", "no gateways: this VirtualService applies only to the mesh, so gatehouse never uses it; add the Gateway's name under gateways")
 		}
 		checkGatewayRefs(r, "spec.gateways", spec.Gateways, gateways, ps)
 		for i, h := range spec.HTTP {
@@ -171,11 +163,11 @@ func compileVirtualServices(rs []*resource, gateways map[string]bool, cache *loa
 	return out
 }
 
-func checkGatewayRefs(r *resource, path string, refs []string, gateways map[string]bool, ps *problems) {
+func checkGatewayRefs(r *config.Resource, path string, refs []string, gateways map[string]bool, ps *config.Problems) {
 	for i, g := range refs {
 		ref := router.ResolveGateway(g, r.Meta.Namespace)
 		if ref != "mesh" && !gateways[ref] {
-			ps.errf(r, fmt.Sprintf("%s[%d]", path, i), "Gateway %s not found (is its file loaded, and its namespace right?)", ref)
+			ps.Errf(r, fmt.Sprintf("%s[%d]", path, i), "Gateway %s not found (is its file loaded, and its namespace right?)", ref)
 		}
 	}
 }
@@ -184,7 +176,7 @@ func checkGatewayRefs(r *resource, path string, refs []string, gateways map[stri
 // compiles what each listener serves. Servers whose protocol family
 // conflicts with the first server on their port are skipped, as Istio
 // keeps the first.
-func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, mesh *meshSettings, rsByVS map[string]*resource, env compileEnv, ps *problems) map[listenerKey]*listenerConfig {
+func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, mesh *meshSettings, rsByVS map[string]*config.Resource, env compileEnv, ps *config.Problems) map[listenerKey]*listenerConfig {
 	out := map[listenerKey]*listenerConfig{}
 	var order []*listenerConfig
 	for _, s := range servers {
@@ -196,7 +188,7 @@ func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, me
 		}
 		if lc.family != s.family {
 			first := lc.servers[0]
-			ps.warnf(s.res, s.path()+".port.protocol", "skipped: port %d is already %s (server %d of Gateway %s); one port serves one protocol family",
+			ps.Warnf(s.res, s.path()+".port.protocol", "skipped: port %d is already %s (server %d of Gateway %s); one port serves one protocol family",
 				s.key.Port, first.protocol, first.index, first.gateway)
 			continue
 		}
@@ -242,7 +234,7 @@ func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, me
 // warnSharedHosts warns when two Gateways serve one host on one port, as
 // istioctl analyze does (IST0145 ConflictingGateways): their servers are
 // merged, so which VirtualServices and certificates apply depends on both.
-func warnSharedHosts(lc *listenerConfig, ps *problems) {
+func warnSharedHosts(lc *listenerConfig, ps *config.Problems) {
 	first := map[string]*gwServer{}
 	for _, s := range lc.servers {
 		for _, h := range s.hosts {
@@ -256,7 +248,7 @@ func warnSharedHosts(lc *listenerConfig, ps *problems) {
 			case !seen:
 				first[host] = s
 			case f.gateway != s.gateway:
-				ps.warnf(s.res, s.path()+".hosts", "host %q on port %d is also served by Gateway %s (server %d); the two Gateways' servers are merged, so each sees the other's routes and TLS settings",
+				ps.Warnf(s.res, s.path()+".hosts", "host %q on port %d is also served by Gateway %s (server %d); the two Gateways' servers are merged, so each sees the other's routes and TLS settings",
 					host, s.key.Port, f.gateway, f.index)
 			}
 		}
@@ -267,7 +259,7 @@ func warnSharedHosts(lc *listenerConfig, ps *problems) {
 // reach a cluster whose DestinationRule asks for PROXY protocol headers:
 // gatehouse sends them on forwarded TCP connections only, since pooled
 // HTTP connections carry many clients.
-func warnHTTPProxyProtocol(t *router.Table, b *clusterBuilder, ps *problems) {
+func warnHTTPProxyProtocol(t *router.Table, b *clusterBuilder, ps *config.Problems) {
 	if t == nil {
 		return
 	}
@@ -282,7 +274,7 @@ func warnHTTPProxyProtocol(t *router.Table, b *clusterBuilder, ps *problems) {
 					continue
 				}
 				b.warnedProxy[c.proxyFrom] = true
-				ps.warnf(c.proxyFrom, "spec.trafficPolicy.proxyProtocol", "ignored for HTTP routes (%s): gatehouse sends PROXY headers only on connections it forwards as TCP", rt.VirtualService)
+				ps.Warnf(c.proxyFrom, "spec.trafficPolicy.proxyProtocol", "ignored for HTTP routes (%s): gatehouse sends PROXY headers only on connections it forwards as TCP", rt.VirtualService)
 			}
 		}
 	}
@@ -291,14 +283,14 @@ func warnHTTPProxyProtocol(t *router.Table, b *clusterBuilder, ps *problems) {
 // buildTCPListener routes a TCP port by the tcp routes bound to its first
 // server: without SNI, servers on one TCP port cannot be told apart. A TCP
 // server without routes gets no listener, as in Istio.
-func buildTCPListener(lc *listenerConfig, vss []*router.VS, b *clusterBuilder, ps *problems) bool {
+func buildTCPListener(lc *listenerConfig, vss []*router.VS, b *clusterBuilder, ps *config.Problems) bool {
 	first := lc.servers[0]
 	for _, s := range lc.servers[1:] {
-		ps.warnf(s.res, s.path(), "ignored: port %d is a TCP port of server %d of Gateway %s, and TCP connections carry no host to choose between servers", s.key.Port, first.index, first.gateway)
+		ps.Warnf(s.res, s.path(), "ignored: port %d is a TCP port of server %d of Gateway %s, and TCP connections carry no host to choose between servers", s.key.Port, first.index, first.gateway)
 	}
 	lc.tcp = router.BuildTCP(routerServers([]*gwServer{first})[0], vss, b.resolve)
 	if lc.tcp.Empty() {
-		ps.warnf(first.res, first.path(), "no VirtualService has tcp routes for this server: port %d is not opened", lc.key.Port)
+		ps.Warnf(first.res, first.path(), "no VirtualService has tcp routes for this server: port %d is not opened", lc.key.Port)
 		return false
 	}
 	return true
@@ -306,10 +298,10 @@ func buildTCPListener(lc *listenerConfig, vss []*router.VS, b *clusterBuilder, p
 
 // collectTableWarnings reports what BuildTable found (a missing delegate,
 // a dropped delegate route) against the VirtualService concerned.
-func collectTableWarnings(t *router.Table, vss []*router.VS, rsByVS map[string]*resource, ps *problems) {
+func collectTableWarnings(t *router.Table, vss []*router.VS, rsByVS map[string]*config.Resource, ps *config.Problems) {
 	for _, w := range t.Warnings() {
 		if r := rsByVS[w.VirtualService]; r != nil {
-			ps.add(r.problem(w.Err, true))
+			ps.Add(r.Problem(w.Err, true))
 		}
 	}
 }
@@ -327,7 +319,7 @@ func routerServers(ss []*gwServer) []router.Server {
 // checkDestinations warns about route destinations that can only ever
 // answer 503: an undefined subset, a port the ServiceEntry lacks, or a
 // subset that selects no endpoint.
-func checkDestinations(r *resource, b *clusterBuilder, ps *problems) {
+func checkDestinations(r *config.Resource, b *clusterBuilder, ps *config.Problems) {
 	spec := r.Spec.(*router.VirtualService)
 	for i, h := range spec.HTTP {
 		for j, d := range h.Route {
@@ -336,7 +328,7 @@ func checkDestinations(r *resource, b *clusterBuilder, ps *problems) {
 	}
 }
 
-func checkDestination(r *resource, path string, d router.Destination, b *clusterBuilder, ps *problems) {
+func checkDestination(r *config.Resource, path string, d router.Destination, b *clusterBuilder, ps *config.Problems) {
 	if d.Host == "" {
 		return
 	}
@@ -345,20 +337,20 @@ func checkDestination(r *resource, path string, d router.Destination, b *cluster
 	if d.Subset != "" {
 		dr := b.reg.rule(d.Host, ns)
 		if dr == nil || dr.subset(d.Subset) == nil {
-			ps.warnf(r, path+".subset", "no DestinationRule defines subset %q for host %s: requests routed here get 503", d.Subset, q)
+			ps.Warnf(r, path+".subset", "no DestinationRule defines subset %q for host %s: requests routed here get 503", d.Subset, q)
 			return
 		}
 	}
 	if svc != nil && d.Port != nil && svc.port(d.Port.Number) == nil {
-		ps.warnf(r, path+".port.number", "ServiceEntry %s has no port %d: requests routed here get 503", svc.res.Meta.Key(), d.Port.Number)
+		ps.Warnf(r, path+".port.number", "ServiceEntry %s has no port %d: requests routed here get 503", svc.res.Meta.Key(), d.Port.Number)
 		return
 	}
 	if svc == nil && d.Port == nil {
-		ps.warnf(r, path+".port", "host %s is in no ServiceEntry, so it is dialled directly; without port.number the Gateway port is used", d.Host)
+		ps.Warnf(r, path+".port", "host %s is in no ServiceEntry, so it is dialled directly; without port.number the Gateway port is used", d.Host)
 	}
 	if d.Subset != "" {
 		if _, c := b.plan(d, ns, 0); c != nil && len(c.endpoints) == 0 {
-			ps.warnf(r, path+".subset", "subset %q of host %s selects no endpoint (subsets select ServiceEntry endpoints by labels): requests get 503", d.Subset, q)
+			ps.Warnf(r, path+".subset", "subset %q of host %s selects no endpoint (subsets select ServiceEntry endpoints by labels): requests get 503", d.Subset, q)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,11 +205,11 @@ func FuzzLoad(f *testing.F) {
 	f.Add("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n")
 	f.Add("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: [}\n")
 	f.Fuzz(func(t *testing.T, data string) {
-		snap, d := compile([]file{newFile("f.yaml", []byte(data))}, compileEnv{pools: newPoolSet(nil)})
+		snap, d := compile([]config.File{config.NewFile("f.yaml", []byte(data))}, compileEnv{pools: newPoolSet(nil)})
 		if snap == nil {
 			t.Fatal("nil snapshot")
 		}
-		for _, p := range d.problems.list {
+		for _, p := range d.Problems.List {
 			if p.File == "" && !strings.Contains(p.Err.Error(), "no Gateway") {
 				t.Errorf("problem without a file: %v", p)
 			}
@@ -220,7 +221,7 @@ func FuzzLoad(f *testing.F) {
 func exampleFiles(tb testing.TB) []string {
 	var out []string
 	filepath.WalkDir("../examples", func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && isYAMLName(p) {
+		if err == nil && !d.IsDir() && config.IsYAMLName(p) {
 			out = append(out, p)
 		}
 		return nil

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"log/slog"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
@@ -11,7 +12,7 @@ import (
 // CredentialsDir) as Check does and explains req against it. Remote JWT
 // key sets are fetched as a running gateway would, bounded by ctx.
 func ExplainConfig(ctx context.Context, opts Options, req ExplainRequest) (*Explanation, error) {
-	files, err := readSources(opts.ConfigPaths)
+	files, err := config.ReadSources(opts.ConfigPaths)
 	if err != nil {
 		return nil, &ConfigError{Problems: []Problem{{Err: err}}}
 	}
@@ -24,8 +25,8 @@ func ExplainConfig(ctx context.Context, opts Options, req ExplainRequest) (*Expl
 	pools := newPoolSet(nil)
 	defer pools.closeAll()
 	snap, d := compile(files, compileEnv{pools: pools, credentialsDir: opts.CredentialsDir, keySets: ks, log: log})
-	if d.problems.errorCount() > 0 {
-		return nil, &ConfigError{Problems: d.problems.list}
+	if d.Problems.ErrorCount() > 0 {
+		return nil, &ConfigError{Problems: d.Problems.List}
 	}
 	return snap.Explain(ctx, req)
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,7 @@ type gatewayOptions struct {
 }
 
 // gatewayOptionsOf reads the annotations of a Gateway resource.
-func gatewayOptionsOf(r *resource, ps *problems) gatewayOptions {
+func gatewayOptionsOf(r *config.Resource, ps *config.Problems) gatewayOptions {
 	var o gatewayOptions
 	ann := r.Meta.Annotations
 	switch v := ann[AnnotationPathParameters]; v {
@@ -75,7 +76,7 @@ func gatewayOptionsOf(r *resource, ps *problems) gatewayOptions {
 	case "keep":
 		o.keepParams = true
 	default:
-		ps.errf(r, "metadata.annotations", "%s: %q: want reject or keep", AnnotationPathParameters, v)
+		ps.Errf(r, "metadata.annotations", "%s: %q: want reject or keep", AnnotationPathParameters, v)
 	}
 	switch v := strings.ToLower(ann[AnnotationHeadersWithUnderscores]); v {
 	case "", "reject":
@@ -84,14 +85,14 @@ func gatewayOptionsOf(r *resource, ps *problems) gatewayOptions {
 	case "allow":
 		o.underscores = underscoresAllow
 	default:
-		ps.errf(r, "metadata.annotations", "%s: %q: want reject, drop or allow", AnnotationHeadersWithUnderscores, v)
+		ps.Errf(r, "metadata.annotations", "%s: %q: want reject, drop or allow", AnnotationHeadersWithUnderscores, v)
 	}
 	o.maxHeaders = positiveInt(r, ann, AnnotationMaxRequestHeaders, 10000, ps)
 	o.maxConns = positiveInt(r, ann, AnnotationMaxConnections, 1<<30, ps)
 	if v, ok := ann[AnnotationStreamIdleTimeout]; ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Millisecond || d > 24*time.Hour {
-			ps.errf(r, "metadata.annotations", "%s: %q: want a duration from 1ms to 24h, such as 5m", AnnotationStreamIdleTimeout, v)
+			ps.Errf(r, "metadata.annotations", "%s: %q: want a duration from 1ms to 24h, such as 5m", AnnotationStreamIdleTimeout, v)
 		} else {
 			o.idle = d
 		}
@@ -101,14 +102,14 @@ func gatewayOptionsOf(r *resource, ps *problems) gatewayOptions {
 
 // positiveInt reads an annotation holding a whole number from 1 to max;
 // 0 when it is absent.
-func positiveInt(r *resource, ann map[string]string, name string, max int, ps *problems) int {
+func positiveInt(r *config.Resource, ann map[string]string, name string, max int, ps *config.Problems) int {
 	v, ok := ann[name]
 	if !ok {
 		return 0
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n < 1 || n > max {
-		ps.errf(r, "metadata.annotations", "%s: %q: want a whole number from 1 to %d", name, v, max)
+		ps.Errf(r, "metadata.annotations", "%s: %q: want a whole number from 1 to %d", name, v, max)
 		return 0
 	}
 	return n

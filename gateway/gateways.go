@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"net/netip"
 	"slices"
 	"strings"
@@ -50,7 +51,7 @@ func (k listenerKey) String() string {
 
 // gwServer is one validated server of a Gateway.
 type gwServer struct {
-	res      *resource
+	res      *config.Resource
 	index    int
 	spec     *ServerSpec
 	gateway  string // "namespace/name"
@@ -65,8 +66,8 @@ func (s *gwServer) path() string { return fmt.Sprintf("spec.servers[%d]", s.inde
 
 // sortResources orders resources of one kind as Istio merges them: by
 // creation time, then name, then namespace, then load order.
-func sortResources(rs []*resource) {
-	slices.SortStableFunc(rs, func(a, b *resource) int {
+func sortResources(rs []*config.Resource) {
+	slices.SortStableFunc(rs, func(a, b *config.Resource) int {
 		if c := a.Meta.CreationTimestamp.Compare(b.Meta.CreationTimestamp); c != 0 {
 			return c
 		}
@@ -76,19 +77,19 @@ func sortResources(rs []*resource) {
 		if c := cmp.Compare(a.Meta.Namespace, b.Meta.Namespace); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.order, b.order)
+		return cmp.Compare(a.Order, b.Order)
 	})
 }
 
 // gatewayServers validates every Gateway and returns its servers in
 // Istio's merge order.
-func gatewayServers(gws []*resource, ps *problems) []*gwServer {
+func gatewayServers(gws []*config.Resource, ps *config.Problems) []*gwServer {
 	sortResources(gws)
 	var out []*gwServer
 	for _, r := range gws {
 		spec := r.Spec.(*GatewaySpec)
 		if len(spec.Servers) == 0 {
-			ps.errf(r, "spec.servers", "a Gateway needs at least one server")
+			ps.Errf(r, "spec.servers", "a Gateway needs at least one server")
 		}
 		names := map[string]bool{}
 		for i := range spec.Servers {
@@ -97,7 +98,7 @@ func gatewayServers(gws []*resource, ps *problems) []*gwServer {
 				continue
 			}
 			if names[s.spec.Port.Name] {
-				ps.errf(r, s.path()+".port.name", "port name %q is used by another server of this Gateway", s.spec.Port.Name)
+				ps.Errf(r, s.path()+".port.name", "port name %q is used by another server of this Gateway", s.spec.Port.Name)
 			}
 			names[s.spec.Port.Name] = true
 			out = append(out, s)
@@ -106,65 +107,65 @@ func gatewayServers(gws []*resource, ps *problems) []*gwServer {
 	return out
 }
 
-func validateServer(r *resource, i int, srv *ServerSpec, ps *problems) *gwServer {
+func validateServer(r *config.Resource, i int, srv *ServerSpec, ps *config.Problems) *gwServer {
 	s := &gwServer{res: r, index: i, spec: srv, gateway: r.Meta.Key()}
 	p := s.path()
-	before := ps.errorCount()
+	before := ps.ErrorCount()
 	bind, err := parseBind(srv.Bind)
 	if err != nil {
-		ps.errf(r, p+".bind", "%v", err)
+		ps.Errf(r, p+".bind", "%v", err)
 	}
 	s.key.Bind = bind
 	validatePort(r, p, srv.Port, bind, s, ps)
 	if len(srv.Hosts) == 0 {
-		ps.errf(r, p+".hosts", "a server needs at least one host (use \"*\" for any)")
+		ps.Errf(r, p+".hosts", "a server needs at least one host (use \"*\" for any)")
 	}
 	if len(srv.Hosts) > router.MaxHosts {
-		ps.errf(r, p+".hosts", "%d hosts; the limit is %d", len(srv.Hosts), router.MaxHosts)
+		ps.Errf(r, p+".hosts", "%d hosts; the limit is %d", len(srv.Hosts), router.MaxHosts)
 		return nil
 	}
 	for j, h := range srv.Hosts {
 		if err := validateServerHost(h); err != nil {
-			ps.errf(r, fmt.Sprintf("%s.hosts[%d]", p, j), "%v", err)
+			ps.Errf(r, fmt.Sprintf("%s.hosts[%d]", p, j), "%v", err)
 		}
 	}
 	s.hosts = collapseHosts(srv.Hosts)
 	validateServerTLS(r, p, s, ps)
 	if srv.DefaultEndpoint != "" {
-		ps.warnf(r, p+".defaultEndpoint", "ignored: Istio does not implement defaultEndpoint either")
+		ps.Warnf(r, p+".defaultEndpoint", "ignored: Istio does not implement defaultEndpoint either")
 	}
-	if ps.errorCount() > before {
+	if ps.ErrorCount() > before {
 		return nil
 	}
 	return s
 }
 
-func validatePort(r *resource, p string, port *Port, bind string, s *gwServer, ps *problems) {
+func validatePort(r *config.Resource, p string, port *Port, bind string, s *gwServer, ps *config.Problems) {
 	if port == nil {
-		ps.errf(r, p+".port", "required")
+		ps.Errf(r, p+".port", "required")
 		return
 	}
 	unix := strings.HasPrefix(bind, "unix://")
 	switch {
 	case port.Number == 0 && !unix:
-		ps.errf(r, p+".port.number", "required (1-65535)")
+		ps.Errf(r, p+".port.number", "required (1-65535)")
 	case port.Number > 65535:
-		ps.errf(r, p+".port.number", "port %d is out of range 1-65535", port.Number)
+		ps.Errf(r, p+".port.number", "port %d is out of range 1-65535", port.Number)
 	}
 	s.key.Port = port.Number
 	if port.Name == "" {
-		ps.errf(r, p+".port.name", "required: every Gateway port needs a name")
+		ps.Errf(r, p+".port.name", "required: every Gateway port needs a name")
 	}
 	if port.TargetPort != 0 {
-		ps.errf(r, p+".port.targetPort", "not supported on a Gateway: gatehouse listens on port.number")
+		ps.Errf(r, p+".port.targetPort", "not supported on a Gateway: gatehouse listens on port.number")
 	}
 	s.protocol = strings.ToUpper(port.Protocol)
 	f, ok := protocols[s.protocol]
 	switch {
 	case port.Protocol == "":
-		ps.errf(r, p+".port.protocol", "required: one of %s", protocolNames())
+		ps.Errf(r, p+".port.protocol", "required: one of %s", protocolNames())
 	case !ok:
-		ps.errf(r, p+".port.protocol", "unknown protocol %q: want one of %s", port.Protocol, protocolNames())
+		ps.Errf(r, p+".port.protocol", "unknown protocol %q: want one of %s", port.Protocol, protocolNames())
 	}
 	s.family = f
 }
@@ -248,19 +249,25 @@ func collapseHosts(hosts []string) []string {
 
 // validateServerTLS applies Istio's rules for the tls block per protocol.
 // Terminating TLS itself is compiled by the TLS listener code.
-func validateServerTLS(r *resource, p string, s *gwServer, ps *problems) {
+func validateServerTLS(r *config.Resource, p string, s *gwServer, ps *config.Problems) {
 	t := s.spec.TLS
 	switch s.family {
 	case familyTLS:
 		if t == nil {
-			ps.errf(r, p+".tls", "a %s server needs a tls block", s.protocol)
+			ps.Errf(r, p+".tls", "a %s server needs a tls block", s.protocol)
 		}
 	case familyHTTP, familyTCP:
 		if t != nil && (t.Mode != "" || t.ServerCertificate != "" || t.CredentialName != "") {
-			ps.errf(r, p+".tls", "a %s server may only set tls.httpsRedirect; use protocol HTTPS or TLS to terminate TLS", s.protocol)
+			ps.Errf(r, p+".tls", "a %s server may only set tls.httpsRedirect; use protocol HTTPS or TLS to terminate TLS", s.protocol)
 		}
 		if t != nil && t.HTTPSRedirect && s.family == familyTCP {
-			ps.warnf(r, p+".tls.httpsRedirect", "ignored on a %s server", s.protocol)
+			ps.Warnf(r, p+".tls.httpsRedirect", "ignored on a %s server", s.protocol)
 		}
 	}
+}
+
+// sortStrings sorts s in place and returns it.
+func sortStrings(s []string) []string {
+	slices.Sort(s)
+	return s
 }

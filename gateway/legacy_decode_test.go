@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"slices"
 	"testing"
 
@@ -22,13 +23,13 @@ func TestLegacyIngressMetadata(t *testing.T) {
 	if got := vs.Meta.Annotations["internal.istio.io/route-semantics"]; got != "ingress" {
 		t.Errorf("route-semantics annotation = %q", got)
 	}
-	for _, r := range []*resource{gw, vs} {
-		if r.File != "legacy.yaml" || r.Line != 2 || r.node() == nil || r.APIVersion != "networking.istio.io/v1alpha3" {
-			t.Errorf("%s %s: file %q line %d doc %v apiVersion %q; want the Ingress's document (legacy.yaml:2)", r.Kind, r.Meta.Key(), r.File, r.Line, r.node() != nil, r.APIVersion)
+	for _, r := range []*config.Resource{gw, vs} {
+		if r.File != "legacy.yaml" || r.Line != 2 || r.Node() == nil || r.APIVersion != "networking.istio.io/v1alpha3" {
+			t.Errorf("%s %s: file %q line %d doc %v apiVersion %q; want the Ingress's document (legacy.yaml:2)", r.Kind, r.Meta.Key(), r.File, r.Line, r.Node() != nil, r.APIVersion)
 		}
 	}
 	// A later problem about a generated field lands on the Ingress.
-	if p := vs.problem(api.Errorf("spec.http[1].route[0].destination.port.number", "x"), true); p.File != "legacy.yaml" || p.Line != 8 {
+	if p := vs.Problem(api.Errorf("spec.http[1].route[0].destination.port.number", "x"), true); p.File != "legacy.yaml" || p.Line != 8 {
 		t.Errorf("problem at %s:%d, want legacy.yaml:8 (spec)", p.File, p.Line)
 	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,14 +17,14 @@ import (
 // translateLegacy on them.
 func legacyLoad(t *testing.T, data string) *legacyResult {
 	t.Helper()
-	d := decodeFiles([]file{newFile("legacy.yaml", []byte(data))}, nil)
-	by := map[string][]*resource{}
-	for _, r := range d.resources {
+	d := config.Decode([]config.File{config.NewFile("legacy.yaml", []byte(data))}, nil, lookupKind)
+	by := map[string][]*config.Resource{}
+	for _, r := range d.Resources {
 		by[r.Kind] = append(by[r.Kind], r)
 	}
 	res := &legacyResult{t: t}
-	res.gen, res.notes = translateLegacy(by["Ingress"], by["RouteRule"], by["ServiceEntry"], &d.problems)
-	res.problems = d.problems.list
+	res.gen, res.notes = translateLegacy(by["Ingress"], by["RouteRule"], by["ServiceEntry"], &d.Problems)
+	res.problems = d.Problems.List
 	return res
 }
 
@@ -39,13 +40,13 @@ func legacyFixture(t *testing.T, name string) string {
 
 type legacyResult struct {
 	t        *testing.T
-	gen      []*resource
+	gen      []*config.Resource
 	notes    []string
 	problems []Problem
 }
 
 // find returns the generated resource of kind called "ns/name".
-func (l *legacyResult) find(kind, key string) *resource {
+func (l *legacyResult) find(kind, key string) *config.Resource {
 	l.t.Helper()
 	for _, r := range l.gen {
 		if r.Kind == kind && r.Meta.Key() == key {
@@ -110,7 +111,7 @@ func (l *legacyResult) compiles() {
 		if !ok {
 			continue
 		}
-		_, errs := router.CompileVirtualService(r.Meta, r.order, vs)
+		_, errs := router.CompileVirtualService(r.Meta, r.Order, vs)
 		for _, err := range errs {
 			if !api.IsWarning(err) {
 				l.t.Errorf("VirtualService %s: %v", r.Meta.Key(), err)

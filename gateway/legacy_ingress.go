@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"slices"
 	"strings"
 
@@ -23,7 +24,7 @@ const (
 
 // legacyRoute is one Ingress path, translated.
 type legacyRoute struct {
-	ing  *resource
+	ing  *config.Resource
 	path string // YAML path of the paths[] entry
 	uri  legacyURI
 	host string // destination service FQDN
@@ -33,15 +34,15 @@ type legacyRoute struct {
 // legacyHost gathers the routes of every Ingress rule for one host.
 type legacyHost struct {
 	host   string
-	first  *resource   // the Ingress of the first rule: names the VirtualService
-	ings   []*resource // every Ingress with a rule for host, first included
+	first  *config.Resource   // the Ingress of the first rule: names the VirtualService
+	ings   []*config.Resource // every Ingress with a rule for host, first included
 	routes []*legacyRoute
 }
 
 // legacyTranslator holds what one translation needs.
 type legacyTranslator struct {
-	ps    *problems
-	ses   []*resource // ServiceEntries in registry order, for port names
+	ps    *config.Problems
+	ses   []*config.Resource // ServiceEntries in registry order, for port names
 	rules map[string][]*routeRule
 	// subsets are the DestinationRule subsets RouteRules need, by host.
 	subsets map[string]*legacySubsets
@@ -52,7 +53,7 @@ type legacyTranslator struct {
 // from them. The generated resources keep the File, Doc and Line of their
 // source document, so later problems point at the user's file. notes say
 // which Ingresses were ignored and what each translated one became.
-func translateLegacy(ingresses, routeRules, serviceEntries []*resource, ps *problems) (generated []*resource, notes []string) {
+func translateLegacy(ingresses, routeRules, serviceEntries []*config.Resource, ps *config.Problems) (generated []*config.Resource, notes []string) {
 	t := &legacyTranslator{ps: ps, ses: slices.Clone(serviceEntries), subsets: map[string]*legacySubsets{}}
 	sortResources(t.ses)
 	ings := t.selectIngresses(ingresses, &notes)
@@ -61,7 +62,7 @@ func translateLegacy(ingresses, routeRules, serviceEntries []*resource, ps *prob
 	}
 	hosts := t.ingressHosts(ings)
 	t.rules = t.routeRules(routeRules)
-	vsNames := map[*resource][]string{}
+	vsNames := map[*config.Resource][]string{}
 	for _, h := range hosts {
 		vs := t.virtualService(h)
 		if vs == nil {
@@ -84,7 +85,7 @@ func translateLegacy(ingresses, routeRules, serviceEntries []*resource, ps *prob
 	return generated, notes
 }
 
-func ingressGatewayName(ing *resource) string {
+func ingressGatewayName(ing *config.Resource) string {
 	return ing.Meta.Name + "-" + ingressGatewaySuffix + "-" + ing.Meta.Namespace
 }
 
@@ -92,9 +93,9 @@ func ingressGatewayName(ing *resource) string {
 // kubernetes.io/ingress.class "istio", or (without the annotation)
 // spec.ingressClassName "istio". Class-less Ingresses are ignored, as in
 // Istio's default ingressControllerMode STRICT.
-func (t *legacyTranslator) selectIngresses(rs []*resource, notes *[]string) []*resource {
-	var out []*resource
-	seen := map[string]*resource{}
+func (t *legacyTranslator) selectIngresses(rs []*config.Resource, notes *[]string) []*config.Resource {
+	var out []*config.Resource
+	seen := map[string]*config.Resource{}
 	for _, r := range rs {
 		spec := r.Spec.(*IngressSpec)
 		class, annotated := r.Meta.Annotations[ingressClassAnnotation]
@@ -114,12 +115,12 @@ func (t *legacyTranslator) selectIngresses(rs []*resource, notes *[]string) []*r
 			continue
 		}
 		if prev := seen[r.Meta.Key()]; prev != nil {
-			t.ps.errf(r, "metadata.name", "Ingress %s is defined twice (also at %s:%d)", r.Meta.Key(), prev.File, prev.Line)
+			t.ps.Errf(r, "metadata.name", "Ingress %s is defined twice (also at %s:%d)", r.Meta.Key(), prev.File, prev.Line)
 			continue
 		}
 		seen[r.Meta.Key()] = r
 		if b, p := t.ingressDefaultBackend(r, spec); b != nil {
-			t.ps.warnf(r, p, "ignored: Istio does not translate the default backend (it would conflict with every other route); route \"/\" in a rule, or write a VirtualService")
+			t.ps.Warnf(r, p, "ignored: Istio does not translate the default backend (it would conflict with every other route); route \"/\" in a rule, or write a VirtualService")
 		}
 		out = append(out, r)
 	}
@@ -127,13 +128,13 @@ func (t *legacyTranslator) selectIngresses(rs []*resource, notes *[]string) []*r
 	return out
 }
 
-func (t *legacyTranslator) ingressDefaultBackend(r *resource, spec *IngressSpec) (*IngressBackend, string) {
+func (t *legacyTranslator) ingressDefaultBackend(r *config.Resource, spec *IngressSpec) (*IngressBackend, string) {
 	v1 := r.APIVersion == ingressV1
 	switch {
 	case spec.Backend != nil && v1:
-		t.ps.errf(r, "spec.backend", "not a field of %s Ingress: the default backend is spec.defaultBackend", ingressV1)
+		t.ps.Errf(r, "spec.backend", "not a field of %s Ingress: the default backend is spec.defaultBackend", ingressV1)
 	case spec.DefaultBackend != nil && !v1:
-		t.ps.errf(r, "spec.defaultBackend", "not a field of %s Ingress: the default backend is spec.backend", r.APIVersion)
+		t.ps.Errf(r, "spec.defaultBackend", "not a field of %s Ingress: the default backend is spec.backend", r.APIVersion)
 	}
 	if spec.DefaultBackend != nil {
 		return spec.DefaultBackend, "spec.defaultBackend"
@@ -148,13 +149,13 @@ func (t *legacyTranslator) ingressDefaultBackend(r *resource, spec *IngressSpec)
 // (convertIngressV1alpha3): per spec.tls entry with a secretName an HTTPS
 // server on 443 terminating with that credential, then one HTTP server on
 // 80 for every host.
-func (t *legacyTranslator) ingressGateway(ing *resource) *resource {
+func (t *legacyTranslator) ingressGateway(ing *config.Resource) *config.Resource {
 	spec := ing.Spec.(*IngressSpec)
 	gw := &GatewaySpec{Selector: map[string]string{"istio": "ingressgateway"}}
 	for i, tls := range spec.TLS {
 		p := fmt.Sprintf("spec.tls[%d]", i)
 		if tls.SecretName == "" {
-			t.ps.warnf(ing, p, "skipped: no secretName, so Istio serves no HTTPS for hosts %v", tls.Hosts)
+			t.ps.Warnf(ing, p, "skipped: no secretName, so Istio serves no HTTPS for hosts %v", tls.Hosts)
 			continue
 		}
 		hosts := []string{"*"}
@@ -162,7 +163,7 @@ func (t *legacyTranslator) ingressGateway(ing *resource) *resource {
 			hosts = nil
 			for j, h := range tls.Hosts {
 				if err := validateServerHost(h); err != nil || strings.Contains(h, "/") {
-					t.ps.errf(ing, fmt.Sprintf("%s.hosts[%d]", p, j), "invalid TLS host %q: want a DNS name or a \"*.\" wildcard", h)
+					t.ps.Errf(ing, fmt.Sprintf("%s.hosts[%d]", p, j), "invalid TLS host %q: want a DNS name or a \"*.\" wildcard", h)
 					continue
 				}
 				hosts = append(hosts, h)
@@ -186,26 +187,25 @@ func (t *legacyTranslator) ingressGateway(ing *resource) *resource {
 }
 
 // legacyResource makes a generated resource that points at src's document.
-func legacyResource(src *resource, kind string, meta api.Meta, spec any) *resource {
-	return &resource{File: src.File, Doc: src.Doc, Line: src.Line, APIVersion: legacyAPIVersion, Kind: kind, Meta: meta, Spec: spec, order: src.order,
-		src: src.src, endLine: src.endLine}
+func legacyResource(src *config.Resource, kind string, meta api.Meta, spec any) *config.Resource {
+	return src.Derive(legacyAPIVersion, kind, meta, spec)
 }
 
 // ingressRuleRef is one rule of one Ingress, for ordering.
 type ingressRuleRef struct {
-	ing *resource
+	ing *config.Resource
 	idx int
 }
 
 // ingressHosts translates every rule and groups the routes by host. Rules
 // are taken in Istio's order (creation time, Ingress name, namespace, rule
 // index), and each host's routes are then sorted (sortIngressRoutes).
-func (t *legacyTranslator) ingressHosts(ings []*resource) []*legacyHost {
+func (t *legacyTranslator) ingressHosts(ings []*config.Resource) []*legacyHost {
 	var refs []ingressRuleRef
 	for _, ing := range ings {
 		for i, rule := range ing.Spec.(*IngressSpec).Rules {
 			if rule.HTTP == nil {
-				t.ps.warnf(ing, fmt.Sprintf("spec.rules[%d]", i), "skipped: the rule has no http paths")
+				t.ps.Warnf(ing, fmt.Sprintf("spec.rules[%d]", i), "skipped: the rule has no http paths")
 				continue
 			}
 			refs = append(refs, ingressRuleRef{ing, i})
@@ -231,7 +231,7 @@ func (t *legacyTranslator) ingressHosts(ings []*resource) []*legacyHost {
 		if host == "" {
 			host = "*"
 		} else if err := validateIngressHost(host); err != nil {
-			t.ps.errf(ref.ing, fmt.Sprintf("spec.rules[%d].host", ref.idx), "%v", err)
+			t.ps.Errf(ref.ing, fmt.Sprintf("spec.rules[%d].host", ref.idx), "%v", err)
 			continue
 		}
 		h := byHost[host]

@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,7 +24,7 @@ import (
 // routeRule is a validated RouteRule, translated except for what depends
 // on the Ingress route it refines (match, ports).
 type routeRule struct {
-	res  *resource
+	res  *config.Resource
 	spec *RouteRuleSpec
 	host string // destination FQDN
 	uri  *router.StringMatch
@@ -60,7 +61,7 @@ var ingressSources = []string{"istio-ingress", "istio-ingressgateway"}
 
 // routeRules validates every RouteRule and groups the usable ones by
 // destination host, highest precedence first (ties by name, namespace).
-func (t *legacyTranslator) routeRules(rs []*resource) map[string][]*routeRule {
+func (t *legacyTranslator) routeRules(rs []*config.Resource) map[string][]*routeRule {
 	out := map[string][]*routeRule{}
 	for _, r := range rs {
 		if rr := t.routeRule(r); rr != nil {
@@ -78,7 +79,7 @@ func (t *legacyTranslator) routeRules(rs []*resource) map[string][]*routeRule {
 			if c := cmp.Compare(a.res.Meta.Namespace, b.res.Meta.Namespace); c != 0 {
 				return c
 			}
-			return cmp.Compare(a.res.order, b.res.order)
+			return cmp.Compare(a.res.Order, b.res.Order)
 		})
 	}
 	return out
@@ -103,20 +104,20 @@ func rrHost(s *RouteRuleService, ns string) string {
 
 // routeRule validates and translates one RouteRule; nil when it has errors
 // or cannot apply at a gateway.
-func (t *legacyTranslator) routeRule(r *resource) *routeRule {
+func (t *legacyTranslator) routeRule(r *config.Resource) *routeRule {
 	spec := r.Spec.(*RouteRuleSpec)
 	ps := t.ps
-	before := ps.errorCount()
+	before := ps.ErrorCount()
 	rr := &routeRule{res: r, spec: spec}
 	switch d := spec.Destination; {
 	case d == nil:
-		ps.errf(r, "spec.destination", "required: the service the rule applies to")
+		ps.Errf(r, "spec.destination", "required: the service the rule applies to")
 		return nil
 	case d.Name == "" && d.Service == "":
-		ps.errf(r, "spec.destination.name", "required")
+		ps.Errf(r, "spec.destination.name", "required")
 		return nil
 	case len(d.Labels) > 0:
-		ps.warnf(r, "spec.destination.labels", "ignored: a RouteRule destination is the whole service; pick versions with route[].labels")
+		ps.Warnf(r, "spec.destination.labels", "ignored: a RouteRule destination is the whole service; pick versions with route[].labels")
 	}
 	rr.host = rrHost(spec.Destination, r.Meta.Namespace)
 	if !t.rrMatch(rr) {
@@ -125,7 +126,7 @@ func (t *legacyTranslator) routeRule(r *resource) *routeRule {
 	rr.route.Name = "routerule." + r.Meta.Namespace + "." + r.Meta.Name
 	t.rrRoute(rr)
 	t.rrPolicies(rr)
-	if ps.errorCount() > before {
+	if ps.ErrorCount() > before {
 		return nil
 	}
 	if !t.rrCompiles(rr) {
@@ -141,7 +142,7 @@ func (t *legacyTranslator) rrMatch(rr *routeRule) bool {
 		return true
 	}
 	if s := m.Source; s != nil && !slices.Contains(ingressSources, s.Name) && !slices.Contains(ingressSources, strings.Split(s.Service, ".")[0]) {
-		t.ps.warnf(r, "spec.match.source", "RouteRule skipped: it only applies to requests from %s, and at a gateway requests come from the gateway itself (istio-ingress)", rrHost(s, r.Meta.Namespace))
+		t.ps.Warnf(r, "spec.match.source", "RouteRule skipped: it only applies to requests from %s, and at a gateway requests come from the gateway itself (istio-ingress)", rrHost(s, r.Meta.Namespace))
 		return false
 	}
 	for _, l4 := range []struct {
@@ -149,7 +150,7 @@ func (t *legacyTranslator) rrMatch(rr *routeRule) bool {
 		set  bool
 	}{{"tcp", m.TCP != nil}, {"udp", m.UDP != nil}} {
 		if l4.set {
-			t.ps.warnf(r, "spec.match."+l4.name, "ignored: layer 4 conditions only apply to TCP and UDP traffic")
+			t.ps.Warnf(r, "spec.match."+l4.name, "ignored: layer 4 conditions only apply to TCP and UDP traffic")
 		}
 	}
 	if m.Request == nil {
@@ -165,7 +166,7 @@ func (t *legacyTranslator) rrMatch(rr *routeRule) bool {
 			}
 		}
 		if n != 1 {
-			t.ps.errf(r, p, "exactly one of exact, prefix or regex is required")
+			t.ps.Errf(r, p, "exactly one of exact, prefix or regex is required")
 			continue
 		}
 		switch k {
@@ -174,7 +175,7 @@ func (t *legacyTranslator) rrMatch(rr *routeRule) bool {
 			if sm.Regex != nil {
 				re, err := router.CompileRegex(*sm.Regex)
 				if err != nil {
-					t.ps.errf(r, p+".regex", "%v", err)
+					t.ps.Errf(r, p+".regex", "%v", err)
 					continue
 				}
 				rr.re.full = re
@@ -215,11 +216,11 @@ func (t *legacyTranslator) rrRoute(rr *routeRule) {
 			what string
 		}{{len(spec.Route) > 0, "route"}, {spec.HTTPFault != nil, "httpFault"}, {spec.Rewrite != nil, "rewrite"}} {
 			if c.set {
-				ps.errf(r, "spec.redirect", "a rule cannot contain both redirect and %s", c.what)
+				ps.Errf(r, "spec.redirect", "a rule cannot contain both redirect and %s", c.what)
 			}
 		}
 		if rd.URI == "" && rd.Authority == "" {
-			ps.errf(r, "spec.redirect", "redirect must set uri, authority or both")
+			ps.Errf(r, "spec.redirect", "redirect must set uri, authority or both")
 		}
 		// Envoy v1 redirects answered 301 (the proto comment says 302).
 		rr.route.Redirect = &router.HTTPRedirect{URI: rd.URI, Authority: rd.Authority}
@@ -228,7 +229,7 @@ func (t *legacyTranslator) rrRoute(rr *routeRule) {
 	}
 	if rw := spec.Rewrite; rw != nil {
 		if rw.URI == "" && rw.Authority == "" {
-			ps.errf(r, "spec.rewrite", "rewrite must set uri, authority or both")
+			ps.Errf(r, "spec.rewrite", "rewrite must set uri, authority or both")
 		}
 		rr.route.Rewrite = &router.HTTPRewrite{URI: rw.URI, Authority: rw.Authority}
 		rr.prefixLike = "/"
@@ -242,7 +243,7 @@ func (t *legacyTranslator) rrRoute(rr *routeRule) {
 	}
 	if m := spec.Mirror; m != nil {
 		if m.Name == "" && m.Service == "" {
-			ps.errf(r, "spec.mirror.name", "required")
+			ps.Errf(r, "spec.mirror.name", "required")
 			return
 		}
 		rr.mirror = &legacyDest{host: rrHost(m, r.Meta.Namespace), labels: m.Labels}
@@ -266,18 +267,18 @@ func (t *legacyTranslator) rrDestinations(rr *routeRule) {
 		d := legacyDest{host: rr.host, labels: dw.Labels}
 		if dd := dw.Destination; dd != nil {
 			if dd.Name == "" && dd.Service == "" {
-				ps.errf(r, p+".destination.name", "required")
+				ps.Errf(r, p+".destination.name", "required")
 			}
 			if len(dd.Labels) > 0 {
-				ps.warnf(r, p+".destination.labels", "ignored: Istio 0.x took the version from route[].labels")
+				ps.Warnf(r, p+".destination.labels", "ignored: Istio 0.x took the version from route[].labels")
 			}
 			d.host = rrHost(dd, r.Meta.Namespace)
 		}
 		switch {
 		case dw.Weight < 0 || dw.Weight > 100:
-			ps.errf(r, p+".weight", "weight %d is not in range 0-100", dw.Weight)
+			ps.Errf(r, p+".weight", "weight %d is not in range 0-100", dw.Weight)
 		case len(spec.Route) > 1 && dw.Destination == nil && len(dw.Labels) == 0:
-			ps.errf(r, p, "with several destinations, each needs labels or a destination")
+			ps.Errf(r, p, "with several destinations, each needs labels or a destination")
 		}
 		sum += dw.Weight
 		w := dw.Weight
@@ -288,7 +289,7 @@ func (t *legacyTranslator) rrDestinations(rr *routeRule) {
 		rr.route.Route = append(rr.route.Route, router.HTTPRouteDestination{Destination: router.Destination{Host: d.host}, Weight: w})
 	}
 	if len(spec.Route) > 1 && sum != 100 {
-		ps.errf(r, "spec.route", "the weights add up to %d; they must total 100", sum)
+		ps.Errf(r, "spec.route", "the weights add up to %d; they must total 100", sum)
 	}
 }
 

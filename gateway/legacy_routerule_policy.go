@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
@@ -18,16 +19,16 @@ func (t *legacyTranslator) rrPolicies(rr *routeRule) {
 	if to := spec.HTTPReqTimeout; to != nil {
 		switch st := to.SimpleTimeout; {
 		case to.Custom != nil:
-			ps.warnf(r, "spec.httpReqTimeout.custom", "ignored: custom timeout policies were never implemented")
+			ps.Warnf(r, "spec.httpReqTimeout.custom", "ignored: custom timeout policies were never implemented")
 		case st == nil || st.Timeout == nil:
-			ps.warnf(r, "spec.httpReqTimeout", "ignored: no simpleTimeout.timeout")
+			ps.Warnf(r, "spec.httpReqTimeout", "ignored: no simpleTimeout.timeout")
 		case st.Timeout.D() == 0:
-			ps.warnf(r, "spec.httpReqTimeout.simpleTimeout.timeout", "ignored: a zero timeout meant no timeout")
+			ps.Warnf(r, "spec.httpReqTimeout.simpleTimeout.timeout", "ignored: a zero timeout meant no timeout")
 		default:
 			rr.route.Timeout = st.Timeout
 		}
 		if st := to.SimpleTimeout; st != nil && st.OverrideHeaderName != "" {
-			ps.warnf(r, "spec.httpReqTimeout.simpleTimeout.overrideHeaderName", "ignored: it was never implemented")
+			ps.Warnf(r, "spec.httpReqTimeout.simpleTimeout.overrideHeaderName", "ignored: it was never implemented")
 		}
 	}
 	if rt := spec.HTTPReqRetries; rt != nil {
@@ -37,7 +38,7 @@ func (t *legacyTranslator) rrPolicies(rr *routeRule) {
 		rr.route.Fault = t.rrFault(r, f)
 	}
 	if spec.L4Fault != nil {
-		ps.warnf(r, "spec.l4Fault", "ignored: L4 faults apply to TCP traffic (and were never implemented)")
+		ps.Warnf(r, "spec.l4Fault", "ignored: L4 faults apply to TCP traffic (and were never implemented)")
 	}
 	if c := spec.CorsPolicy; c != nil {
 		cp := &router.CorsPolicy{AllowMethods: c.AllowMethods, AllowHeaders: c.AllowHeaders, ExposeHeaders: c.ExposeHeaders,
@@ -58,21 +59,21 @@ func (t *legacyTranslator) rrRetries(rr *routeRule, rt *RouteRuleRetry) {
 	r, ps := rr.res, t.ps
 	sr := rt.SimpleRetry
 	if rt.Custom != nil {
-		ps.warnf(r, "spec.httpReqRetries.custom", "ignored: custom retry policies were never implemented")
+		ps.Warnf(r, "spec.httpReqRetries.custom", "ignored: custom retry policies were never implemented")
 	}
 	if sr == nil {
 		return
 	}
 	p := "spec.httpReqRetries.simpleRetry"
 	if sr.OverrideHeaderName != "" {
-		ps.warnf(r, p+".overrideHeaderName", "ignored: it was never implemented")
+		ps.Warnf(r, p+".overrideHeaderName", "ignored: it was never implemented")
 	}
 	switch {
 	case sr.Attempts < 0:
-		ps.errf(r, p+".attempts", "attempts cannot be negative")
+		ps.Errf(r, p+".attempts", "attempts cannot be negative")
 	case sr.Attempts == 0:
 		if sr.PerTryTimeout != nil {
-			ps.warnf(r, p+".perTryTimeout", "ignored: attempts is 0, so requests are not retried")
+			ps.Warnf(r, p+".perTryTimeout", "ignored: attempts is 0, so requests are not retried")
 		}
 		rr.route.Retries = &router.HTTPRetry{Attempts: new(int32)}
 	default:
@@ -84,23 +85,23 @@ func (t *legacyTranslator) rrRetries(rr *routeRule, rt *RouteRuleRetry) {
 // or abort with percent 0 (or unset) injected nothing, despite the proto
 // comment saying "all requests"; only fixed delays and HTTP status aborts
 // were implemented. percent becomes percentage.value.
-func (t *legacyTranslator) rrFault(r *resource, f *RouteRuleFault) *router.HTTPFaultInjection {
+func (t *legacyTranslator) rrFault(r *config.Resource, f *RouteRuleFault) *router.HTTPFaultInjection {
 	ps := t.ps
 	out := &router.HTTPFaultInjection{}
 	if d := f.Delay; d != nil {
 		p := "spec.httpFault.delay"
 		if d.OverrideHeaderName != "" {
-			ps.warnf(r, p+".overrideHeaderName", "ignored: it was never implemented")
+			ps.Warnf(r, p+".overrideHeaderName", "ignored: it was never implemented")
 		}
 		switch {
 		case d.Percent < 0 || d.Percent > 100:
-			ps.errf(r, p+".percent", "percent %v is not in range 0-100", d.Percent)
+			ps.Errf(r, p+".percent", "percent %v is not in range 0-100", d.Percent)
 		case d.FixedDelay == nil && d.ExponentialDelay != nil:
-			ps.warnf(r, p+".exponentialDelay", "delay skipped: exponential delays were never implemented")
+			ps.Warnf(r, p+".exponentialDelay", "delay skipped: exponential delays were never implemented")
 		case d.FixedDelay == nil:
-			ps.errf(r, p+".fixedDelay", "required")
+			ps.Errf(r, p+".fixedDelay", "required")
 		case d.Percent == 0:
-			ps.warnf(r, p+".percent", "delay skipped: with percent 0 or unset Istio 0.x delayed no request; set percent: 100 to delay all")
+			ps.Warnf(r, p+".percent", "delay skipped: with percent 0 or unset Istio 0.x delayed no request; set percent: 100 to delay all")
 		default:
 			out.Delay = &router.FaultDelay{FixedDelay: d.FixedDelay, Percentage: &router.Percent{Value: d.Percent}}
 		}
@@ -108,17 +109,17 @@ func (t *legacyTranslator) rrFault(r *resource, f *RouteRuleFault) *router.HTTPF
 	if a := f.Abort; a != nil {
 		p := "spec.httpFault.abort"
 		if a.OverrideHeaderName != "" {
-			ps.warnf(r, p+".overrideHeaderName", "ignored: it was never implemented")
+			ps.Warnf(r, p+".overrideHeaderName", "ignored: it was never implemented")
 		}
 		switch {
 		case a.Percent < 0 || a.Percent > 100:
-			ps.errf(r, p+".percent", "percent %v is not in range 0-100", a.Percent)
+			ps.Errf(r, p+".percent", "percent %v is not in range 0-100", a.Percent)
 		case a.HTTPStatus == nil && (a.GRPCStatus != nil || a.HTTP2Error != nil):
-			ps.warnf(r, p, "abort skipped: only httpStatus aborts were implemented")
+			ps.Warnf(r, p, "abort skipped: only httpStatus aborts were implemented")
 		case a.HTTPStatus == nil:
-			ps.errf(r, p+".httpStatus", "required")
+			ps.Errf(r, p+".httpStatus", "required")
 		case a.Percent == 0:
-			ps.warnf(r, p+".percent", "abort skipped: with percent 0 or unset Istio 0.x aborted no request; set percent: 100 to abort all")
+			ps.Warnf(r, p+".percent", "abort skipped: with percent 0 or unset Istio 0.x aborted no request; set percent: 100 to abort all")
 		default:
 			out.Abort = &router.FaultAbort{HTTPStatus: a.HTTPStatus, Percentage: &router.Percent{Value: a.Percent}}
 		}
@@ -139,7 +140,7 @@ func (t *legacyTranslator) rrCompiles(rr *routeRule) bool {
 		route.Match = []router.HTTPMatchRequest{m}
 	}
 	vs := &router.VirtualService{Hosts: []string{"routerule.invalid"}, Gateways: []string{"routerule"}, HTTP: []router.HTTPRoute{route}}
-	_, errs := router.CompileVirtualService(rr.res.Meta, rr.res.order, vs)
+	_, errs := router.CompileVirtualService(rr.res.Meta, rr.res.Order, vs)
 	ok := true
 	for _, err := range errs {
 		if fe, isField := errors.AsType[*api.FieldError](err); isField {
@@ -149,7 +150,7 @@ func (t *legacyTranslator) rrCompiles(rr *routeRule) bool {
 			}
 			err = mapped
 		}
-		t.ps.add(rr.res.problem(err, api.IsWarning(err)))
+		t.ps.Add(rr.res.Problem(err, api.IsWarning(err)))
 		ok = ok && api.IsWarning(err)
 	}
 	return ok

@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"hash/fnv"
 	"maps"
 	"regexp"
@@ -19,7 +20,7 @@ import (
 // in the first Ingress's namespace, bound to that Ingress's Gateway only.
 // Every Ingress route is preceded by the RouteRules that refine it. It
 // returns nil when every path of the host was skipped.
-func (t *legacyTranslator) virtualService(h *legacyHost) *resource {
+func (t *legacyTranslator) virtualService(h *legacyHost) *config.Resource {
 	vs := &router.VirtualService{
 		Hosts:    []string{h.host},
 		Gateways: []string{ingressGatewayNS + "/" + ingressGatewayName(h.first)},
@@ -97,7 +98,7 @@ func (t *legacyTranslator) refine(lr *legacyRoute, entries []*router.StringMatch
 			continue
 		}
 		if res.approx {
-			t.ps.warnf(rr.res, "spec.match.request.headers.uri.regex",
+			t.ps.Warnf(rr.res, "spec.match.request.headers.uri.regex",
 				"for Ingress %s path %s (prefix %q) the route matches this regex alone, which may also match paths outside that prefix: a regex cannot be combined with a prefix",
 				lr.ing.Meta.Key(), lr.path, *e.Prefix)
 		}
@@ -193,14 +194,14 @@ func (t *legacyTranslator) destPort(host string, lr *legacyRoute) *router.PortSe
 
 // legacySubsets are the subsets RouteRules need for one host.
 type legacySubsets struct {
-	src    *resource // the first RouteRule that needed one
+	src    *config.Resource // the first RouteRule that needed one
 	labels map[string]map[string]string
 }
 
 // subset returns the DestinationRule subset selecting d's labels,
 // recording it for destinationRules; "" when d has no labels. The name is
 // "rr-" and a hash of the labels, so equal labels share a subset.
-func (t *legacyTranslator) subset(src *resource, d legacyDest) string {
+func (t *legacyTranslator) subset(src *config.Resource, d legacyDest) string {
 	if len(d.labels) == 0 {
 		return ""
 	}
@@ -228,8 +229,8 @@ func rrSubsetName(labels map[string]string) string {
 // pick versions by labels, named "<host with dots as dashes>-routerule-subsets"
 // in the namespace of the first RouteRule that needed it. Istio merges it
 // with any DestinationRule the user wrote for the host.
-func (t *legacyTranslator) destinationRules() []*resource {
-	var out []*resource
+func (t *legacyTranslator) destinationRules() []*config.Resource {
+	var out []*config.Resource
 	for _, host := range slices.Sorted(maps.Keys(t.subsets)) {
 		s := t.subsets[host]
 		dr := &DestinationRuleSpec{Host: host}
@@ -248,15 +249,15 @@ func (t *legacyTranslator) reportUnused() {
 	for _, list := range t.rules {
 		all = append(all, list...)
 	}
-	slices.SortFunc(all, func(a, b *routeRule) int { return cmp.Compare(a.res.order, b.res.order) })
+	slices.SortFunc(all, func(a, b *routeRule) int { return cmp.Compare(a.res.Order, b.res.Order) })
 	for _, rr := range all {
 		switch {
 		case !rr.routedTo:
-			t.ps.warnf(rr.res, "spec.destination", "applies to no Ingress route; at a gateway RouteRules only refine Ingress routes, and no Ingress routes to %s", rr.host)
+			t.ps.Warnf(rr.res, "spec.destination", "applies to no Ingress route; at a gateway RouteRules only refine Ingress routes, and no Ingress routes to %s", rr.host)
 		case !rr.overlaps:
-			t.ps.warnf(rr.res, "spec.match", "applies to no Ingress route: its match overlaps none of the Ingress paths routed to %s", rr.host)
+			t.ps.Warnf(rr.res, "spec.match", "applies to no Ingress route: its match overlaps none of the Ingress paths routed to %s", rr.host)
 		case !rr.applied:
-			t.ps.warnf(rr.res, "spec.precedence", "never applies: RouteRules for %s that come first (higher precedence, then name) take every request it matches", rr.host)
+			t.ps.Warnf(rr.res, "spec.precedence", "never applies: RouteRules for %s that come first (higher precedence, then name) take every request it matches", rr.host)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
@@ -81,7 +82,7 @@ func tlsMode(s *gwServer) string {
 
 // buildTLSListener compiles a port of TLS servers: a certificate store and
 // route table per terminating server, an SNI table for passthrough.
-func buildTLSListener(lc *listenerConfig, vss []*router.VS, b *clusterBuilder, env compileEnv, ps *problems) {
+func buildTLSListener(lc *listenerConfig, vss []*router.VS, b *clusterBuilder, env compileEnv, ps *config.Problems) {
 	var settings []gwtls.ServerSettings
 	var owners []*gwServer
 	var passthrough []router.Server
@@ -98,7 +99,7 @@ func buildTLSListener(lc *listenerConfig, vss []*router.VS, b *clusterBuilder, e
 				owners = append(owners, s)
 			}
 		default:
-			ps.errf(s.res, s.path()+".tls.mode", "mode %s needs Istio's certificate authority or its mesh-internal routing; gatehouse serves SIMPLE, MUTUAL, OPTIONAL_MUTUAL and PASSTHROUGH", mode)
+			ps.Errf(s.res, s.path()+".tls.mode", "mode %s needs Istio's certificate authority or its mesh-internal routing; gatehouse serves SIMPLE, MUTUAL, OPTIONAL_MUTUAL and PASSTHROUGH", mode)
 		}
 	}
 	if len(settings) > 0 {
@@ -120,7 +121,7 @@ func buildTLSListener(lc *listenerConfig, vss []*router.VS, b *clusterBuilder, e
 		if lc.passthrough.Empty() {
 			for _, s := range lc.servers {
 				if tlsMode(s) == "PASSTHROUGH" {
-					ps.warnf(s.res, s.path(), "no VirtualService has tls routes for this PASSTHROUGH server: connections to it are closed")
+					ps.Warnf(s.res, s.path(), "no VirtualService has tls routes for this PASSTHROUGH server: connections to it are closed")
 				}
 			}
 		}
@@ -130,15 +131,15 @@ func buildTLSListener(lc *listenerConfig, vss []*router.VS, b *clusterBuilder, e
 // checkPassthroughCerts warns, as Istio's validation does, that a
 // PASSTHROUGH server (including a tls block without mode) ignores
 // certificates.
-func checkPassthroughCerts(s *gwServer, ps *problems) {
+func checkPassthroughCerts(s *gwServer, ps *config.Problems) {
 	t := s.spec.TLS
 	if t.ServerCertificate != "" || t.PrivateKey != "" || t.CredentialName != "" {
-		ps.warnf(s.res, s.path()+".tls", "PASSTHROUGH mode does not use certificates, they will be ignored (a tls block without mode is PASSTHROUGH; set mode: SIMPLE to terminate TLS)")
+		ps.Warnf(s.res, s.path()+".tls", "PASSTHROUGH mode does not use certificates, they will be ignored (a tls block without mode is PASSTHROUGH; set mode: SIMPLE to terminate TLS)")
 	}
 }
 
 // serverSettings describes a terminating server to the tls package.
-func serverSettings(s *gwServer, mode, credDir string, ps *problems) (gwtls.ServerSettings, bool) {
+func serverSettings(s *gwServer, mode, credDir string, ps *config.Problems) (gwtls.ServerSettings, bool) {
 	t := s.spec.TLS
 	p := s.path() + ".tls"
 	st := gwtls.ServerSettings{
@@ -161,23 +162,23 @@ func serverSettings(s *gwServer, mode, credDir string, ps *problems) (gwtls.Serv
 	if name == "" && len(t.CredentialNames) > 0 {
 		name = t.CredentialNames[0]
 		if len(t.CredentialNames) > 1 {
-			ps.warnf(s.res, p+".credentialNames", "gatehouse serves one certificate per server: only %q is used", name)
+			ps.Warnf(s.res, p+".credentialNames", "gatehouse serves one certificate per server: only %q is used", name)
 		}
 	}
 	if name == "" {
 		return st, true
 	}
 	if st.CertFile != "" {
-		ps.errf(s.res, p, "only one of serverCertificate/privateKey and credentialName may be set")
+		ps.Errf(s.res, p, "only one of serverCertificate/privateKey and credentialName may be set")
 		return st, false
 	}
 	if credDir == "" {
-		ps.errf(s.res, p+".credentialName", "credentialName needs --credentials-dir (a directory laid out like mounted Kubernetes TLS secrets: NAME/tls.crt, NAME/tls.key)")
+		ps.Errf(s.res, p+".credentialName", "credentialName needs --credentials-dir (a directory laid out like mounted Kubernetes TLS secrets: NAME/tls.crt, NAME/tls.key)")
 		return st, false
 	}
 	cert, key, ca, err := gwtls.ResolveCredential(credDir, name)
 	if err != nil {
-		ps.errf(s.res, p+".credentialName", "%v", err)
+		ps.Errf(s.res, p+".credentialName", "%v", err)
 		return st, false
 	}
 	st.CertFile, st.KeyFile = cert, key
@@ -204,7 +205,7 @@ func serverNames(hosts []string) []string {
 
 // attributeTLSErrors reports the tls package's problems against the
 // server they are about: its Path names the server's tls block.
-func attributeTLSErrors(errs []error, owners []*gwServer, ps *problems) {
+func attributeTLSErrors(errs []error, owners []*gwServer, ps *config.Problems) {
 	for _, err := range errs {
 		fe, ok := errors.AsType[*api.FieldError](err)
 		var owner *gwServer
@@ -219,6 +220,6 @@ func attributeTLSErrors(errs []error, owners []*gwServer, ps *problems) {
 		if ok {
 			fe.Path = strings.TrimPrefix(fe.Path, fmt.Sprintf("#%p#", owner))
 		}
-		ps.add(owner.res.problem(err, api.IsWarning(err)))
+		ps.Add(owner.res.Problem(err, api.IsWarning(err)))
 	}
 }

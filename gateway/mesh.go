@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"net/netip"
 	"strings"
 	"time"
@@ -67,33 +68,33 @@ func (p *proxySettings) isTrusted(peer netip.Addr) bool {
 
 // proxySettingsOf reads the gatehouse.io annotations of the resource that
 // turned the PROXY protocol on.
-func proxySettingsOf(r *resource, allowMissing bool, ps *problems) *proxySettings {
+func proxySettingsOf(r *config.Resource, allowMissing bool, ps *config.Problems) *proxySettings {
 	p := &proxySettings{timeout: defaultProxyHeaderTimeout, allowMissing: allowMissing, from: r.Kind + " " + r.Meta.Key()}
 	ann := r.Meta.Annotations
 	if v, ok := ann[AnnotationProxyTrusted]; ok && strings.TrimSpace(v) == "any" {
-		ps.warnf(r, "metadata.annotations", "%s: any: every peer may send PROXY headers and so choose its own client address; only safe when this port is reachable through your load balancer alone", AnnotationProxyTrusted)
+		ps.Warnf(r, "metadata.annotations", "%s: any: every peer may send PROXY headers and so choose its own client address; only safe when this port is reachable through your load balancer alone", AnnotationProxyTrusted)
 	} else if ok {
 		p.trusted = trustedPrefixes(r, v, ps)
 	} else {
-		ps.warnf(r, "metadata", "PROXY protocol headers are accepted from any peer, which lets any client choose its own address; annotate %s with the load balancer's addresses", AnnotationProxyTrusted)
+		ps.Warnf(r, "metadata", "PROXY protocol headers are accepted from any peer, which lets any client choose its own address; annotate %s with the load balancer's addresses", AnnotationProxyTrusted)
 	}
 	switch v := ann[AnnotationProxyUntrusted]; v {
 	case "", "reject":
 	case "plain":
 		p.plainUntrusted = true
 	default:
-		ps.errf(r, "metadata.annotations", "%s: %q: want reject or plain", AnnotationProxyUntrusted, v)
+		ps.Errf(r, "metadata.annotations", "%s: %q: want reject or plain", AnnotationProxyUntrusted, v)
 	}
 	if v, ok := ann[AnnotationProxyTimeout]; ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 || d > time.Minute {
-			ps.errf(r, "metadata.annotations", "%s: %q: want a duration such as 2s (at most 1m)", AnnotationProxyTimeout, v)
+			ps.Errf(r, "metadata.annotations", "%s: %q: want a duration such as 2s (at most 1m)", AnnotationProxyTimeout, v)
 		} else {
 			p.timeout = d
 		}
 	}
 	if allowMissing {
-		ps.warnf(r, "spec", "allow_requests_without_proxy_protocol: connections without a PROXY header are served as direct clients")
+		ps.Warnf(r, "spec", "allow_requests_without_proxy_protocol: connections without a PROXY header are served as direct clients")
 	}
 	return p
 }
@@ -102,7 +103,7 @@ func proxySettingsOf(r *resource, allowMissing bool, ps *problems) *proxySetting
 // covers every address is refused (security.md CIP-07): trusting every
 // peer lets any client pick its own address, so it must be asked for by
 // name ("any"), never reached by a CIDR typed in haste.
-func trustedPrefixes(r *resource, v string, ps *problems) []netip.Prefix {
+func trustedPrefixes(r *config.Resource, v string, ps *config.Problems) []netip.Prefix {
 	out := []netip.Prefix{}
 	for _, s := range strings.Split(v, ",") {
 		s = strings.TrimSpace(s)
@@ -112,9 +113,9 @@ func trustedPrefixes(r *resource, v string, ps *problems) []netip.Prefix {
 		pfx, err := router.ParsePrefix(s)
 		switch {
 		case err != nil:
-			ps.errf(r, "metadata.annotations", "%s: %v", AnnotationProxyTrusted, err)
+			ps.Errf(r, "metadata.annotations", "%s: %v", AnnotationProxyTrusted, err)
 		case pfx.Bits() == 0:
-			ps.errf(r, "metadata.annotations", "%s: %s trusts every peer to send PROXY headers, which lets any client choose its own address; list your load balancers' addresses, or write \"any\" to trust every peer on purpose", AnnotationProxyTrusted, s)
+			ps.Errf(r, "metadata.annotations", "%s: %s trusts every peer to send PROXY headers, which lets any client choose its own address; list your load balancers' addresses, or write \"any\" to trust every peer on purpose", AnnotationProxyTrusted, s)
 		default:
 			out = append(out, pfx)
 		}
@@ -123,7 +124,7 @@ func trustedPrefixes(r *resource, v string, ps *problems) []netip.Prefix {
 }
 
 // parseProxyConfig reads a proxy.istio.io/config annotation value.
-func parseProxyConfig(r *resource, v string, ps *problems) *ProxyConfig {
+func parseProxyConfig(r *config.Resource, v string, ps *config.Problems) *ProxyConfig {
 	var pc ProxyConfig
 	dec := yaml.NewDecoder(strings.NewReader(v))
 	if err := dec.Decode(&pc); err != nil {
@@ -132,11 +133,11 @@ func parseProxyConfig(r *resource, v string, ps *problems) *ProxyConfig {
 			// gatewayTopology's only numbers are numTrustedProxies.
 			for i, e := range te.Errors {
 				_, msg, _ := strings.Cut(e, ": ")
-				te.Errors[i] = "numTrustedProxies: " + friendlyYAML(msg)
+				te.Errors[i] = "numTrustedProxies: " + config.FriendlyYAML(msg)
 			}
 			err = errors.New(strings.Join(te.Errors, "; "))
 		}
-		ps.errf(r, "metadata.annotations", "%s: %v", annotationProxyConfig, err)
+		ps.Errf(r, "metadata.annotations", "%s: %v", annotationProxyConfig, err)
 		return nil
 	}
 	return &pc

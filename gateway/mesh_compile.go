@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"maps"
 	"slices"
 	"strings"
@@ -19,7 +20,7 @@ type meshSettings struct {
 	accessLogFormat   string
 	// accessLogFrom is the resource that configured the access log, for
 	// reporting a file that cannot be opened.
-	accessLogFrom *resource
+	accessLogFrom *config.Resource
 	pathMode      router.PathMode
 	trustedHops   uint32
 	xfcc          xfccMode
@@ -45,7 +46,7 @@ type meshSettings struct {
 
 // fieldRef names a field of a resource.
 type fieldRef struct {
-	r    *resource
+	r    *config.Resource
 	path string
 }
 
@@ -57,9 +58,9 @@ type gatewayTopology struct {
 
 // compileMesh reads the mesh configuration: one IstioOperator or istio
 // ConfigMap, the EnvoyFilters, and the Gateways' annotations.
-func compileMesh(byKind map[string][]*resource, ps *problems) *meshSettings {
+func compileMesh(byKind map[string][]*config.Resource, ps *config.Problems) *meshSettings {
 	m := &meshSettings{rootNamespace: "istio-system", ingressClass: "istio", filterPort: map[uint32]*proxySettings{}, filterFrom: map[uint32]fieldRef{}, gateways: map[string]gatewayTopology{}, gwOptions: map[string]gatewayOptions{}}
-	var sources []*resource
+	var sources []*config.Resource
 	sources = append(sources, byKind["IstioOperator"]...)
 	for _, r := range byKind["ConfigMap"] {
 		if r.Meta.Name == "istio" {
@@ -69,7 +70,7 @@ func compileMesh(byKind map[string][]*resource, ps *problems) *meshSettings {
 	sortResources(sources)
 	for i, r := range sources {
 		if i > 0 {
-			ps.warnf(r, "metadata", "ignored: the mesh configuration comes from %s %s", sources[0].Kind, sources[0].Meta.Key())
+			ps.Warnf(r, "metadata", "ignored: the mesh configuration comes from %s %s", sources[0].Kind, sources[0].Meta.Key())
 			continue
 		}
 		if mc, path := meshConfigOf(r, ps); mc != nil {
@@ -101,40 +102,40 @@ func compileMesh(byKind map[string][]*resource, ps *problems) *meshSettings {
 
 // meshConfigOf returns the MeshConfig of an IstioOperator or of the mesh
 // key of the istio ConfigMap, with the YAML path to report problems at.
-func meshConfigOf(r *resource, ps *problems) (*MeshConfig, string) {
+func meshConfigOf(r *config.Resource, ps *config.Problems) (*MeshConfig, string) {
 	if r.Kind == "IstioOperator" {
 		return r.Spec.(*IstioOperatorSpec).MeshConfig, "spec.meshConfig"
 	}
 	data := *r.Spec.(*map[string]string)
 	text, ok := data["mesh"]
 	if !ok {
-		ps.warnf(r, "data", "the istio ConfigMap has no \"mesh\" key; nothing to read")
+		ps.Warnf(r, "data", "the istio ConfigMap has no \"mesh\" key; nothing to read")
 		return nil, ""
 	}
 	var mc MeshConfig
 	if err := yaml.Unmarshal([]byte(text), &mc); err != nil {
-		ps.errf(r, "data.mesh", "%v", err)
+		ps.Errf(r, "data.mesh", "%v", err)
 		return nil, ""
 	}
 	return &mc, "data.mesh"
 }
 
-func (m *meshSettings) apply(r *resource, path string, mc *MeshConfig, ps *problems) {
+func (m *meshSettings) apply(r *config.Resource, path string, mc *MeshConfig, ps *config.Problems) {
 	m.accessLogFile, m.accessLogFormat = mc.AccessLogFile, mc.AccessLogFormat
 	switch e := strings.ToUpper(mc.AccessLogEncoding); e {
 	case "", "TEXT", "JSON":
 		m.accessLogEncoding = e
 		if _, err := compileAccessLogFormat(e, mc.AccessLogFormat); err != nil {
-			ps.errf(r, path+".accessLogFormat", "%v", err)
+			ps.Errf(r, path+".accessLogFormat", "%v", err)
 		}
 	default:
-		ps.errf(r, path+".accessLogEncoding", "unknown encoding %q: want TEXT or JSON", mc.AccessLogEncoding)
+		ps.Errf(r, path+".accessLogEncoding", "unknown encoding %q: want TEXT or JSON", mc.AccessLogEncoding)
 	}
 	m.accessLogFrom = r
 	if pn := mc.PathNormalization; pn != nil {
 		mode, ok := router.ParsePathMode(pn.Normalization)
 		if !ok {
-			ps.errf(r, path+".pathNormalization.normalization", "unknown normalization %q: want NONE, BASE, MERGE_SLASHES or DECODE_AND_MERGE_SLASHES", pn.Normalization)
+			ps.Errf(r, path+".pathNormalization.normalization", "unknown normalization %q: want NONE, BASE, MERGE_SLASHES or DECODE_AND_MERGE_SLASHES", pn.Normalization)
 		}
 		m.pathMode = mode
 	}
@@ -162,7 +163,7 @@ func (m *meshSettings) apply(r *resource, path string, mc *MeshConfig, ps *probl
 
 // envoyFilter reads the PROXY protocol listener filter from an
 // EnvoyFilter; every other patch is reported as ignored.
-func (m *meshSettings) envoyFilter(r *resource, ps *problems) {
+func (m *meshSettings) envoyFilter(r *config.Resource, ps *config.Problems) {
 	spec := r.Spec.(*EnvoyFilterSpec)
 	for i, cp := range spec.ConfigPatches {
 		path := fmt.Sprintf("spec.configPatches[%d]", i)
@@ -171,7 +172,7 @@ func (m *meshSettings) envoyFilter(r *resource, ps *problems) {
 		}
 		found, allowMissing := proxyProtocolFilter(cp)
 		if !found {
-			ps.warnf(r, path, "ignored: gatehouse has no Envoy to patch and only understands EnvoyFilters that add the envoy.listener.proxy_protocol listener filter")
+			ps.Warnf(r, path, "ignored: gatehouse has no Envoy to patch and only understands EnvoyFilters that add the envoy.listener.proxy_protocol listener filter")
 			continue
 		}
 		p := proxySettingsOf(r, allowMissing, ps)
@@ -182,7 +183,7 @@ func (m *meshSettings) envoyFilter(r *resource, ps *problems) {
 		case nil:
 			m.filterAll = p
 		default:
-			ps.errf(r, path+".match.listener.portNumber", "want a port number, got %v", port)
+			ps.Errf(r, path+".match.listener.portNumber", "want a port number, got %v", port)
 		}
 	}
 }
@@ -190,7 +191,7 @@ func (m *meshSettings) envoyFilter(r *resource, ps *problems) {
 // checkFilterPorts warns about EnvoyFilters for a port no Gateway server
 // listens on: a PROXY protocol filter that silently applies to nothing
 // would leave every client looking like the load balancer.
-func (m *meshSettings) checkFilterPorts(listeners map[listenerKey]*listenerConfig, ps *problems) {
+func (m *meshSettings) checkFilterPorts(listeners map[listenerKey]*listenerConfig, ps *config.Problems) {
 	for _, port := range slices.Sorted(maps.Keys(m.filterFrom)) {
 		at := m.filterFrom[port]
 		used := false
@@ -198,7 +199,7 @@ func (m *meshSettings) checkFilterPorts(listeners map[listenerKey]*listenerConfi
 			used = used || k.Port == port
 		}
 		if !used {
-			ps.warnf(at.r, at.path, "no Gateway server listens on port %d, so this PROXY protocol filter applies to no listener (gatehouse listens on the Gateway servers' port numbers; inside a cluster Envoy's listener is the container port, such as 8080 for a Gateway port 80)", port)
+			ps.Warnf(at.r, at.path, "no Gateway server listens on port %d, so this PROXY protocol filter applies to no listener (gatehouse listens on the Gateway servers' port numbers; inside a cluster Envoy's listener is the container port, such as 8080 for a Gateway port 80)", port)
 		}
 	}
 }

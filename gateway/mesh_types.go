@@ -1,5 +1,6 @@
 package gateway
 
+import "github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 import "github.com/gatehouse-proxy/gatehouse/api"
 
 // The mesh-level configuration gatehouse reads: Istio's MeshConfig (from
@@ -106,10 +107,10 @@ type EnvoyPatch struct {
 type configMapEnvelope struct {
 	APIVersion string            `yaml:"apiVersion"`
 	Kind       string            `yaml:"kind"`
-	Metadata   ignored           `yaml:"metadata"`
+	Metadata   config.Ignored    `yaml:"metadata"`
 	Data       map[string]string `yaml:"data"`
 	BinaryData map[string]string `yaml:"binaryData"`
 	Immutable  *bool             `yaml:"immutable"`
 }
 
-func (e *configMapEnvelope) spec() any { return &e.Data }
+func (e *configMapEnvelope) SpecPtr() any { return &e.Data }

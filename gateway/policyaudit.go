@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"slices"
 	"strings"
 
@@ -15,7 +16,7 @@ var securityKinds = []string{"AuthorizationPolicy", "RequestAuthentication", "Po
 
 // securityResources lists the security resources of a load as
 // "Kind namespace/name", sorted.
-func securityResources(byKind map[string][]*resource) []string {
+func securityResources(byKind map[string][]*config.Resource) []string {
 	var out []string
 	for _, k := range securityKinds {
 		for _, r := range byKind[k] {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"net/netip"
 	"slices"
 	"strings"
@@ -11,7 +12,7 @@ import (
 
 // service is a validated ServiceEntry: the registry entry for its hosts.
 type service struct {
-	res        *resource
+	res        *config.Resource
 	spec       *ServiceEntrySpec
 	resolution string
 }
@@ -28,7 +29,7 @@ func (s *service) port(n uint32) *ServicePort {
 
 // destRule is a validated DestinationRule.
 type destRule struct {
-	res  *resource
+	res  *config.Resource
 	spec *DestinationRuleSpec
 	host string // qualified
 }
@@ -62,7 +63,7 @@ type hostEntry[T any] struct {
 	v    T
 }
 
-func newRegistry(ses, drs []*resource, env compileEnv, ps *problems) *registry {
+func newRegistry(ses, drs []*config.Resource, env compileEnv, ps *config.Problems) *registry {
 	reg := &registry{services: map[string]*service{}, rules: map[string]*destRule{},
 		clientTLS: map[*ClientTLSSettings]*upstreamTLS{}, credentialsDir: env.credentialsDir, env: env}
 	sortResources(ses)
@@ -97,7 +98,7 @@ func newRegistry(ses, drs []*resource, env compileEnv, ps *problems) *registry {
 // addRule indexes a DestinationRule; several rules for one host merge as
 // Istio merges them: subsets concatenated (first name wins), the first
 // traffic policy wins.
-func (reg *registry) addRule(dr *destRule, ps *problems) {
+func (reg *registry) addRule(dr *destRule, ps *config.Problems) {
 	var prev *destRule
 	if strings.HasPrefix(dr.host, "*") {
 		for _, e := range reg.wildDR {
@@ -117,7 +118,7 @@ func (reg *registry) addRule(dr *destRule, ps *problems) {
 	merged.Subsets = slices.Clone(prev.spec.Subsets)
 	for i, s := range dr.spec.Subsets {
 		if prev.subset(s.Name) != nil {
-			ps.warnf(dr.res, fmt.Sprintf("spec.subsets[%d].name", i), "subset %q is already defined for host %s by DestinationRule %s; the first definition wins",
+			ps.Warnf(dr.res, fmt.Sprintf("spec.subsets[%d].name", i), "subset %q is already defined for host %s by DestinationRule %s; the first definition wins",
 				s.Name, dr.host, prev.res.Meta.Key())
 			continue
 		}

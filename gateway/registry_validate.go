@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -23,22 +24,22 @@ func enumCheck(v string, allowed []string) bool {
 	return v == "" || slices.Contains(allowed, v)
 }
 
-func validateServiceEntry(r *resource, ps *problems) *service {
+func validateServiceEntry(r *config.Resource, ps *config.Problems) *service {
 	spec := r.Spec.(*ServiceEntrySpec)
-	before := ps.errorCount()
+	before := ps.ErrorCount()
 	if len(spec.Hosts) == 0 {
-		ps.errf(r, "spec.hosts", "a ServiceEntry needs at least one host")
+		ps.Errf(r, "spec.hosts", "a ServiceEntry needs at least one host")
 	}
 	for i, h := range spec.Hosts {
 		if h == "*" || h == "" || strings.Contains(strings.TrimPrefix(h, "*"), "*") {
-			ps.errf(r, fmt.Sprintf("spec.hosts[%d]", i), "invalid host %q: a name or a \"*.\" wildcard", h)
+			ps.Errf(r, fmt.Sprintf("spec.hosts[%d]", i), "invalid host %q: a name or a \"*.\" wildcard", h)
 		}
 	}
 	if !enumCheck(spec.Resolution, seResolutions) {
-		ps.errf(r, "spec.resolution", "unknown resolution %q: want one of %s", spec.Resolution, strings.Join(seResolutions, ", "))
+		ps.Errf(r, "spec.resolution", "unknown resolution %q: want one of %s", spec.Resolution, strings.Join(seResolutions, ", "))
 	}
 	if !enumCheck(spec.Location, seLocations) {
-		ps.errf(r, "spec.location", "unknown location %q: want one of %s", spec.Location, strings.Join(seLocations, ", "))
+		ps.Errf(r, "spec.location", "unknown location %q: want one of %s", spec.Location, strings.Join(seLocations, ", "))
 	}
 	names := validateSEPorts(r, spec, ps)
 	res := spec.Resolution
@@ -49,99 +50,99 @@ func validateServiceEntry(r *resource, ps *problems) *service {
 		validateEndpoint(r, fmt.Sprintf("spec.endpoints[%d]", i), &ep, res, names, ps)
 	}
 	if res == "NONE" && len(spec.Endpoints) > 0 {
-		ps.errf(r, "spec.endpoints", "endpoints need resolution STATIC or DNS (resolution NONE forwards to the original destination)")
+		ps.Errf(r, "spec.endpoints", "endpoints need resolution STATIC or DNS (resolution NONE forwards to the original destination)")
 	}
 	if res == "NONE" {
-		ps.warnf(r, "spec.resolution", "resolution NONE means \"the address the client connected to\", which a gateway does not have; gatehouse resolves the hosts by DNS instead")
+		ps.Warnf(r, "spec.resolution", "resolution NONE means \"the address the client connected to\", which a gateway does not have; gatehouse resolves the hosts by DNS instead")
 	}
 	if spec.WorkloadSelector != nil {
-		ps.errf(r, "spec.workloadSelector", "gatehouse does not read WorkloadEntry resources; list the endpoints inline under spec.endpoints")
+		ps.Errf(r, "spec.workloadSelector", "gatehouse does not read WorkloadEntry resources; list the endpoints inline under spec.endpoints")
 	}
-	if ps.errorCount() > before {
+	if ps.ErrorCount() > before {
 		return nil
 	}
 	return &service{res: r, spec: spec, resolution: res}
 }
 
-func validateSEPorts(r *resource, spec *ServiceEntrySpec, ps *problems) map[string]bool {
+func validateSEPorts(r *config.Resource, spec *ServiceEntrySpec, ps *config.Problems) map[string]bool {
 	names := map[string]bool{}
 	numbers := map[uint32]bool{}
 	for i, p := range spec.Ports {
 		path := fmt.Sprintf("spec.ports[%d]", i)
 		switch {
 		case p.Number == 0 || p.Number > 65535:
-			ps.errf(r, path+".number", "port %d is out of range 1-65535", p.Number)
+			ps.Errf(r, path+".number", "port %d is out of range 1-65535", p.Number)
 		case numbers[p.Number]:
-			ps.errf(r, path+".number", "port %d is listed twice", p.Number)
+			ps.Errf(r, path+".number", "port %d is listed twice", p.Number)
 		}
 		numbers[p.Number] = true
 		switch {
 		case p.Name == "":
-			ps.errf(r, path+".name", "required")
+			ps.Errf(r, path+".name", "required")
 		case names[p.Name]:
-			ps.errf(r, path+".name", "port name %q is used twice", p.Name)
+			ps.Errf(r, path+".name", "port name %q is used twice", p.Name)
 		}
 		names[p.Name] = true
 		if !slices.Contains(seProtocols, strings.ToUpper(p.Protocol)) {
-			ps.errf(r, path+".protocol", "unknown protocol %q: want one of %s", p.Protocol, strings.Join(seProtocols, ", "))
+			ps.Errf(r, path+".protocol", "unknown protocol %q: want one of %s", p.Protocol, strings.Join(seProtocols, ", "))
 		}
 		if p.TargetPort > 65535 {
-			ps.errf(r, path+".targetPort", "port %d is out of range", p.TargetPort)
+			ps.Errf(r, path+".targetPort", "port %d is out of range", p.TargetPort)
 		}
 	}
 	return names
 }
 
-func validateEndpoint(r *resource, path string, ep *WorkloadEntry, res string, ports map[string]bool, ps *problems) {
+func validateEndpoint(r *config.Resource, path string, ep *WorkloadEntry, res string, ports map[string]bool, ps *config.Problems) {
 	a := ep.Address
 	switch {
 	case a == "":
-		ps.errf(r, path+".address", "required")
+		ps.Errf(r, path+".address", "required")
 	case strings.HasPrefix(a, "unix://"):
 	case res == "STATIC":
 		if _, err := netip.ParseAddr(a); err != nil {
-			ps.errf(r, path+".address", "resolution STATIC needs an IP address, not %q (use resolution DNS for names)", a)
+			ps.Errf(r, path+".address", "resolution STATIC needs an IP address, not %q (use resolution DNS for names)", a)
 		}
 	default:
 		if _, err := netip.ParseAddr(a); err != nil {
 			if err := validDNSName(a); err != nil {
-				ps.errf(r, path+".address", "%v", err)
+				ps.Errf(r, path+".address", "%v", err)
 			}
 		}
 	}
 	for _, name := range sortedKeys(ep.Ports) {
 		if !ports[name] {
-			ps.errf(r, path+".ports."+name, "no port of this ServiceEntry is named %q", name)
+			ps.Errf(r, path+".ports."+name, "no port of this ServiceEntry is named %q", name)
 		}
 		if n := ep.Ports[name]; n == 0 || n > 65535 {
-			ps.errf(r, path+".ports."+name, "port %d is out of range 1-65535", n)
+			ps.Errf(r, path+".ports."+name, "port %d is out of range 1-65535", n)
 		}
 	}
 }
 
-func validateDestinationRule(r *resource, ps *problems) *destRule {
+func validateDestinationRule(r *config.Resource, ps *config.Problems) *destRule {
 	spec := r.Spec.(*DestinationRuleSpec)
-	before := ps.errorCount()
+	before := ps.ErrorCount()
 	if spec.Host == "" {
-		ps.errf(r, "spec.host", "required")
+		ps.Errf(r, "spec.host", "required")
 	}
 	names := map[string]bool{}
 	for i, s := range spec.Subsets {
 		path := fmt.Sprintf("spec.subsets[%d]", i)
 		switch {
 		case !dnsLabelRE.MatchString(s.Name):
-			ps.errf(r, path+".name", "subset name %q must be a DNS label (lower-case letters, digits and '-')", s.Name)
+			ps.Errf(r, path+".name", "subset name %q must be a DNS label (lower-case letters, digits and '-')", s.Name)
 		case names[s.Name]:
-			ps.errf(r, path+".name", "subset %q is defined twice", s.Name)
+			ps.Errf(r, path+".name", "subset %q is defined twice", s.Name)
 		}
 		names[s.Name] = true
 		validateTrafficPolicy(r, path+".trafficPolicy", s.TrafficPolicy, ps)
 	}
 	validateTrafficPolicy(r, "spec.trafficPolicy", spec.TrafficPolicy, ps)
 	if spec.WorkloadSelector != nil {
-		ps.warnf(r, "spec.workloadSelector", "ignored: it scopes the rule to sidecars")
+		ps.Warnf(r, "spec.workloadSelector", "ignored: it scopes the rule to sidecars")
 	}
-	if ps.errorCount() > before {
+	if ps.ErrorCount() > before {
 		return nil
 	}
 	return &destRule{res: r, spec: spec, host: router.QualifyHost(spec.Host, r.Meta.Namespace)}
@@ -157,8 +158,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // checkDuration records an error for a duration below Istio's 1 ms floor.
-func checkDuration(r *resource, path string, d *api.Duration, ps *problems) {
+func checkDuration(r *config.Resource, path string, d *api.Duration, ps *config.Problems) {
 	if d != nil && d.D() < api.MinDuration {
-		ps.errf(r, path, "duration %v is below the 1ms minimum; leave the field out for the default", *d)
+		ps.Errf(r, path, "duration %v is below the 1ms minimum; leave the field out for the default", *d)
 	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"log/slog"
 	"slices"
 
@@ -15,12 +16,12 @@ import (
 // one engine. Remote key sets are registered with env.keySets, which
 // fetches them in the background. It returns nil when the configuration
 // has no security resources, so that requests skip the engine entirely.
-func compileSecurity(byKind map[string][]*resource, mesh *meshSettings, hasTCP bool, env compileEnv, ps *problems) *authz.Engine {
+func compileSecurity(byKind map[string][]*config.Resource, mesh *meshSettings, hasTCP bool, env compileEnv, ps *config.Problems) *authz.Engine {
 	var cfg authz.Config
 	n := 0
 	for _, r := range byKind["RequestAuthentication"] {
 		a, errs := authz.CompileRequestAuthentication(r.Meta, r.Spec.(*authz.RequestAuthentication))
-		ps.resourceErrs(r, errs)
+		ps.ResourceErrs(r, errs)
 		cfg.RequestAuthentications = append(cfg.RequestAuthentications, a)
 		n++
 	}
@@ -29,14 +30,14 @@ func compileSecurity(byKind map[string][]*resource, mesh *meshSettings, hasTCP b
 		if !hasTCP {
 			errs = slices.DeleteFunc(errs, func(err error) bool { return errors.Is(err, authz.ErrDenyHTTPOnly) })
 		}
-		ps.resourceErrs(r, errs)
+		ps.ResourceErrs(r, errs)
 		cfg.AuthorizationPolicies = append(cfg.AuthorizationPolicies, p)
 		n++
 	}
 	for _, kind := range []string{"MeshPolicy", "Policy"} {
 		for _, r := range byKind[kind] {
 			l, errs := authz.CompileLegacyPolicy(r.Meta, r.Spec.(*authz.LegacyPolicy), kind == "MeshPolicy")
-			ps.resourceErrs(r, errs)
+			ps.ResourceErrs(r, errs)
 			cfg.LegacyPolicies = append(cfg.LegacyPolicies, l)
 			n++
 		}
@@ -74,18 +75,18 @@ func servesTCP(listeners map[listenerKey]*listenerConfig) bool {
 // compileRBAC compiles the rbac.istio.io resources together, as a binding
 // needs its role. Of several RbacConfigs the oldest counts, as only one
 // (ClusterRbacConfig, or RbacConfig "default") ever did in Istio.
-func compileRBAC(byKind map[string][]*resource, ps *problems) (*authz.RBAC, bool) {
-	configs := append(append([]*resource(nil), byKind["ClusterRbacConfig"]...), byKind["RbacConfig"]...)
+func compileRBAC(byKind map[string][]*config.Resource, ps *config.Problems) (*authz.RBAC, bool) {
+	configs := append(append([]*config.Resource(nil), byKind["ClusterRbacConfig"]...), byKind["RbacConfig"]...)
 	roles, bindings := byKind["ServiceRole"], byKind["ServiceRoleBinding"]
 	if len(configs)+len(roles)+len(bindings) == 0 {
 		return nil, false
 	}
-	byKey := map[string]*resource{}
+	byKey := map[string]*config.Resource{}
 	var cfg *authz.RbacConfig
 	sortResources(configs)
 	for i, r := range configs {
 		if i > 0 {
-			ps.warnf(r, "metadata", "ignored: legacy RBAC is configured by %s %s; only one RbacConfig or ClusterRbacConfig applies", configs[0].Kind, configs[0].Meta.Key())
+			ps.Warnf(r, "metadata", "ignored: legacy RBAC is configured by %s %s; only one RbacConfig or ClusterRbacConfig applies", configs[0].Kind, configs[0].Meta.Key())
 			continue
 		}
 		cfg = r.Spec.(*authz.RbacConfig)
@@ -103,18 +104,18 @@ func compileRBAC(byKind map[string][]*resource, ps *problems) (*authz.RBAC, bool
 	}
 	if cfg == nil && len(roles)+len(bindings) > 0 {
 		r := append(roles, bindings...)[0]
-		ps.warnf(r, "metadata", "legacy RBAC is OFF: without an RbacConfig or ClusterRbacConfig (mode ON), ServiceRoles and ServiceRoleBindings change nothing")
+		ps.Warnf(r, "metadata", "legacy RBAC is OFF: without an RbacConfig or ClusterRbacConfig (mode ON), ServiceRoles and ServiceRoleBindings change nothing")
 	}
 	rb, errs := authz.CompileRBAC(cfg, roleSpecs, bindingSpecs)
 	for _, err := range errs {
 		var re *authz.ResourceError
 		if errors.As(err, &re) {
 			if r := byKey[re.Kind+"/"+re.Key]; r != nil {
-				ps.add(r.problem(re.Err, api.IsWarning(err)))
+				ps.Add(r.Problem(re.Err, api.IsWarning(err)))
 				continue
 			}
 		}
-		ps.add(Problem{Err: err, Warning: api.IsWarning(err)})
+		ps.Add(Problem{Err: err, Warning: api.IsWarning(err)})
 	}
 	return rb, true
 }

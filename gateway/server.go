@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"log/slog"
 	"net"
 	"os"
@@ -174,7 +175,7 @@ func New(opts Options) (*Server, error) {
 // load reads and compiles the configuration, logging what was skipped and
 // every warning.
 func (s *Server) load() (*Snapshot, error) {
-	files, err := readSources(s.opts.ConfigPaths)
+	files, err := config.ReadSources(s.opts.ConfigPaths)
 	if err != nil {
 		return nil, &ConfigError{Problems: []Problem{{Err: err}}}
 	}
@@ -183,18 +184,18 @@ func (s *Server) load() (*Snapshot, error) {
 
 // compileFiles compiles files read by readSources, logging what was
 // skipped and every warning.
-func (s *Server) compileFiles(files []file) (*Snapshot, error) {
+func (s *Server) compileFiles(files []config.File) (*Snapshot, error) {
 	snap, d := compile(files, compileEnv{pools: s.pools, credentialsDir: s.opts.CredentialsDir, cache: s.cache, keySets: s.keySets, log: s.log})
-	for _, n := range d.notes {
+	for _, n := range d.Notes {
 		s.log.Info(n)
 	}
-	for _, p := range d.problems.list {
+	for _, p := range d.Problems.List {
 		if p.Warning {
 			s.log.Warn("config: " + p.String())
 		}
 	}
-	if d.problems.errorCount() > 0 {
-		return nil, &ConfigError{Problems: d.problems.list}
+	if d.Problems.ErrorCount() > 0 {
+		return nil, &ConfigError{Problems: d.Problems.List}
 	}
 	return snap, nil
 }
@@ -225,8 +226,8 @@ func (s *Server) Reload() error {
 
 func (s *Server) reload() error {
 	cur := s.snap.Load()
-	files, err := readSources(s.opts.ConfigPaths)
-	if err == nil && configDigest(files, cur.certFiles) == cur.Digest {
+	files, err := config.ReadSources(s.opts.ConfigPaths)
+	if err == nil && config.Digest(files, cur.certFiles) == cur.Digest {
 		// The files are the served ones again (a broken file removed or
 		// reverted): the last attempt's errors no longer apply.
 		s.status.unchanged()
@@ -296,7 +297,8 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	wg.Go(s.startWatch(watchCtx))
+	wg.Go((&config.Watcher{Paths: s.opts.ConfigPaths, Settle: s.opts.Settle, Log: s.log, Reload: func() { s.Reload() },
+		CertFiles: func() []string { return s.snap.Load().certFiles }}).Start(watchCtx))
 	wg.Go(func() { s.reapIdle(watchCtx) })
 	s.ready.Store(true)
 	close(s.up)
@@ -417,20 +419,20 @@ type Summary struct {
 // (errors and warnings) and the documents skipped; err is a *ConfigError
 // when the configuration is invalid.
 func Check(opts Options) (*Summary, []Problem, []string, error) {
-	files, err := readSources(opts.ConfigPaths)
+	files, err := config.ReadSources(opts.ConfigPaths)
 	if err != nil {
 		return nil, []Problem{{Err: err}}, nil, &ConfigError{Problems: []Problem{{Err: err}}}
 	}
 	snap, d := compile(files, compileEnv{pools: newPoolSet(nil), credentialsDir: opts.CredentialsDir})
-	if d.problems.errorCount() > 0 {
-		return nil, d.problems.list, d.notes, &ConfigError{Problems: d.problems.list}
+	if d.Problems.ErrorCount() > 0 {
+		return nil, d.Problems.List, d.Notes, &ConfigError{Problems: d.Problems.List}
 	}
-	sum := &Summary{Files: len(files), Resources: len(d.resources), Clusters: len(snap.clusters)}
+	sum := &Summary{Files: len(files), Resources: len(d.Resources), Clusters: len(snap.clusters)}
 	for k, lc := range snap.listeners {
 		sum.Listeners = append(sum.Listeners, fmt.Sprintf("%s %s", k, lc.family))
 	}
 	sortStrings(sum.Listeners)
-	return sum, d.problems.list, d.notes, nil
+	return sum, d.Problems.List, d.Notes, nil
 }
 
 // errShuttingDown rejects a reload that arrives during shutdown.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"os"
 	"strings"
 
@@ -33,7 +34,7 @@ func (u *upstreamTLS) forHost(host string) *tls.Config {
 
 // compileClientTLS loads the certificates of every tls block of a
 // DestinationRule, recording problems at their fields.
-func (reg *registry) compileClientTLS(dr *destRule, ps *problems) {
+func (reg *registry) compileClientTLS(dr *destRule, ps *config.Problems) {
 	each := func(path string, tp *TrafficPolicy) {
 		if tp == nil {
 			return
@@ -49,7 +50,7 @@ func (reg *registry) compileClientTLS(dr *destRule, ps *problems) {
 	}
 }
 
-func (reg *registry) addClientTLS(dr *destRule, path string, t *ClientTLSSettings, ps *problems) {
+func (reg *registry) addClientTLS(dr *destRule, path string, t *ClientTLSSettings, ps *config.Problems) {
 	if t == nil {
 		return
 	}
@@ -60,12 +61,12 @@ func (reg *registry) addClientTLS(dr *destRule, path string, t *ClientTLSSetting
 	}
 	if t.CredentialName != "" {
 		if reg.credentialsDir == "" {
-			ps.errf(dr.res, path+".credentialName", "credentialName needs --credentials-dir (a directory laid out like mounted Kubernetes secrets)")
+			ps.Errf(dr.res, path+".credentialName", "credentialName needs --credentials-dir (a directory laid out like mounted Kubernetes secrets)")
 			return
 		}
 		cert, key, ca, err := gwtls.ResolveCredential(reg.credentialsDir, t.CredentialName)
 		if err != nil {
-			ps.errf(dr.res, path+".credentialName", "%v", err)
+			ps.Errf(dr.res, path+".credentialName", "%v", err)
 			return
 		}
 		settings.CertFile, settings.KeyFile = cert, key
@@ -76,7 +77,7 @@ func (reg *registry) addClientTLS(dr *destRule, path string, t *ClientTLSSetting
 	reg.env.addCertFiles(settings.CertFile, settings.KeyFile, settings.CAFile)
 	cfg, err := gwtls.ClientConfig(settings)
 	if err != nil {
-		ps.resourceErrs(dr.res, []error{err})
+		ps.ResourceErrs(dr.res, []error{err})
 		return
 	}
 	if cfg == nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/pem"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"net/http"
 	"strings"
 )
@@ -30,7 +31,7 @@ const (
 )
 
 // parseXFCCMode reads a forwardClientCertDetails value.
-func parseXFCCMode(r *resource, path, v string, ps *problems) xfccMode {
+func parseXFCCMode(r *config.Resource, path, v string, ps *config.Problems) xfccMode {
 	switch strings.ToUpper(v) {
 	case "", "UNDEFINED", "SANITIZE_SET":
 		return xfccSanitizeSet
@@ -43,7 +44,7 @@ func parseXFCCMode(r *resource, path, v string, ps *problems) xfccMode {
 	case "ALWAYS_FORWARD_ONLY":
 		return xfccAlwaysForwardOnly
 	}
-	ps.errf(r, path, "forwardClientCertDetails %q: want SANITIZE, FORWARD_ONLY, APPEND_FORWARD, SANITIZE_SET or ALWAYS_FORWARD_ONLY", v)
+	ps.Errf(r, path, "forwardClientCertDetails %q: want SANITIZE, FORWARD_ONLY, APPEND_FORWARD, SANITIZE_SET or ALWAYS_FORWARD_ONLY", v)
 	return xfccSanitizeSet
 }
 
