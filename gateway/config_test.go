@@ -2,11 +2,12 @@ package gateway
 
 import (
 	"fmt"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 )
 
 // checkDir writes files into a directory and runs Check on it.

@@ -2,10 +2,10 @@ package gateway
 
 import (
 	"context"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"log/slog"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 )
 
 // ExplainConfig loads the configuration of opts (ConfigPaths,

@@ -1,10 +1,11 @@
 package gateway
 
 import (
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 )
 
 // Annotations on a Gateway that set how its listeners treat requests.

@@ -1,11 +1,11 @@
 package gateway
 
 import (
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"slices"
 	"testing"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 

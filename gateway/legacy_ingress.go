@@ -3,11 +3,11 @@ package gateway
 import (
 	"cmp"
 	"fmt"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"slices"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 )
 
 // Names Istio uses for what it generates from an Ingress

@@ -3,11 +3,11 @@ package gateway
 import (
 	"cmp"
 	"fmt"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 

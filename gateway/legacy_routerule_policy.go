@@ -2,10 +2,10 @@ package gateway
 
 import (
 	"errors"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 

@@ -3,10 +3,10 @@ package gateway
 import (
 	"errors"
 	"fmt"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/router"
 	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
 )

@@ -3,11 +3,11 @@ package gateway
 import (
 	"errors"
 	"fmt"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/router"
 	"gopkg.in/yaml.v3"
 )

@@ -2,12 +2,12 @@ package gateway
 
 import (
 	"fmt"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/router"
 	"gopkg.in/yaml.v3"
 )

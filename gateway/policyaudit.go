@@ -1,10 +1,10 @@
 package gateway
 
 import (
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"slices"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -2,11 +2,11 @@ package gateway
 
 import (
 	"fmt"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"net/netip"
 	"slices"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 

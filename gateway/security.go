@@ -2,12 +2,12 @@ package gateway
 
 import (
 	"errors"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"log/slog"
 	"slices"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 )
 
 // compileSecurity compiles the authentication and authorization resources

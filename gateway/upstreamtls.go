@@ -5,10 +5,10 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"os"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
 )
 

@@ -5,9 +5,10 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/pem"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"net/http"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 )
 
 // xfccMode is gatewayTopology.forwardClientCertDetails.
