@@ -15,3 +15,9 @@ type Meta struct {
 
 // Key returns "namespace/name", the form used in logs and error messages.
 func (m Meta) Key() string { return m.Namespace + "/" + m.Name }
+
+// WorkloadSelector selects workloads by labels; it is ignored.
+type WorkloadSelector struct {
+	Labels      map[string]string `yaml:"labels"`
+	MatchLabels map[string]string `yaml:"matchLabels"`
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
 // logWriter wraps the ResponseWriter of every request (for the metrics,
@@ -188,8 +189,8 @@ func protocolName(r *http.Request) string {
 // accessLogKey is what identifies an access log across reloads.
 type accessLogKey struct{ file, encoding, format string }
 
-func (m *meshSettings) accessLogKey() accessLogKey {
-	return accessLogKey{m.accessLogFile, m.accessLogEncoding, m.accessLogFormat}
+func accessLogKeyOf(m *mesh.Settings) accessLogKey {
+	return accessLogKey{m.AccessLogFile, m.AccessLogEncoding, m.AccessLogFormat}
 }
 
 // attachAccessLog gives next the access log its mesh configuration asks
@@ -197,15 +198,15 @@ func (m *meshSettings) accessLogKey() accessLogKey {
 // opened one. A file that cannot be opened rejects the configuration.
 // Callers hold reloadMu.
 func (s *Server) attachAccessLog(next *Snapshot) error {
-	key := next.mesh.accessLogKey()
-	if cur := s.snap.Load(); cur != nil && cur.mesh.accessLogKey() == key {
+	key := accessLogKeyOf(next.mesh)
+	if cur := s.snap.Load(); cur != nil && accessLogKeyOf(cur.mesh) == key {
 		next.alog = cur.alog
 		return nil
 	}
 	l, err := newAccessLog(key.file, key.encoding, key.format)
 	if err != nil {
 		p := Problem{Err: err}
-		if r := next.mesh.accessLogFrom; r != nil {
+		if r := next.mesh.AccessLogFrom; r != nil {
 			p = r.Problem(err, false)
 		}
 		return &ConfigError{Problems: []Problem{p}}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
 // clientAddrs are the addresses the gateway knows a request by, in Envoy's
@@ -83,7 +85,7 @@ func xffFromRight(vs []string, n uint32) (netip.Addr, bool) {
 // address as X-Envoy-External-Address, X-Forwarded-Proto (the client's is
 // kept only behind trusted proxies), an X-Request-Id when the client sent
 // none, and X-Forwarded-Client-Cert for an mTLS client.
-func setForwardingHeaders(r *http.Request, c *clientAddrs, ci *connInfo, mode xfccMode) {
+func setForwardingHeaders(r *http.Request, c *clientAddrs, ci *connInfo, mode mesh.XFCCMode) {
 	h := r.Header
 	setClientCert(h, r.TLS, ci, mode)
 	// The values set here share one backing array (each capped at its

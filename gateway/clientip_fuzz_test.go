@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
 // FuzzXFF checks xffFromRight and resolveClient on arbitrary
@@ -82,7 +84,7 @@ func FuzzXFF(f *testing.F) {
 		if wantRemote := map[bool]netip.Addr{true: got, false: down}[ok]; c.remote != wantRemote {
 			t.Fatalf("remote %v, want %v (xff ok %v)", c.remote, wantRemote, ok)
 		}
-		setForwardingHeaders(r, &c, &connInfo{}, xfccSanitizeSet)
+		setForwardingHeaders(r, &c, &connInfo{}, mesh.XFCCSanitizeSet)
 		xff := r.Header["X-Forwarded-For"]
 		// Header lines are joined trimmed; blank lines add nothing.
 		var kept []string

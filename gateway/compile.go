@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -40,15 +41,15 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 	for _, f := range files {
 		snap.Files = append(snap.Files, f.Path)
 	}
-	mesh := compileMesh(byKind, ps)
+	ms := mesh.Compile(byKind, compileAccessLogFormatErr, ps)
 	rsByVS := map[string]*config.Resource{}
 	for _, r := range byKind["VirtualService"] {
 		rsByVS[r.Meta.Key()] = r
 	}
-	snap.listeners = buildListeners(servers, vss, b, mesh, rsByVS, env, ps)
-	mesh.checkFilterPorts(snap.listeners, ps)
-	snap.mesh = mesh
-	snap.authz = compileSecurity(byKind, mesh, servesTCP(snap.listeners), env, ps)
+	snap.listeners = buildListeners(servers, vss, b, ms, rsByVS, env, ps)
+	ms.CheckFilterPorts(listenerPorts(snap.listeners), ps)
+	snap.mesh = ms
+	snap.authz = compileSecurity(byKind, ms, servesTCP(snap.listeners), env, ps)
 	snap.security = securityResources(byKind)
 	for _, r := range byKind["VirtualService"] {
 		checkDestinations(r, b, ps)
@@ -150,7 +151,7 @@ func compileVirtualServices(rs []*config.Resource, gateways map[string]bool, cac
 		vs, errs := cache.virtualService(r, spec)
 		ps.ResourceErrs(r, errs)
 		if len(spec.Gateways) == 0 && len(spec.Hosts) > 0 {
-			ps.Warnf(r, "spec.gateways", "no gateways: this VirtualService applies only to the mesh, so gatehouse never uses it; add the Gateway's name under gateways")
+			ps.Warnf(r, "spec.gateways", "no gateways: this VirtualService applies only to the ms, so gatehouse never uses it; add the Gateway's name under gateways")
 		}
 		checkGatewayRefs(r, "spec.gateways", spec.Gateways, gateways, ps)
 		for i, h := range spec.HTTP {
@@ -176,7 +177,7 @@ func checkGatewayRefs(r *config.Resource, path string, refs []string, gateways m
 // compiles what each listener serves. Servers whose protocol family
 // conflicts with the first server on their port are skipped, as Istio
 // keeps the first.
-func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, mesh *meshSettings, rsByVS map[string]*config.Resource, env compileEnv, ps *config.Problems) map[listenerKey]*listenerConfig {
+func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, ms *mesh.Settings, rsByVS map[string]*config.Resource, env compileEnv, ps *config.Problems) map[listenerKey]*listenerConfig {
 	out := map[listenerKey]*listenerConfig{}
 	var order []*listenerConfig
 	for _, s := range servers {
@@ -201,15 +202,15 @@ func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, me
 			gws = append(gws, s.gateway)
 			lc.h2c = lc.h2c || s.protocol == "HTTP2" || s.protocol == "GRPC"
 		}
-		lc.proxy = mesh.proxyFor(lc.key.Port, gws)
-		lc.trustedHops = mesh.hopsFor(gws)
-		lc.xfcc = mesh.xfccFor(gws)
-		lc.pathMode = mesh.pathMode
+		lc.proxy = ms.ProxyFor(lc.key.Port, gws)
+		lc.trustedHops = ms.HopsFor(gws)
+		lc.xfcc = ms.XFCCFor(gws)
+		lc.pathMode = ms.PathMode
 		for i, g := range gws {
 			if i == 0 {
-				lc.options = mesh.gwOptions[g]
+				lc.options = ms.GatewayOptions[g]
 			}
-			lc.options = lc.options.merge(mesh.gwOptions[g])
+			lc.options = lc.options.Merge(ms.GatewayOptions[g])
 		}
 		switch lc.family {
 		case familyHTTP:
@@ -353,4 +354,19 @@ func checkDestination(r *config.Resource, path string, d router.Destination, b *
 			ps.Warnf(r, path+".subset", "subset %q of host %s selects no endpoint (subsets select ServiceEntry endpoints by labels): requests get 503", d.Subset, q)
 		}
 	}
+}
+
+// listenerPorts is the set of ports the listeners listen on.
+func listenerPorts(ls map[listenerKey]*listenerConfig) map[uint32]bool {
+	ports := make(map[uint32]bool, len(ls))
+	for k := range ls {
+		ports[k.Port] = true
+	}
+	return ports
+}
+
+// compileAccessLogFormatErr checks an access log format for mesh.Compile.
+func compileAccessLogFormatErr(encoding, format string) error {
+	_, err := compileAccessLogFormat(encoding, format)
+	return err
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h2guard"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/pires/go-proxyproto"
 )
 
@@ -115,9 +116,9 @@ var errProxyFamily = errors.New("PROXY header is not for TCP over IPv4 or IPv6")
 // it as HTTP or TLS, or dials an upstream. It returns the connection to
 // serve, whose RemoteAddr is the header's source (the socket peer for
 // LOCAL and UNKNOWN), or the refusal reason and error; c is then closed.
-func readProxyHeader(c net.Conn, p *proxySettings) (net.Conn, string, error) {
+func readProxyHeader(c net.Conn, p *mesh.ProxySettings) (net.Conn, string, error) {
 	br := bufio.NewReaderSize(c, int(proxyproto.MaxV2HeaderSize)+16)
-	c.SetReadDeadline(time.Now().Add(p.timeout))
+	c.SetReadDeadline(time.Now().Add(p.Timeout))
 	var h *proxyproto.Header
 	// A peer that sends nothing at all is told apart from one that sends
 	// something else than a header.
@@ -131,7 +132,7 @@ func readProxyHeader(c net.Conn, p *proxySettings) (net.Conn, string, error) {
 	c.SetReadDeadline(time.Time{})
 	hc := &headerConn{Conn: c, r: br}
 	if err != nil {
-		if errors.Is(err, proxyproto.ErrNoProxyProtocol) && p.allowMissing {
+		if errors.Is(err, proxyproto.ErrNoProxyProtocol) && p.AllowMissing {
 			return hc, "", nil
 		}
 		c.Close()

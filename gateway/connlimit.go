@@ -13,7 +13,7 @@ import (
 // cannot take every descriptor from the others. It returns the
 // connection to serve, counted until it closes, or nil.
 func (l *listener) admit(c net.Conn, lc *listenerConfig) net.Conn {
-	limit := int64(lc.options.maxConns)
+	limit := int64(lc.options.MaxConns)
 	if limit == 0 {
 		limit = int64(l.s.opts.MaxConnections)
 	}

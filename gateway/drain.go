@@ -13,8 +13,8 @@ func (s *Server) drainDelay() time.Duration {
 	if d := s.opts.DrainDelay; d != nil {
 		return *d
 	}
-	if m := s.snap.Load().mesh; m != nil && m.drainDelaySet {
-		return m.drainDelay
+	if m := s.snap.Load().mesh; m != nil && m.DrainDelaySet {
+		return m.DrainDelay
 	}
 	return defaultDrainDelay
 }

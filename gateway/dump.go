@@ -99,7 +99,7 @@ func (s *Server) dump() configDump {
 		d.Warnings = append(d.Warnings, w.String())
 	}
 	for _, lc := range snap.listeners {
-		ld := listenerDump{Address: lc.key.String(), Protocol: lc.family.String(), ProxyProtocol: lc.proxy.describe(),
+		ld := listenerDump{Address: lc.key.String(), Protocol: lc.family.String(), ProxyProtocol: lc.proxy.Describe(),
 			TrustedProxies: lc.trustedHops, PathNormalization: pathModeName(lc.pathMode)}
 		if a := s.Addr(lc.key.Port); a != nil {
 			ld.Bound = a.String()

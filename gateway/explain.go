@@ -90,7 +90,7 @@ func (s *Snapshot) Explain(ctx context.Context, req ExplainRequest) (*Explanatio
 	}
 	e.line("listener", "%s %s, served by %s", lc.key, lc.family, describeServers(lc))
 	if p := lc.proxy; p != nil {
-		e.line("listener", "PROXY protocol %s", p.describe())
+		e.line("listener", "PROXY protocol %s", p.Describe())
 	}
 	ci, x := e.connection(lc, req, r)
 	if x != nil {
@@ -191,13 +191,13 @@ func (e *explainer) connection(lc *listenerConfig, req ExplainRequest, r *http.R
 	e.line("client", "physical peer %s: source.ip and ipBlocks", peer.Addr())
 	p := lc.proxy
 	switch {
-	case p != nil && !p.isTrusted(peer.Addr()) && !p.plainUntrusted:
+	case p != nil && !p.IsTrusted(peer.Addr()) && !p.PlainUntrusted:
 		e.line("client", "peer %s may not send PROXY headers", peer.Addr())
 		return nil, e.done(0, "connection closed: untrusted peer on a PROXY protocol listener")
-	case p != nil && p.isTrusted(peer.Addr()) && req.ProxySource == "" && !p.allowMissing:
+	case p != nil && p.IsTrusted(peer.Addr()) && req.ProxySource == "" && !p.AllowMissing:
 		e.line("client", "no PROXY header, and this listener requires one")
 		return nil, e.done(0, "connection closed without a response: PROXY header missing")
-	case req.ProxySource != "" && (p == nil || !p.isTrusted(peer.Addr())):
+	case req.ProxySource != "" && (p == nil || !p.IsTrusted(peer.Addr())):
 		e.line("client", "PROXY header from %s not honoured: the listener does not take PROXY headers from this peer", req.ProxySource)
 		if p == nil {
 			return nil, e.done(0, "connection fails: the PROXY header is read as a malformed request")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -79,12 +80,12 @@ func (e *explainer) prologue(rq *request, r *http.Request, ci *connInfo) *Explan
 	if status != 0 {
 		return e.done(status, "%d %s: the method, target or upgrade is refused before routing", status, msg)
 	}
-	if n := headerFields(r); n > rq.lc.options.headerLimit() {
-		e.line("headers", "%d header fields, more than the %d allowed (annotate the Gateway %s to change it)", n, rq.lc.options.headerLimit(), AnnotationMaxRequestHeaders)
+	if n := headerFields(r); n > rq.lc.options.HeaderLimit() {
+		e.line("headers", "%d header fields, more than the %d allowed (annotate the Gateway %s to change it)", n, rq.lc.options.HeaderLimit(), mesh.AnnotationMaxRequestHeaders)
 		return e.done(http.StatusRequestHeaderFieldsTooLarge, "431 Request Header Fields Too Large")
 	}
-	if !checkUnderscores(r.Header, rq.lc.options.underscores) {
-		e.line("headers", "a header name holds \"_\" (annotate the Gateway %s: drop or allow to accept it)", AnnotationHeadersWithUnderscores)
+	if !checkUnderscores(r.Header, rq.lc.options.Underscores) {
+		e.line("headers", "a header name holds \"_\" (annotate the Gateway %s: drop or allow to accept it)", mesh.AnnotationHeadersWithUnderscores)
 		return e.done(http.StatusBadRequest, "400 Bad Request")
 	}
 	raw := rawPath(r)
@@ -93,8 +94,8 @@ func (e *explainer) prologue(rq *request, r *http.Request, ci *connInfo) *Explan
 		e.line("path", "%q: %v", raw, err)
 		return e.done(http.StatusBadRequest, "400 Bad Request")
 	}
-	if !rq.lc.options.keepParams && strings.IndexByte(p, ';') >= 0 {
-		e.line("path", "%q holds \";\" parameters (annotate the Gateway %s: keep to allow them)", p, AnnotationPathParameters)
+	if !rq.lc.options.KeepParams && strings.IndexByte(p, ';') >= 0 {
+		e.line("path", "%q holds \";\" parameters (annotate the Gateway %s: keep to allow them)", p, mesh.AnnotationPathParameters)
 		return e.done(http.StatusBadRequest, "400 Bad Request")
 	}
 	rq.path = p

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -64,27 +63,10 @@ type gwServer struct {
 // path is the YAML path of the server.
 func (s *gwServer) path() string { return fmt.Sprintf("spec.servers[%d]", s.index) }
 
-// sortResources orders resources of one kind as Istio merges them: by
-// creation time, then name, then namespace, then load order.
-func sortResources(rs []*config.Resource) {
-	slices.SortStableFunc(rs, func(a, b *config.Resource) int {
-		if c := a.Meta.CreationTimestamp.Compare(b.Meta.CreationTimestamp); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Meta.Name, b.Meta.Name); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Meta.Namespace, b.Meta.Namespace); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Order, b.Order)
-	})
-}
-
 // gatewayServers validates every Gateway and returns its servers in
 // Istio's merge order.
 func gatewayServers(gws []*config.Resource, ps *config.Problems) []*gwServer {
-	sortResources(gws)
+	config.SortResources(gws)
 	var out []*gwServer
 	for _, r := range gws {
 		spec := r.Spec.(*GatewaySpec)

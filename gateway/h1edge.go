@@ -18,7 +18,7 @@ import (
 // passes through on plaintext ports (as Envoy's codec detects it); on TLS
 // the ALPN protocol decides, and the HTTP/2 preface is refused.
 func (l *listener) guard(c net.Conn, lc *listenerConfig, secure bool) net.Conn {
-	lim := h1guard.Limits{MaxHeaderBytes: maxHeaderBytes, MaxHeaders: lc.options.headerLimit(), AllowH2C: !secure,
+	lim := h1guard.Limits{MaxHeaderBytes: maxHeaderBytes, MaxHeaders: lc.options.HeaderLimit(), AllowH2C: !secure,
 		HeadTimeout: l.s.opts.HeaderTimeout}
 	return h1guard.New(c, lim, func(rf *h1guard.Refusal) { l.s.logRefusal(c, rf) })
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
 // Errors of an upstream exchange; the proxy turns each into Envoy's local
@@ -232,7 +234,7 @@ type idleReader struct {
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
-	if !r.o.bodyReadDeadline(time.Now().Add(r.o.idleOr(streamIdleTimeout))) {
+	if !r.o.bodyReadDeadline(time.Now().Add(r.o.idleOr(mesh.StreamIdleTimeout))) {
 		return 0, errBodyAborted
 	}
 	n, err := r.r.Read(p)

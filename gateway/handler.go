@@ -106,16 +106,16 @@ func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
 	if status == 0 {
 		rq.upgrade, status = upgradeOf(r)
 	}
-	if status == 0 && headerFields(r) > rq.lc.options.headerLimit() {
+	if status == 0 && headerFields(r) > rq.lc.options.HeaderLimit() {
 		status, msg = http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large"
 	}
-	if status == 0 && !checkUnderscores(r.Header, rq.lc.options.underscores) {
+	if status == 0 && !checkUnderscores(r.Header, rq.lc.options.Underscores) {
 		status, msg = http.StatusBadRequest, "Bad Request"
 	}
 	if status == 0 {
 		var err error
 		rq.path, err = router.NormalizePath(rawPath(r), rq.lc.pathMode)
-		if err != nil || (!rq.lc.options.keepParams && strings.IndexByte(rq.path, ';') >= 0) {
+		if err != nil || (!rq.lc.options.KeepParams && strings.IndexByte(rq.path, ';') >= 0) {
 			status, msg = http.StatusBadRequest, "Bad Request"
 		}
 		rq.policyPath = policyPath(rq.path, rq.lc.pathMode)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -26,7 +27,7 @@ var groupKinds = map[string]struct {
 			"VirtualService":  {NewSpec: spec[router.VirtualService]()},
 			"DestinationRule": {NewSpec: spec[DestinationRuleSpec]()},
 			"ServiceEntry":    {NewSpec: spec[ServiceEntrySpec]()},
-			"EnvoyFilter":     {NewSpec: spec[EnvoyFilterSpec]()},
+			"EnvoyFilter":     {NewSpec: spec[mesh.EnvoyFilterSpec]()},
 			"Sidecar":         {IgnoreWhy: "Sidecar configures mesh sidecars, not a gateway"},
 			"WorkloadGroup":   {IgnoreWhy: "WorkloadGroup only means something to istiod's auto-registration"},
 			"ProxyConfig":     {IgnoreWhy: "ProxyConfig tunes Envoy internals gatehouse does not have"},
@@ -58,12 +59,12 @@ var groupKinds = map[string]struct {
 	},
 	"install.istio.io": {
 		versions: []string{"v1alpha1"},
-		kinds:    map[string]config.KindInfo{"IstioOperator": {NewSpec: spec[IstioOperatorSpec]()}},
+		kinds:    map[string]config.KindInfo{"IstioOperator": {NewSpec: spec[mesh.IstioOperatorSpec]()}},
 	},
 	"": { // the Kubernetes core group: apiVersion "v1"
 		versions: []string{"v1"},
 		kinds: map[string]config.KindInfo{"ConfigMap": {OnlyName: "istio",
-			NewSpec: func() config.Holder { return &configMapEnvelope{} }}},
+			NewSpec: func() config.Holder { return &mesh.ConfigMapEnvelope{} }}},
 	},
 	"extensions": {
 		versions: []string{"v1beta1"},

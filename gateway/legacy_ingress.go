@@ -55,7 +55,7 @@ type legacyTranslator struct {
 // which Ingresses were ignored and what each translated one became.
 func translateLegacy(ingresses, routeRules, serviceEntries []*config.Resource, ps *config.Problems) (generated []*config.Resource, notes []string) {
 	t := &legacyTranslator{ps: ps, ses: slices.Clone(serviceEntries), subsets: map[string]*legacySubsets{}}
-	sortResources(t.ses)
+	config.SortResources(t.ses)
 	ings := t.selectIngresses(ingresses, &notes)
 	for _, ing := range ings {
 		generated = append(generated, t.ingressGateway(ing))
@@ -124,7 +124,7 @@ func (t *legacyTranslator) selectIngresses(rs []*config.Resource, notes *[]strin
 		}
 		out = append(out, r)
 	}
-	sortResources(out)
+	config.SortResources(out)
 	return out
 }
 

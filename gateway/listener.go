@@ -131,7 +131,7 @@ func (l *listener) dispatch(c net.Conn) {
 	}
 	if p := lc.proxy; p != nil {
 		switch {
-		case p.isTrusted(peerAddr(c)):
+		case p.IsTrusted(peerAddr(c)):
 			l.conns.Go(func() {
 				hc, reason, err := readProxyHeader(c, p)
 				if err != nil {
@@ -141,7 +141,7 @@ func (l *listener) dispatch(c net.Conn) {
 				l.route(hc, lc, snap)
 			})
 			return
-		case !p.plainUntrusted:
+		case !p.PlainUntrusted:
 			c.Close()
 			l.refuseProxy(c, proxyUntrusted, nil)
 			return

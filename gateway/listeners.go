@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
 )
@@ -17,17 +18,17 @@ type listenerConfig struct {
 	family  family
 	servers []*gwServer
 	// proxy is how PROXY protocol headers are taken; nil: they are not.
-	proxy *proxySettings
+	proxy *mesh.ProxySettings
 	// trustedHops is numTrustedProxies for X-Forwarded-For.
 	trustedHops uint32
 	// xfcc is forwardClientCertDetails: what happens to
 	// X-Forwarded-Client-Cert.
-	xfcc xfccMode
+	xfcc mesh.XFCCMode
 	// pathMode is the mesh's pathNormalization.
 	pathMode router.PathMode
 	// options are the Gateways' request-handling annotations (";" path
 	// parameters, headers with underscores), merged.
-	options gatewayOptions
+	options mesh.GatewayOptions
 	// h2c allows HTTP/1.1 connections to upgrade to HTTP/2 (Upgrade: h2c);
 	// set when a server on the port speaks HTTP2 or GRPC.
 	h2c bool

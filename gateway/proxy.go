@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -19,11 +20,6 @@ import (
 var errRouteTimeout = errors.New("route timeout")
 
 var outbounds = sync.Pool{New: func() any { return new(outbound) }}
-
-// Stream idle limits: a client that stops sending its body, or stops
-// reading its response, for this long is cut off, so that it cannot hold
-// an upstream connection (Envoy's stream idle timeout).
-const streamIdleTimeout = 5 * time.Minute
 
 // forward sends the request to one of the route's destinations, retrying
 // as the route's policy says, and relays the answer.
@@ -49,7 +45,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	defer outbounds.Put(o)
 	o.reset(r)
 	o.connectTimeout = c.connectTimeout
-	o.streamIdle = rq.lc.options.streamIdle()
+	o.streamIdle = rq.lc.options.StreamIdle()
 	rc := http.NewResponseController(w)
 	if o.hasBody() {
 		o.downstream = rc
@@ -115,7 +111,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 			}
 		}()
 	}
-	writeResponse(w, ctx, rc, resp, x.took, o.idleOr(streamIdleTimeout), edits)
+	writeResponse(w, ctx, rc, resp, x.took, o.idleOr(mesh.StreamIdleTimeout), edits)
 }
 
 // prepare makes the client's request the upstream request: the forwarding

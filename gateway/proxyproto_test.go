@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/pires/go-proxyproto"
 )
 
@@ -234,7 +235,7 @@ func FuzzProxyHeader(f *testing.F) {
 			client.Write(data)
 			client.Close()
 		}()
-		p := &proxySettings{timeout: 100 * time.Millisecond}
+		p := &mesh.ProxySettings{Timeout: 100 * time.Millisecond}
 		hc, reason, err := readProxyHeader(server, p)
 		if err != nil {
 			if reason == "" {

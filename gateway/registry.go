@@ -66,7 +66,7 @@ type hostEntry[T any] struct {
 func newRegistry(ses, drs []*config.Resource, env compileEnv, ps *config.Problems) *registry {
 	reg := &registry{services: map[string]*service{}, rules: map[string]*destRule{},
 		clientTLS: map[*ClientTLSSettings]*upstreamTLS{}, credentialsDir: env.credentialsDir, env: env}
-	sortResources(ses)
+	config.SortResources(ses)
 	for _, r := range ses {
 		svc := validateServiceEntry(r, ps)
 		if svc == nil {
@@ -81,7 +81,7 @@ func newRegistry(ses, drs []*config.Resource, env compileEnv, ps *config.Problem
 			}
 		}
 	}
-	sortResources(drs)
+	config.SortResources(drs)
 	for _, r := range drs {
 		dr := validateDestinationRule(r, ps)
 		if dr == nil {

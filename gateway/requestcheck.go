@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -87,15 +88,15 @@ func absoluteSchemeOK(r *http.Request) bool {
 // underscore (security.md HTTP-04): false means the request is refused;
 // with underscoresDrop such headers are removed. No allocation unless a
 // header is dropped.
-func checkUnderscores(h http.Header, action underscoreAction) bool {
-	if action == underscoresAllow {
+func checkUnderscores(h http.Header, action mesh.UnderscoreAction) bool {
+	if action == mesh.UnderscoresAllow {
 		return true
 	}
 	for k := range h {
 		if strings.IndexByte(k, '_') < 0 {
 			continue
 		}
-		if action == underscoresReject {
+		if action == mesh.UnderscoresReject {
 			return false
 		}
 		delete(h, k)

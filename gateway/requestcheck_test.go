@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"golang.org/x/net/http2"
 )
 
@@ -45,7 +46,7 @@ func TestHTTP04HeaderNamesWithUnderscores(t *testing.T) {
 			ch := make(chan seen, 4)
 			gw := grpcGateway // HTTP/1.1 and h2c on one port
 			if tc.annotation != "" {
-				gw = strings.Replace(gw, "metadata: {name: gw}", fmt.Sprintf("metadata: {name: gw, annotations: {%s: %s}}", AnnotationHeadersWithUnderscores, tc.annotation), 1)
+				gw = strings.Replace(gw, "metadata: {name: gw}", fmt.Sprintf("metadata: {name: gw, annotations: {%s: %s}}", mesh.AnnotationHeadersWithUnderscores, tc.annotation), 1)
 			}
 			g := startGW(t, map[string]string{"gw.yaml": gw, "vs.yaml": vsTo(upstream(t, recorder(ch)))})
 			addr := g.srv.Addr(80).String()
@@ -109,7 +110,7 @@ func TestMaxRequestHeaders(t *testing.T) {
 			ch := make(chan seen, 4)
 			gw := grpcGateway
 			if tc.annotation != "" {
-				gw = strings.Replace(gw, "metadata: {name: gw}", fmt.Sprintf("metadata: {name: gw, annotations: {%s: %q}}", AnnotationMaxRequestHeaders, tc.annotation), 1)
+				gw = strings.Replace(gw, "metadata: {name: gw}", fmt.Sprintf("metadata: {name: gw, annotations: {%s: %q}}", mesh.AnnotationMaxRequestHeaders, tc.annotation), 1)
 			}
 			g := startGW(t, map[string]string{"gw.yaml": gw, "vs.yaml": vsTo(upstream(t, recorder(ch)))})
 			addr := g.srv.Addr(80).String()

@@ -53,15 +53,15 @@ type ServerTLSSettings struct {
 // ServiceEntrySpec is the spec of a networking.istio.io ServiceEntry: the
 // registry gatehouse routes to.
 type ServiceEntrySpec struct {
-	Hosts            []string          `yaml:"hosts"`
-	Addresses        []string          `yaml:"addresses"`
-	Ports            []ServicePort     `yaml:"ports"`
-	Location         string            `yaml:"location"`
-	Resolution       string            `yaml:"resolution"`
-	Endpoints        []WorkloadEntry   `yaml:"endpoints"`
-	WorkloadSelector *WorkloadSelector `yaml:"workloadSelector"`
-	ExportTo         []string          `yaml:"exportTo"`
-	SubjectAltNames  []string          `yaml:"subjectAltNames"`
+	Hosts            []string              `yaml:"hosts"`
+	Addresses        []string              `yaml:"addresses"`
+	Ports            []ServicePort         `yaml:"ports"`
+	Location         string                `yaml:"location"`
+	Resolution       string                `yaml:"resolution"`
+	Endpoints        []WorkloadEntry       `yaml:"endpoints"`
+	WorkloadSelector *api.WorkloadSelector `yaml:"workloadSelector"`
+	ExportTo         []string              `yaml:"exportTo"`
+	SubjectAltNames  []string              `yaml:"subjectAltNames"`
 }
 
 // ServicePort is a port of a ServiceEntry.
@@ -83,19 +83,13 @@ type WorkloadEntry struct {
 	ServiceAccount string            `yaml:"serviceAccount"`
 }
 
-// WorkloadSelector selects workloads by labels; it is ignored.
-type WorkloadSelector struct {
-	Labels      map[string]string `yaml:"labels"`
-	MatchLabels map[string]string `yaml:"matchLabels"`
-}
-
 // DestinationRuleSpec is the spec of a networking.istio.io DestinationRule.
 type DestinationRuleSpec struct {
-	Host             string            `yaml:"host"`
-	TrafficPolicy    *TrafficPolicy    `yaml:"trafficPolicy"`
-	Subsets          []Subset          `yaml:"subsets"`
-	ExportTo         []string          `yaml:"exportTo"`
-	WorkloadSelector *WorkloadSelector `yaml:"workloadSelector"`
+	Host             string                `yaml:"host"`
+	TrafficPolicy    *TrafficPolicy        `yaml:"trafficPolicy"`
+	Subsets          []Subset              `yaml:"subsets"`
+	ExportTo         []string              `yaml:"exportTo"`
+	WorkloadSelector *api.WorkloadSelector `yaml:"workloadSelector"`
 }
 
 // Subset is a named group of a service's endpoints, selected by labels.

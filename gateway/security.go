@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
 // compileSecurity compiles the authentication and authorization resources
@@ -16,7 +17,7 @@ import (
 // one engine. Remote key sets are registered with env.keySets, which
 // fetches them in the background. It returns nil when the configuration
 // has no security resources, so that requests skip the engine entirely.
-func compileSecurity(byKind map[string][]*config.Resource, mesh *meshSettings, hasTCP bool, env compileEnv, ps *config.Problems) *authz.Engine {
+func compileSecurity(byKind map[string][]*config.Resource, ms *mesh.Settings, hasTCP bool, env compileEnv, ps *config.Problems) *authz.Engine {
 	var cfg authz.Config
 	n := 0
 	for _, r := range byKind["RequestAuthentication"] {
@@ -53,7 +54,7 @@ func compileSecurity(byKind map[string][]*config.Resource, mesh *meshSettings, h
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return authz.NewEngine(authz.Options{KeySets: env.keySets, RootNamespace: mesh.rootNamespace, Logger: log}, cfg)
+	return authz.NewEngine(authz.Options{KeySets: env.keySets, RootNamespace: ms.RootNamespace, Logger: log}, cfg)
 }
 
 // servesTCP reports whether any listener forwards raw TCP connections,
@@ -83,7 +84,7 @@ func compileRBAC(byKind map[string][]*config.Resource, ps *config.Problems) (*au
 	}
 	byKey := map[string]*config.Resource{}
 	var cfg *authz.RbacConfig
-	sortResources(configs)
+	config.SortResources(configs)
 	for i, r := range configs {
 		if i > 0 {
 			ps.Warnf(r, "metadata", "ignored: legacy RBAC is configured by %s %s; only one RbacConfig or ClusterRbacConfig applies", configs[0].Kind, configs[0].Meta.Key())

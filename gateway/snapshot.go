@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -31,7 +32,7 @@ type Snapshot struct {
 	certFiles []string
 	listeners map[listenerKey]*listenerConfig
 	clusters  []*cluster
-	mesh      *meshSettings
+	mesh      *mesh.Settings
 	// authz authenticates and authorizes requests; nil when the
 	// configuration has no security resources.
 	authz *authz.Engine

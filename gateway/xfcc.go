@@ -8,58 +8,20 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
-
-// xfccMode is gatewayTopology.forwardClientCertDetails.
-type xfccMode uint8
-
-// The forwardClientCertDetails values, as Envoy applies them.
-const (
-	// xfccSanitizeSet (also UNDEFINED, Istio's gateway default): the
-	// client's header is dropped; an mTLS client's certificate is sent.
-	xfccSanitizeSet xfccMode = iota
-	// xfccSanitize: the header is never sent.
-	xfccSanitize
-	// xfccForwardOnly: the client's header is forwarded on mTLS
-	// connections only.
-	xfccForwardOnly
-	// xfccAppendForward: on mTLS connections the certificate is appended
-	// to the client's header.
-	xfccAppendForward
-	// xfccAlwaysForwardOnly: the client's header is always forwarded.
-	xfccAlwaysForwardOnly
-)
-
-// parseXFCCMode reads a forwardClientCertDetails value.
-func parseXFCCMode(r *config.Resource, path, v string, ps *config.Problems) xfccMode {
-	switch strings.ToUpper(v) {
-	case "", "UNDEFINED", "SANITIZE_SET":
-		return xfccSanitizeSet
-	case "SANITIZE":
-		return xfccSanitize
-	case "FORWARD_ONLY":
-		return xfccForwardOnly
-	case "APPEND_FORWARD":
-		return xfccAppendForward
-	case "ALWAYS_FORWARD_ONLY":
-		return xfccAlwaysForwardOnly
-	}
-	ps.Errf(r, path, "forwardClientCertDetails %q: want SANITIZE, FORWARD_ONLY, APPEND_FORWARD, SANITIZE_SET or ALWAYS_FORWARD_ONLY", v)
-	return xfccSanitizeSet
-}
 
 // setClientCert applies the mode to X-Forwarded-Client-Cert. The
 // client's header is trusted only where the mode says so; it is never
 // read by policy.
-func setClientCert(h http.Header, cs *tls.ConnectionState, ci *connInfo, mode xfccMode) {
+func setClientCert(h http.Header, cs *tls.ConnectionState, ci *connInfo, mode mesh.XFCCMode) {
 	mtls := cs != nil && len(cs.PeerCertificates) > 0
 	const k = "X-Forwarded-Client-Cert"
 	switch {
-	case mode == xfccAlwaysForwardOnly, mode == xfccForwardOnly && mtls:
-	case !mtls || mode == xfccSanitize || mode == xfccForwardOnly:
+	case mode == mesh.XFCCAlwaysForwardOnly, mode == mesh.XFCCForwardOnly && mtls:
+	case !mtls || mode == mesh.XFCCSanitize || mode == mesh.XFCCForwardOnly:
 		delete(h, k)
-	case mode == xfccAppendForward && len(h[k]) > 0:
+	case mode == mesh.XFCCAppendForward && len(h[k]) > 0:
 		h[k] = []string{strings.Join(h[k], ",") + "," + clientCertHeader(cs, ci)}
 	default:
 		h[k] = []string{clientCertHeader(cs, ci)}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"reflect"
@@ -274,4 +275,21 @@ func DropSource(d *Decoded) {
 	for _, r := range d.Resources {
 		r.src = nil
 	}
+}
+
+// SortResources orders resources of one kind as Istio merges them: by
+// creation time, then name, then namespace, then load order.
+func SortResources(rs []*Resource) {
+	slices.SortStableFunc(rs, func(a, b *Resource) int {
+		if c := a.Meta.CreationTimestamp.Compare(b.Meta.CreationTimestamp); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Meta.Name, b.Meta.Name); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Meta.Namespace, b.Meta.Namespace); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Order, b.Order)
+	})
 }

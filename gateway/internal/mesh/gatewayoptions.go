@@ -1,4 +1,4 @@
-package gateway
+package mesh
 
 import (
 	"strconv"
@@ -42,60 +42,65 @@ const (
 	AnnotationStreamIdleTimeout = "gatehouse.io/stream-idle-timeout"
 )
 
-// defaultMaxRequestHeaders is Envoy's max_headers_count default.
-const defaultMaxRequestHeaders = 100
+// Stream idle limits: a client that stops sending its body, or stops
+// reading its response, for this long is cut off, so that it cannot hold
+// an upstream connection (Envoy's stream idle timeout).
+const StreamIdleTimeout = 5 * time.Minute
 
-// underscoreAction is what a listener does with a header whose name holds
+// DefaultMaxRequestHeaders is Envoy's max_headers_count default.
+const DefaultMaxRequestHeaders = 100
+
+// UnderscoreAction is what a listener does with a header whose name holds
 // an underscore. The zero value is the default, and the strictest.
-type underscoreAction uint8
+type UnderscoreAction uint8
 
 const (
-	underscoresReject underscoreAction = iota
-	underscoresDrop
-	underscoresAllow
+	UnderscoresReject UnderscoreAction = iota
+	UnderscoresDrop
+	UnderscoresAllow
 )
 
-func (a underscoreAction) String() string {
+func (a UnderscoreAction) String() string {
 	return [...]string{"reject", "drop", "allow"}[a]
 }
 
-// gatewayOptions are the request-handling annotations of one Gateway.
-type gatewayOptions struct {
-	keepParams  bool
-	underscores underscoreAction
-	maxHeaders  int           // 0: defaultMaxRequestHeaders
-	maxConns    int           // 0: Options.MaxConnections
-	idle        time.Duration // 0: streamIdleTimeout
+// GatewayOptions are the request-handling annotations of one Gateway.
+type GatewayOptions struct {
+	KeepParams  bool
+	Underscores UnderscoreAction
+	MaxHeaders  int           // 0: defaultMaxRequestHeaders
+	MaxConns    int           // 0: Options.MaxConnections
+	Idle        time.Duration // 0: streamIdleTimeout
 }
 
 // gatewayOptionsOf reads the annotations of a Gateway resource.
-func gatewayOptionsOf(r *config.Resource, ps *config.Problems) gatewayOptions {
-	var o gatewayOptions
+func gatewayOptionsOf(r *config.Resource, ps *config.Problems) GatewayOptions {
+	var o GatewayOptions
 	ann := r.Meta.Annotations
 	switch v := ann[AnnotationPathParameters]; v {
 	case "", "reject":
 	case "keep":
-		o.keepParams = true
+		o.KeepParams = true
 	default:
 		ps.Errf(r, "metadata.annotations", "%s: %q: want reject or keep", AnnotationPathParameters, v)
 	}
 	switch v := strings.ToLower(ann[AnnotationHeadersWithUnderscores]); v {
 	case "", "reject":
 	case "drop":
-		o.underscores = underscoresDrop
+		o.Underscores = UnderscoresDrop
 	case "allow":
-		o.underscores = underscoresAllow
+		o.Underscores = UnderscoresAllow
 	default:
 		ps.Errf(r, "metadata.annotations", "%s: %q: want reject, drop or allow", AnnotationHeadersWithUnderscores, v)
 	}
-	o.maxHeaders = positiveInt(r, ann, AnnotationMaxRequestHeaders, 10000, ps)
-	o.maxConns = positiveInt(r, ann, AnnotationMaxConnections, 1<<30, ps)
+	o.MaxHeaders = positiveInt(r, ann, AnnotationMaxRequestHeaders, 10000, ps)
+	o.MaxConns = positiveInt(r, ann, AnnotationMaxConnections, 1<<30, ps)
 	if v, ok := ann[AnnotationStreamIdleTimeout]; ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Millisecond || d > 24*time.Hour {
 			ps.Errf(r, "metadata.annotations", "%s: %q: want a duration from 1ms to 24h, such as 5m", AnnotationStreamIdleTimeout, v)
 		} else {
-			o.idle = d
+			o.Idle = d
 		}
 	}
 	return o
@@ -116,25 +121,25 @@ func positiveInt(r *config.Resource, ann map[string]string, name string, max int
 	return n
 }
 
-// merge combines the options of the Gateways sharing a listener: ";"
+// Merge combines the options of the Gateways sharing a listener: ";"
 // parameters are kept if any of them keeps them (as before); headers with
 // underscores get the strictest action of them all, and the limits the
 // smallest value set.
-func (o gatewayOptions) merge(other gatewayOptions) gatewayOptions {
-	o.keepParams = o.keepParams || other.keepParams
-	o.underscores = min(o.underscores, other.underscores)
-	o.maxHeaders = minSet(o.maxHeaders, other.maxHeaders)
-	o.maxConns = minSet(o.maxConns, other.maxConns)
-	o.idle = time.Duration(minSet(int(o.idle), int(other.idle)))
+func (o GatewayOptions) Merge(other GatewayOptions) GatewayOptions {
+	o.KeepParams = o.KeepParams || other.KeepParams
+	o.Underscores = min(o.Underscores, other.Underscores)
+	o.MaxHeaders = minSet(o.MaxHeaders, other.MaxHeaders)
+	o.MaxConns = minSet(o.MaxConns, other.MaxConns)
+	o.Idle = time.Duration(minSet(int(o.Idle), int(other.Idle)))
 	return o
 }
 
-// streamIdle is the stream idle timeout of the listener's requests.
-func (o gatewayOptions) streamIdle() time.Duration {
-	if o.idle == 0 {
-		return streamIdleTimeout
+// StreamIdle is the stream idle timeout of the listener's requests.
+func (o GatewayOptions) StreamIdle() time.Duration {
+	if o.Idle == 0 {
+		return StreamIdleTimeout
 	}
-	return o.idle
+	return o.Idle
 }
 
 // minSet is the smaller of two limits where 0 means unset.
@@ -148,10 +153,10 @@ func minSet(a, b int) int {
 	return min(a, b)
 }
 
-// headerLimit is how many header fields a request may carry.
-func (o gatewayOptions) headerLimit() int {
-	if o.maxHeaders == 0 {
-		return defaultMaxRequestHeaders
+// HeaderLimit is how many header fields a request may carry.
+func (o GatewayOptions) HeaderLimit() int {
+	if o.MaxHeaders == 0 {
+		return DefaultMaxRequestHeaders
 	}
-	return o.maxHeaders
+	return o.MaxHeaders
 }

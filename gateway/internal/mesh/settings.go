@@ -1,4 +1,4 @@
-package gateway
+package mesh
 
 import (
 	"fmt"
@@ -12,36 +12,36 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// meshSettings is the mesh-level configuration of one load, and what
+// Settings is the mesh-level configuration of one load, and what
 // EnvoyFilters and proxy.istio.io/config annotations add per listener.
-type meshSettings struct {
-	accessLogFile     string
-	accessLogEncoding string
-	accessLogFormat   string
-	// accessLogFrom is the resource that configured the access log, for
+type Settings struct {
+	AccessLogFile     string
+	AccessLogEncoding string
+	AccessLogFormat   string
+	// AccessLogFrom is the resource that configured the access log, for
 	// reporting a file that cannot be opened.
-	accessLogFrom *config.Resource
-	pathMode      router.PathMode
-	trustedHops   uint32
-	xfcc          xfccMode
-	rootNamespace string
-	ingressClass  string
-	// proxy is the mesh-wide PROXY protocol (gatewayTopology.proxyProtocol).
-	proxy *proxySettings
+	AccessLogFrom *config.Resource
+	PathMode      router.PathMode
+	TrustedHops   uint32
+	XFCC          XFCCMode
+	RootNamespace string
+	IngressClass  string
+	// Proxy is the mesh-wide PROXY protocol (gatewayTopology.proxyProtocol).
+	Proxy *ProxySettings
 	// filterAll and filterPort come from EnvoyFilters, for every listener
 	// or for one port.
-	filterAll  *proxySettings
-	filterPort map[uint32]*proxySettings
+	filterAll  *ProxySettings
+	filterPort map[uint32]*ProxySettings
 	// filterFrom names where each filterPort entry was set, for the
 	// warning when no listener has that port.
 	filterFrom map[uint32]fieldRef
 	// gateways holds each Gateway's own topology, from its annotation.
 	gateways map[string]gatewayTopology
-	// drainDelay is defaultConfig.terminationDrainDuration, when set.
-	drainDelay    time.Duration
-	drainDelaySet bool
-	// gwOptions holds each Gateway's request-handling annotations.
-	gwOptions map[string]gatewayOptions
+	// DrainDelay is defaultConfig.terminationDrainDuration, when set.
+	DrainDelay    time.Duration
+	DrainDelaySet bool
+	// GatewayOptions holds each Gateway's request-handling annotations.
+	GatewayOptions map[string]GatewayOptions
 }
 
 // fieldRef names a field of a resource.
@@ -52,14 +52,15 @@ type fieldRef struct {
 
 type gatewayTopology struct {
 	trustedHops *uint32
-	proxy       *proxySettings
-	xfcc        *xfccMode
+	proxy       *ProxySettings
+	xfcc        *XFCCMode
 }
 
-// compileMesh reads the mesh configuration: one IstioOperator or istio
-// ConfigMap, the EnvoyFilters, and the Gateways' annotations.
-func compileMesh(byKind map[string][]*config.Resource, ps *config.Problems) *meshSettings {
-	m := &meshSettings{rootNamespace: "istio-system", ingressClass: "istio", filterPort: map[uint32]*proxySettings{}, filterFrom: map[uint32]fieldRef{}, gateways: map[string]gatewayTopology{}, gwOptions: map[string]gatewayOptions{}}
+// Compile reads the mesh configuration: one IstioOperator or istio
+// ConfigMap, the EnvoyFilters, and the Gateways' annotations. checkFormat
+// checks the access log format (the access log compiles it).
+func Compile(byKind map[string][]*config.Resource, checkFormat func(encoding, format string) error, ps *config.Problems) *Settings {
+	m := &Settings{RootNamespace: "istio-system", IngressClass: "istio", filterPort: map[uint32]*ProxySettings{}, filterFrom: map[uint32]fieldRef{}, gateways: map[string]gatewayTopology{}, GatewayOptions: map[string]GatewayOptions{}}
 	var sources []*config.Resource
 	sources = append(sources, byKind["IstioOperator"]...)
 	for _, r := range byKind["ConfigMap"] {
@@ -67,27 +68,27 @@ func compileMesh(byKind map[string][]*config.Resource, ps *config.Problems) *mes
 			sources = append(sources, r)
 		}
 	}
-	sortResources(sources)
+	config.SortResources(sources)
 	for i, r := range sources {
 		if i > 0 {
 			ps.Warnf(r, "metadata", "ignored: the mesh configuration comes from %s %s", sources[0].Kind, sources[0].Meta.Key())
 			continue
 		}
 		if mc, path := meshConfigOf(r, ps); mc != nil {
-			m.apply(r, path, mc, ps)
+			m.apply(r, path, mc, checkFormat, ps)
 		}
 	}
 	for _, r := range byKind["EnvoyFilter"] {
 		m.envoyFilter(r, ps)
 	}
 	for _, r := range byKind["Gateway"] {
-		m.gwOptions[r.Meta.Key()] = gatewayOptionsOf(r, ps)
+		m.GatewayOptions[r.Meta.Key()] = gatewayOptionsOf(r, ps)
 		if v, ok := r.Meta.Annotations[annotationProxyConfig]; ok {
 			if pc := parseProxyConfig(r, v, ps); pc != nil && pc.GatewayTopology != nil {
 				t := pc.GatewayTopology
 				gt := gatewayTopology{trustedHops: t.NumTrustedProxies}
 				if t.ForwardClientCertDetails != "" {
-					mode := parseXFCCMode(r, "metadata.annotations", t.ForwardClientCertDetails, ps)
+					mode := ParseXFCCMode(r, "metadata.annotations", t.ForwardClientCertDetails, ps)
 					gt.xfcc = &mode
 				}
 				if t.ProxyProtocol != nil {
@@ -120,50 +121,50 @@ func meshConfigOf(r *config.Resource, ps *config.Problems) (*MeshConfig, string)
 	return &mc, "data.mesh"
 }
 
-func (m *meshSettings) apply(r *config.Resource, path string, mc *MeshConfig, ps *config.Problems) {
-	m.accessLogFile, m.accessLogFormat = mc.AccessLogFile, mc.AccessLogFormat
+func (m *Settings) apply(r *config.Resource, path string, mc *MeshConfig, checkFormat func(encoding, format string) error, ps *config.Problems) {
+	m.AccessLogFile, m.AccessLogFormat = mc.AccessLogFile, mc.AccessLogFormat
 	switch e := strings.ToUpper(mc.AccessLogEncoding); e {
 	case "", "TEXT", "JSON":
-		m.accessLogEncoding = e
-		if _, err := compileAccessLogFormat(e, mc.AccessLogFormat); err != nil {
+		m.AccessLogEncoding = e
+		if err := checkFormat(e, mc.AccessLogFormat); err != nil {
 			ps.Errf(r, path+".accessLogFormat", "%v", err)
 		}
 	default:
 		ps.Errf(r, path+".accessLogEncoding", "unknown encoding %q: want TEXT or JSON", mc.AccessLogEncoding)
 	}
-	m.accessLogFrom = r
+	m.AccessLogFrom = r
 	if pn := mc.PathNormalization; pn != nil {
 		mode, ok := router.ParsePathMode(pn.Normalization)
 		if !ok {
 			ps.Errf(r, path+".pathNormalization.normalization", "unknown normalization %q: want NONE, BASE, MERGE_SLASHES or DECODE_AND_MERGE_SLASHES", pn.Normalization)
 		}
-		m.pathMode = mode
+		m.PathMode = mode
 	}
 	if mc.RootNamespace != "" {
-		m.rootNamespace = mc.RootNamespace
+		m.RootNamespace = mc.RootNamespace
 	}
 	if mc.IngressClass != "" {
-		m.ingressClass = mc.IngressClass
+		m.IngressClass = mc.IngressClass
 	}
 	if dc := mc.DefaultConfig; dc != nil && dc.TerminationDrainDuration != nil {
-		m.drainDelay = time.Duration(*dc.TerminationDrainDuration)
-		m.drainDelaySet = true
+		m.DrainDelay = time.Duration(*dc.TerminationDrainDuration)
+		m.DrainDelaySet = true
 	}
 	if dc := mc.DefaultConfig; dc != nil && dc.GatewayTopology != nil {
 		t := dc.GatewayTopology
 		if t.NumTrustedProxies != nil {
-			m.trustedHops = *t.NumTrustedProxies
+			m.TrustedHops = *t.NumTrustedProxies
 		}
-		m.xfcc = parseXFCCMode(r, path+".defaultConfig.gatewayTopology.forwardClientCertDetails", t.ForwardClientCertDetails, ps)
+		m.XFCC = ParseXFCCMode(r, path+".defaultConfig.gatewayTopology.forwardClientCertDetails", t.ForwardClientCertDetails, ps)
 		if t.ProxyProtocol != nil {
-			m.proxy = proxySettingsOf(r, false, ps)
+			m.Proxy = proxySettingsOf(r, false, ps)
 		}
 	}
 }
 
 // envoyFilter reads the PROXY protocol listener filter from an
 // EnvoyFilter; every other patch is reported as ignored.
-func (m *meshSettings) envoyFilter(r *config.Resource, ps *config.Problems) {
+func (m *Settings) envoyFilter(r *config.Resource, ps *config.Problems) {
 	spec := r.Spec.(*EnvoyFilterSpec)
 	for i, cp := range spec.ConfigPatches {
 		path := fmt.Sprintf("spec.configPatches[%d]", i)
@@ -188,17 +189,13 @@ func (m *meshSettings) envoyFilter(r *config.Resource, ps *config.Problems) {
 	}
 }
 
-// checkFilterPorts warns about EnvoyFilters for a port no Gateway server
+// CheckFilterPorts warns about EnvoyFilters for a port no Gateway server
 // listens on: a PROXY protocol filter that silently applies to nothing
 // would leave every client looking like the load balancer.
-func (m *meshSettings) checkFilterPorts(listeners map[listenerKey]*listenerConfig, ps *config.Problems) {
+func (m *Settings) CheckFilterPorts(listening map[uint32]bool, ps *config.Problems) {
 	for _, port := range slices.Sorted(maps.Keys(m.filterFrom)) {
 		at := m.filterFrom[port]
-		used := false
-		for k := range listeners {
-			used = used || k.Port == port
-		}
-		if !used {
+		if !listening[port] {
 			ps.Warnf(at.r, at.path, "no Gateway server listens on port %d, so this PROXY protocol filter applies to no listener (gatehouse listens on the Gateway servers' port numbers; inside a cluster Envoy's listener is the container port, such as 8080 for a Gateway port 80)", port)
 		}
 	}
@@ -249,10 +246,10 @@ func nested(v any, keys ...string) any {
 	return v
 }
 
-// proxyFor returns the PROXY settings of a listener: a Gateway's own
+// ProxyFor returns the PROXY settings of a listener: a Gateway's own
 // annotation first, then an EnvoyFilter for its port, for every listener,
 // then the mesh default.
-func (m *meshSettings) proxyFor(port uint32, gateways []string) *proxySettings {
+func (m *Settings) ProxyFor(port uint32, gateways []string) *ProxySettings {
 	for _, g := range gateways {
 		if t, ok := m.gateways[g]; ok && t.proxy != nil {
 			return t.proxy
@@ -264,25 +261,25 @@ func (m *meshSettings) proxyFor(port uint32, gateways []string) *proxySettings {
 	if m.filterAll != nil {
 		return m.filterAll
 	}
-	return m.proxy
+	return m.Proxy
 }
 
-// xfccFor returns forwardClientCertDetails for a listener's Gateways.
-func (m *meshSettings) xfccFor(gateways []string) xfccMode {
+// XFCCFor returns forwardClientCertDetails for a listener's Gateways.
+func (m *Settings) XFCCFor(gateways []string) XFCCMode {
 	for _, g := range gateways {
 		if t, ok := m.gateways[g]; ok && t.xfcc != nil {
 			return *t.xfcc
 		}
 	}
-	return m.xfcc
+	return m.XFCC
 }
 
-// hopsFor returns numTrustedProxies for a listener's Gateways.
-func (m *meshSettings) hopsFor(gateways []string) uint32 {
+// HopsFor returns numTrustedProxies for a listener's Gateways.
+func (m *Settings) HopsFor(gateways []string) uint32 {
 	for _, g := range gateways {
 		if t, ok := m.gateways[g]; ok && t.trustedHops != nil {
 			return *t.trustedHops
 		}
 	}
-	return m.trustedHops
+	return m.TrustedHops
 }

@@ -1,4 +1,4 @@
-package gateway
+package mesh
 
 import "github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 import "github.com/gatehouse-proxy/gatehouse/api"
@@ -81,10 +81,10 @@ type ProxyProtocolSettings struct {
 // gatehouse has no Envoy to patch: it understands the patches that add the
 // PROXY protocol listener filter and ignores the rest with a warning.
 type EnvoyFilterSpec struct {
-	WorkloadSelector *WorkloadSelector  `yaml:"workloadSelector"`
-	TargetRefs       []map[string]any   `yaml:"targetRefs"`
-	ConfigPatches    []EnvoyConfigPatch `yaml:"configPatches"`
-	Priority         int32              `yaml:"priority"`
+	WorkloadSelector *api.WorkloadSelector `yaml:"workloadSelector"`
+	TargetRefs       []map[string]any      `yaml:"targetRefs"`
+	ConfigPatches    []EnvoyConfigPatch    `yaml:"configPatches"`
+	Priority         int32                 `yaml:"priority"`
 }
 
 // EnvoyConfigPatch is one configPatches entry.
@@ -102,9 +102,9 @@ type EnvoyPatch struct {
 	FilterClass string `yaml:"filterClass"`
 }
 
-// configMapEnvelope is a Kubernetes ConfigMap; gatehouse reads the
+// ConfigMapEnvelope is a Kubernetes ConfigMap; gatehouse reads the
 // "mesh" key of the one named istio.
-type configMapEnvelope struct {
+type ConfigMapEnvelope struct {
 	APIVersion string            `yaml:"apiVersion"`
 	Kind       string            `yaml:"kind"`
 	Metadata   config.Ignored    `yaml:"metadata"`
@@ -113,4 +113,4 @@ type configMapEnvelope struct {
 	Immutable  *bool             `yaml:"immutable"`
 }
 
-func (e *configMapEnvelope) SpecPtr() any { return &e.Data }
+func (e *ConfigMapEnvelope) SpecPtr() any { return &e.Data }

@@ -1,4 +1,4 @@
-package gateway
+package mesh
 
 import (
 	"errors"
@@ -33,32 +33,32 @@ const (
 	annotationProxyConfig = "proxy.istio.io/config"
 )
 
-// defaultProxyHeaderTimeout bounds the wait for a PROXY header.
-const defaultProxyHeaderTimeout = 3 * time.Second
+// DefaultProxyHeaderTimeout bounds the wait for a PROXY header.
+const DefaultProxyHeaderTimeout = 3 * time.Second
 
-// proxySettings is how a listener takes PROXY protocol headers.
-type proxySettings struct {
-	// trusted are the peers that may send a header; nil means every peer
+// ProxySettings is how a listener takes PROXY protocol headers.
+type ProxySettings struct {
+	// Trusted are the peers that may send a header; nil means every peer
 	// must (Istio's behaviour).
-	trusted []netip.Prefix
-	// plainUntrusted serves peers outside trusted as direct clients
+	Trusted []netip.Prefix
+	// PlainUntrusted serves peers outside trusted as direct clients
 	// instead of closing their connections.
-	plainUntrusted bool
-	// allowMissing lets trusted peers connect without a header (Envoy's
+	PlainUntrusted bool
+	// AllowMissing lets trusted peers connect without a header (Envoy's
 	// allow_requests_without_proxy_protocol).
-	allowMissing bool
-	timeout      time.Duration
-	// from names the resource that turned it on, for logs and dumps.
-	from string
+	AllowMissing bool
+	Timeout      time.Duration
+	// From names the resource that turned it on, for logs and dumps.
+	From string
 }
 
-// isTrusted reports whether peer may send a PROXY header.
-func (p *proxySettings) isTrusted(peer netip.Addr) bool {
-	if p.trusted == nil {
+// IsTrusted reports whether peer may send a PROXY header.
+func (p *ProxySettings) IsTrusted(peer netip.Addr) bool {
+	if p.Trusted == nil {
 		return true
 	}
 	peer = peer.Unmap()
-	for _, t := range p.trusted {
+	for _, t := range p.Trusted {
 		if t.Contains(peer) {
 			return true
 		}
@@ -68,20 +68,20 @@ func (p *proxySettings) isTrusted(peer netip.Addr) bool {
 
 // proxySettingsOf reads the gatehouse.io annotations of the resource that
 // turned the PROXY protocol on.
-func proxySettingsOf(r *config.Resource, allowMissing bool, ps *config.Problems) *proxySettings {
-	p := &proxySettings{timeout: defaultProxyHeaderTimeout, allowMissing: allowMissing, from: r.Kind + " " + r.Meta.Key()}
+func proxySettingsOf(r *config.Resource, allowMissing bool, ps *config.Problems) *ProxySettings {
+	p := &ProxySettings{Timeout: DefaultProxyHeaderTimeout, AllowMissing: allowMissing, From: r.Kind + " " + r.Meta.Key()}
 	ann := r.Meta.Annotations
 	if v, ok := ann[AnnotationProxyTrusted]; ok && strings.TrimSpace(v) == "any" {
 		ps.Warnf(r, "metadata.annotations", "%s: any: every peer may send PROXY headers and so choose its own client address; only safe when this port is reachable through your load balancer alone", AnnotationProxyTrusted)
 	} else if ok {
-		p.trusted = trustedPrefixes(r, v, ps)
+		p.Trusted = trustedPrefixes(r, v, ps)
 	} else {
 		ps.Warnf(r, "metadata", "PROXY protocol headers are accepted from any peer, which lets any client choose its own address; annotate %s with the load balancer's addresses", AnnotationProxyTrusted)
 	}
 	switch v := ann[AnnotationProxyUntrusted]; v {
 	case "", "reject":
 	case "plain":
-		p.plainUntrusted = true
+		p.PlainUntrusted = true
 	default:
 		ps.Errf(r, "metadata.annotations", "%s: %q: want reject or plain", AnnotationProxyUntrusted, v)
 	}
@@ -90,7 +90,7 @@ func proxySettingsOf(r *config.Resource, allowMissing bool, ps *config.Problems)
 		if err != nil || d <= 0 || d > time.Minute {
 			ps.Errf(r, "metadata.annotations", "%s: %q: want a duration such as 2s (at most 1m)", AnnotationProxyTimeout, v)
 		} else {
-			p.timeout = d
+			p.Timeout = d
 		}
 	}
 	if allowMissing {
@@ -143,22 +143,22 @@ func parseProxyConfig(r *config.Resource, v string, ps *config.Problems) *ProxyC
 	return &pc
 }
 
-// describe names the PROXY settings for dumps.
-func (p *proxySettings) describe() string {
+// Describe names the PROXY settings for dumps.
+func (p *ProxySettings) Describe() string {
 	if p == nil {
 		return ""
 	}
 	s := "required from any peer"
-	if p.trusted != nil {
-		s = fmt.Sprintf("required from %v", p.trusted)
-		if p.plainUntrusted {
+	if p.Trusted != nil {
+		s = fmt.Sprintf("required from %v", p.Trusted)
+		if p.PlainUntrusted {
 			s += ", others served as direct clients"
 		} else {
 			s += ", others refused"
 		}
 	}
-	if p.allowMissing {
+	if p.AllowMissing {
 		s += ", optional"
 	}
-	return s + " (" + p.from + ")"
+	return s + " (" + p.From + ")"
 }

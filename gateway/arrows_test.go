@@ -1,0 +1,58 @@
+package gateway
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// module is this module's import path.
+const module = "github.com/gatehouse-proxy/gatehouse/"
+
+// arrows lists, for each package under gateway/internal, the packages of
+// this module it may depend on, directly or not (docs/architecture.md,
+// "The next layout"): config <- mesh <- {listener, upstream} <- proxy <-
+// gateway; accesslog <- metrics <- proxy. router, authz, tls and api are
+// leaves anyone may use; nothing depends on gateway itself.
+var arrows = map[string][]string{
+	"config":  {"api"},
+	"mesh":    {"api", "router", "gateway/internal/config"},
+	"h1guard": nil,
+	"h2guard": nil,
+}
+
+// TestDependencyArrows pins the arrows with go list -deps, and makes a new
+// package under gateway/internal state its place in them.
+func TestDependencyArrows(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go is not on PATH: cannot list dependencies")
+	}
+	entries, err := os.ReadDir("internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, ok := arrows[e.Name()]; e.IsDir() && !ok {
+			t.Errorf("gateway/internal/%s is not in arrows: say what it may depend on", e.Name())
+		}
+	}
+	for pkg, allowed := range arrows {
+		out, err := exec.Command("go", "list", "-deps", "./internal/"+pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		self := "gateway/internal/" + pkg
+		for _, dep := range strings.Fields(string(out)) {
+			rel, ours := strings.CutPrefix(dep, module)
+			if !ours || rel == self {
+				continue
+			}
+			if !slices.Contains(allowed, rel) {
+				t.Errorf("%s depends on %s, against the arrows", self, rel)
+			}
+		}
+	}
+}
