@@ -48,7 +48,7 @@ func readLog(t *testing.T, g *gw, file string) []string {
 func TestAccessLogJSON(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "access.log")
-	g := startGW(t, accessLogConfig(upstream(t, named("app")), file, "JSON"))
+	g := startGW(t, accessLogConfig(startUpstream(t, named("app")), file, "JSON"))
 	cases := []struct {
 		path    string
 		code    int
@@ -107,7 +107,7 @@ func TestAccessLogTextAndReopen(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "access.log")
-	g := startGW(t, accessLogConfig(upstream(t, named("app")), file, "TEXT"))
+	g := startGW(t, accessLogConfig(startUpstream(t, named("app")), file, "TEXT"))
 	if code, _, _ := g.get(80, "app.example.com", "/nowhere/../a"); code != 200 {
 		t.Fatalf("status %d", code)
 	}

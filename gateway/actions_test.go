@@ -91,7 +91,7 @@ func TestDirectResponses(t *testing.T) {
 func TestRewriteAndHeaders(t *testing.T) {
 	t.Parallel()
 	ch := make(chan seen, 1)
-	port := upstream(t, recorder(ch))
+	port := startUpstream(t, recorder(ch))
 	g := startGW(t, routes(fmt.Sprintf(`
   - match: [{uri: {prefix: /ratings}}]
     rewrite: {uri: /v1/bookRatings, authority: ratings.internal}
@@ -136,7 +136,7 @@ func TestRewriteAndHeaders(t *testing.T) {
 
 func TestFaultInjection(t *testing.T) {
 	t.Parallel()
-	port := upstream(t, named("up"))
+	port := startUpstream(t, named("up"))
 	g := startGW(t, routes(fmt.Sprintf(`
   - match: [{uri: {prefix: /abort}}]
     fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
@@ -175,7 +175,7 @@ func TestFaultInjection(t *testing.T) {
 func TestCORS(t *testing.T) {
 	t.Parallel()
 	ch := make(chan seen, 4)
-	port := upstream(t, recorder(ch))
+	port := startUpstream(t, recorder(ch))
 	g := startGW(t, routes(fmt.Sprintf(`
   - corsPolicy:
       allowOrigins: [{exact: "https://app.example.com"}, {regex: "https://.*\\.trusted\\.org"}]
@@ -226,7 +226,7 @@ func TestCORS(t *testing.T) {
 func TestMirror(t *testing.T) {
 	t.Parallel()
 	got, hold := make(chan seen, 10), make(chan struct{})
-	mirror := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mirror := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		got <- seen{Host: r.Host, Path: r.URL.RequestURI() + " " + string(body)}
 		<-hold // a mirror slower than the whole test
@@ -235,7 +235,7 @@ func TestMirror(t *testing.T) {
 	g := startGW(t, routes(fmt.Sprintf(`
   - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
     mirror: {host: 127.0.0.1, port: {number: %d}}
-`, upstream(t, named("primary")), mirror)))
+`, startUpstream(t, named("primary")), mirror)))
 	req, _ := http.NewRequest("POST", g.url(80)+"/orders?id=7", strings.NewReader("payload"))
 	req.Host = "shop.example.com:8080"
 	start := time.Now()

@@ -17,10 +17,12 @@ const module = "github.com/gatehouse-proxy/gatehouse/"
 // gateway; accesslog <- metrics <- proxy. router, authz, tls and api are
 // leaves anyone may use; nothing depends on gateway itself.
 var arrows = map[string][]string{
-	"config":  {"api"},
-	"mesh":    {"api", "router", "gateway/internal/config"},
-	"h1guard": nil,
-	"h2guard": nil,
+	"config":   {"api"},
+	"mesh":     {"api", "router", "gateway/internal/config"},
+	"listener": {"api"},
+	"upstream": {"api", "router"},
+	"h1guard":  nil,
+	"h2guard":  nil,
 }
 
 // TestDependencyArrows pins the arrows with go list -deps, and makes a new

@@ -30,7 +30,7 @@ func adminGet(t *testing.T, addr, path string) (int, string) {
 func TestAuditAdminEndpoints(t *testing.T) {
 	t.Parallel()
 	admin := fmt.Sprintf("127.0.0.1:%d", closedPort(t))
-	up := upstream(t, named("up"))
+	up := startUpstream(t, named("up"))
 	g := startGW(t, oneRoute(up, "    timeout: 3s\n"), func(o *Options) { o.AdminAddr = admin })
 
 	if code, body := adminGet(t, admin, "/healthz/ready"); code != 200 || body != "ready\n" {
@@ -93,7 +93,7 @@ func TestAuditAdminEndpoints(t *testing.T) {
 	if d = dump(); d.Generation != 1 || !d.Reload.OK || len(d.Reload.Errors) != 0 {
 		t.Errorf("after the broken file was removed: generation %d reload %+v, want generation 1 and no errors", d.Generation, d.Reload)
 	}
-	g.write("vs.yaml", vsTo(upstream(t, named("new"))))
+	g.write("vs.yaml", vsTo(startUpstream(t, named("new"))))
 	g.waitGen(2)
 	if d = dump(); d.Generation != 2 || !d.Reload.OK || len(d.Reload.Errors) != 0 || !d.Reload.LastSuccess.After(d.Loaded.Add(-time.Second)) {
 		t.Errorf("after a valid change: generation %d reload %+v", d.Generation, d.Reload)
@@ -107,7 +107,7 @@ func TestAuditAdminEndpoints(t *testing.T) {
 // default debounce.
 func TestAuditReloadLatency(t *testing.T) {
 	t.Parallel()
-	a, b := upstream(t, named("a")), upstream(t, named("b"))
+	a, b := startUpstream(t, named("a")), startUpstream(t, named("b"))
 	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(a)}, func(o *Options) { o.Settle = 0 })
 	if _, body, _ := g.get(80, "", "/"); body != "a" {
 		t.Fatalf("before the change: %q", body)
@@ -129,7 +129,7 @@ func TestAuditReloadLatency(t *testing.T) {
 // change is served.
 func TestAuditForcedReloadUnderLoad(t *testing.T) {
 	t.Parallel()
-	a, b := upstream(t, named("a")), upstream(t, named("b"))
+	a, b := startUpstream(t, named("a")), startUpstream(t, named("b"))
 	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(a)})
 	p := startProbe(t, g.url(80)+"/", 4)
 	p.waitBody(t, "a")
@@ -223,7 +223,7 @@ func TestAuditMatchConditions(t *testing.T) {
 // ServiceEntry with DNS resolution resolves its endpoints' names.
 func TestAuditDNSDestinations(t *testing.T) {
 	t.Parallel()
-	direct, viaSE := upstream(t, named("direct")), upstream(t, named("dns-entry"))
+	direct, viaSE := startUpstream(t, named("direct")), startUpstream(t, named("dns-entry"))
 	cfg := routes(fmt.Sprintf(`
   - match: [{uri: {prefix: /direct}}]
     route: [{destination: {host: localhost, port: {number: %d}}}]

@@ -17,9 +17,9 @@ import (
 // serve.
 func TestAuditDelegate(t *testing.T) {
 	t.Parallel()
-	v1, v2, rest := upstream(t, named("v1")), upstream(t, named("v2")), upstream(t, named("rest"))
+	v1, v2, rest := startUpstream(t, named("v1")), startUpstream(t, named("v2")), startUpstream(t, named("rest"))
 	ch := make(chan seen, 1)
-	rec := upstream(t, recorder(ch))
+	rec := startUpstream(t, recorder(ch))
 	g := startGW(t, map[string]string{
 		"gw.yaml": httpGateway,
 		"root.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
@@ -127,14 +127,14 @@ func TestAuditMirrorsPercentages(t *testing.T) {
 			}
 		})
 	}
-	mAll, mNone, mHalf := upstream(t, count(&all, allDone)), upstream(t, count(&none, nil)), upstream(t, count(&half, nil))
+	mAll, mNone, mHalf := startUpstream(t, count(&all, allDone)), startUpstream(t, count(&none, nil)), startUpstream(t, count(&half, nil))
 	g := startGW(t, routes(fmt.Sprintf(`
   - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
     mirrors:
     - {destination: {host: 127.0.0.1, port: {number: %d}}}
     - {destination: {host: 127.0.0.1, port: {number: %d}}, percentage: {value: 0}}
     - {destination: {host: 127.0.0.1, port: {number: %d}}, percentage: {value: 50}}
-`, upstream(t, named("primary")), mAll, mNone, mHalf)))
+`, startUpstream(t, named("primary")), mAll, mNone, mHalf)))
 	for range n {
 		if code, body, _ := g.get(80, "", "/"); code != 200 || body != "primary" {
 			t.Fatalf("client got %d %q", code, body)
@@ -197,7 +197,7 @@ func TestAuditRetryConditions(t *testing.T) {
 			g := startGW(t, routes(fmt.Sprintf(`
   - retries: {attempts: 3, retryOn: %q}
     route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
-`, tc.retryOn, upstream(t, c))))
+`, tc.retryOn, startUpstream(t, c))))
 			if code, _, _ := g.get(80, "", "/"); code != tc.code {
 				t.Errorf("status %d, want %d", code, tc.code)
 			}

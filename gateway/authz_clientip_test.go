@@ -100,7 +100,7 @@ spec:
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ch := make(chan seen, 1)
-			g := startGW(t, azTwoDoors(upstream(t, recorder(ch)), tc.policy))
+			g := startGW(t, azTwoDoors(startUpstream(t, recorder(ch)), tc.policy))
 			req := "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
 			doors := []struct {
 				door, addr, from, data string

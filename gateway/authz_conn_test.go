@@ -67,7 +67,7 @@ spec:
   gateways: [gw]
   http:
   - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
-`, upstream(t, recorder(m.ch))),
+`, startUpstream(t, recorder(m.ch))),
 		"ap.yaml": "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: mtls, namespace: istio-system}\nspec:\n  rules:\n" + rules,
 	})
 	return m

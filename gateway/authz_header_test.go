@@ -13,7 +13,7 @@ import (
 func TestAZ11HeaderValues(t *testing.T) {
 	t.Parallel()
 	ch := make(chan seen, 1)
-	cfg := oneRoute(upstream(t, recorder(ch)), "")
+	cfg := oneRoute(startUpstream(t, recorder(ch)), "")
 	cfg["ap.yaml"] = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: no-admins, namespace: istio-system}
@@ -66,7 +66,7 @@ spec:
 func TestAuthzDryRunAndAudit(t *testing.T) {
 	t.Parallel()
 	ch := make(chan seen, 1)
-	cfg := oneRoute(upstream(t, recorder(ch)), "")
+	cfg := oneRoute(startUpstream(t, recorder(ch)), "")
 	cfg["ap.yaml"] = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:

@@ -145,7 +145,7 @@ func TestAuthzJWTIstioSample(t *testing.T) {
 	demo, groups, jwks := azFixture(t, dir+"demo.jwt"), azFixture(t, dir+"groups-scope.jwt"), azFixture(t, dir+"jwks.json")
 	ks := azServe(t, jwks)
 	ch := make(chan seen, 1)
-	cfg := oneRoute(upstream(t, recorder(ch)), "")
+	cfg := oneRoute(startUpstream(t, recorder(ch)), "")
 	cfg["security.yaml"] = fmt.Sprintf(`apiVersion: security.istio.io/v1beta1
 kind: RequestAuthentication
 metadata: {name: jwt-example, namespace: istio-system}

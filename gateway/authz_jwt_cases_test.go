@@ -68,7 +68,7 @@ func TestJWT01AlgNone(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
 	ch := make(chan seen, 1)
-	g := startGW(t, azJWTConfig(upstream(t, recorder(ch)), idp.URL))
+	g := startGW(t, azJWTConfig(startUpstream(t, recorder(ch)), idp.URL))
 	claims := azClaims("https://idp-a.example", "admin")
 	var cases []azJWTCase
 	for _, alg := range []string{"none", "None", "NONE", "nOnE"} {
@@ -95,7 +95,7 @@ func TestJWT02KeyConfusion(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
 	ch := make(chan seen, 1)
-	g := startGW(t, azJWTConfig(upstream(t, recorder(ch)), idp.URL))
+	g := startGW(t, azJWTConfig(startUpstream(t, recorder(ch)), idp.URL))
 	pub, err := x509.MarshalPKIXPublicKey(&azKeys().rsa.PublicKey)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestJWT02KeyConfusion(t *testing.T) {
 	set := fmt.Sprintf(`{"keys":[{"kty":"oct","kid":"h1","alg":"HS256","k":%q},{"kty":"RSA","kid":"rsa-1","alg":"RS256","n":%q,"e":%q}]}`,
 		b64(secret), b64(k.N.Bytes()), b64(big.NewInt(int64(k.E)).Bytes()))
 	ch2 := make(chan seen, 1)
-	cfg := oneRoute(upstream(t, recorder(ch2)), "")
+	cfg := oneRoute(startUpstream(t, recorder(ch2)), "")
 	cfg["ra.yaml"] = fmt.Sprintf(`apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: jwt, namespace: istio-system}

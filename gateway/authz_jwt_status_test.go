@@ -16,7 +16,7 @@ func TestJWT07Audience(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
 	ch := make(chan seen, 1)
-	g := startGW(t, azJWTConfig(upstream(t, recorder(ch)), idp.URL))
+	g := startGW(t, azJWTConfig(startUpstream(t, recorder(ch)), idp.URL))
 	const (
 		notAllowed = "Audiences in Jwt are not allowed"
 		badType    = "Jwt payload [aud] field is not a string or string list"
@@ -76,7 +76,7 @@ func TestJWT09MissingVersusInvalid(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
 	ch := make(chan seen, 1)
-	g := startGW(t, azJWTConfig(upstream(t, recorder(ch)), idp.URL))
+	g := startGW(t, azJWTConfig(startUpstream(t, recorder(ch)), idp.URL))
 	good := idp.sign(t, jwt.SigningMethodRS256, "rsa-1", azClaims("https://idp-a.example", "alice"))
 	bad := azRawToken(`{"alg":"none"}`, azClaims("https://idp-a.example", "alice"), nil)
 	auth := func(v string) []string { return []string{"Authorization", v} }

@@ -79,7 +79,7 @@ func TestAuthzJWT(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
 	ch := make(chan seen, 1)
-	g := startGW(t, azJWTConfig(upstream(t, recorder(ch)), idp.URL))
+	g := startGW(t, azJWTConfig(startUpstream(t, recorder(ch)), idp.URL))
 
 	alice := azClaims("https://idp-a.example", "alice", "org", map[string]any{"team": "blue"})
 	good := idp.sign(t, jwt.SigningMethodRS256, "rsa-1", alice)
@@ -155,7 +155,7 @@ func TestAuthzJWKSDownThenUp(t *testing.T) {
 	idp := newAzIdP(t)
 	idp.down.Store(true)
 	ch := make(chan seen, 8)
-	g := startGW(t, azJWTConfig(upstream(t, recorder(ch)), idp.URL))
+	g := startGW(t, azJWTConfig(startUpstream(t, recorder(ch)), idp.URL))
 	tok := idp.sign(t, jwt.SigningMethodRS256, "rsa-1", azClaims("https://idp-a.example", "alice"))
 
 	for range 3 {

@@ -61,7 +61,7 @@ func azOrderHTTP(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ch := make(chan seen, 1)
-			cfg := oneRoute(upstream(t, recorder(ch)), "")
+			cfg := oneRoute(startUpstream(t, recorder(ch)), "")
 			cfg["ap.yaml"] = tc.policies
 			azRun(t, startGW(t, cfg), ch, tc.checks)
 		})
@@ -136,7 +136,7 @@ func azLiteralRequestPrincipals(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
 	ch := make(chan seen, 1)
-	cfg := oneRoute(upstream(t, recorder(ch)), "")
+	cfg := oneRoute(startUpstream(t, recorder(ch)), "")
 	cfg["security.yaml"] = fmt.Sprintf(`apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: jwt, namespace: istio-system}

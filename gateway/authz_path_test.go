@@ -68,7 +68,7 @@ type azPathCase struct {
 // upstream h; annotations and meshConfig are extra Gateway annotations
 // and an IstioOperator's meshConfig, if any.
 func azPathConfig(t *testing.T, h http.Handler, annotations, meshConfig string) map[string]string {
-	cfg := oneRoute(upstream(t, h), "")
+	cfg := oneRoute(startUpstream(t, h), "")
 	if annotations != "" {
 		cfg["gw.yaml"] = strings.Replace(httpGateway, "metadata: {name: gw}", "metadata:\n  name: gw\n  annotations: {"+annotations+"}", 1)
 	}

@@ -64,7 +64,7 @@ func TestAuthzLegacyOriginPolicy(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
 	ch := make(chan seen, 1)
-	g := startGW(t, azServiceConfig(upstream(t, recorder(ch)), fmt.Sprintf(`apiVersion: authentication.istio.io/v1alpha1
+	g := startGW(t, azServiceConfig(startUpstream(t, recorder(ch)), fmt.Sprintf(`apiVersion: authentication.istio.io/v1alpha1
 kind: Policy
 metadata: {name: httpbin-origin, namespace: default}
 spec:
@@ -108,7 +108,7 @@ spec:
 func TestAuthzLegacyRBAC(t *testing.T) {
 	t.Parallel()
 	ch := make(chan seen, 1)
-	g := startGW(t, azServiceConfig(upstream(t, recorder(ch)), `apiVersion: rbac.istio.io/v1alpha1
+	g := startGW(t, azServiceConfig(startUpstream(t, recorder(ch)), `apiVersion: rbac.istio.io/v1alpha1
 kind: RbacConfig
 metadata: {name: default, namespace: istio-system}
 spec: {mode: "ON"}
@@ -176,7 +176,7 @@ func TestAuthzClaims(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
 	ch := make(chan seen, 1)
-	cfg := oneRoute(upstream(t, recorder(ch)), "")
+	cfg := oneRoute(startUpstream(t, recorder(ch)), "")
 	cfg["security.yaml"] = fmt.Sprintf(`apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: jwt, namespace: istio-system}

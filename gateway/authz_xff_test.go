@@ -48,7 +48,7 @@ func TestCIP02RightmostTrustedHop(t *testing.T) {
 	}
 
 	ch := make(chan seen, 1)
-	cfg := oneRoute(upstream(t, recorder(ch)), "")
+	cfg := oneRoute(startUpstream(t, recorder(ch)), "")
 	cfg["gw.yaml"] += `---
 apiVersion: networking.istio.io/v1
 kind: Gateway

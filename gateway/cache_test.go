@@ -9,7 +9,7 @@ import (
 // came from the cache, its text was let go) still names the field's line.
 func TestReloadProblemInUnchangedFileKeepsItsLine(t *testing.T) {
 	t.Parallel()
-	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(upstream(t, named("app")))})
+	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(startUpstream(t, named("app")))})
 	g.write("gw.yaml", strings.Replace(httpGateway, "{name: gw}", "{name: other}", 1))
 	// The watcher's start-up reload may report first; wait for the
 	// rejection (waitReload fails the test if none comes).

@@ -19,7 +19,7 @@ func TestCanaryExample(t *testing.T) {
 	ports := [2]uint32{}
 	for i, name := range []string{"v1", "v2"} {
 		h := named(name)
-		ports[i] = upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ports[i] = startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			hits[i].Add(1)
 			h.ServeHTTP(w, r)
 		}))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -218,7 +219,7 @@ func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint
 	if sendProxy != 0 {
 		c.proxyFrom = dr.res
 	}
-	var sp *ServicePort
+	var sp *upstream.ServicePort
 	if svc != nil {
 		if sp = svc.port(port); sp == nil {
 			return k, nil
@@ -240,7 +241,7 @@ func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint
 // policy (server name defaulting to the destination host), HTTP/2 for
 // HTTP2 and GRPC ports or h2UpgradePolicy UPGRADE, and pool settings. A
 // connection limit makes the pools the cluster's own.
-func (b *clusterBuilder) poolSpec(c *cluster, pol policyParts, sp *ServicePort, sni string) poolSpec {
+func (b *clusterBuilder) poolSpec(c *cluster, pol policyParts, sp *upstream.ServicePort, sni string) poolSpec {
 	var spec poolSpec
 	if ut := b.reg.clientTLS[pol.tls]; ut != nil {
 		spec.opts.tls = ut.forHost(sni)
@@ -273,7 +274,7 @@ type poolSpec struct {
 // endpoints (resolution DNS, and NONE, which a gateway resolves by DNS);
 // resolution STATIC without endpoints has none (security.md UP-01: 503 no
 // healthy upstream, nothing dialled).
-func (b *clusterBuilder) serviceEndpoints(svc *service, sp *ServicePort, sel map[string]string, ps poolSpec) []*endpoint {
+func (b *clusterBuilder) serviceEndpoints(svc *service, sp *upstream.ServicePort, sel map[string]string, ps poolSpec) []*endpoint {
 	port := sp.Number
 	if sp.TargetPort != 0 {
 		port = sp.TargetPort

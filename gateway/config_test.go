@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // checkDir writes files into a directory and runs Check on it.
@@ -333,7 +334,7 @@ spec:
 		t.Fatal(err)
 	}
 	// The dump and explain name the balancer that actually picks.
-	if got := lbName(&LoadBalancerSettings{Simple: "PASSTHROUGH"}); got != "LEAST_REQUEST" {
+	if got := lbName(&upstream.LoadBalancerSettings{Simple: "PASSTHROUGH"}); got != "LEAST_REQUEST" {
 		t.Errorf("PASSTHROUGH is described as %q, want LEAST_REQUEST", got)
 	}
 	want := "dr.yaml:7: DestinationRule default/pt: spec.trafficPolicy.loadBalancer.simple: PASSTHROUGH forwards to the connection's original destination"

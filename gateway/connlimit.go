@@ -12,7 +12,7 @@ import (
 // a new connection is closed at once and counted, so that one listener
 // cannot take every descriptor from the others. It returns the
 // connection to serve, counted until it closes, or nil.
-func (l *listener) admit(c net.Conn, lc *listenerConfig) net.Conn {
+func (l *portListener) admit(c net.Conn, lc *listenerConfig) net.Conn {
 	limit := int64(lc.options.MaxConns)
 	if limit == 0 {
 		limit = int64(l.s.opts.MaxConnections)

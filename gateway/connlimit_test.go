@@ -15,7 +15,7 @@ func TestMaxConnectionsPerListener(t *testing.T) {
 	t.Parallel()
 	gw := strings.Replace(httpGateway, "metadata: {name: gw}", "metadata: {name: gw, annotations: {gatehouse.io/max-connections: \"3\"}}", 1) +
 		"---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: other}\nspec:\n  servers:\n  - port: {number: 81, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n"
-	vs := strings.Replace(vsTo(upstream(t, named("up"))), "gateways: [gw]", "gateways: [gw, other]", 1)
+	vs := strings.Replace(vsTo(startUpstream(t, named("up"))), "gateways: [gw]", "gateways: [gw, other]", 1)
 	g := startGW(t, map[string]string{"gw.yaml": gw, "vs.yaml": vs})
 	held := make([]net.Conn, 3)
 	for i := range held {

@@ -26,7 +26,7 @@ func TestShutdownDrainDelay(t *testing.T) {
 	g := startGW(t, routes(`
   - match: [{uri: {prefix: /slow}}]
     route: [{destination: {host: 127.0.0.1, port: {number: `+fmt.Sprint(slow)+`}}}]
-  - route: [{destination: {host: 127.0.0.1, port: {number: `+fmt.Sprint(upstream(t, named("fast")))+`}}}]
+  - route: [{destination: {host: 127.0.0.1, port: {number: `+fmt.Sprint(startUpstream(t, named("fast")))+`}}}]
 `), func(o *Options) { d := delay; o.DrainDelay = &d })
 	base := g.url(80)
 	ready := func() int {

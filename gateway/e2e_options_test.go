@@ -24,7 +24,7 @@ import (
 // (host and tls block, in order), each routed by a VirtualService to up.
 func tlsServers(t *testing.T, up http.Handler, servers ...[2]string) map[string]string {
 	t.Helper()
-	port := upstream(t, up)
+	port := startUpstream(t, up)
 	var gw, vs strings.Builder
 	gw.WriteString("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec:\n  servers:\n")
 	for i, s := range servers {
@@ -301,7 +301,7 @@ func TestE2EUpstreamSubjectAltNames(t *testing.T) {
 func TestE2EH2UpgradePolicy(t *testing.T) {
 	t.Parallel()
 	proto := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Proto) })
-	h2cPort := upstream(t, h2c.NewHandler(proto, &http2.Server{}))
+	h2cPort := startUpstream(t, h2c.NewHandler(proto, &http2.Server{}))
 
 	ca := newTestCA(t, "upstream")
 	ts := httptest.NewUnstartedServer(proto)

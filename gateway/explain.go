@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
 )
 
 // ExplainRequest describes a request for Explain: what the client sends

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -52,7 +53,7 @@ func (k listenerKey) String() string {
 type gwServer struct {
 	res      *config.Resource
 	index    int
-	spec     *ServerSpec
+	spec     *listener.ServerSpec
 	gateway  string // "namespace/name"
 	protocol string // upper case
 	family   family
@@ -69,7 +70,7 @@ func gatewayServers(gws []*config.Resource, ps *config.Problems) []*gwServer {
 	config.SortResources(gws)
 	var out []*gwServer
 	for _, r := range gws {
-		spec := r.Spec.(*GatewaySpec)
+		spec := r.Spec.(*listener.GatewaySpec)
 		if len(spec.Servers) == 0 {
 			ps.Errf(r, "spec.servers", "a Gateway needs at least one server")
 		}
@@ -89,7 +90,7 @@ func gatewayServers(gws []*config.Resource, ps *config.Problems) []*gwServer {
 	return out
 }
 
-func validateServer(r *config.Resource, i int, srv *ServerSpec, ps *config.Problems) *gwServer {
+func validateServer(r *config.Resource, i int, srv *listener.ServerSpec, ps *config.Problems) *gwServer {
 	s := &gwServer{res: r, index: i, spec: srv, gateway: r.Meta.Key()}
 	p := s.path()
 	before := ps.ErrorCount()
@@ -122,7 +123,7 @@ func validateServer(r *config.Resource, i int, srv *ServerSpec, ps *config.Probl
 	return s
 }
 
-func validatePort(r *config.Resource, p string, port *Port, bind string, s *gwServer, ps *config.Problems) {
+func validatePort(r *config.Resource, p string, port *listener.Port, bind string, s *gwServer, ps *config.Problems) {
 	if port == nil {
 		ps.Errf(r, p+".port", "required")
 		return

@@ -17,7 +17,7 @@ import (
 // refusal is answered, counted and logged here. h2c with prior knowledge
 // passes through on plaintext ports (as Envoy's codec detects it); on TLS
 // the ALPN protocol decides, and the HTTP/2 preface is refused.
-func (l *listener) guard(c net.Conn, lc *listenerConfig, secure bool) net.Conn {
+func (l *portListener) guard(c net.Conn, lc *listenerConfig, secure bool) net.Conn {
 	lim := h1guard.Limits{MaxHeaderBytes: maxHeaderBytes, MaxHeaders: lc.options.HeaderLimit(), AllowH2C: !secure,
 		HeadTimeout: l.s.opts.HeaderTimeout}
 	return h1guard.New(c, lim, func(rf *h1guard.Refusal) { l.s.logRefusal(c, rf) })
@@ -26,7 +26,7 @@ func (l *listener) guard(c net.Conn, lc *listenerConfig, secure bool) net.Conn {
 // serveHTTPS handshakes a connection of a port whose every server is
 // HTTPS, within the header timeout, then hands it to the HTTP engine its
 // ALPN protocol names.
-func (l *listener) serveHTTPS(c net.Conn, lc *listenerConfig) {
+func (l *portListener) serveHTTPS(c net.Conn, lc *listenerConfig) {
 	tc := tls.Server(c, &tls.Config{GetConfigForClient: lc.tls.GetConfigForClient})
 	ctx, cancel := context.WithTimeout(context.Background(), l.s.opts.HeaderTimeout)
 	err := tc.HandshakeContext(ctx)
@@ -42,7 +42,7 @@ func (l *listener) serveHTTPS(c net.Conn, lc *listenerConfig) {
 // deliverTLS hands a terminated TLS connection to the HTTPS engine: as it
 // stands for HTTP/2 (net/http reads its TLS state), behind the guard for
 // HTTP/1.1 (whose TLS state connInfo then carries).
-func (l *listener) deliverTLS(tc *tls.Conn, lc *listenerConfig) {
+func (l *portListener) deliverTLS(tc *tls.Conn, lc *listenerConfig) {
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
 		l.deliver(l.secure, tc)
 		return

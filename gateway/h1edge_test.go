@@ -30,7 +30,7 @@ func rawSend(t *testing.T, addr, data string) (string, bool) {
 // countingUpstream answers 200 "ok" and counts requests.
 func countingUpstream(t *testing.T) (uint32, *atomic.Int32) {
 	var n atomic.Int32
-	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
 		io.Copy(io.Discard, r.Body)
 		io.WriteString(w, "ok")

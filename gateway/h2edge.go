@@ -15,7 +15,7 @@ import (
 // connection closed, counted and logged. On a plaintext port it watches
 // every connection for the HTTP/2 preface (prior knowledge, or after an
 // h2c upgrade) and costs a flag check on HTTP/1.1 ones.
-func (l *listener) h2Guard(c net.Conn) net.Conn {
+func (l *portListener) h2Guard(c net.Conn) net.Conn {
 	return h2guard.New(c, h2guard.Limits{}, func(reason string) {
 		l.s.metrics.h2Closed(reason)
 		if ok, held := l.s.refusalLog.allow(); ok {
@@ -32,7 +32,7 @@ func (l *listener) h2Guard(c net.Conn) net.Conn {
 // configured on srv, whose Shutdown and keep-alive switch then reach its
 // connections with GOAWAY, and whose ALPN hand-off now goes through the
 // guard.
-func (l *listener) newH2Server(srv *http.Server, h http.Handler) error {
+func (l *portListener) newH2Server(srv *http.Server, h http.Handler) error {
 	h2 := &http2.Server{
 		MaxConcurrentStreams:         100,
 		MaxReadFrameSize:             16 << 10,

@@ -74,7 +74,7 @@ func waitGoAway(c net.Conn, fr *http2.Framer) (string, bool) {
 // only means something while no other test runs.
 func TestHTTP07HTTP2Floods(t *testing.T) {
 	var handled atomic.Int32
-	up := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handled.Add(1)
 		io.WriteString(w, "ok")
 	}))

@@ -183,8 +183,8 @@ func doWith(t testing.TB, c *http.Client, req *http.Request) (int, string, http.
 	return resp.StatusCode, string(body), resp.Header
 }
 
-// upstream starts an HTTP upstream and returns its port.
-func upstream(t testing.TB, h http.Handler) uint32 {
+// startUpstream starts an HTTP upstream and returns its port.
+func startUpstream(t testing.TB, h http.Handler) uint32 {
 	t.Helper()
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
@@ -203,7 +203,7 @@ func portOf(t testing.TB, a net.Addr) uint32 {
 
 // httpbinPort starts go-httpbin as an upstream.
 func httpbinPort(t *testing.T) uint32 {
-	return upstream(t, httpbin.New().Handler())
+	return startUpstream(t, httpbin.New().Handler())
 }
 
 // named answers every request with its name, for telling endpoints apart.

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // hashPolicy is where a consistent-hash key comes from (DestinationRule
@@ -19,7 +21,7 @@ type hashPolicy struct {
 	query    string
 }
 
-func hashPolicyOf(lb *LoadBalancerSettings) *hashPolicy {
+func hashPolicyOf(lb *upstream.LoadBalancerSettings) *hashPolicy {
 	if lb == nil || lb.ConsistentHash == nil {
 		return nil
 	}

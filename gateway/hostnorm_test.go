@@ -39,7 +39,7 @@ spec:
   gateways: [gw]
   http:
   - route: [{destination: {host: 127.0.0.1, port: {number: %[2]d}}}]
-`, strings.Join(hosts, ", "), upstream(t, recorder(ch))),
+`, strings.Join(hosts, ", "), startUpstream(t, recorder(ch))),
 		"deny.yaml": `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: no-admin, namespace: istio-system}
@@ -106,7 +106,7 @@ func TestHostNormalForm(t *testing.T) {
 func TestAbsoluteFormScheme(t *testing.T) {
 	t.Parallel()
 	ch := make(chan seen, 10)
-	g := startGW(t, oneRoute(upstream(t, recorder(ch)), ""))
+	g := startGW(t, oneRoute(startUpstream(t, recorder(ch)), ""))
 	got := rawRequests(t, g.srv.Addr(80).String(),
 		"GET https://app.example.com/x HTTP/1.1\r\nHost: app.example.com\r\n\r\n",
 		"GET ftp://app.example.com/x HTTP/1.1\r\nHost: app.example.com\r\n\r\n",

@@ -52,7 +52,7 @@ func TestOneIdentityPerRequest(t *testing.T) {
 	alice, mallory := sign("alice"), sign("mallory")
 	ch := make(chan seen, 16)
 	logFile := filepath.Join(t.TempDir(), "access.log")
-	cfg := oneRoute(upstream(t, recorder(ch)), "")
+	cfg := oneRoute(startUpstream(t, recorder(ch)), "")
 	cfg["mesh.yaml"] = "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: mesh, namespace: istio-system}\nspec:\n  meshConfig: {accessLogFile: " + logFile + "}\n"
 	cfg["security.yaml"] = fmt.Sprintf(`apiVersion: security.istio.io/v1
 kind: RequestAuthentication

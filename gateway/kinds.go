@@ -7,7 +7,9 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -23,10 +25,10 @@ var groupKinds = map[string]struct {
 	"networking.istio.io": {
 		versions: []string{"v1", "v1beta1", "v1alpha3"},
 		kinds: map[string]config.KindInfo{
-			"Gateway":         {NewSpec: spec[GatewaySpec]()},
+			"Gateway":         {NewSpec: spec[listener.GatewaySpec]()},
 			"VirtualService":  {NewSpec: spec[router.VirtualService]()},
-			"DestinationRule": {NewSpec: spec[DestinationRuleSpec]()},
-			"ServiceEntry":    {NewSpec: spec[ServiceEntrySpec]()},
+			"DestinationRule": {NewSpec: spec[upstream.DestinationRuleSpec]()},
+			"ServiceEntry":    {NewSpec: spec[upstream.ServiceEntrySpec]()},
 			"EnvoyFilter":     {NewSpec: spec[mesh.EnvoyFilterSpec]()},
 			"Sidecar":         {IgnoreWhy: "Sidecar configures mesh sidecars, not a gateway"},
 			"WorkloadGroup":   {IgnoreWhy: "WorkloadGroup only means something to istiod's auto-registration"},

@@ -18,7 +18,7 @@ import (
 // its port) and path kept, as Envoy builds it.
 func TestHTTPSRedirect(t *testing.T) {
 	t.Parallel()
-	cfg := oneRoute(upstream(t, named("up")), "")
+	cfg := oneRoute(startUpstream(t, named("up")), "")
 	cfg["gw.yaml"] = `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw}
@@ -58,7 +58,7 @@ func TestHTTP2(t *testing.T) {
 	ch := make(chan seen, 4)
 	ca := newTestCA(t, "edge")
 	cert := ca.issue("h2", "h2.example.com")
-	up := upstream(t, recorder(ch))
+	up := startUpstream(t, recorder(ch))
 	cfg := httpsGateway(t, map[string]string{"h2.example.com": simpleTLS(cert)})
 	cfg["gw2.yaml"] = `apiVersion: networking.istio.io/v1
 kind: Gateway

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // balancer chooses an endpoint of a cluster for one attempt. usable says
@@ -18,7 +20,7 @@ type balancer interface {
 // newBalancer builds the balancer for a loadBalancer setting. Istio's
 // default (UNSPECIFIED) is LEAST_REQUEST; so is PASSTHROUGH here, as an
 // edge gateway has no original destination to pass through to.
-func newBalancer(lb *LoadBalancerSettings, eps []*endpoint) balancer {
+func newBalancer(lb *upstream.LoadBalancerSettings, eps []*endpoint) balancer {
 	switch {
 	case lb != nil && lb.ConsistentHash != nil:
 		return newRing(eps, int(lb.ConsistentHash.MinimumRingSize))
@@ -225,7 +227,7 @@ func hashString(s string) uint64 {
 }
 
 // lbName describes a balancer for dumps.
-func lbName(lb *LoadBalancerSettings) string {
+func lbName(lb *upstream.LoadBalancerSettings) string {
 	switch {
 	case lb == nil || lb.Simple == "" || lb.Simple == "UNSPECIFIED" || lb.Simple == "LEAST_CONN" || lb.Simple == "PASSTHROUGH":
 		if lb != nil && lb.ConsistentHash != nil {

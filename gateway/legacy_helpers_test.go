@@ -10,6 +10,8 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -136,7 +138,7 @@ func (l *legacyResult) routes(key string) []string {
 func (l *legacyResult) servers(key string) []string {
 	l.t.Helper()
 	var out []string
-	for _, s := range l.find("Gateway", key).Spec.(*GatewaySpec).Servers {
+	for _, s := range l.find("Gateway", key).Spec.(*listener.GatewaySpec).Servers {
 		d := fmt.Sprintf("%s %d %s %v", s.Port.Protocol, s.Port.Number, s.Port.Name, s.Hosts)
 		if s.TLS != nil {
 			d += fmt.Sprintf(" %s %s", s.TLS.Mode, s.TLS.CredentialName)
@@ -149,7 +151,7 @@ func (l *legacyResult) servers(key string) []string {
 // subsets describes the subsets of a generated DestinationRule.
 func (l *legacyResult) subsets(key string) []string {
 	l.t.Helper()
-	dr := l.find("DestinationRule", key).Spec.(*DestinationRuleSpec)
+	dr := l.find("DestinationRule", key).Spec.(*upstream.DestinationRuleSpec)
 	var out []string
 	for _, s := range dr.Subsets {
 		out = append(out, fmt.Sprintf("%s %s %v", dr.Host, s.Name, s.Labels))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // Names Istio uses for what it generates from an Ingress
@@ -151,7 +152,7 @@ func (t *legacyTranslator) ingressDefaultBackend(r *config.Resource, spec *Ingre
 // 80 for every host.
 func (t *legacyTranslator) ingressGateway(ing *config.Resource) *config.Resource {
 	spec := ing.Spec.(*IngressSpec)
-	gw := &GatewaySpec{Selector: map[string]string{"istio": "ingressgateway"}}
+	gw := &listener.GatewaySpec{Selector: map[string]string{"istio": "ingressgateway"}}
 	for i, tls := range spec.TLS {
 		p := fmt.Sprintf("spec.tls[%d]", i)
 		if tls.SecretName == "" {
@@ -172,14 +173,14 @@ func (t *legacyTranslator) ingressGateway(ing *config.Resource) *config.Resource
 				continue
 			}
 		}
-		gw.Servers = append(gw.Servers, ServerSpec{
-			Port:  &Port{Number: 443, Protocol: "HTTPS", Name: fmt.Sprintf("https-443-ingress-%s-%s-%d", ing.Meta.Name, ing.Meta.Namespace, i)},
+		gw.Servers = append(gw.Servers, listener.ServerSpec{
+			Port:  &listener.Port{Number: 443, Protocol: "HTTPS", Name: fmt.Sprintf("https-443-ingress-%s-%s-%d", ing.Meta.Name, ing.Meta.Namespace, i)},
 			Hosts: hosts,
-			TLS:   &ServerTLSSettings{Mode: "SIMPLE", CredentialName: tls.SecretName},
+			TLS:   &listener.ServerTLSSettings{Mode: "SIMPLE", CredentialName: tls.SecretName},
 		})
 	}
-	gw.Servers = append(gw.Servers, ServerSpec{
-		Port:  &Port{Number: 80, Protocol: "HTTP", Name: fmt.Sprintf("http-80-ingress-%s-%s", ing.Meta.Name, ing.Meta.Namespace)},
+	gw.Servers = append(gw.Servers, listener.ServerSpec{
+		Port:  &listener.Port{Number: 80, Protocol: "HTTP", Name: fmt.Sprintf("http-80-ingress-%s-%s", ing.Meta.Name, ing.Meta.Namespace)},
 		Hosts: []string{"*"},
 	})
 	meta := api.Meta{Name: ingressGatewayName(ing), Namespace: ingressGatewayNS, CreationTimestamp: ing.Meta.CreationTimestamp}

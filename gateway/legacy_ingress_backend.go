@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -110,7 +111,7 @@ func (t *legacyTranslator) namedPort(host, name string) uint32 {
 		if !seServesHost(se, host) {
 			continue
 		}
-		for _, p := range se.Spec.(*ServiceEntrySpec).Ports {
+		for _, p := range se.Spec.(*upstream.ServiceEntrySpec).Ports {
 			if p.Name == name {
 				return p.Number
 			}
@@ -122,7 +123,7 @@ func (t *legacyTranslator) namedPort(host, name string) uint32 {
 // seServesHost reports whether ServiceEntry se lists host (an FQDN), under
 // any spelling the registry accepts (lookupHost).
 func seServesHost(se *config.Resource, host string) bool {
-	for _, h := range se.Spec.(*ServiceEntrySpec).Hosts {
+	for _, h := range se.Spec.(*upstream.ServiceEntrySpec).Hosts {
 		q := router.QualifyHost(h, se.Meta.Namespace)
 		if q == host || q+"."+router.DefaultDomain == host || (strings.HasPrefix(q, "*") && router.HostSubsetOf(host, q)) {
 			return true
@@ -132,10 +133,10 @@ func seServesHost(se *config.Resource, host string) bool {
 }
 
 // seFor returns the first ServiceEntry serving host, or nil.
-func (t *legacyTranslator) seFor(host string) *ServiceEntrySpec {
+func (t *legacyTranslator) seFor(host string) *upstream.ServiceEntrySpec {
 	for _, se := range t.ses {
 		if seServesHost(se, host) {
-			return se.Spec.(*ServiceEntrySpec)
+			return se.Spec.(*upstream.ServiceEntrySpec)
 		}
 	}
 	return nil

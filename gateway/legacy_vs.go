@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -233,9 +234,9 @@ func (t *legacyTranslator) destinationRules() []*config.Resource {
 	var out []*config.Resource
 	for _, host := range slices.Sorted(maps.Keys(t.subsets)) {
 		s := t.subsets[host]
-		dr := &DestinationRuleSpec{Host: host}
+		dr := &upstream.DestinationRuleSpec{Host: host}
 		for _, name := range slices.Sorted(maps.Keys(s.labels)) {
-			dr.Subsets = append(dr.Subsets, Subset{Name: name, Labels: s.labels[name]})
+			dr.Subsets = append(dr.Subsets, upstream.Subset{Name: name, Labels: s.labels[name]})
 		}
 		meta := api.Meta{Name: strings.ReplaceAll(host, ".", "-") + "-routerule-subsets", Namespace: s.src.Meta.Namespace}
 		out = append(out, legacyResource(s.src, "DestinationRule", meta, dr))

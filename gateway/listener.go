@@ -22,11 +22,11 @@ const (
 	maxHeaderBytes = 64 << 10
 )
 
-// listener is one bound socket. It lives as long as some Gateway server
+// portListener is one bound socket. It lives as long as some Gateway server
 // uses its bind address and port, across any number of reloads: what it
 // does with each connection is read from the snapshot current when the
 // connection is accepted.
-type listener struct {
+type portListener struct {
 	s    *Server
 	key  listenerKey
 	ln   net.Listener
@@ -40,13 +40,13 @@ type listener struct {
 }
 
 // bind opens the socket for k. It serves nothing until serve is called.
-func (s *Server) bind(k listenerKey) (*listener, error) {
+func (s *Server) bind(k listenerKey) (*portListener, error) {
 	network, addr := s.listenAddr(k)
 	ln, err := s.opts.Listen(context.Background(), network, addr)
 	if err != nil {
 		return nil, err
 	}
-	l := &listener{s: s, key: k, ln: ln, done: make(chan struct{})}
+	l := &portListener{s: s, key: k, ln: ln, done: make(chan struct{})}
 	l.plain, l.secure = newChanListener(ln.Addr()), newChanListener(ln.Addr())
 	h := &httpHandler{s: s, key: k}
 	h.h2c = newH2CHandler(h)
@@ -86,7 +86,7 @@ func (s *Server) newHTTPServer(h http.Handler, name string) *http.Server {
 }
 
 // serve runs the accept loop and the HTTP servers.
-func (l *listener) serve() {
+func (l *portListener) serve() {
 	go l.http.Serve(l.plain)
 	go l.tls.Serve(l.secure)
 	defer close(l.done)
@@ -119,7 +119,7 @@ func (l *listener) serve() {
 // connection's own goroutine. A peer that may not send PROXY headers to
 // a listener that takes them is closed at once (or, with
 // proxy-protocol-untrusted: plain, served as a direct client).
-func (l *listener) dispatch(c net.Conn) {
+func (l *portListener) dispatch(c net.Conn) {
 	snap := l.s.snap.Load()
 	lc := snap.listeners[l.key]
 	if lc == nil {
@@ -152,7 +152,7 @@ func (l *listener) dispatch(c net.Conn) {
 
 // route hands a connection, its PROXY header read, to what serves its
 // listener's protocol.
-func (l *listener) route(c net.Conn, lc *listenerConfig, snap *Snapshot) {
+func (l *portListener) route(c net.Conn, lc *listenerConfig, snap *Snapshot) {
 	switch {
 	case lc.family == familyHTTP:
 		l.deliver(l.plain, l.h2Guard(l.guard(c, lc, false)))
@@ -163,7 +163,7 @@ func (l *listener) route(c net.Conn, lc *listenerConfig, snap *Snapshot) {
 	}
 }
 
-func (l *listener) deliver(to *chanListener, c net.Conn) {
+func (l *portListener) deliver(to *chanListener, c net.Conn) {
 	if !to.deliver(c) {
 		c.Close()
 	}
@@ -171,7 +171,7 @@ func (l *listener) deliver(to *chanListener, c net.Conn) {
 
 // drain stops accepting, then lets in-flight requests finish until ctx
 // ends, when the remaining connections are closed.
-func (l *listener) drain(ctx context.Context) {
+func (l *portListener) drain(ctx context.Context) {
 	l.ln.Close()
 	<-l.done
 	var wg sync.WaitGroup

@@ -21,7 +21,7 @@ import (
 // with an HTTP, a GRPC (h2c upgrade) and a TCP port; every request and
 // connection is logged to file.
 func metricsConfig(t *testing.T, file string) map[string]string {
-	ok := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ok := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		io.WriteString(w, "hello")
 	}))
@@ -258,7 +258,7 @@ func tcpEcho(t *testing.T, addr, msg string) {
 // Reloads are counted by result, and the generation follows them.
 func TestMetricsReload(t *testing.T) {
 	t.Parallel()
-	g := startGW(t, oneRoute(upstream(t, named("a")), ""))
+	g := startGW(t, oneRoute(startUpstream(t, named("a")), ""))
 	g.write("se.yaml", serviceEntry("extra", "extra.example.com", "1"))
 	g.waitGen(2)
 	g.write("bad.yaml", "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: bad}\nspec: {serverz: []}\n")

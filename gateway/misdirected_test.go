@@ -55,10 +55,10 @@ spec:
     hosts: ["*"]
     tls: %s
 `, adm.CertFile, adm.KeyFile, ca.File, simpleTLS(ab), simpleTLS(ab), simpleTLS(pub)),
-		"vs.yaml": vs("admin", "admin.example.com", upstream(t, named("admin"))) +
-			vs("a", "a.example.com", upstream(t, named("a"))) +
-			vs("b", "b.example.com", upstream(t, named("b"))) +
-			vs("public", "*", upstream(t, named("public"))),
+		"vs.yaml": vs("admin", "admin.example.com", startUpstream(t, named("admin"))) +
+			vs("a", "a.example.com", startUpstream(t, named("a"))) +
+			vs("b", "b.example.com", startUpstream(t, named("b"))) +
+			vs("public", "*", startUpstream(t, named("public"))),
 		"mesh.yaml": "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: mesh, namespace: istio-system}\nspec:\n  meshConfig: {accessLogFile: " + logFile + "}\n",
 	}
 }

@@ -4,21 +4,23 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // policyParts are the four components of a traffic policy that override
 // one another as wholes.
 type policyParts struct {
-	lb      *LoadBalancerSettings
-	pool    *ConnectionPool
-	outlier *OutlierDetection
-	tls     *ClientTLSSettings
+	lb      *upstream.LoadBalancerSettings
+	pool    *upstream.ConnectionPool
+	outlier *upstream.OutlierDetection
+	tls     *upstream.ClientTLSSettings
 }
 
 // partsFor returns the components of tp that apply to port: a matching
 // portLevelSettings entry replaces the top level wholesale (components it
 // omits fall back to defaults, not to the top level), as Istio does.
-func partsFor(tp *TrafficPolicy, port uint32) policyParts {
+func partsFor(tp *upstream.TrafficPolicy, port uint32) policyParts {
 	if tp == nil {
 		return policyParts{}
 	}
@@ -70,7 +72,7 @@ type poolLimits struct {
 	upgradeH2, keepProto bool
 }
 
-func limitsOf(cp *ConnectionPool) poolLimits {
+func limitsOf(cp *upstream.ConnectionPool) poolLimits {
 	l := poolLimits{connectTimeout: defaultConnectTimeout}
 	if cp == nil {
 		return l
@@ -122,7 +124,7 @@ type outlierConfig struct {
 // maxEjectionTime caps how long repeated ejections last (Envoy's default).
 const maxEjectionTime = 300 * time.Second
 
-func outlierOf(od *OutlierDetection) *outlierConfig {
+func outlierOf(od *upstream.OutlierDetection) *outlierConfig {
 	if od == nil {
 		return nil
 	}

@@ -16,7 +16,7 @@ import (
 func lbConfig(t *testing.T, policy string, handlers ...http.Handler) map[string]string {
 	var eps []string
 	for _, h := range handlers {
-		eps = append(eps, fmt.Sprint(upstream(t, h)))
+		eps = append(eps, fmt.Sprint(startUpstream(t, h)))
 	}
 	return map[string]string{
 		"gw.yaml": httpGateway,

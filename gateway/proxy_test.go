@@ -49,7 +49,7 @@ var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 func TestForwardedHeaders(t *testing.T) {
 	t.Parallel()
 	ch := make(chan seen, 1)
-	g := startGW(t, oneRoute(upstream(t, recorder(ch)), ""))
+	g := startGW(t, oneRoute(startUpstream(t, recorder(ch)), ""))
 
 	code, _, h := g.get(80, "app.example.com:8080", "/a/b?q=1",
 		"X-Forwarded-For", "203.0.113.9",
@@ -172,13 +172,13 @@ func rawUpstream(t *testing.T, handle func(net.Conn)) uint32 {
 func TestSlowUpstreamBlocksNoOne(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
-	slow := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slow := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	}))
-	fast := upstream(t, named("fast"))
+	fast := startUpstream(t, named("fast"))
 	cfg := oneRoute(fast, "")
 	cfg["slow.yaml"] = fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -216,7 +216,7 @@ spec:
 func TestStreamingBothWays(t *testing.T) {
 	t.Parallel()
 	got := make(chan string)
-	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/upload" {
 			br := bufio.NewReader(r.Body)
 			for {
@@ -284,7 +284,7 @@ func TestStreamingBothWays(t *testing.T) {
 // conversation: the route timeout does not cut an upgraded stream.
 func TestWebSocketThroughShortTimeout(t *testing.T) {
 	t.Parallel()
-	port := upstream(t, websocket.Handler(func(ws *websocket.Conn) { io.Copy(ws, ws) }))
+	port := startUpstream(t, websocket.Handler(func(ws *websocket.Conn) { io.Copy(ws, ws) }))
 	g := startGW(t, oneRoute(port, "    timeout: 200ms\n"))
 	ws, err := websocket.Dial("ws://"+g.srv.Addr(80).String()+"/echo", "", "http://chat.example.com")
 	if err != nil {

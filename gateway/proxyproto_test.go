@@ -25,7 +25,7 @@ var whoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 // proxyConfig is a config whose port 80 takes PROXY headers, turned on by
 // the EnvoyFilter users paste from Istio's docs.
 func proxyConfig(t *testing.T, annotations string) map[string]string {
-	cfg := oneRoute(upstream(t, whoami), "")
+	cfg := oneRoute(startUpstream(t, whoami), "")
 	cfg["envoyfilter.yaml"] = `apiVersion: networking.istio.io/v1alpha3
 kind: EnvoyFilter
 metadata:
@@ -198,7 +198,7 @@ spec:
 	}
 	for name, files := range forms {
 		t.Run(name, func(t *testing.T) {
-			cfg := oneRoute(upstream(t, whoami), "")
+			cfg := oneRoute(startUpstream(t, whoami), "")
 			for k, v := range files {
 				cfg[k] = v
 			}

@@ -20,7 +20,7 @@ func peerAddr(c net.Conn) netip.Addr {
 // flood of refusals never floods the log). A peer that closed without
 // sending anything is a load balancer's health check more often than an
 // attack: it is counted and logged at debug only.
-func (l *listener) refuseProxy(c net.Conn, reason string, err error) {
+func (l *portListener) refuseProxy(c net.Conn, reason string, err error) {
 	l.s.metrics.proxyRefused(reason)
 	attrs := []slog.Attr{slog.String("listener", l.ln.Addr().String()), slog.String("peer", c.RemoteAddr().String()),
 		slog.String("reason", reason)}

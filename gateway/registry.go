@@ -7,18 +7,19 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
 // service is a validated ServiceEntry: the registry entry for its hosts.
 type service struct {
 	res        *config.Resource
-	spec       *ServiceEntrySpec
+	spec       *upstream.ServiceEntrySpec
 	resolution string
 }
 
 // port returns the service port with number n.
-func (s *service) port(n uint32) *ServicePort {
+func (s *service) port(n uint32) *upstream.ServicePort {
 	for i := range s.spec.Ports {
 		if s.spec.Ports[i].Number == n {
 			return &s.spec.Ports[i]
@@ -30,12 +31,12 @@ func (s *service) port(n uint32) *ServicePort {
 // destRule is a validated DestinationRule.
 type destRule struct {
 	res  *config.Resource
-	spec *DestinationRuleSpec
+	spec *upstream.DestinationRuleSpec
 	host string // qualified
 }
 
 // subset returns the subset called name, or nil.
-func (d *destRule) subset(name string) *Subset {
+func (d *destRule) subset(name string) *upstream.Subset {
 	for i := range d.spec.Subsets {
 		if d.spec.Subsets[i].Name == name {
 			return &d.spec.Subsets[i]
@@ -53,7 +54,7 @@ type registry struct {
 	wildDR   []hostEntry[*destRule]
 	// clientTLS holds the compiled upstream TLS of every DestinationRule
 	// tls block, by the block.
-	clientTLS      map[*ClientTLSSettings]*upstreamTLS
+	clientTLS      map[*upstream.ClientTLSSettings]*upstreamTLS
 	credentialsDir string
 	env            compileEnv
 }
@@ -65,7 +66,7 @@ type hostEntry[T any] struct {
 
 func newRegistry(ses, drs []*config.Resource, env compileEnv, ps *config.Problems) *registry {
 	reg := &registry{services: map[string]*service{}, rules: map[string]*destRule{},
-		clientTLS: map[*ClientTLSSettings]*upstreamTLS{}, credentialsDir: env.credentialsDir, env: env}
+		clientTLS: map[*upstream.ClientTLSSettings]*upstreamTLS{}, credentialsDir: env.credentialsDir, env: env}
 	config.SortResources(ses)
 	for _, r := range ses {
 		svc := validateServiceEntry(r, ps)

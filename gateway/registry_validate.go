@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -25,7 +26,7 @@ func enumCheck(v string, allowed []string) bool {
 }
 
 func validateServiceEntry(r *config.Resource, ps *config.Problems) *service {
-	spec := r.Spec.(*ServiceEntrySpec)
+	spec := r.Spec.(*upstream.ServiceEntrySpec)
 	before := ps.ErrorCount()
 	if len(spec.Hosts) == 0 {
 		ps.Errf(r, "spec.hosts", "a ServiceEntry needs at least one host")
@@ -64,7 +65,7 @@ func validateServiceEntry(r *config.Resource, ps *config.Problems) *service {
 	return &service{res: r, spec: spec, resolution: res}
 }
 
-func validateSEPorts(r *config.Resource, spec *ServiceEntrySpec, ps *config.Problems) map[string]bool {
+func validateSEPorts(r *config.Resource, spec *upstream.ServiceEntrySpec, ps *config.Problems) map[string]bool {
 	names := map[string]bool{}
 	numbers := map[uint32]bool{}
 	for i, p := range spec.Ports {
@@ -93,7 +94,7 @@ func validateSEPorts(r *config.Resource, spec *ServiceEntrySpec, ps *config.Prob
 	return names
 }
 
-func validateEndpoint(r *config.Resource, path string, ep *WorkloadEntry, res string, ports map[string]bool, ps *config.Problems) {
+func validateEndpoint(r *config.Resource, path string, ep *upstream.WorkloadEntry, res string, ports map[string]bool, ps *config.Problems) {
 	a := ep.Address
 	switch {
 	case a == "":
@@ -121,7 +122,7 @@ func validateEndpoint(r *config.Resource, path string, ep *WorkloadEntry, res st
 }
 
 func validateDestinationRule(r *config.Resource, ps *config.Problems) *destRule {
-	spec := r.Spec.(*DestinationRuleSpec)
+	spec := r.Spec.(*upstream.DestinationRuleSpec)
 	before := ps.ErrorCount()
 	if spec.Host == "" {
 		ps.Errf(r, "spec.host", "required")

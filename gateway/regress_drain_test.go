@@ -16,7 +16,7 @@ import (
 // the new listeners outlive Run.
 func TestRegressionReloadDuringDrainRebinds(t *testing.T) {
 	release := make(chan struct{})
-	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 	dir := t.TempDir()
 	for n, d := range oneRoute(port, "") {
 		os.WriteFile(filepath.Join(dir, n), []byte(d), 0o644)

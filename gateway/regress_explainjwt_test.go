@@ -17,7 +17,7 @@ import (
 func TestRegressionExplainRoutesAfterAuthentication(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
-	blue, other := upstream(t, named("blue")), upstream(t, named("other"))
+	blue, other := startUpstream(t, named("blue")), startUpstream(t, named("other"))
 	files := map[string]string{
 		"gw.yaml": httpGateway,
 		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1

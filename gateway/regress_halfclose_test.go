@@ -15,7 +15,7 @@ import (
 // answered "200 OK" with an empty body: a success the upstream never gave.
 // The gateway must answer with the upstream's response or not at all.
 func TestRegressionHalfCloseGetsNoFakeSuccess(t *testing.T) {
-	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.ReadAll(r.Body)
 		time.Sleep(20 * time.Millisecond) // the gateway sees the half-close first
 		io.WriteString(w, "ok")

@@ -11,7 +11,7 @@ import (
 // skip() and replaced with the gateway's own value.
 func TestRegressionRouteHeadersLost(t *testing.T) {
 	ch := make(chan seen, 4)
-	port := upstream(t, recorder(ch))
+	port := startUpstream(t, recorder(ch))
 	g := startGW(t, routes(fmt.Sprintf(`
   - headers:
       request:

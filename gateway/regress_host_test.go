@@ -19,7 +19,7 @@ import (
 func TestRegressionH2AuthorityValidated(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32
-	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		w.Write([]byte("ka"))
 	}))

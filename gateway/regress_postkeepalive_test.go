@@ -17,7 +17,7 @@ import (
 // out cancelled and its client got an empty 200.
 func TestRegressionRequestAfterEarlyAnsweredPost(t *testing.T) {
 	t.Parallel()
-	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok "+r.Method) // answers without reading the body
 	}))
 	g := startGW(t, oneRoute(port, ""))

@@ -31,7 +31,7 @@ func TestRegressionCORSPreflightCannotForgeOutputHeaders(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
 	ch := make(chan seen, 1)
-	g := startGW(t, azJWTConfig(upstream(t, recorder(ch)), idp.URL))
+	g := startGW(t, azJWTConfig(startUpstream(t, recorder(ch)), idp.URL))
 	req, _ := http.NewRequest("OPTIONS", g.url(80)+"/open", nil)
 	req.Host = "api.example.com"
 	req.Header.Set("Origin", "https://evil.example")
@@ -53,7 +53,7 @@ func TestRegressionCORSPreflightCannotForgeOutputHeaders(t *testing.T) {
 func TestRegressionHTTPSRedirectTrustsForwardedProto(t *testing.T) {
 	t.Parallel()
 	for _, hops := range []int{0, 1} {
-		cfg := oneRoute(upstream(t, named("up")), "")
+		cfg := oneRoute(startUpstream(t, named("up")), "")
 		cfg["gw.yaml"] = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec:\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [secure.example.com]\n    tls: {httpsRedirect: true}\n"
 		cfg["mesh.yaml"] = azMeshHops(hops)
 		g := startGW(t, cfg)
@@ -97,7 +97,7 @@ func rawRequests(t *testing.T, addr string, reqs ...string) []string {
 func TestRegressionH2CUpgradeOnlyWhenComplete(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "access.log")
-	cfg := accessLogConfig(upstream(t, named("up")), file, "TEXT")
+	cfg := accessLogConfig(startUpstream(t, named("up")), file, "TEXT")
 	cfg["gw.yaml"] = grpcGateway
 	g := startGW(t, cfg)
 	got := rawRequests(t, g.srv.Addr(80).String(),
@@ -124,7 +124,7 @@ func TestRegressionH2CUpgradeOnlyWhenComplete(t *testing.T) {
 func TestRegressionH2CAbandonedUpgrade(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "access.log")
-	cfg := accessLogConfig(upstream(t, named("up")), file, "TEXT")
+	cfg := accessLogConfig(startUpstream(t, named("up")), file, "TEXT")
 	cfg["gw.yaml"] = grpcGateway
 	g := startGW(t, cfg)
 	addr := g.srv.Addr(80).String()
@@ -146,7 +146,7 @@ func TestRegressionH2CAbandonedUpgrade(t *testing.T) {
 func TestRegressionLogPathNotFromClient(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "access.log")
-	g := startGW(t, accessLogConfig(upstream(t, named("app")), file, "TEXT"))
+	g := startGW(t, accessLogConfig(startUpstream(t, named("app")), file, "TEXT"))
 	got := rawRequests(t, g.srv.Addr(80).String(),
 		"GET /real%2Fpath HTTP/1.1\r\nHost: a\r\nX-Envoy-Original-Path: /innocent\r\nConnection: close\r\n\r\n")
 	if got[0] != "HTTP/1.1 400 Bad Request" {

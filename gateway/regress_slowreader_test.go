@@ -16,7 +16,7 @@ import (
 func TestRegressionSlowReaderOutlivesRouteTimeout(t *testing.T) {
 	ended := make(chan time.Duration, 1)
 	chunk := strings.Repeat("x", 64<<10)
-	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		for i := 0; i < 1000; i++ {
 			if _, err := io.WriteString(w, chunk); err != nil {

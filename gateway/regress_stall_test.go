@@ -13,7 +13,7 @@ import (
 // exchange waits for the body-writer goroutine, which is blocked reading
 // the client.
 func TestRegressionTimeoutWithStalledBody(t *testing.T) {
-	port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.ReadAll(r.Body) // waits for the whole body
 		io.WriteString(w, "ok")
 	}))

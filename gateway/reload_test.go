@@ -91,7 +91,7 @@ func (p *probe) waitBody(t *testing.T, want string) {
 // and no request fails meanwhile.
 func TestReloadUnderLoad(t *testing.T) {
 	t.Parallel()
-	a, b, c := upstream(t, named("a")), upstream(t, named("b")), upstream(t, named("c"))
+	a, b, c := startUpstream(t, named("a")), startUpstream(t, named("b")), startUpstream(t, named("c"))
 	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(a)})
 	p := startProbe(t, g.url(80)+"/", 4)
 	p.waitBody(t, "a")
@@ -132,7 +132,7 @@ func TestReloadUnderLoad(t *testing.T) {
 // which kubelet swaps atomically to a new timestamped directory.
 func TestReloadConfigMapSwap(t *testing.T) {
 	t.Parallel()
-	a, b := upstream(t, named("a")), upstream(t, named("b"))
+	a, b := startUpstream(t, named("a")), startUpstream(t, named("b"))
 	dir := t.TempDir()
 	version := 0
 	swap := func(vs string) {
@@ -171,7 +171,7 @@ func TestReloadConfigMapSwap(t *testing.T) {
 func gated(t *testing.T, body string) (port uint32, entered <-chan struct{}, release func()) {
 	in, out := make(chan struct{}), make(chan struct{})
 	var first, done sync.Once
-	port = upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	port = startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		first.Do(func() { close(in) })
 		<-out
 		io.WriteString(w, body)
@@ -192,7 +192,7 @@ func TestInFlightKeepsItsSnapshot(t *testing.T) {
 		result <- body
 	}()
 	<-entered
-	g.write("vs.yaml", vsTo(upstream(t, named("new"))))
+	g.write("vs.yaml", vsTo(startUpstream(t, named("new"))))
 	g.waitGen(2)
 	if _, body, _ := g.get(80, "", "/"); body != "new" {
 		t.Errorf("new request = %q, want new", body)

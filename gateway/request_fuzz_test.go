@@ -292,8 +292,8 @@ func fuzzSeeds(tok string) []string {
 // gateway drops that the client sent.
 func FuzzRequest(f *testing.F) {
 	up := &fuzzUpstream{}
-	rec := upstream(f, up)
-	live := upstream(f, named("live"))
+	rec := startUpstream(f, up)
+	live := startUpstream(f, named("live"))
 	g := startGW(f, fuzzConfig(rec, live))
 	addr := g.srv.Addr(80).String()
 	liveClient := &http.Client{Timeout: fuzzAnswerBound}

@@ -48,7 +48,7 @@ func TestHTTP04HeaderNamesWithUnderscores(t *testing.T) {
 			if tc.annotation != "" {
 				gw = strings.Replace(gw, "metadata: {name: gw}", fmt.Sprintf("metadata: {name: gw, annotations: {%s: %s}}", mesh.AnnotationHeadersWithUnderscores, tc.annotation), 1)
 			}
-			g := startGW(t, map[string]string{"gw.yaml": gw, "vs.yaml": vsTo(upstream(t, recorder(ch)))})
+			g := startGW(t, map[string]string{"gw.yaml": gw, "vs.yaml": vsTo(startUpstream(t, recorder(ch)))})
 			addr := g.srv.Addr(80).String()
 			for _, c := range []*http.Client{http.DefaultClient, h2cClient(t, addr)} {
 				req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
@@ -112,7 +112,7 @@ func TestMaxRequestHeaders(t *testing.T) {
 			if tc.annotation != "" {
 				gw = strings.Replace(gw, "metadata: {name: gw}", fmt.Sprintf("metadata: {name: gw, annotations: {%s: %q}}", mesh.AnnotationMaxRequestHeaders, tc.annotation), 1)
 			}
-			g := startGW(t, map[string]string{"gw.yaml": gw, "vs.yaml": vsTo(upstream(t, recorder(ch)))})
+			g := startGW(t, map[string]string{"gw.yaml": gw, "vs.yaml": vsTo(startUpstream(t, recorder(ch)))})
 			addr := g.srv.Addr(80).String()
 			for _, c := range []*http.Client{http.DefaultClient, h2cClient(t, addr)} {
 				req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)

@@ -38,7 +38,7 @@ func TestRetries(t *testing.T) {
 	t.Parallel()
 	flaky := &counting{fail: 2, status: 503, bodies: make(chan string, 10)}
 	always := &counting{fail: 1 << 30, status: 500}
-	slowPort := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slowPort := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		always.n.Add(1)
 		select {
 		case <-r.Context().Done():
@@ -55,7 +55,7 @@ func TestRetries(t *testing.T) {
     route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
   - match: [{uri: {prefix: /noretry}}]
     route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
-`, upstream(t, flaky), slowPort, upstream(t, &counting{fail: 1 << 30, status: 503}))))
+`, startUpstream(t, flaky), slowPort, startUpstream(t, &counting{fail: 1 << 30, status: 503}))))
 
 	req, _ := http.NewRequest("POST", g.url(80)+"/flaky", strings.NewReader("order #1"))
 	if code, body, _ := do(t, req); code != 200 || body != "ok" {
@@ -88,7 +88,7 @@ func TestRetries(t *testing.T) {
 // Istio's default policy retries connection failures, on another endpoint.
 func TestDefaultRetryAvoidsDeadEndpoint(t *testing.T) {
 	t.Parallel()
-	live := upstream(t, named("live"))
+	live := startUpstream(t, named("live"))
 	g := startGW(t, map[string]string{
 		"gw.yaml": httpGateway,
 		"se.yaml": serviceEntry("pool", "pool.example.com", fmt.Sprint(closedPort(t)), fmt.Sprint(live)),
@@ -108,7 +108,7 @@ func TestLargeBodyNotRetried(t *testing.T) {
 	g := startGW(t, routes(fmt.Sprintf(`
   - retries: {attempts: 3, retryOn: 5xx}
     route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
-`, upstream(t, c))))
+`, startUpstream(t, c))))
 	req, _ := http.NewRequest("PUT", g.url(80)+"/", strings.NewReader(strings.Repeat("x", maxReplayBody+1)))
 	if code, _, _ := do(t, req); code != 503 {
 		t.Errorf("status %d, want the first attempt's 503", code)

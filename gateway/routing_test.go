@@ -12,7 +12,7 @@ import (
 // VirtualService that must not take traffic from an exact host.
 func TestSubdomainRouting(t *testing.T) {
 	t.Parallel()
-	client, explorer, store, fallback := upstream(t, named("client")), upstream(t, named("explorer")), upstream(t, named("store")), upstream(t, named("fallback"))
+	client, explorer, store, fallback := startUpstream(t, named("client")), startUpstream(t, named("explorer")), startUpstream(t, named("store")), startUpstream(t, named("fallback"))
 	gateway := func(name, ns, host string) string {
 		return fmt.Sprintf(`apiVersion: networking.istio.io/v1alpha3
 kind: Gateway
@@ -71,7 +71,7 @@ spec:
 // answer is 404, even if a less specific host would have matched.
 func TestNoFallbackBetweenVirtualHosts(t *testing.T) {
 	t.Parallel()
-	a, b := upstream(t, named("a")), upstream(t, named("b"))
+	a, b := startUpstream(t, named("a")), startUpstream(t, named("b"))
 	g := startGW(t, map[string]string{
 		"gw.yaml": httpGateway,
 		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
@@ -109,7 +109,7 @@ spec:
 // ServiceEntry's labelled endpoints and DestinationRule subsets.
 func TestWeightsAndSubsets(t *testing.T) {
 	t.Parallel()
-	v1a, v1b, v2 := upstream(t, named("v1a")), upstream(t, named("v1b")), upstream(t, named("v2"))
+	v1a, v1b, v2 := startUpstream(t, named("v1a")), startUpstream(t, named("v1b")), startUpstream(t, named("v2"))
 	g := startGW(t, map[string]string{
 		"gw.yaml": httpGateway,
 		"se.yaml": serviceEntry("reviews", "reviews.shop.svc.cluster.local",

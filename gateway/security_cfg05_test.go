@@ -120,7 +120,7 @@ func (p *cfg05Probe) waitLabel(t *testing.T, v int) {
 // rejected reloads keep serving; the failed bind leaves the old port.
 func TestCFG05MultiFileAtomicity(t *testing.T) {
 	t.Parallel()
-	port := upstream(t, named("up"))
+	port := startUpstream(t, named("up"))
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func TestCFG06SecurityConfigFailsClosed(t *testing.T) {
 	t.Parallel()
 	idp := newAzIdP(t)
 	ch := make(chan seen, 16)
-	cfg := azJWTConfig(upstream(t, recorder(ch)), idp.URL)
+	cfg := azJWTConfig(startUpstream(t, recorder(ch)), idp.URL)
 	cfg["deny.yaml"] = cfg06Deny
 	good := map[string]string{"deny.yaml": cfg06Deny, "ap.yaml": cfg["ap.yaml"], "ra.yaml": cfg["ra.yaml"]}
 	g := startGW(t, cfg)
@@ -130,7 +130,7 @@ func TestCFG06SecurityConfigFailsClosed(t *testing.T) {
 // from any other reload.
 func TestCFG06PolicyRemovalAudited(t *testing.T) {
 	t.Parallel()
-	cfg := oneRoute(upstream(t, named("a")), "")
+	cfg := oneRoute(startUpstream(t, named("a")), "")
 	cfg["deny.yaml"] = cfg06Deny
 	g := startGW(t, cfg)
 	g.waitReload()

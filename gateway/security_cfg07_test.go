@@ -85,7 +85,7 @@ func heapPeak() (stop func() uint64) {
 // configuration keeps serving. Not parallel: it measures the process's
 // heap.
 func TestCFG07HostileConfigRejected(t *testing.T) {
-	g := startGW(t, oneRoute(upstream(t, named("a")), ""))
+	g := startGW(t, oneRoute(startUpstream(t, named("a")), ""))
 	g.waitReload()
 	huge := append([]byte("# "), bytes.Repeat([]byte("x"), 50<<20)...)
 	tests := []struct {

@@ -59,7 +59,7 @@ var cfgBadFiles = []struct{ name, data, want string }{
 // TestCFG01EmptyConfigRefused.
 func TestCFG01InvalidConfigKeepsLastGood(t *testing.T) {
 	t.Parallel()
-	g := startGW(t, oneRoute(upstream(t, named("a")), ""))
+	g := startGW(t, oneRoute(startUpstream(t, named("a")), ""))
 	g.waitReload() // the watcher's first look
 	p := startProbe(t, g.url(80)+"/", 2)
 	p.waitBody(t, "a")
@@ -117,7 +117,7 @@ func TestCFG01InvalidConfigKeepsLastGood(t *testing.T) {
 // saves changes nothing and does not stop the watcher.
 func TestCFG03RenameOverSaves(t *testing.T) {
 	t.Parallel()
-	a, b := upstream(t, named("a")), upstream(t, named("b"))
+	a, b := startUpstream(t, named("a")), startUpstream(t, named("b"))
 	saves := map[string]func(dir, data string) error{
 		"atomic rename": func(dir, data string) error {
 			tmp := filepath.Join(dir, "vs.yaml.tmp")
@@ -193,7 +193,7 @@ func TestCFG01EmptyConfigRefused(t *testing.T) {
 		s.keySets.Close()
 		t.Error("New on an empty configuration directory succeeded, want an error")
 	}
-	g := startGW(t, oneRoute(upstream(t, named("a")), ""))
+	g := startGW(t, oneRoute(startUpstream(t, named("a")), ""))
 	g.waitReload()
 	os.Remove(filepath.Join(g.dir, "gw.yaml"))
 	os.Remove(filepath.Join(g.dir, "vs.yaml"))
@@ -225,7 +225,7 @@ func TestCFG02TruncateThenWrite(t *testing.T) {
 		t.Skip("the close of a file by its writer is seen on Linux only")
 	}
 	t.Parallel()
-	x, y, q := upstream(t, named("x")), upstream(t, named("y")), upstream(t, named("q"))
+	x, y, q := startUpstream(t, named("x")), startUpstream(t, named("y")), startUpstream(t, named("q"))
 	vs := func(p uint32) string {
 		return fmt.Sprintf("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs}\nspec:\n  hosts: [\"*\"]\n  gateways: [gw]\n  http:\n"+
 			"  - match: [{uri: {prefix: /p}}]\n    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]\n"+

@@ -19,7 +19,7 @@ import (
 func TestCIP01XFFSpoofingNoTrustedProxies(t *testing.T) {
 	t.Parallel()
 	ch := make(chan seen, 1)
-	cfg := oneRoute(upstream(t, recorder(ch)), "")
+	cfg := oneRoute(startUpstream(t, recorder(ch)), "")
 	cfg["ap.yaml"] = ppInternalPolicy
 	g := startGW(t, cfg)
 	addr := g.srv.Addr(80).String()
@@ -66,7 +66,7 @@ func TestCIP04ConnectionCannotDropGatewayHeaders(t *testing.T) {
 	t.Parallel()
 	ch := make(chan seen, 1)
 	idp := newAzIdP(t)
-	g := startGW(t, azJWTConfig(upstream(t, recorder(ch)), idp.URL))
+	g := startGW(t, azJWTConfig(startUpstream(t, recorder(ch)), idp.URL))
 	addr := g.srv.Addr(80).String()
 	tok := idp.sign(t, jwt.SigningMethodRS256, "rsa-1", azClaims("https://idp-a.example", "alice", "org", map[string]any{"team": "blue"}))
 	payload := strings.Split(tok, ".")[1]
@@ -105,7 +105,7 @@ func TestCIP04ConnectionCannotDropGatewayHeaders(t *testing.T) {
 func TestCIP05ClientTrustHeaders(t *testing.T) {
 	t.Parallel()
 	ch := make(chan seen, 1)
-	cfg := oneRoute(upstream(t, recorder(ch)), "")
+	cfg := oneRoute(startUpstream(t, recorder(ch)), "")
 	var trip strings.Builder
 	for _, h := range []string{"x-envoy-internal: {exact: \"true\"}", "x-forwarded-host: {exact: admin.internal}", "forwarded: {prefix: for=}",
 		"x-forwarded-client-cert: {prefix: By=}", "x-envoy-external-address: {exact: 10.0.0.1}", "x-real-ip: {exact: 10.0.0.1}",
@@ -160,7 +160,7 @@ spec:
 	// Over TLS the scheme is https, whatever the client claims (a gateway
 	// of its own: over TLS the tripwire on https would rightly fire).
 	ca := newTestCA(t, "edge")
-	tlsCfg := oneRoute(upstream(t, recorder(ch)), "")
+	tlsCfg := oneRoute(startUpstream(t, recorder(ch)), "")
 	tlsCfg["gw.yaml"] = strings.Replace(httpGateway, "{number: 80, name: http, protocol: HTTP}", "{number: 443, name: https, protocol: HTTPS}", 1) +
 		"    tls: " + simpleTLS(ca.issue("s", "s.example.com")) + "\n"
 	g = startGW(t, tlsCfg)

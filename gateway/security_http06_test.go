@@ -82,7 +82,7 @@ func TestHTTP06SlowClients(t *testing.T) {
 		const size = 100 << 20
 		ended := make(chan int, 1)
 		chunk := strings.Repeat("x", 64<<10)
-		port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", fmt.Sprint(size))
 			n := 0
 			for n < size {
@@ -114,7 +114,7 @@ func TestHTTP06SlowClients(t *testing.T) {
 	})
 	t.Run("idle keep-alive connections", func(t *testing.T) {
 		t.Parallel()
-		g := startGW(t, oneRoute(upstream(t, named("up")), ""))
+		g := startGW(t, oneRoute(startUpstream(t, named("up")), ""))
 		g.srv.mu.Lock()
 		defer g.srv.mu.Unlock()
 		for k, l := range g.srv.listeners {

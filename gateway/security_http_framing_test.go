@@ -126,7 +126,7 @@ func TestHTTP02BodyAfterTheHead(t *testing.T) {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
 	})
-	h2 := upstream(t, h2c.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h2 := startUpstream(t, h2c.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		heads <- struct{}{}
 		_, err := io.Copy(io.Discard, r.Body)
 		bodies <- err

@@ -43,7 +43,7 @@ spec:
   tcp:
   - match: [{port: 9000}]
     route: [{destination: {host: tcp.internal, port: {number: %d}}}]
-`, upstream(t, recorder(ch)), upPort),
+`, startUpstream(t, recorder(ch)), upPort),
 		"se.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: tcp}

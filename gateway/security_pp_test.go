@@ -29,7 +29,7 @@ spec:
 // extra files added.
 func ppConfig(t *testing.T, ch chan seen, annotations string, extra map[string]string) map[string]string {
 	cfg := proxyConfig(t, annotations)
-	cfg["vs.yaml"] = vsTo(upstream(t, recorder(ch)))
+	cfg["vs.yaml"] = vsTo(startUpstream(t, recorder(ch)))
 	for k, v := range extra {
 		cfg[k] = v
 	}

@@ -60,7 +60,7 @@ func TestUP03SlowUpstreamTimeoutsAndRetries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			up := &up03Slow{cancelled: make(chan time.Duration, 16)}
-			g := startGW(t, routes(fmt.Sprintf("  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]\n", upstream(t, up))+tc.policy))
+			g := startGW(t, routes(fmt.Sprintf("  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]\n", startUpstream(t, up))+tc.policy))
 			start := time.Now()
 			code, body, _ := g.get(80, "", "/")
 			took := time.Since(start)
@@ -85,7 +85,7 @@ func TestUP03SlowUpstreamTimeoutsAndRetries(t *testing.T) {
 
 	t.Run("a body stalled at the deadline", func(t *testing.T) {
 		t.Parallel()
-		port := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/event-stream")
 			io.WriteString(w, "first\n")
 			w.(http.Flusher).Flush()

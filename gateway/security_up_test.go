@@ -147,7 +147,7 @@ func TestUP02UpstreamFailsMidResponse(t *testing.T) {
     route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
   - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
 `, scripted("", true, nil), scripted(chunked, false, hold),
-		scripted(short, false, nil), scripted(chunked, false, nil), upstream(t, named("healthy")))))
+		scripted(short, false, nil), scripted(chunked, false, nil), startUpstream(t, named("healthy")))))
 	addr := g.srv.Addr(80).String()
 
 	if code, body, _ := g.get(80, "", "/reset"); code != 503 || body != bodyReset {

@@ -101,7 +101,7 @@ type Server struct {
 	cache    *loadCache // guarded by reloadMu
 
 	mu        sync.Mutex // guards listeners; never taken on the request path
-	listeners map[listenerKey]*listener
+	listeners map[listenerKey]*portListener
 	closing   bool         // set at shutdown: no reload binds anything any more
 	tunnels   tracker      // hijacked connections (WebSocket), closed at shutdown
 	mirrors   atomic.Int32 // mirrored requests in flight
@@ -143,7 +143,7 @@ func New(opts Options) (*Server, error) {
 		var lc net.ListenConfig
 		opts.Listen = lc.Listen
 	}
-	s := &Server{opts: opts, log: opts.Logger, listeners: map[listenerKey]*listener{}, up: make(chan struct{})}
+	s := &Server{opts: opts, log: opts.Logger, listeners: map[listenerKey]*portListener{}, up: make(chan struct{})}
 	s.requests, s.stopRequests = context.WithCancel(context.Background())
 	s.hostname, _ = os.Hostname()
 	s.metrics = newMetrics(s)
@@ -359,7 +359,7 @@ func (s *Server) apply(next *Snapshot) error {
 	if s.closing {
 		return errShuttingDown
 	}
-	var opened []*listener
+	var opened []*portListener
 	for k := range next.listeners {
 		if s.listeners[k] != nil {
 			continue

@@ -99,7 +99,7 @@ func TestStreamIdleTimeoutMidStream(t *testing.T) {
 // pieces over a second, each within the 300 ms idle timeout, is answered.
 func TestStreamIdleTimeoutUploadKeepsAlive(t *testing.T) {
 	t.Parallel()
-	up := upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)
 		fmt.Fprint(w, n)
 	}))

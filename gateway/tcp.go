@@ -15,7 +15,7 @@ import (
 
 // serveConn serves a connection of a TCP port, or of a TLS port that
 // passes some connections through or terminates TLS for TCP servers.
-func (s *Server) serveConn(l *listener, c net.Conn, lc *listenerConfig, snap *Snapshot) {
+func (s *Server) serveConn(l *portListener, c net.Conn, lc *listenerConfig, snap *Snapshot) {
 	local := localIP(c)
 	if lc.family == familyTCP {
 		rt := lc.tcp.MatchTCP(local)
@@ -34,7 +34,7 @@ func (s *Server) serveConn(l *listener, c net.Conn, lc *listenerConfig, snap *Sn
 // serveTLSConn routes a TLS connection by the SNI of its ClientHello:
 // through, untouched, when a passthrough route takes the name; otherwise
 // terminated, then served as HTTPS or forwarded as TCP.
-func (s *Server) serveTLSConn(l *listener, c net.Conn, lc *listenerConfig, snap *Snapshot, local netip.Addr) {
+func (s *Server) serveTLSConn(l *portListener, c net.Conn, lc *listenerConfig, snap *Snapshot, local netip.Addr) {
 	c.SetReadDeadline(time.Now().Add(s.opts.HeaderTimeout))
 	sni, hello, err := gwtls.PeekClientHello(c, 0)
 	c.SetReadDeadline(time.Time{})

@@ -30,7 +30,7 @@ func httpsGateway(t *testing.T, servers map[string]string) map[string]string {
 				created = "2026-01-02T00:00:00Z"
 			}
 			fmt.Fprintf(&vs, "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs-%d-%s, creationTimestamp: %q}\nspec:\n  hosts: [%q]\n  gateways: [gw]\n  http:\n  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]\n",
-				i, strings.NewReplacer("*", "star", ".", "-").Replace(h), created, h, upstream(t, named(h)))
+				i, strings.NewReplacer("*", "star", ".", "-").Replace(h), created, h, startUpstream(t, named(h)))
 		}
 	}
 	return map[string]string{"gw.yaml": gw.String(), "vs.yaml": vs.String()}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
 )
 
@@ -35,7 +36,7 @@ func (u *upstreamTLS) forHost(host string) *tls.Config {
 // compileClientTLS loads the certificates of every tls block of a
 // DestinationRule, recording problems at their fields.
 func (reg *registry) compileClientTLS(dr *destRule, ps *config.Problems) {
-	each := func(path string, tp *TrafficPolicy) {
+	each := func(path string, tp *upstream.TrafficPolicy) {
 		if tp == nil {
 			return
 		}
@@ -50,7 +51,7 @@ func (reg *registry) compileClientTLS(dr *destRule, ps *config.Problems) {
 	}
 }
 
-func (reg *registry) addClientTLS(dr *destRule, path string, t *ClientTLSSettings, ps *config.Problems) {
+func (reg *registry) addClientTLS(dr *destRule, path string, t *upstream.ClientTLSSettings, ps *config.Problems) {
 	if t == nil {
 		return
 	}

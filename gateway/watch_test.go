@@ -57,9 +57,9 @@ func TestPartialWriteNeverGoesLive(t *testing.T) {
 		t.Skip("the close of a file by its writer is seen on Linux only; elsewhere the size and time must settle")
 	}
 	t.Parallel()
-	one, two := upstream(t, named("one")), upstream(t, named("two"))
+	one, two := startUpstream(t, named("one")), startUpstream(t, named("two"))
 	part1, part2 := twoRoutes(one, two)
-	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(upstream(t, named("old")))})
+	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(startUpstream(t, named("old")))})
 	g.waitReload() // the watcher's first look
 	f, err := os.OpenFile(filepath.Join(g.dir, "vs.yaml"), os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
@@ -98,7 +98,7 @@ func TestWatcherIgnoresUnrelatedFiles(t *testing.T) {
 	for _, asFile := range []bool{false, true} {
 		t.Run(fmt.Sprintf("config given as a file: %v", asFile), func(t *testing.T) {
 			t.Parallel()
-			files := map[string]string{"gw.yaml": httpGateway + "---\n" + vsTo(upstream(t, named("a")))}
+			files := map[string]string{"gw.yaml": httpGateway + "---\n" + vsTo(startUpstream(t, named("a")))}
 			g := startGW(t, files, func(o *Options) {
 				if asFile {
 					o.ConfigPaths = []string{filepath.Join(o.ConfigPaths[0], "gw.yaml")}
@@ -120,7 +120,7 @@ func TestWatcherIgnoresUnrelatedFiles(t *testing.T) {
 			if n := strings.Count(g.logs.String(), "\n"); n != logLines {
 				t.Fatalf("%d log lines written about unrelated files:\n%s", n-logLines, g.logs.String())
 			}
-			b := upstream(t, named("b"))
+			b := startUpstream(t, named("b"))
 			g.write("gw.yaml", httpGateway+"---\n"+vsTo(b))
 			if ev := g.waitReload(); ev.err != nil || ev.gen != 2 {
 				t.Fatalf("a real change: generation %d, error %v", ev.gen, ev.err)
@@ -173,7 +173,7 @@ func (c *configMap) swap(files map[string]string) string {
 // says why; the files arriving then go live.
 func TestCFG04ConfigMapSwap(t *testing.T) {
 	t.Parallel()
-	a, b := upstream(t, named("a")), upstream(t, named("b"))
+	a, b := startUpstream(t, named("a")), startUpstream(t, named("b"))
 	cm := &configMap{t: t, dir: t.TempDir()}
 	cm.swap(map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(a)})
 	g := startGW(t, nil, func(o *Options) { o.ConfigPaths = []string{cm.dir} })
@@ -221,7 +221,7 @@ func TestCFG04ConfigMapSwap(t *testing.T) {
 // directory, which never serves an empty configuration.
 func TestNoConfigurationFilesKeepsServing(t *testing.T) {
 	t.Parallel()
-	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(upstream(t, named("a")))})
+	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(startUpstream(t, named("a")))})
 	g.waitReload()
 	os.Remove(filepath.Join(g.dir, "vs.yaml"))
 	os.Remove(filepath.Join(g.dir, "gw.yaml"))
