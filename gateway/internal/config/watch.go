@@ -22,6 +22,9 @@ const (
 	opClosed
 	// opOverflow: events were lost; reload to be sure.
 	opOverflow
+	// opCreated: a regular file was created in place; its writer may not
+	// be done (Linux only).
+	opCreated
 )
 
 // fileEvent is one change under a watched directory.
@@ -85,7 +88,7 @@ func (wt *Watcher) watch(ctx context.Context, w fileWatcher, ws *watchSet) {
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
 	defer settle.Stop()
-	writing := map[string]bool{} // written in place, not closed yet
+	files := newPending() // what writers may still be writing (Linux)
 	var sizes map[string]fileStamp
 	for {
 		select {
@@ -99,12 +102,8 @@ func (wt *Watcher) watch(ctx context.Context, w fileWatcher, ws *watchSet) {
 				continue // a log file or editor swap file beside the config: no work, no log line
 			}
 			wt.Log.Debug("config change", "path", ev.path, "op", ev.op.String())
-			switch {
-			case ev.op == opWrite && w.reportsClose():
-				writing[ev.path] = true
+			if w.reportsClose() && !files.note(ev, time.Now()) {
 				continue // its close schedules the reload
-			case ev.op != opWrite:
-				delete(writing, ev.path)
 			}
 			sizes = nil
 			settle.Reset(wt.Settle)
@@ -114,7 +113,10 @@ func (wt *Watcher) watch(ctx context.Context, w fileWatcher, ws *watchSet) {
 			}
 			wt.Log.Warn("config watcher error", "error", err)
 		case <-settle.C:
-			if len(writing) > 0 {
+			if busy, recheck := files.busy(time.Now()); busy {
+				if recheck {
+					settle.Reset(wt.Settle)
+				}
 				continue // a writer still has a file open
 			}
 			if !w.reportsClose() && !ws.stable(&sizes) {
@@ -132,7 +134,7 @@ func (wt *Watcher) watch(ctx context.Context, w fileWatcher, ws *watchSet) {
 }
 
 func (op fileOp) String() string {
-	return [...]string{"replace", "write", "close", "overflow"}[op]
+	return [...]string{"replace", "write", "close", "overflow", "create"}[op]
 }
 
 // watchSet is what the watcher reacts to: files under the configuration

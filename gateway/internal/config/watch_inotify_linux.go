@@ -118,6 +118,8 @@ func (w *inotifyWatcher) deliver(wd int32, mask uint32, name string) {
 		op = opClosed
 	case mask&unix.IN_MODIFY != 0:
 		op = opWrite
+	case mask&unix.IN_CREATE != 0 && mask&unix.IN_ISDIR == 0 && isRegular(path):
+		op = opCreated
 	default:
 		op = opReplace
 	}
@@ -131,4 +133,11 @@ func cString(b []byte) string {
 		}
 	}
 	return string(b)
+}
+
+// isRegular reports whether path is a regular file (not a symbolic link:
+// a ConfigMap's "..data_tmp" link is complete when created).
+func isRegular(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // Which events can change the configuration, decided before any work.
@@ -55,5 +56,40 @@ func TestWatchSetStable(t *testing.T) {
 	}
 	if !ws.stable(&prev) {
 		t.Fatal("not stable after the file stopped changing")
+	}
+}
+
+// A file created in place is being written until its first write's event
+// and then its close, however long that first write takes; one never
+// written (a hard link) counts as complete after createdWait.
+func TestPendingCreatedFiles(t *testing.T) {
+	t0 := time.Now()
+	p := newPending()
+	ev := func(op fileOp) fileEvent { return fileEvent{path: "/etc/gh/vs.yaml", op: op} }
+	steps := []struct {
+		op       fileOp
+		at       time.Duration
+		schedule bool // note's answer
+		busy     bool // then, at the same time
+	}{
+		{opCreated, 0, true, true},
+		{opWrite, 3 * time.Second, false, true},   // a 50 MiB write returned
+		{opWrite, 10 * time.Second, false, true},  // written, never closed yet
+		{opClosed, 11 * time.Second, true, false}, // the writer is done
+		{opCreated, 12 * time.Second, true, true}, // a hard link
+	}
+	for _, s := range steps {
+		if got := p.note(ev(s.op), t0.Add(s.at)); got != s.schedule {
+			t.Errorf("%v at %v: note = %v, want %v", s.op, s.at, got, s.schedule)
+		}
+		if busy, _ := p.busy(t0.Add(s.at)); busy != s.busy {
+			t.Errorf("%v at %v: busy = %v, want %v", s.op, s.at, busy, s.busy)
+		}
+	}
+	if busy, recheck := p.busy(t0.Add(12*time.Second + createdWait - time.Millisecond)); !busy || !recheck {
+		t.Errorf("a created file just before createdWait: busy %v recheck %v, want both", busy, recheck)
+	}
+	if busy, recheck := p.busy(t0.Add(12*time.Second + createdWait)); busy || recheck {
+		t.Errorf("a created file after createdWait: busy %v recheck %v, want neither", busy, recheck)
 	}
 }
