@@ -21,6 +21,7 @@ var arrows = map[string][]string{
 	"mesh":     {"api", "router", "gateway/internal/config"},
 	"listener": {"api"},
 	"upstream": {"api", "router"},
+	"legacy":   {"api", "router", "gateway/internal/config", "gateway/internal/listener", "gateway/internal/upstream"},
 	"h1guard":  nil,
 	"h2guard":  nil,
 }

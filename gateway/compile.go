@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/legacy"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
@@ -92,14 +93,14 @@ func checkDuplicates(rs []*config.Resource, ps *config.Problems) {
 // translateLegacyKinds turns Kubernetes Ingresses and Istio 0.x RouteRules
 // into the Gateways, VirtualServices and DestinationRules they stand for.
 func translateLegacyKinds(d *config.Decoded) {
-	legacy := map[string][]*config.Resource{}
+	old := map[string][]*config.Resource{}
 	for _, r := range d.Resources {
-		legacy[r.Kind] = append(legacy[r.Kind], r)
+		old[r.Kind] = append(old[r.Kind], r)
 	}
-	if len(legacy["Ingress"])+len(legacy["RouteRule"]) == 0 {
+	if len(old["Ingress"])+len(old["RouteRule"]) == 0 {
 		return
 	}
-	generated, notes := translateLegacy(legacy["Ingress"], legacy["RouteRule"], legacy["ServiceEntry"], &d.Problems)
+	generated, notes := legacy.Translate(old["Ingress"], old["RouteRule"], old["ServiceEntry"], &d.Problems)
 	d.Resources = append(d.Resources, generated...)
 	d.Notes = append(d.Notes, notes...)
 }

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
 )
 
 // ExplainRequest describes a request for Explain: what the client sends

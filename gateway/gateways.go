@@ -108,7 +108,7 @@ func validateServer(r *config.Resource, i int, srv *listener.ServerSpec, ps *con
 		return nil
 	}
 	for j, h := range srv.Hosts {
-		if err := validateServerHost(h); err != nil {
+		if err := listener.ValidateServerHost(h); err != nil {
 			ps.Errf(r, fmt.Sprintf("%s.hosts[%d]", p, j), "%v", err)
 		}
 	}
@@ -171,54 +171,6 @@ func parseBind(b string) (string, error) {
 		return "", fmt.Errorf("bind %q must be an IP address or unix:///path", b)
 	}
 	return a.String(), nil
-}
-
-// validateServerHost checks one "ns/dnsName" entry of a server's hosts.
-func validateServerHost(h string) error {
-	ns, name, ok := strings.Cut(h, "/")
-	if !ok {
-		name, ns = h, "*"
-	}
-	switch {
-	case ns == "":
-		return fmt.Errorf("host %q: empty namespace before '/'", h)
-	case name == "":
-		return fmt.Errorf("host %q: empty host name", h)
-	case name == "*":
-		return nil
-	}
-	if _, err := netip.ParseAddr(name); err == nil {
-		return nil
-	}
-	rest := name
-	if strings.HasPrefix(name, "*") {
-		if !strings.HasPrefix(name, "*.") {
-			return fmt.Errorf("host %q: a wildcard must be a whole first label (\"*.example.com\")", h)
-		}
-		rest = name[2:]
-	}
-	if strings.Contains(rest, "*") {
-		return fmt.Errorf("host %q: '*' is only allowed as the first label", h)
-	}
-	if !strings.Contains(rest, ".") && name == rest {
-		return fmt.Errorf("host %q: short names are not allowed in Gateway hosts; use a fully qualified name or \"*\"", h)
-	}
-	return validDNSName(rest)
-}
-
-func validDNSName(n string) error {
-	for _, label := range strings.Split(strings.TrimSuffix(n, "."), ".") {
-		if label == "" || len(label) > 63 {
-			return fmt.Errorf("host %q: invalid DNS label %q", n, label)
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i] | 0x20
-			if !('a' <= c && c <= 'z' || '0' <= label[i] && label[i] <= '9' || label[i] == '-' || label[i] == '_') {
-				return fmt.Errorf("host %q: invalid character %q", n, label[i])
-			}
-		}
-	}
-	return nil
 }
 
 // collapseHosts applies Istio's rule that "*/*" stands for every host of

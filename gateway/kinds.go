@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/legacy"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
@@ -70,19 +71,19 @@ var groupKinds = map[string]struct {
 	},
 	"extensions": {
 		versions: []string{"v1beta1"},
-		kinds:    map[string]config.KindInfo{"Ingress": {NewSpec: spec[IngressSpec]()}},
+		kinds:    map[string]config.KindInfo{"Ingress": {NewSpec: spec[legacy.IngressSpec]()}},
 	},
 	"networking.k8s.io": {
 		versions: []string{"v1", "v1beta1"},
 		kinds: map[string]config.KindInfo{
-			"Ingress":      {NewSpec: spec[IngressSpec]()},
+			"Ingress":      {NewSpec: spec[legacy.IngressSpec]()},
 			"IngressClass": {IgnoreWhy: "gatehouse serves Ingresses of class \"istio\" (annotation kubernetes.io/ingress.class or spec.ingressClassName) without reading IngressClass resources"},
 		},
 	},
 	"config.istio.io": {
 		versions: []string{"v1alpha2"},
 		kinds: map[string]config.KindInfo{
-			"RouteRule":         {NewSpec: spec[RouteRuleSpec]()},
+			"RouteRule":         {NewSpec: spec[legacy.RouteRuleSpec]()},
 			"DestinationPolicy": {IgnoreWhy: "Istio 0.x DestinationPolicy is not translated; write a networking.istio.io DestinationRule"},
 		},
 	},

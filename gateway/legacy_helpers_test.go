@@ -10,13 +10,14 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/legacy"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
 // legacyLoad decodes YAML documents as the loader does and runs
-// translateLegacy on them.
+// legacy.Translate on them.
 func legacyLoad(t *testing.T, data string) *legacyResult {
 	t.Helper()
 	d := config.Decode([]config.File{config.NewFile("legacy.yaml", []byte(data))}, nil, lookupKind)
@@ -25,7 +26,7 @@ func legacyLoad(t *testing.T, data string) *legacyResult {
 		by[r.Kind] = append(by[r.Kind], r)
 	}
 	res := &legacyResult{t: t}
-	res.gen, res.notes = translateLegacy(by["Ingress"], by["RouteRule"], by["ServiceEntry"], &d.Problems)
+	res.gen, res.notes = legacy.Translate(by["Ingress"], by["RouteRule"], by["ServiceEntry"], &d.Problems)
 	res.problems = d.Problems.List
 	return res
 }

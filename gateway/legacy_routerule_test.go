@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/legacy"
 )
 
 // routeRuleDoc is a RouteRule for httpbin with the given spec lines
@@ -20,7 +22,7 @@ func TestLegacyRouteRuleTranslation(t *testing.T) {
 		status = "exact /status | prefix /status/ -> " + hb + " w100"
 		delay  = "exact /delay | prefix /delay/ -> " + hb + " w100"
 	)
-	v1, v2 := rrSubsetName(map[string]string{"version": "v1"}), rrSubsetName(map[string]string{"version": "v2"})
+	v1, v2 := legacy.RouteRuleSubsetName(map[string]string{"version": "v1"}), legacy.RouteRuleSubsetName(map[string]string{"version": "v2"})
 	tests := []struct {
 		name     string
 		yaml     string

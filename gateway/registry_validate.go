@@ -106,7 +106,7 @@ func validateEndpoint(r *config.Resource, path string, ep *upstream.WorkloadEntr
 		}
 	default:
 		if _, err := netip.ParseAddr(a); err != nil {
-			if err := validDNSName(a); err != nil {
+			if err := api.ValidDNSName(a); err != nil {
 				ps.Errf(r, path+".address", "%v", err)
 			}
 		}

@@ -1,4 +1,4 @@
-package gateway
+package legacy
 
 import (
 	"cmp"
@@ -49,12 +49,12 @@ type legacyTranslator struct {
 	subsets map[string]*legacySubsets
 }
 
-// translateLegacy turns Kubernetes Ingresses and Istio 0.x RouteRules into
+// Translate turns Kubernetes Ingresses and Istio 0.x RouteRules into
 // the Gateways, VirtualServices and DestinationRules Istio would derive
 // from them. The generated resources keep the File, Doc and Line of their
 // source document, so later problems point at the user's file. notes say
 // which Ingresses were ignored and what each translated one became.
-func translateLegacy(ingresses, routeRules, serviceEntries []*config.Resource, ps *config.Problems) (generated []*config.Resource, notes []string) {
+func Translate(ingresses, routeRules, serviceEntries []*config.Resource, ps *config.Problems) (generated []*config.Resource, notes []string) {
 	t := &legacyTranslator{ps: ps, ses: slices.Clone(serviceEntries), subsets: map[string]*legacySubsets{}}
 	config.SortResources(t.ses)
 	ings := t.selectIngresses(ingresses, &notes)
@@ -163,7 +163,7 @@ func (t *legacyTranslator) ingressGateway(ing *config.Resource) *config.Resource
 		if len(tls.Hosts) > 0 {
 			hosts = nil
 			for j, h := range tls.Hosts {
-				if err := validateServerHost(h); err != nil || strings.Contains(h, "/") {
+				if err := listener.ValidateServerHost(h); err != nil || strings.Contains(h, "/") {
 					t.ps.Errf(ing, fmt.Sprintf("%s.hosts[%d]", p, j), "invalid TLS host %q: want a DNS name or a \"*.\" wildcard", h)
 					continue
 				}
@@ -267,5 +267,5 @@ func validateIngressHost(h string) error {
 	if strings.Contains(name, "*") {
 		return fmt.Errorf("invalid host %q: a wildcard must be the whole first label (\"*.example.com\")", h)
 	}
-	return validDNSName(name)
+	return api.ValidDNSName(name)
 }

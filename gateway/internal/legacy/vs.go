@@ -1,4 +1,4 @@
-package gateway
+package legacy
 
 import (
 	"cmp"
@@ -166,7 +166,7 @@ func legacyMatchKey(ms []router.HTTPMatchRequest) []string {
 	}
 	for _, m := range ms {
 		k := str(m.URI) + " " + str(m.Scheme) + " " + str(m.Method) + " " + str(m.Authority)
-		for _, h := range sortedKeys(m.Headers) {
+		for _, h := range slices.Sorted(maps.Keys(m.Headers)) {
 			k += " " + h + "=" + str(m.Headers[h])
 		}
 		out = append(out, k)
@@ -206,7 +206,7 @@ func (t *legacyTranslator) subset(src *config.Resource, d legacyDest) string {
 	if len(d.labels) == 0 {
 		return ""
 	}
-	name := rrSubsetName(d.labels)
+	name := RouteRuleSubsetName(d.labels)
 	s := t.subsets[d.host]
 	if s == nil {
 		s = &legacySubsets{src: src, labels: map[string]map[string]string{}}
@@ -216,11 +216,12 @@ func (t *legacyTranslator) subset(src *config.Resource, d legacyDest) string {
 	return name
 }
 
-// rrSubsetName names the subset of labels: "rr-" and the FNV-1a hash of
+// RouteRuleSubsetName names the DestinationRule subset a RouteRule
+// generates for labels: "rr-" and the FNV-1a hash of
 // the sorted "key=value" lines.
-func rrSubsetName(labels map[string]string) string {
+func RouteRuleSubsetName(labels map[string]string) string {
 	h := fnv.New32a()
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		fmt.Fprintf(h, "%s=%s\n", k, labels[k])
 	}
 	return fmt.Sprintf("rr-%08x", h.Sum32())
