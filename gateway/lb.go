@@ -96,17 +96,31 @@ func scan(eps []*endpoint, start int, usable func(*endpoint) bool) *endpoint {
 }
 
 // randomLB picks uniformly at random.
-type randomLB struct{}
+type randomLB struct {
+	intN func(int) int // the random source; nil for math/rand/v2
+}
 
-func (randomLB) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
-	return scan(eps, rand.IntN(len(eps)), usable)
+func (b randomLB) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
+	return scan(eps, randN(b.intN, len(eps)), usable)
+}
+
+// randN returns a random number in [0, n) from intN, or from math/rand/v2
+// when intN is nil (tests fix the sequence).
+func randN(intN func(int) int, n int) int {
+	if intN != nil {
+		return intN(n)
+	}
+	return rand.IntN(n)
 }
 
 // leastRequest picks the endpoint with the fewest requests in flight
 // relative to its weight. Small clusters are scanned whole, starting at a
 // rotating position so that ties go round robin; large ones use the power
 // of two random choices, as Envoy does.
-type leastRequest struct{ next atomic.Uint32 }
+type leastRequest struct {
+	next atomic.Uint32
+	intN func(int) int // the random source; nil for math/rand/v2
+}
 
 func (b *leastRequest) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
 	if len(eps) > 8 {
@@ -126,7 +140,7 @@ func (b *leastRequest) pick(eps []*endpoint, _ string, usable func(*endpoint) bo
 func (b *leastRequest) twoChoices(eps []*endpoint, usable func(*endpoint) bool) *endpoint {
 	var a, c *endpoint
 	for range 8 {
-		ep := eps[rand.IntN(len(eps))]
+		ep := eps[randN(b.intN, len(eps))]
 		if !usable(ep) {
 			continue
 		}
@@ -139,7 +153,7 @@ func (b *leastRequest) twoChoices(eps []*endpoint, usable func(*endpoint) bool) 
 	}
 	switch {
 	case a == nil:
-		return scan(eps, rand.IntN(len(eps)), usable)
+		return scan(eps, randN(b.intN, len(eps)), usable)
 	case c != nil && lighter(c, a):
 		return c
 	}
