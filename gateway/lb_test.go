@@ -170,6 +170,27 @@ func TestRoundRobinBalancer(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the unusable are skipped, the others share evenly", func(t *testing.T) {
+		// An ejected endpoint's turns are shared by all the others, not
+		// handed to the one after it.
+		for _, tt := range []struct {
+			weights []uint32
+			out     []int
+			want    []int
+		}{
+			{[]uint32{1, 1, 1}, []int{1}, []int{60, 0, 60}},
+			{[]uint32{1, 1, 1, 1}, []int{1, 2}, []int{60, 0, 0, 60}},
+			{[]uint32{1, 1, 1, 1}, []int{0}, []int{0, 40, 40, 40}},
+			{[]uint32{2, 1, 1}, []int{1}, []int{80, 0, 40}},
+			{[]uint32{1, 1, 2, 2}, []int{2}, []int{30, 30, 0, 60}},
+		} {
+			eps := testEndpoints(tt.weights...)
+			b := newBalancer(&LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps)
+			if got := counts(picks(t, b, eps, 120, nil, except(eps, tt.out...)), len(eps)); !slices.Equal(got, tt.want) {
+				t.Errorf("weights %v without %v: picks %v, want %v", tt.weights, tt.out, got, tt.want)
+			}
+		}
+	})
 	t.Run("none usable", func(t *testing.T) {
 		for _, weights := range [][]uint32{{1, 1}, {1, 2}} {
 			eps := testEndpoints(weights...)
@@ -210,16 +231,17 @@ func TestLeastRequestBalancer(t *testing.T) {
 		})
 	}
 	t.Run("two choices prefer the less loaded", func(t *testing.T) {
-		// With a fixed random sequence, each pick draws two endpoints and
-		// takes the one with fewer requests in flight.
+		// Beyond 8 endpoints, the candidate in turn (1, 2, 3, ...) is
+		// compared with one drawn at random, by a fixed sequence here.
 		eps := testEndpoints(1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
 		for i := range eps {
 			eps[i].active.Store(int64(i))
 		}
-		draws := []int{4, 6, 9, 2, 3, 3, 8}
+		draws := []int{0, 9, 3, 5}
 		next := 0
 		b := &leastRequest{intN: func(n int) int { next++; return draws[next-1] % n }}
-		want := []int{4, 2, 3} // {4,6}, {9,2}, {3,3 again,8}
+		// 1 against 0; 2 against 9; 3 against itself, drawn again: 5.
+		want := []int{0, 2, 3}
 		got := picks(t, b, eps, 3, nil, anyEndpoint)
 		if !slices.Equal(got, want) {
 			t.Errorf("picks = %v, want %v", got, want)
@@ -230,6 +252,22 @@ func TestLeastRequestBalancer(t *testing.T) {
 		got := picks(t, &leastRequest{}, eps, 30, nil, anyEndpoint)
 		if c := counts(got, 3); !slices.Equal(c, []int{10, 10, 10}) {
 			t.Errorf("picks per endpoint without load = %v, want 10 each", c)
+		}
+	})
+	t.Run("the unusable are skipped, the others share evenly", func(t *testing.T) {
+		for _, tt := range []struct {
+			n    int
+			out  []int
+			want []int
+		}{
+			{3, []int{1}, []int{60, 0, 60}},
+			{4, []int{1, 2}, []int{60, 0, 0, 60}},
+			{4, []int{3}, []int{40, 40, 40, 0}},
+		} {
+			eps := testEndpoints(slices.Repeat([]uint32{1}, tt.n)...)
+			if got := counts(picks(t, &leastRequest{}, eps, 120, nil, except(eps, tt.out...)), tt.n); !slices.Equal(got, tt.want) {
+				t.Errorf("%d endpoints without %v: picks without load %v, want %v", tt.n, tt.out, got, tt.want)
+			}
 		}
 	})
 	t.Run("weights hold under load", func(t *testing.T) {
@@ -280,6 +318,32 @@ func TestRandomBalancer(t *testing.T) {
 		got := counts(picks(t, randomLB{intN: seeded()}, eps, 3000, nil, anyEndpoint), 3)
 		if !within(got, []uint32{1, 1, 1}, 0.1) {
 			t.Errorf("picks per endpoint = %v, want about 1000 each", got)
+		}
+	})
+	t.Run("the unusable are skipped, the others share evenly", func(t *testing.T) {
+		for _, tt := range []struct {
+			n   int
+			out []int
+		}{
+			{3, []int{1}},
+			{4, []int{1, 2}},
+			{10, []int{0, 1, 2, 3, 4, 5, 6}},
+		} {
+			eps := testEndpoints(slices.Repeat([]uint32{1}, tt.n)...)
+			got := counts(picks(t, randomLB{intN: seeded()}, eps, 6000, nil, except(eps, tt.out...)), tt.n)
+			var usable []int
+			for i, n := range got {
+				if slices.Contains(tt.out, i) {
+					if n != 0 {
+						t.Errorf("%d endpoints without %v: picked endpoint %d", tt.n, tt.out, i)
+					}
+					continue
+				}
+				usable = append(usable, n)
+			}
+			if !within(usable, slices.Repeat([]uint32{1}, len(usable)), 0.1) {
+				t.Errorf("%d endpoints without %v: picks %v, want the others about even", tt.n, tt.out, got)
+			}
 		}
 	})
 	t.Run("none usable", func(t *testing.T) {
