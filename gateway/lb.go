@@ -27,7 +27,7 @@ func newBalancer(lb *LoadBalancerSettings, eps []*endpoint) balancer {
 	case lb != nil && lb.Simple == "RANDOM":
 		return randomLB{}
 	}
-	return &leastRequest{}
+	return &leastRequest{rr: roundRobin{sched: schedule(eps)}}
 }
 
 // schedule spreads endpoints over a cycle in proportion to their weights
@@ -159,10 +159,11 @@ func randN(intN func(int) int, n int) int {
 }
 
 // leastRequest picks the endpoint with the fewest requests in flight
-// relative to its weight. The endpoint next in round-robin order is the
-// candidate, which wins ties: small clusters compare every other endpoint
-// with it, large ones one other chosen at random (the power of two
-// choices, as Envoy does).
+// relative to its weight. The endpoint next in weighted round-robin order
+// is the candidate, which wins ties, so that the weights hold without
+// load too (Envoy's weighted least request is then a weighted round
+// robin): small clusters compare every other endpoint with it, large ones
+// one other chosen at random (the power of two choices, as Envoy does).
 type leastRequest struct {
 	rr   roundRobin
 	intN func(int) int // the random source; nil for math/rand/v2
@@ -211,7 +212,7 @@ func lighter(a, b *endpoint) bool {
 // or after its hash.
 type ring struct {
 	points []ringPoint
-	rr     roundRobin // for requests without a key
+	rr     roundRobin // for requests without a key, by weight
 }
 
 type ringPoint struct {
@@ -227,7 +228,7 @@ func newRing(eps []*endpoint, minSize int) *ring {
 	for _, e := range eps {
 		total += int(e.weight)
 	}
-	r := &ring{}
+	r := &ring{rr: roundRobin{sched: schedule(eps)}}
 	for i, e := range eps {
 		n := max(1, (minSize*int(e.weight)+total-1)/max(total, 1))
 		for j := range n {

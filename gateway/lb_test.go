@@ -270,13 +270,45 @@ func TestLeastRequestBalancer(t *testing.T) {
 			}
 		}
 	})
+	t.Run("weights hold without load", func(t *testing.T) {
+		// One request at a time: every endpoint has none in flight, and
+		// the weights decide (Envoy's weighted least request is then a
+		// weighted round robin).
+		for _, tt := range []struct {
+			weights []uint32
+			want    []int
+		}{
+			{[]uint32{3, 1}, []int{90, 30}},
+			{[]uint32{1, 2, 3}, []int{20, 40, 60}},
+			{[]uint32{1, 1, 1, 1, 1, 1, 1, 1, 1, 3}, []int{10, 10, 10, 10, 10, 10, 10, 10, 10, 30}},
+		} {
+			eps := testEndpoints(tt.weights...)
+			b := newBalancer(nil, eps)
+			if lr, ok := b.(*leastRequest); ok {
+				lr.intN = seeded()
+			}
+			if got := counts(picks(t, b, eps, 120, nil, anyEndpoint), len(eps)); !slices.Equal(got, tt.want) {
+				t.Errorf("weights %v: picks %v, want %v", tt.weights, got, tt.want)
+			}
+		}
+	})
 	t.Run("weights hold under load", func(t *testing.T) {
 		// Requests finish in random order, 30 in flight: each endpoint
 		// holds requests in proportion to its weight, and so serves them.
-		for _, weights := range [][]uint32{{1, 2, 3}} {
-			eps := testEndpoints(weights...)
+		// A small cluster is scanned whole; a large one compares two
+		// endpoints only, and the lighter ones win a little more often.
+		for _, tt := range []struct {
+			weights []uint32
+			tol     float64
+		}{
+			{[]uint32{1, 2, 3}, 0.1},
+			{[]uint32{1, 1, 1, 1, 1, 2, 2, 2, 3, 3}, 0.25},
+			{[]uint32{1, 1, 1, 1, 1, 1, 1, 1, 1, 20}, 0.25},
+		} {
+			eps := testEndpoints(tt.weights...)
 			r := rand.New(rand.NewPCG(3, 4))
-			b := &leastRequest{intN: r.IntN}
+			b := newBalancer(nil, eps).(*leastRequest)
+			b.intN = r.IntN
 			var inflight []*endpoint
 			served := make([]int, len(eps))
 			for i := range 30000 {
@@ -292,8 +324,8 @@ func TestLeastRequestBalancer(t *testing.T) {
 					inflight = slices.Delete(inflight, j, j+1)
 				}
 			}
-			if !within(served, weights, 0.1) {
-				t.Errorf("weights %v: served %v, not within 10%% of the weights", weights, served)
+			if !within(served, tt.weights, tt.tol) {
+				t.Errorf("weights %v: served %v, not within %.0f%% of the weights", tt.weights, served, 100*tt.tol)
 			}
 		}
 	})
@@ -473,11 +505,18 @@ func TestRingHashBalancer(t *testing.T) {
 			t.Errorf("picked %s with none usable", ep.addr)
 		}
 	})
-	t.Run("without a key, round robin", func(t *testing.T) {
-		eps := testEndpoints(1, 1, 1)
-		got := counts(picks(t, newRing(eps, 0), eps, 30, nil, anyEndpoint), 3)
-		if !slices.Equal(got, []int{10, 10, 10}) {
-			t.Errorf("picks without a key = %v, want 10 each", got)
+	t.Run("without a key, weighted round robin", func(t *testing.T) {
+		for _, tt := range []struct {
+			weights []uint32
+			want    []int
+		}{
+			{[]uint32{1, 1, 1}, []int{10, 10, 10}},
+			{[]uint32{1, 2}, []int{10, 20}},
+		} {
+			eps := testEndpoints(tt.weights...)
+			if got := counts(picks(t, newRing(eps, 0), eps, 30, nil, anyEndpoint), len(eps)); !slices.Equal(got, tt.want) {
+				t.Errorf("weights %v: picks without a key %v, want %v", tt.weights, got, tt.want)
+			}
 		}
 	})
 }
