@@ -47,6 +47,8 @@ func (c *cluster) observe(ep *endpoint, resp *http.Response, err error) {
 	h.consec5xx++
 	if status == 502 || status == 503 || status == 504 {
 		h.consecGW++
+	} else {
+		h.consecGW = 0 // another 5xx breaks a run of gateway errors, as in Envoy
 	}
 	trip := (oc.consecutive5xx > 0 && h.consec5xx >= oc.consecutive5xx) ||
 		(oc.consecutiveGateway > 0 && h.consecGW >= oc.consecutiveGateway)

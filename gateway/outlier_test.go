@@ -79,6 +79,8 @@ func TestOutlierEjectsAfterConsecutiveErrors(t *testing.T) {
 		{"gateway errors", gatewayOnly, results(502, 503, 504), true},
 		{"500 is no gateway error", gatewayOnly, results(500, 500, 500, 500, 500, 500), false},
 		{"a success breaks a run of gateway errors", gatewayOnly, results(502, 502, 200, 502, 502), false},
+		{"another 5xx breaks a run of gateway errors", gatewayOnly, results(502, 502, 500, 502, 502), false},
+		{"both runs at once", &OutlierDetection{Consecutive5xxErrors: u32(4), ConsecutiveGatewayErrors: u32(3)}, results(502, 502, 500, 502), true},
 		{"a failure to connect is a gateway error", gatewayOnly, []outcome{{err: connectErr}, {err: connectErr}, {err: connectErr}}, true},
 		{"resets and timeouts are 5xx", two, []outcome{{err: &resetError{err: errors.New("EOF")}}, {err: context.DeadlineExceeded}}, true},
 		// What the client or the gateway itself did says nothing of the
