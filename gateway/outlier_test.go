@@ -254,6 +254,28 @@ func TestOutlierEndpointReturns(t *testing.T) {
 	})
 }
 
+// Requests in flight when an endpoint is ejected, or sent to it while it
+// is out of rotation (panic), may fail after its ejection: that says
+// nothing new, and it takes a full run of errors after its return to
+// eject it again (Envoy resets the counts on return).
+func TestOutlierErrorsWhileEjectedDoNotCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := outlierCluster(3, &OutlierDetection{Consecutive5xxErrors: u32(3), BaseEjectionTime: apiDuration(10 * time.Second), MaxEjectionPercent: i32(50)})
+		bad := c.endpoints[0]
+		observeAll(c, bad, results(500, 500, 500)...)
+		observeAll(c, bad, results(500, 500, 500, 500)...) // in flight when it was ejected
+		time.Sleep(10 * time.Second)
+		observeAll(c, bad, results(500, 500)...)
+		if bad.health.ejected(time.Now()) {
+			t.Fatalf("ejected again on its return after 2 errors, want 3 (ejected until %v)", bad.health.ejectedUntil)
+		}
+		observeAll(c, bad, results(500)...)
+		if !bad.health.ejected(time.Now()) {
+			t.Fatal("not ejected again after 3 errors")
+		}
+	})
+}
+
 // With minHealthPercent (Envoy's panic threshold), a cluster with too few
 // healthy endpoints ignores ejections; Istio's default of 0 never does.
 func TestOutlierPanicThreshold(t *testing.T) {
