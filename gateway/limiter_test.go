@@ -136,6 +136,42 @@ func TestLimiter(t *testing.T) {
 			}
 		})
 	})
+	t.Run("a connection put back as a request starts to wait is not missed", func(t *testing.T) {
+		// The interleaving of two requests, one step at a time: the
+		// second finds no idle connection; the first then puts its
+		// connection back, with nobody waiting yet; the second then joins
+		// the queue. It must take that connection, not wait for another
+		// request to end (with light traffic, until the idle connection
+		// times out, 90 s by default).
+		synctest.Test(t, func(t *testing.T) {
+			u := &testUpstream{}
+			l := &connLimiter{max: 1}
+			p := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+			a := mustGet(t, p, false)
+			if p.popIdle() != nil { // the second request's look
+				t.Fatal("an idle connection before any was put back")
+			}
+			p.put(a) // the first request ends
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			ch := make(chan result, 1)
+			go func() {
+				pc, err := l.acquire(ctx, p) // the second request
+				ch <- result{pc, err}
+			}()
+			synctest.Wait()
+			select {
+			case r := <-ch:
+				if r.err != nil || r.pc != a {
+					t.Errorf("the second request got %v, %v; want the connection put back", r.pc, r.err)
+				}
+			default:
+				t.Errorf("the second request waits while a connection is idle (%d idle)", p.idleCount())
+				cancel()
+				<-ch
+			}
+		})
+	})
 	t.Run("a request that gives up leaves the queue", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
