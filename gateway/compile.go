@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,7 +66,7 @@ func compile(files []file, env compileEnv) (*Snapshot, *decoded) {
 			snap.Warnings = append(snap.Warnings, p)
 		}
 	}
-	snap.certFiles = sortedKeys(env.certFiles)
+	snap.certFiles = slices.Sorted(maps.Keys(env.certFiles))
 	snap.Digest = configDigest(files, snap.certFiles)
 	snap.Loaded = time.Now()
 	snap.compileTime = snap.Loaded.Sub(start)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -170,11 +171,7 @@ func validatePort(r *resource, p string, port *Port, bind string, s *gwServer, p
 }
 
 func protocolNames() string {
-	var names []string
-	for k := range protocols {
-		names = append(names, k)
-	}
-	return strings.Join(sortStrings(names), ", ")
+	return strings.Join(slices.Sorted(maps.Keys(protocols)), ", ")
 }
 
 // parseBind checks a server bind address: an IP address or a unix socket.

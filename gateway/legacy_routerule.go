@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -155,7 +156,7 @@ func (t *legacyTranslator) rrMatch(rr *routeRule) bool {
 	if m.Request == nil {
 		return true
 	}
-	for _, k := range sortedKeys(m.Request.Headers) {
+	for _, k := range slices.Sorted(maps.Keys(m.Request.Headers)) {
 		p := "spec.match.request.headers." + k
 		sm := rrStringMatch(m.Request.Headers[k])
 		n := 0

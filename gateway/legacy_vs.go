@@ -164,7 +164,7 @@ func legacyMatchKey(ms []router.HTTPMatchRequest) []string {
 	}
 	for _, m := range ms {
 		k := str(m.URI) + " " + str(m.Scheme) + " " + str(m.Method) + " " + str(m.Authority)
-		for _, h := range sortedKeys(m.Headers) {
+		for _, h := range slices.Sorted(maps.Keys(m.Headers)) {
 			k += " " + h + "=" + str(m.Headers[h])
 		}
 		out = append(out, k)
@@ -218,7 +218,7 @@ func (t *legacyTranslator) subset(src *resource, d legacyDest) string {
 // the sorted "key=value" lines.
 func rrSubsetName(labels map[string]string) string {
 	h := fnv.New32a()
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		fmt.Fprintf(h, "%s=%s\n", k, labels[k])
 	}
 	return fmt.Sprintf("rr-%08x", h.Sum32())
