@@ -16,15 +16,13 @@ import (
 // newTestH2Pool is an HTTP/2 pool (h2c, prior knowledge) to an upstream
 // served over in-memory connections by h, with net/http's server.
 func newTestH2Pool(t *testing.T, limits poolLimits, h http.HandlerFunc) (*h2Pool, *testUpstream) {
-	ln := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	ln := newChanListener(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	srv := &http.Server{Handler: h, Protocols: new(http.Protocols)}
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	u := &testUpstream{serve: func(c net.Conn) {
-		select {
-		case ln.conns <- c:
-		case <-ln.done:
+		if !ln.deliver(c) {
 			c.Close()
 		}
 	}}
@@ -33,29 +31,6 @@ func newTestH2Pool(t *testing.T, limits poolLimits, h http.HandlerFunc) (*h2Pool
 	p.h2 = p.newH2()
 	return p.h2, u
 }
-
-// pipeListener accepts the in-memory connections handed to it.
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 // h2Get sends a GET through h and reads the whole response.
 func h2Get(ctx context.Context, h *h2Pool) (string, error) {
