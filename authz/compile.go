@@ -2,7 +2,6 @@ package authz
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -188,13 +187,4 @@ func (c *compiler) dryRun(meta api.Meta) bool {
 		c.errf("metadata.annotations.istio.io/dry-run", "invalid value %q: want \"true\" or \"false\"", v)
 	}
 	return b
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

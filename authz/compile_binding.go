@@ -2,6 +2,8 @@ package authz
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -99,7 +101,7 @@ func (c *compiler) subject(path string, i int, s *Subject, ns string) clause {
 	c.list(&cl, path, "notNamespaces", s.NotNamespaces, kNamespace, true, ns)
 	c.list(&cl, path, "ips", s.IPs, kSourceIP, false, ns)
 	c.list(&cl, path, "notIps", s.NotIPs, kSourceIP, true, ns)
-	for _, k := range sortedKeys(s.Properties) {
+	for _, k := range slices.Sorted(maps.Keys(s.Properties)) {
 		if cd, ok := c.legacyCond(path+".properties."+k, k, []string{s.Properties[k]}, ns); ok {
 			cl.conds = append(cl.conds, cd)
 		}

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -61,12 +62,12 @@ func CompileRBAC(cfg *RbacConfig, roles map[string]*ServiceRole, bindings map[st
 	rb := c.rbacConfig(cfg)
 	wrap("RbacConfig", "", c.errs)
 	compiled := map[string][]roleRule{}
-	for _, key := range sortedKeys(roles) {
+	for _, key := range slices.Sorted(maps.Keys(roles)) {
 		c := &compiler{}
 		compiled[key] = c.roleRules("spec.rules", roles[key].Rules, nsOf(key))
 		wrap("ServiceRole", key, c.errs)
 	}
-	for _, key := range sortedKeys(bindings) {
+	for _, key := range slices.Sorted(maps.Keys(bindings)) {
 		c := &compiler{}
 		if p := c.binding(key, bindings[key], compiled, rb.dryRun); p != nil {
 			rb.bindings = append(rb.bindings, p)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,11 +156,7 @@ func (b *alJSONBuilder) cut(p *alPiece) {
 }
 
 func (b *alJSONBuilder) object(m map[string]any, omit map[string]bool) error {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // Envoy's JSON formatter sorts keys (deterministic output)
+	keys := slices.Sorted(maps.Keys(m)) // Envoy's JSON formatter sorts keys (deterministic output)
 	b.lit = append(b.lit, '{')
 	for i, k := range keys {
 		if omit[k] {

@@ -212,8 +212,7 @@ var alSimpleOps = map[string]alSimpleOp{
 // alHeader maps a REQ/RESP header name to a fixed entry field or a header
 // lookup (canonicalized now so Log needs no allocation).
 func alHeader(req bool, name string) (alSrc, error) {
-	if name == "" || strings.IndexFunc(name[1:], func(r rune) bool { return !alTokenChar(r) }) >= 0 ||
-		(name[0] != ':' && !alTokenChar(rune(name[0]))) {
+	if name == "" || !valid(strings.TrimPrefix(name, ":"), tokenByte) {
 		return alSrc{}, fmt.Errorf("accessLogFormat: invalid header name %q", name)
 	}
 	lower := strings.ToLower(name)
@@ -251,8 +250,4 @@ func alHeader(req bool, name string) (alSrc, error) {
 		return alSrc{op: alNothing}, nil
 	}
 	return alSrc{op: alRespHeader, key: textproto.CanonicalMIMEHeaderKey(name)}, nil
-}
-
-func alTokenChar(r rune) bool {
-	return r < 0x7f && r > ' ' && !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,7 +69,7 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 			snap.Warnings = append(snap.Warnings, p)
 		}
 	}
-	snap.certFiles = sortedKeys(env.certFiles)
+	snap.certFiles = slices.Sorted(maps.Keys(env.certFiles))
 	snap.Digest = config.Digest(files, snap.certFiles)
 	snap.Loaded = time.Now()
 	snap.compileTime = snap.Loaded.Sub(start)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -154,11 +155,7 @@ func validatePort(r *config.Resource, p string, port *listener.Port, bind string
 }
 
 func protocolNames() string {
-	var names []string
-	for k := range protocols {
-		names = append(names, k)
-	}
-	return strings.Join(sortStrings(names), ", ")
+	return strings.Join(slices.Sorted(maps.Keys(protocols)), ", ")
 }
 
 // parseBind checks a server bind address: an IP address or a unix socket.

@@ -29,7 +29,7 @@ func newBalancer(lb *upstream.LoadBalancerSettings, eps []*endpoint) balancer {
 	case lb != nil && lb.Simple == "RANDOM":
 		return randomLB{}
 	}
-	return &leastRequest{}
+	return &leastRequest{rr: roundRobin{sched: schedule(eps)}}
 }
 
 // schedule spreads endpoints over a cycle in proportion to their weights
@@ -75,16 +75,35 @@ type roundRobin struct {
 }
 
 func (b *roundRobin) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
-	start := int(b.next.Add(1))
-	if b.sched != nil {
-		for i := range b.sched {
-			if ep := eps[b.sched[(start+i)%len(b.sched)]]; usable(ep) {
-				return ep
-			}
-		}
-		return nil
+	if i := b.index(eps, usable); i >= 0 {
+		return eps[i]
 	}
-	return scan(eps, start, usable)
+	return nil
+}
+
+// index returns the index in eps of the next usable endpoint in turn, or
+// -1 when none is usable. The turn moves past the endpoint returned, so
+// that the turns of unusable endpoints are shared by all the others
+// rather than all handed to the one after them.
+func (b *roundRobin) index(eps []*endpoint, usable func(*endpoint) bool) int {
+	n := len(eps)
+	if b.sched != nil {
+		n = len(b.sched)
+	}
+	start := int(b.next.Add(1))
+	for i := range n {
+		j := (start + i) % n
+		if b.sched != nil {
+			j = b.sched[j]
+		}
+		if usable(eps[j]) {
+			if i > 0 {
+				b.next.Add(uint32(i))
+			}
+			return j
+		}
+	}
+	return -1
 }
 
 // scan returns the first usable endpoint from start, wrapping around.
@@ -98,54 +117,91 @@ func scan(eps []*endpoint, start int, usable func(*endpoint) bool) *endpoint {
 }
 
 // randomLB picks uniformly at random.
-type randomLB struct{}
+type randomLB struct {
+	intN func(int) int // the random source; nil for math/rand/v2
+}
 
-func (randomLB) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
-	return scan(eps, rand.IntN(len(eps)), usable)
+func (b randomLB) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
+	// An unusable endpoint drawn is drawn again rather than passed to the
+	// next one, which would take its share on top of its own.
+	for range 4 {
+		if ep := eps[randN(b.intN, len(eps))]; usable(ep) {
+			return ep
+		}
+	}
+	// Mostly unusable: draw among the usable ones.
+	n := 0
+	for _, ep := range eps {
+		if usable(ep) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	k := randN(b.intN, n)
+	for _, ep := range eps {
+		if usable(ep) {
+			if k == 0 {
+				return ep
+			}
+			k--
+		}
+	}
+	return scan(eps, 0, usable) // fewer usable than counted: one was just ejected
+}
+
+// randN returns a random number in [0, n) from intN, or from math/rand/v2
+// when intN is nil (tests fix the sequence).
+func randN(intN func(int) int, n int) int {
+	if intN != nil {
+		return intN(n)
+	}
+	return rand.IntN(n)
 }
 
 // leastRequest picks the endpoint with the fewest requests in flight
-// relative to its weight. Small clusters are scanned whole, starting at a
-// rotating position so that ties go round robin; large ones use the power
-// of two random choices, as Envoy does.
-type leastRequest struct{ next atomic.Uint32 }
+// relative to its weight. The endpoint next in weighted round-robin order
+// is the candidate, which wins ties, so that the weights hold without
+// load too (Envoy's weighted least request is then a weighted round
+// robin): small clusters compare every other endpoint with it, large ones
+// one other chosen at random (the power of two choices, as Envoy does).
+type leastRequest struct {
+	rr   roundRobin
+	intN func(int) int // the random source; nil for math/rand/v2
+}
 
 func (b *leastRequest) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
-	if len(eps) > 8 {
-		return b.twoChoices(eps, usable)
+	at := b.rr.index(eps, usable)
+	if at < 0 {
+		return nil
 	}
-	start := int(b.next.Add(1))
-	var best *endpoint
-	for i := range eps {
-		ep := eps[(start+i)%len(eps)]
-		if usable(ep) && (best == nil || lighter(ep, best)) {
+	if len(eps) > 8 {
+		return b.twoChoices(eps, eps[at], usable)
+	}
+	best := eps[at]
+	for i := 1; i < len(eps); i++ {
+		if ep := eps[(at+i)%len(eps)]; usable(ep) && lighter(ep, best) {
 			best = ep
 		}
 	}
 	return best
 }
 
-func (b *leastRequest) twoChoices(eps []*endpoint, usable func(*endpoint) bool) *endpoint {
-	var a, c *endpoint
+// twoChoices compares the candidate with another usable endpoint drawn at
+// random.
+func (b *leastRequest) twoChoices(eps []*endpoint, candidate *endpoint, usable func(*endpoint) bool) *endpoint {
 	for range 8 {
-		ep := eps[rand.IntN(len(eps))]
-		if !usable(ep) {
+		ep := eps[randN(b.intN, len(eps))]
+		if ep == candidate || !usable(ep) {
 			continue
 		}
-		if a == nil {
-			a = ep
-		} else if ep != a {
-			c = ep
-			break
+		if lighter(ep, candidate) {
+			return ep
 		}
+		break
 	}
-	switch {
-	case a == nil:
-		return scan(eps, rand.IntN(len(eps)), usable)
-	case c != nil && lighter(c, a):
-		return c
-	}
-	return a
+	return candidate
 }
 
 // lighter compares load per unit of weight.
@@ -158,7 +214,7 @@ func lighter(a, b *endpoint) bool {
 // or after its hash.
 type ring struct {
 	points []ringPoint
-	rr     roundRobin // for requests without a key
+	rr     roundRobin // for requests without a key, by weight
 }
 
 type ringPoint struct {
@@ -174,7 +230,7 @@ func newRing(eps []*endpoint, minSize int) *ring {
 	for _, e := range eps {
 		total += int(e.weight)
 	}
-	r := &ring{}
+	r := &ring{rr: roundRobin{sched: schedule(eps)}}
 	for i, e := range eps {
 		n := max(1, (minSize*int(e.weight)+total-1)/max(total, 1))
 		for j := range n {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -175,7 +176,7 @@ func describeRoute(h router.HTTPRoute) string {
 				parts = append(parts, f.name+"="+describeSM(f.sm))
 			}
 		}
-		for _, k := range sortedKeys(m.Headers) {
+		for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
 			parts = append(parts, k+"="+describeSM(m.Headers[k]))
 		}
 		ms = append(ms, strings.Join(parts, " "))
@@ -227,7 +228,7 @@ func describeRoute(h router.HTTPRoute) string {
 		acts = append(acts, "mirror "+describeDest(*h.Mirror))
 	}
 	if h.Headers != nil && h.Headers.Request != nil {
-		for _, k := range sortedKeys(h.Headers.Request.Add) {
+		for _, k := range slices.Sorted(maps.Keys(h.Headers.Request.Add)) {
 			acts = append(acts, fmt.Sprintf("add %s=%s", k, h.Headers.Request.Add[k]))
 		}
 	}

@@ -42,6 +42,13 @@ func (l *connLimiter) acquire(ctx context.Context, p *connPool) (*h1Conn, error)
 		l.mu.Unlock()
 		return nil, nil
 	}
+	// A connection put back since the caller found none idle was pooled,
+	// nobody waiting yet (handOff pools under l.mu): take it rather than
+	// wait for another request to end.
+	if pc := p.popIdle(); pc != nil {
+		l.mu.Unlock()
+		return pc, nil
+	}
 	if l.maxPending > 0 && len(l.waiters) >= l.maxPending {
 		l.mu.Unlock()
 		return nil, errOverflow
@@ -75,19 +82,21 @@ func (l *connLimiter) acquire(ctx context.Context, p *connPool) (*h1Conn, error)
 }
 
 // handOff gives pc, whose exchange just ended, to a request of the same
-// pool waiting for a connection. It reports whether one took it.
+// pool waiting for a connection, or else pools it as idle; both under
+// l.mu, so that a request about to wait (acquire) either finds it idle or
+// is handed it. It reports false when pc was neither handed on nor pooled
+// (the pool is closed or full): the caller closes it.
 func (l *connLimiter) handOff(p *connPool, pc *h1Conn) bool {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	for i, w := range l.waiters {
 		if w.pool == p {
 			l.waiters = slices.Delete(l.waiters, i, i+1)
-			l.mu.Unlock()
-			w.ch <- pc
+			w.ch <- pc // buffered: never blocks
 			return true
 		}
 	}
-	l.mu.Unlock()
-	return false
+	return p.pool(pc)
 }
 
 // release frees the slot of a closed connection (or a failed dial): the

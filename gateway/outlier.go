@@ -37,8 +37,15 @@ func (c *cluster) observe(ep *endpoint, resp *http.Response, err error) {
 	} else if errorsIsClientSide(err) || errors.Is(err, errOverflow) || errors.Is(err, errNoHealthy) {
 		return // nothing the endpoint did
 	}
+	now := time.Now()
 	h := &ep.health
 	h.mu.Lock()
+	if now.Before(h.ejectedUntil) {
+		// Out of rotation (in flight when it was ejected, or sent in a
+		// panic): its count starts afresh on its return, as in Envoy.
+		h.mu.Unlock()
+		return
+	}
 	if status < 500 {
 		h.consec5xx, h.consecGW = 0, 0
 		h.mu.Unlock()
@@ -47,12 +54,14 @@ func (c *cluster) observe(ep *endpoint, resp *http.Response, err error) {
 	h.consec5xx++
 	if status == 502 || status == 503 || status == 504 {
 		h.consecGW++
+	} else {
+		h.consecGW = 0 // another 5xx breaks a run of gateway errors, as in Envoy
 	}
 	trip := (oc.consecutive5xx > 0 && h.consec5xx >= oc.consecutive5xx) ||
 		(oc.consecutiveGateway > 0 && h.consecGW >= oc.consecutiveGateway)
 	h.mu.Unlock()
 	if trip {
-		c.eject(ep, time.Now())
+		c.eject(ep, now)
 	}
 }
 

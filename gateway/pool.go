@@ -279,6 +279,7 @@ func (p *connPool) idleTimeout() time.Duration {
 
 // put returns a connection whose last exchange completed cleanly: to a
 // request waiting for a connection of this pool, else to the idle list.
+// With a limiter, both happen under its lock (see handOff).
 func (p *connPool) put(pc *h1Conn) {
 	pc.idleAt = time.Now()
 	pc.reused = true
@@ -286,17 +287,27 @@ func (p *connPool) put(pc *h1Conn) {
 		pc.close()
 		return
 	}
-	if p.limiter != nil && p.limiter.handOff(p, pc) {
-		return
+	var pooled bool
+	if p.limiter != nil {
+		pooled = p.limiter.handOff(p, pc)
+	} else {
+		pooled = p.pool(pc)
 	}
-	p.mu.Lock()
-	if p.closed || len(p.idle) >= maxIdlePerEndpoint {
-		p.mu.Unlock()
+	if !pooled {
 		pc.close()
-		return
+	}
+}
+
+// pool adds pc to the idle connections, unless the pool is closed or
+// full.
+func (p *connPool) pool(pc *h1Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.idle) >= maxIdlePerEndpoint {
+		return false
 	}
 	p.idle = append(p.idle, pc)
-	p.mu.Unlock()
+	return true
 }
 
 // close closes the idle connections and stops pooling.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -111,7 +112,7 @@ func validateEndpoint(r *config.Resource, path string, ep *upstream.WorkloadEntr
 			}
 		}
 	}
-	for _, name := range sortedKeys(ep.Ports) {
+	for _, name := range slices.Sorted(maps.Keys(ep.Ports)) {
 		if !ports[name] {
 			ps.Errf(r, path+".ports."+name, "no port of this ServiceEntry is named %q", name)
 		}
@@ -147,15 +148,6 @@ func validateDestinationRule(r *config.Resource, ps *config.Problems) *destRule 
 		return nil
 	}
 	return &destRule{res: r, spec: spec, host: router.QualifyHost(spec.Host, r.Meta.Namespace)}
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return sortStrings(keys)
 }
 
 // checkDuration records an error for a duration below Istio's 1 ms floor.

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -90,12 +91,7 @@ func (b *tableBuilder) bindServer(s Server, gwNS string, vss []*VS, idx *hostInd
 			}
 		}
 	}
-	order := make([]int, 0, len(shared))
-	for i := range shared {
-		order = append(order, i)
-	}
-	slices.Sort(order)
-	for _, i := range order {
+	for _, i := range slices.Sorted(maps.Keys(shared)) {
 		b.bind(s, vss[i], shared[i], resolve)
 	}
 }

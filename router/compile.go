@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/textproto"
 	"regexp"
@@ -327,7 +328,7 @@ func (c *compiler) matchEntry(path string, m *HTTPMatchRequest, ns string) *matc
 	rest.authority = c.strMatch(path+".authority", m.Authority, false)
 	rest.headers = c.headerMatchers(path+".headers", m.Headers)
 	rest.without = c.headerMatchers(path+".withoutHeaders", m.WithoutHeaders)
-	for _, k := range sortedKeys(m.QueryParams) {
+	for _, k := range slices.Sorted(maps.Keys(m.QueryParams)) {
 		rest.query = append(rest.query, queryMatcher{name: k, m: c.strMatch(path+".queryParams."+k, m.QueryParams[k], true)})
 	}
 	if !rest.empty() {
@@ -338,7 +339,7 @@ func (c *compiler) matchEntry(path string, m *HTTPMatchRequest, ns string) *matc
 
 func (c *compiler) headerMatchers(path string, hs map[string]*StringMatch) []headerMatcher {
 	var out []headerMatcher
-	for _, k := range sortedKeys(hs) {
+	for _, k := range slices.Sorted(maps.Keys(hs)) {
 		p := path + "." + k
 		h := headerMatcher{m: c.strMatch(p, hs[k], true)}
 		if claim, ok := claimPath(k); ok {

@@ -3,8 +3,10 @@ package router
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 )
 
@@ -149,7 +151,7 @@ func (c *compiler) headerBlock(path string, h *HeaderOperations, request bool) (
 		name string
 		m    map[string]string
 	}{{stepSet, "set", h.Set}, {stepAdd, "add", h.Add}} {
-		for _, k := range sortedKeys(op.m) {
+		for _, k := range slices.Sorted(maps.Keys(op.m)) {
 			p := path + "." + op.name + "." + k
 			if isAuthority(k) && request {
 				if authority != "" {

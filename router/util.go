@@ -3,18 +3,8 @@ package router
 import (
 	"cmp"
 	"slices"
-	"sort"
 	"strings"
 )
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 func cutNS(s string) (ns, name string, ok bool) {
 	for i := 0; i < len(s); i++ {

@@ -42,6 +42,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -158,12 +159,7 @@ func main() {
 		}
 		time.Sleep(time.Until(next))
 	}
-	keys := make([]string, 0, len(by))
-	for k := range by {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(by)) {
 		fmt.Printf("changes %s=%d\n", k, by[k])
 	}
 	fmt.Printf("result changes=%d reloads=%d rejected=%d timeouts=%d took_p50_ms=%s took_max_ms=%s wall_p50_ms=%s wall_max_ms=%s\n",

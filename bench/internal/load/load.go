@@ -12,10 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,12 +138,7 @@ func (r Result) Report(w io.Writer, what string) {
 	fmt.Fprintf(w, "%d %s in %s: %.1f/s, latency p50 %s p90 %s p99 %s max %s, %d errors\n",
 		r.Ops, what, r.Elapsed, r.Rate(), ms(r.Percentile(50)), ms(r.Percentile(90)), ms(r.Percentile(99)),
 		ms(r.Percentile(100)), r.ErrorCount())
-	kinds := make([]string, 0, len(r.Errors))
-	for k := range r.Errors {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
+	for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
 		fmt.Fprintf(w, "  error %-28s %8d  e.g. %s\n", k, r.Errors[k], r.Samples[k])
 	}
 	fmt.Fprintf(w, "result rate=%.1f p50_ms=%.3f p99_ms=%.3f errors=%d ops=%d\n",
