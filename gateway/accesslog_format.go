@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/envoyfmt"
 )
 
 // Access-log line formats: Envoy substitution format strings as Istio uses
@@ -63,12 +65,12 @@ type alFormat struct {
 // alSeg is a literal followed by an optional operator (src.op == alNone).
 type alSeg struct {
 	lit      string
-	src, alt alSrc  // alt: the Y of REQ(X?Y)
-	max      int    // :N truncation, 0 = none
-	mode     uint8  // address part or GRPC_STATUS form
-	noQuery  bool   // REQ_WITHOUT_QUERY
-	escSpace bool   // TEXT outside "...": a space would split the field
-	time     []alTT // START_TIME(format); nil = Envoy's default
+	src, alt alSrc               // alt: the Y of REQ(X?Y)
+	max      int                 // :N truncation, 0 = none
+	mode     uint8               // address part or GRPC_STATUS form
+	noQuery  bool                // REQ_WITHOUT_QUERY
+	escSpace bool                // TEXT outside "...": a space would split the field
+	time     envoyfmt.TimeFormat // START_TIME(format); zero: Envoy's default
 }
 
 type alPiece struct {

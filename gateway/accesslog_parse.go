@@ -4,159 +4,76 @@ import (
 	"fmt"
 	"net/textproto"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/envoyfmt"
 )
 
-// Envoy substitution format strings: parsing and operator resolution.
+// Envoy substitution format strings: binding envoyfmt's segments to entry
+// fields.
 
-// parseAccessLogFormat splits an Envoy format string into segments, each a
+// parseAccessLogFormat parses an Envoy format string into segments, each a
 // literal followed by at most one operator; a trailing literal gets its own
 // segment. text: TEXT encoding (tracks "..." to know where a space is safe).
-// Grammar as Envoy: %COMMAND(ARG):N%, COMMAND [A-Z0-9_]+, "%%" is a literal %.
 func parseAccessLogFormat(format string, text bool) ([]alSeg, error) {
-	var segs []alSeg
-	var lit strings.Builder
+	parsed, err := envoyfmt.Parse(format)
+	if err != nil {
+		return nil, fmt.Errorf("accessLogFormat: %w", err)
+	}
+	segs := make([]alSeg, 0, len(parsed))
 	quotes := 0
-	for i := 0; i < len(format); {
-		c := format[i]
-		if c != '%' {
-			if c == '"' {
-				quotes++
-			}
-			lit.WriteByte(c)
-			i++
+	for _, p := range parsed {
+		quotes += strings.Count(p.Lit, `"`)
+		if p.Op == "" {
+			segs = append(segs, alSeg{lit: p.Lit})
 			continue
 		}
-		if i+1 < len(format) && format[i+1] == '%' {
-			lit.WriteByte('%')
-			i += 2
-			continue
-		}
-		j := i + 1
-		for j < len(format) && (format[j] >= 'A' && format[j] <= 'Z' || format[j] >= '0' && format[j] <= '9' || format[j] == '_') {
-			j++
-		}
-		name, arg, hasArg := format[i+1:j], "", false
-		if name == "" {
-			return nil, fmt.Errorf("accessLogFormat: invalid operator at offset %d of %q: want %%COMMAND%%, %%COMMAND(arg)%% or %%COMMAND(arg):N%% (write %%%% for a literal %%)", i, format)
-		}
-		if j < len(format) && format[j] == '(' {
-			k := alArgEnd(format, j+1)
-			if k < 0 {
-				return nil, fmt.Errorf("accessLogFormat: %%%s( at offset %d has no closing \")%%\"", name, i)
-			}
-			arg, hasArg, j = format[j+1:k], true, k+1
-		}
-		maxLen := 0
-		if j < len(format) && format[j] == ':' {
-			k := j + 1
-			for k < len(format) && format[k] >= '0' && format[k] <= '9' {
-				k++
-			}
-			n, err := strconv.Atoi(format[j+1 : k])
-			if err != nil || n <= 0 {
-				return nil, fmt.Errorf("accessLogFormat: %%%s: length after ':' must be a positive integer, at offset %d", name, j)
-			}
-			maxLen, j = n, k
-		}
-		if j >= len(format) || format[j] != '%' {
-			return nil, fmt.Errorf("accessLogFormat: operator %%%s at offset %d is not terminated by %%", name, i)
-		}
-		seg, err := alOperator(name, arg, hasArg)
+		seg, err := alOperator(p)
 		if err != nil {
 			return nil, err
 		}
 		// TEXT: a space is escaped outside "..." (it would split the field)
 		// and in the path (the quoted request line is space-separated).
-		seg.lit, seg.max = lit.String(), maxLen
+		seg.lit, seg.max = p.Lit, p.Max
 		seg.escSpace = text && (quotes%2 == 0 || seg.src.op == alPath || seg.alt.op == alPath)
-		lit.Reset()
 		segs = append(segs, seg)
-		i = j + 1
-	}
-	if lit.Len() > 0 || len(segs) == 0 {
-		segs = append(segs, alSeg{lit: lit.String()})
 	}
 	return segs, nil
 }
 
-// alArgEnd finds the ')' closing an argument: the first one followed by '%'
-// or by ':digits%' (Envoy's non-greedy "\((.*?)\)(?::[0-9]+)?%").
-func alArgEnd(s string, from int) int {
-	for k := from; k < len(s); k++ {
-		if s[k] == '\n' {
-			return -1
-		}
-		if s[k] != ')' {
-			continue
-		}
-		n := k + 1
-		if n < len(s) && s[n] == ':' {
-			n++
-			for n < len(s) && s[n] >= '0' && s[n] <= '9' {
-				n++
-			}
-		}
-		if n < len(s) && s[n] == '%' {
-			return k
-		}
-	}
-	return -1
-}
-
 // alOperator resolves one command to its source.
-func alOperator(name, arg string, hasArg bool) (alSeg, error) {
+func alOperator(p envoyfmt.Segment) (alSeg, error) {
 	var s alSeg
-	switch name {
+	switch name := p.Op; name {
 	case "REQ", "RESP", "REQ_WITHOUT_QUERY":
-		if !hasArg || arg == "" {
-			return s, fmt.Errorf("accessLogFormat: %%%s%% needs a header name, e.g. %%%s(X-REQUEST-ID)%%", name, name)
-		}
-		main, alt, two := strings.Cut(arg, "?")
-		if strings.Contains(alt, "?") {
-			return s, fmt.Errorf("accessLogFormat: %%%s(%s)%%: more than one alternative header", name, arg)
-		}
-		var err error
-		if s.src, err = alHeader(name != "RESP", main); err != nil {
-			return s, err
-		}
-		if two {
-			if s.alt, err = alHeader(name != "RESP", alt); err != nil {
-				return s, err
-			}
+		s.src = alHeader(name != "RESP", p.Header)
+		if p.Alt != "" {
+			s.alt = alHeader(name != "RESP", p.Alt)
 		}
 		s.noQuery = name == "REQ_WITHOUT_QUERY"
 		return s, nil
 	case "START_TIME":
-		s.src.op = alStartTime
-		if hasArg && arg != "" {
-			tt, err := alCompileTime(arg)
-			if err != nil {
-				return s, err
-			}
-			s.time = tt
-		}
+		s.src.op, s.time = alStartTime, p.Time
 		return s, nil
 	case "GRPC_STATUS":
 		s.src = alSrc{op: alGRPCStatus, key: "Grpc-Status"}
-		switch arg {
+		switch p.Arg {
 		case "", "CAMEL_STRING":
 		case "SNAKE_STRING":
 			s.mode = alGRPCSnake
 		case "NUMBER":
 			s.mode = alGRPCNumber
 		default:
-			return s, fmt.Errorf("accessLogFormat: %%GRPC_STATUS(%s)%%: want CAMEL_STRING, SNAKE_STRING or NUMBER", arg)
+			return s, fmt.Errorf("accessLogFormat: %%GRPC_STATUS(%s)%%: want CAMEL_STRING, SNAKE_STRING or NUMBER", p.Arg)
 		}
 		return s, nil
 	}
-	op, ok := alSimpleOps[name]
+	op, ok := alSimpleOps[p.Op]
 	if !ok {
-		return s, fmt.Errorf("accessLogFormat: unknown or unsupported operator %%%s%%; supported: %s", name, alSupported())
+		return s, fmt.Errorf("accessLogFormat: unknown or unsupported operator %%%s%%; supported: %s", p.Op, alSupported())
 	}
-	if hasArg {
-		return s, fmt.Errorf("accessLogFormat: %%%s%% takes no argument", name)
+	if p.HasArg {
+		return s, fmt.Errorf("accessLogFormat: %%%s%% takes no argument", p.Op)
 	}
 	s.src.op, s.mode = op.op, op.mode
 	return s, nil
@@ -209,50 +126,43 @@ var alSimpleOps = map[string]alSimpleOp{
 	"AUTHZ_POLICY":                           {op: alPolicy}, // gatehouse: the AuthorizationPolicy that denied
 }
 
-// alHeader maps a REQ/RESP header name to a fixed entry field or a header
-// lookup (canonicalized now so Log needs no allocation).
-func alHeader(req bool, name string) (alSrc, error) {
-	if name == "" || strings.IndexFunc(name[1:], func(r rune) bool { return !alTokenChar(r) }) >= 0 ||
-		(name[0] != ':' && !alTokenChar(rune(name[0]))) {
-		return alSrc{}, fmt.Errorf("accessLogFormat: invalid header name %q", name)
-	}
+// alHeader maps a REQ/RESP header name (checked by envoyfmt) to a fixed
+// entry field or a header lookup (canonicalized now so Log needs no
+// allocation).
+func alHeader(req bool, name string) alSrc {
 	lower := strings.ToLower(name)
 	if req {
 		switch lower {
 		case ":method":
-			return alSrc{op: alMethod}, nil
+			return alSrc{op: alMethod}
 		case ":path", "x-envoy-original-path":
 			// The entry's Path already prefers x-envoy-original-path; a
 			// client-sent x-envoy-original-path header is never trusted.
-			return alSrc{op: alPath}, nil
+			return alSrc{op: alPath}
 		case ":authority", "host":
-			return alSrc{op: alAuthority, key: "Host"}, nil
+			return alSrc{op: alAuthority, key: "Host"}
 		case "x-forwarded-for":
-			return alSrc{op: alXFF, key: "X-Forwarded-For"}, nil
+			return alSrc{op: alXFF, key: "X-Forwarded-For"}
 		case "user-agent":
-			return alSrc{op: alUserAgent, key: "User-Agent"}, nil
+			return alSrc{op: alUserAgent, key: "User-Agent"}
 		case "x-request-id":
-			return alSrc{op: alRequestID, key: "X-Request-Id"}, nil
+			return alSrc{op: alRequestID, key: "X-Request-Id"}
 		}
 		if lower[0] == ':' {
-			return alSrc{op: alNothing}, nil // :scheme, :protocol: not recorded
+			return alSrc{op: alNothing} // :scheme, :protocol: not recorded
 		}
-		return alSrc{op: alReqHeader, key: textproto.CanonicalMIMEHeaderKey(name)}, nil
+		return alSrc{op: alReqHeader, key: textproto.CanonicalMIMEHeaderKey(name)}
 	}
 	switch lower {
 	case ":status":
-		return alSrc{op: alStatus}, nil
+		return alSrc{op: alStatus}
 	case "x-envoy-upstream-service-time":
-		return alSrc{op: alUpstreamServiceTime, key: "X-Envoy-Upstream-Service-Time"}, nil
+		return alSrc{op: alUpstreamServiceTime, key: "X-Envoy-Upstream-Service-Time"}
 	case "grpc-status":
-		return alSrc{op: alGRPCStatusRaw, key: "Grpc-Status"}, nil
+		return alSrc{op: alGRPCStatusRaw, key: "Grpc-Status"}
 	}
 	if lower[0] == ':' {
-		return alSrc{op: alNothing}, nil
+		return alSrc{op: alNothing}
 	}
-	return alSrc{op: alRespHeader, key: textproto.CanonicalMIMEHeaderKey(name)}, nil
-}
-
-func alTokenChar(r rune) bool {
-	return r < 0x7f && r > ' ' && !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
+	return alSrc{op: alRespHeader, key: textproto.CanonicalMIMEHeaderKey(name)}
 }

@@ -291,7 +291,7 @@ func (f *alFormat) appendValue(b []byte, e *accessEntry, s *alSeg, mode int) []b
 			b = append(b, '"')
 		}
 		at := len(b)
-		b = alAppendTime(b, e.Start, s.time)
+		b = s.time.Append(b, e.Start)
 		if s.max > 0 && len(b)-at > s.max {
 			b = b[:at+s.max]
 		}
