@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/router"
 	"gopkg.in/yaml.v3"
 )
@@ -124,7 +125,7 @@ func (m *meshSettings) apply(r *resource, path string, mc *MeshConfig, ps *probl
 	switch e := strings.ToUpper(mc.AccessLogEncoding); e {
 	case "", "TEXT", "JSON":
 		m.accessLogEncoding = e
-		if _, err := compileAccessLogFormat(e, mc.AccessLogFormat); err != nil {
+		if _, err := accesslog.NewFormat(e, mc.AccessLogFormat); err != nil {
 			ps.errf(r, path+".accessLogFormat", "%v", err)
 		}
 	default:

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -132,17 +133,25 @@ func newDestService(host string) *destService {
 	return sv
 }
 
-// dest returns the destination service of requests sent to c (nil: to
-// no cluster).
-func (m *metrics) dest(c *cluster) *destService {
-	if c == nil || c.host == "" {
+// dest returns the destination service of requests sent to the service
+// host ("": to no cluster).
+func (m *metrics) dest(host string) *destService {
+	if host == "" {
 		return m.unknown
 	}
-	if v, ok := m.services.Load(c.host); ok {
+	if v, ok := m.services.Load(host); ok {
 		return v.(*destService)
 	}
-	v, _ := m.services.LoadOrStore(c.host, newDestService(c.host))
+	v, _ := m.services.LoadOrStore(host, newDestService(host))
 	return v.(*destService)
+}
+
+// serviceOf is the destination service host of c, "" for none.
+func serviceOf(c *cluster) string {
+	if c == nil {
+		return ""
+	}
+	return c.host
 }
 
 // httpKey is what tells the HTTP series of one service apart.
@@ -196,7 +205,7 @@ func (sv *destService) httpSeries(m *metrics, k httpKey) *httpSeries {
 
 // recordHTTP counts a finished request. w is the client's writer, whose
 // header (and trailers) carry the gRPC status of a gRPC request.
-func (m *metrics) recordHTTP(e *accessEntry, r *http.Request, w http.ResponseWriter) {
+func (m *metrics) recordHTTP(e *accesslog.Entry, r *http.Request, w http.ResponseWriter) {
 	if m == nil {
 		return
 	}
@@ -204,7 +213,7 @@ func (m *metrics) recordHTTP(e *accessEntry, r *http.Request, w http.ResponseWri
 	if r.ProtoMajor == 2 && isGRPC(r) { // gRPC needs HTTP/2: HTTP/1 requests skip the header lookup
 		k.grpc, k.grpcStatus = true, grpcStatusOf(e, w.Header())
 	}
-	hs := m.dest(e.cluster).httpSeries(m, k)
+	hs := m.dest(e.DestinationService).httpSeries(m, k)
 	hs.requests.Inc()
 	hs.duration.Observe(float64(e.Duration) / float64(time.Millisecond))
 	hs.reqBytes.Observe(float64(e.BytesReceived))
@@ -213,7 +222,7 @@ func (m *metrics) recordHTTP(e *accessEntry, r *http.Request, w http.ResponseWri
 
 // grpcStatusOf is the grpc-status of a response: the trailer, or the
 // header of a trailers-only response; "" when absent.
-func grpcStatusOf(e *accessEntry, h http.Header) string {
+func grpcStatusOf(e *accesslog.Entry, h http.Header) string {
 	if e.GRPCStatus != "" {
 		return e.GRPCStatus
 	}
@@ -265,7 +274,7 @@ func (m *metrics) tcpOpen(c *cluster) *tcpSeries {
 	if m == nil {
 		return nil
 	}
-	ts := m.dest(c).tcpSeries(m, "")
+	ts := m.dest(serviceOf(c)).tcpSeries(m, "")
 	ts.opened.Inc()
 	return ts
 }
@@ -287,7 +296,7 @@ func (m *metrics) tcpFailed(c *cluster, flags string) {
 	if m == nil {
 		return
 	}
-	ts := m.dest(c).tcpSeries(m, flags)
+	ts := m.dest(serviceOf(c)).tcpSeries(m, flags)
 	ts.opened.Inc()
 	ts.closed.Inc()
 }

@@ -8,14 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	dto "github.com/prometheus/client_model/go"
 )
 
 // benchEntry is a finished request to httpbin.default.
-func benchEntry() (*metrics, *accessEntry, *http.Request, http.ResponseWriter) {
+func benchEntry() (*metrics, *accesslog.Entry, *http.Request, http.ResponseWriter) {
 	m := newMetrics(&Server{})
-	c := &cluster{name: "outbound|8000||httpbin.default.svc.cluster.local", host: "httpbin.default.svc.cluster.local"}
-	e := &accessEntry{Code: 200, BytesSent: 512, Duration: 3 * time.Millisecond, cluster: c}
+	e := &accesslog.Entry{Code: 200, BytesSent: 512, Duration: 3 * time.Millisecond,
+		UpstreamCluster: "outbound|8000||httpbin.default.svc.cluster.local", DestinationService: "httpbin.default.svc.cluster.local"}
 	return m, e, httptest.NewRequest("GET", "/status/200", nil), httptest.NewRecorder()
 }
 
@@ -26,9 +27,10 @@ func TestMetricsRecordNoAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { m.recordHTTP(e, r, w) }); n != 0 {
 		t.Errorf("recordHTTP: %v allocs/op, want 0", n)
 	}
-	ts := m.tcpOpen(e.cluster)
+	c := &cluster{name: e.UpstreamCluster, host: e.DestinationService}
+	ts := m.tcpOpen(c)
 	ts.close(10, 20)
-	if n := testing.AllocsPerRun(1000, func() { m.tcpOpen(e.cluster).close(10, 20) }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { m.tcpOpen(c).close(10, 20) }); n != 0 {
 		t.Errorf("tcpOpen+close: %v allocs/op, want 0", n)
 	}
 }
@@ -83,7 +85,7 @@ func BenchmarkMetricsRecordParallel(b *testing.B) {
 // children by label values on every request.
 func BenchmarkMetricsRecordLabels(b *testing.B) {
 	m, e, _, _ := benchEntry()
-	sv := m.dest(e.cluster)
+	sv := m.dest(e.DestinationService)
 	b.ReportAllocs()
 	for b.Loop() {
 		lv := []string{sv.host, sv.name, sv.namespace, "http", strconv.Itoa(e.Code), "", "-"}
