@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
 )
 
 // The access log's wiring into the gateway: every request's entry (for
@@ -28,9 +29,9 @@ func beginLog(w http.ResponseWriter, r *http.Request) *accesslog.Recorder {
 
 // finishLog completes the entry of a request, records the request in m,
 // writes the line if the snapshot has an access log and recycles rec.
-func finishLog(m *metrics, snap *Snapshot, rec *accesslog.Recorder, r *http.Request, ci *connInfo) {
+func finishLog(m *metrics.Metrics, snap *Snapshot, rec *accesslog.Recorder, r *http.Request, ci *connInfo) {
 	if e := rec.Finish(r); e != nil {
-		m.recordHTTP(e, r, rec.Unwrap())
+		recordHTTP(m, e, r, rec.Unwrap())
 		if snap.alog != nil {
 			writeLog(snap, e, rec, r, ci)
 		}

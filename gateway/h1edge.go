@@ -57,7 +57,7 @@ func (l *listener) deliverTLS(tc *tls.Conn, lc *listenerConfig) {
 // limited so that a flood of garbage cannot fill a disk.
 func (s *Server) logRefusal(c net.Conn, rf *h1guard.Refusal) {
 	code := strconv.Itoa(rf.Status) // "0": closed without an answer
-	s.metrics.refusedRequest(code, rf.Reason)
+	s.metrics.RefusedRequest(code, rf.Reason)
 	ok, held := s.refusalLog.allow()
 	if !ok {
 		return

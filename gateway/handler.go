@@ -73,7 +73,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	table, ok := routesFor(rq.lc, r.TLS, rq.host)
 	if !ok {
-		h.s.metrics.misdirected()
+		h.s.metrics.Misdirected()
 		note(w, "NR", "misdirected_request")
 		localReply(w, r, http.StatusMisdirectedRequest, "")
 		return

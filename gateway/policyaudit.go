@@ -3,8 +3,6 @@ package gateway
 import (
 	"slices"
 	"strings"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // securityKinds are the kinds whose resources decide who gets in: their
@@ -29,7 +27,7 @@ func securityResources(byKind map[string][]*resource) []string {
 // auditSecurity logs the security resources a reload removed and added,
 // by name, and updates the count in force.
 func (s *Server) auditSecurity(prev, next *Snapshot) {
-	s.metrics.securityResources(len(next.security))
+	s.metrics.SecurityResources(len(next.security))
 	if prev == nil {
 		return
 	}
@@ -37,11 +35,11 @@ func (s *Server) auditSecurity(prev, next *Snapshot) {
 	if len(removed) > 0 {
 		s.log.Warn("security resources removed by this reload; requests they governed are no longer checked by them",
 			"generation", next.Gen, "removed", strings.Join(removed, ", "))
-		s.metrics.securityChanged("removed", len(removed))
+		s.metrics.SecurityChanged("removed", len(removed))
 	}
 	if len(added) > 0 {
 		s.log.Info("security resources added by this reload", "generation", next.Gen, "added", strings.Join(added, ", "))
-		s.metrics.securityChanged("added", len(added))
+		s.metrics.SecurityChanged("added", len(added))
 	}
 }
 
@@ -58,33 +56,4 @@ func diffSorted(a, b []string) (onlyA, onlyB []string) {
 		}
 	}
 	return onlyA, onlyB
-}
-
-// securityMetrics count the security resources in force and their changes.
-type securityMetrics struct {
-	inForce prometheus.Gauge
-	changes *prometheus.CounterVec
-}
-
-func newSecurityMetrics(reg *prometheus.Registry) securityMetrics {
-	m := securityMetrics{
-		inForce: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gatehouse_security_policies",
-			Help: "Security resources in force (AuthorizationPolicy, RequestAuthentication and the legacy kinds)."}),
-		changes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_security_policy_changes_total",
-			Help: "Security resources added or removed by reloads."}, []string{"change"}),
-	}
-	reg.MustRegister(m.inForce, m.changes)
-	return m
-}
-
-func (m *metrics) securityResources(n int) {
-	if m != nil {
-		m.security.inForce.Set(float64(n))
-	}
-}
-
-func (m *metrics) securityChanged(change string, n int) {
-	if m != nil {
-		m.security.changes.WithLabelValues(change).Add(float64(n))
-	}
 }

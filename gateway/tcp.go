@@ -102,7 +102,7 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	}
 	if ep == nil {
 		e.Note("UH", "no_healthy_upstream")
-		s.metrics.tcpFailed(cl, "UH")
+		s.metrics.TCPFailed(serviceOf(cl), "UH")
 		return
 	}
 	e.SetUpstream(cl.name, ep.addr)
@@ -112,14 +112,14 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	if err != nil {
 		cl.observe(ep, nil, &connectError{err: err})
 		e.Note("UF", "upstream_reset_before_response_started{connection_failure}")
-		s.metrics.tcpFailed(cl, "UF")
+		s.metrics.TCPFailed(serviceOf(cl), "UF")
 		s.log.Debug("TCP upstream connect failed", "cluster", cl.name, "endpoint", ep.addr, "error", err)
 		return
 	}
 	defer up.Close()
 	var received, sent int64
-	mt := s.metrics.tcpOpen(cl)
-	defer func() { mt.close(received, sent) }()
+	mt := s.metrics.TCPOpen(cl.host)
+	defer func() { mt.Closed(received, sent) }()
 	if e != nil {
 		e.UpstreamLocal = up.LocalAddr().String()
 	}
