@@ -137,8 +137,6 @@ func (v *fmtVars) Var(fv router.FormatVar) string {
 		return p
 	case router.VarDownstreamLocalAddress, router.VarDownstreamLocalAddressWithoutPort, router.VarDownstreamLocalPort:
 		return localAddrVar(v.r, fv)
-	case router.VarStartTime:
-		return time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	case router.VarProtocol:
 		return v.r.Proto
 	case router.VarUpstreamHost:
@@ -152,6 +150,9 @@ func (v *fmtVars) Var(fv router.FormatVar) string {
 	}
 	return ""
 }
+
+// StartTime is the time %START_TIME% formats: now.
+func (v *fmtVars) StartTime() time.Time { return time.Now() }
 
 func localAddrVar(r *http.Request, fv router.FormatVar) string {
 	a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)

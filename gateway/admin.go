@@ -122,7 +122,7 @@ func (s *Server) AdminHandler() http.Handler {
 		enc.Encode(s.dump())
 	})
 	mux.HandleFunc("GET /explain", s.serveExplain)
-	s.metrics.serve(mux) // /stats/prometheus and /metrics
+	s.metrics.Register(mux) // /stats/prometheus and /metrics
 	return mux
 }
 

@@ -14,16 +14,18 @@ const module = "github.com/gatehouse-proxy/gatehouse/"
 // arrows lists, for each package under gateway/internal, the packages of
 // this module it may depend on, directly or not (docs/architecture.md,
 // "The next layout"): config <- mesh <- {listener, upstream} <- proxy <-
-// gateway; accesslog <- metrics <- proxy. router, authz, tls and api are
-// leaves anyone may use; nothing depends on gateway itself.
+// gateway; accesslog <- metrics <- proxy. router, authz, tls, api and
+// envoyfmt are leaves anyone may use; nothing depends on gateway itself.
 var arrows = map[string][]string{
-	"config":   {"api"},
-	"mesh":     {"api", "router", "gateway/internal/config"},
-	"listener": {"api"},
-	"upstream": {"api", "router"},
-	"legacy":   {"api", "router", "gateway/internal/config", "gateway/internal/listener", "gateway/internal/upstream"},
-	"h1guard":  nil,
-	"h2guard":  nil,
+	"config":    {"api"},
+	"mesh":      {"api", "envoyfmt", "router", "gateway/internal/config"},
+	"listener":  {"api"},
+	"upstream":  {"api", "envoyfmt", "router"},
+	"legacy":    {"api", "envoyfmt", "router", "gateway/internal/config", "gateway/internal/listener", "gateway/internal/upstream"},
+	"accesslog": {"envoyfmt"},
+	"metrics":   {"envoyfmt", "gateway/internal/accesslog"},
+	"h1guard":   nil,
+	"h2guard":   nil,
 }
 
 // TestDependencyArrows pins the arrows with go list -deps, and makes a new

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/legacy"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
@@ -370,6 +371,6 @@ func listenerPorts(ls map[listenerKey]*listenerConfig) map[uint32]bool {
 
 // compileAccessLogFormatErr checks an access log format for mesh.Compile.
 func compileAccessLogFormatErr(encoding, format string) error {
-	_, err := compileAccessLogFormat(encoding, format)
+	_, err := accesslog.NewFormat(encoding, format)
 	return err
 }

@@ -23,7 +23,7 @@ func (l *portListener) admit(c net.Conn, lc *listenerConfig) net.Conn {
 	if l.active.Add(1) > limit {
 		l.active.Add(-1)
 		c.Close()
-		l.s.metrics.connRefused("max_connections")
+		l.s.metrics.ConnRefused("max_connections")
 		if ok, held := l.s.refusalLog.allow(); ok {
 			l.s.log.Warn("connection refused: the listener holds its maximum of connections",
 				"listener", l.ln.Addr().String(), "peer", c.RemoteAddr().String(), "max", limit, "similar_lines_suppressed", held)

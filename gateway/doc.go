@@ -13,7 +13,7 @@
 // standard metrics (istio_requests_total, istio_request_duration_milliseconds,
 // istio_request_bytes, istio_response_bytes, istio_tcp_*), with the labels
 // an Istio ingress gateway reports, on a Prometheus registry each Server
-// owns and serves on its admin address (metrics.go).
+// owns and serves on its admin address (package gateway/internal/metrics).
 //
 // The package owns the Gateway, ServiceEntry, DestinationRule and mesh-level
 // schemas and the loader; VirtualService routing lives in package router,

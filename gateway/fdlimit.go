@@ -66,7 +66,7 @@ func (ic *idleConns) closeOldest(n int) int {
 // that a flood of new clients cannot evict every idle one at once).
 func (s *Server) reclaimFDs(listener string, err error) int {
 	n := s.idle.closeOldest(8)
-	s.metrics.fdExhausted()
+	s.metrics.FDExhausted()
 	if ok, held := s.refusalLog.allow(); ok {
 		s.log.Warn("out of file descriptors: closed idle keep-alive connections to make room",
 			"listener", listener, "error", err, "closed", n, "similar_lines_suppressed", held)

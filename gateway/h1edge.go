@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
 )
 
@@ -56,7 +57,7 @@ func (l *portListener) deliverTLS(tc *tls.Conn, lc *listenerConfig) {
 // limited so that a flood of garbage cannot fill a disk.
 func (s *Server) logRefusal(c net.Conn, rf *h1guard.Refusal) {
 	code := strconv.Itoa(rf.Status) // "0": closed without an answer
-	s.metrics.refusedRequest(code, rf.Reason)
+	s.metrics.RefusedRequest(code, rf.Reason)
 	ok, held := s.refusalLog.allow()
 	if !ok {
 		return
@@ -71,7 +72,7 @@ func (s *Server) logRefusal(c net.Conn, rf *h1guard.Refusal) {
 	if snap.alog == nil {
 		return
 	}
-	e := &accessEntry{Start: time.Now(), UpstreamServiceTime: -1, Method: rf.Method, Path: target, Protocol: rf.Proto,
+	e := &accesslog.Entry{Start: time.Now(), UpstreamServiceTime: -1, Method: rf.Method, Path: target, Protocol: rf.Proto,
 		Code: rf.Status, Flags: "DPE", Details: "http1." + rf.Reason, DownstreamRemote: c.RemoteAddr().String()}
 	if rf.InBody && !rf.HeadHeld {
 		e.Code = 0 // the engine answers a request whose body broke

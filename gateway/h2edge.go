@@ -17,7 +17,7 @@ import (
 // h2c upgrade) and costs a flag check on HTTP/1.1 ones.
 func (l *portListener) h2Guard(c net.Conn) net.Conn {
 	return h2guard.New(c, h2guard.Limits{}, func(reason string) {
-		l.s.metrics.h2Closed(reason)
+		l.s.metrics.H2Closed(reason)
 		if ok, held := l.s.refusalLog.allow(); ok {
 			l.s.log.Warn("HTTP/2 connection closed: the client reset most of the streams it opened",
 				"listener", l.ln.Addr().String(), "peer", c.RemoteAddr().String(), "reason", reason, "similar_lines_suppressed", held)

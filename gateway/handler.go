@@ -55,8 +55,8 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.TLS = ci.tls
 	}
 	// Every request is counted in the metrics; logged if the access log is on.
-	lw, cb := beginLog(w, r)
-	defer finishLog(h.s.metrics, rq.snap, lw, cb, r, ci)
+	lw := beginLog(w, r)
+	defer finishLog(h.s.metrics, rq.snap, lw, r, ci)
 	w = lw
 	rq.lc = rq.snap.listeners[h.key]
 	if rq.lc == nil {
@@ -64,7 +64,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if isH2CUpgrade(r) && rq.lc.h2c && r.TLS == nil {
-		lw.h2c = true // metrics: the connection's streams are the requests
+		lw.SetH2C() // metrics: the connection's streams are the requests
 		h.h2c.ServeHTTP(w, r)
 		return
 	}
@@ -73,7 +73,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	table, ok := routesFor(rq.lc, r.TLS, rq.host)
 	if !ok {
-		h.s.metrics.misdirected()
+		h.s.metrics.Misdirected()
 		note(w, "NR", "misdirected_request")
 		localReply(w, r, http.StatusMisdirectedRequest, "")
 		return

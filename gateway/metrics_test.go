@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -205,9 +206,9 @@ func TestMetricsIstio(t *testing.T) {
 	}
 	resp := series(fams, "istio_response_bytes", httpbin...)[0].Histogram
 	reqb := series(fams, "istio_request_bytes", httpbin...)[0].Histogram
-	if resp.GetSampleSum() != 15 || reqb.GetSampleSum() != 7 || len(resp.Bucket) != len(istioBuckets)+1 {
+	if resp.GetSampleSum() != 15 || reqb.GetSampleSum() != 7 || len(resp.Bucket) != len(metrics.Buckets())+1 {
 		t.Errorf("response bytes sum %v, request bytes sum %v, %d buckets; want 15, 7, %d (with +Inf)",
-			resp.GetSampleSum(), reqb.GetSampleSum(), len(resp.Bucket), len(istioBuckets)+1)
+			resp.GetSampleSum(), reqb.GetSampleSum(), len(resp.Bucket), len(metrics.Buckets())+1)
 	}
 	if fams["go_goroutines"] == nil || fams["process_cpu_seconds_total"] == nil {
 		t.Error("no Go runtime or process metrics")

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // securityKinds are the kinds whose resources decide who gets in: their
@@ -30,7 +29,7 @@ func securityResources(byKind map[string][]*config.Resource) []string {
 // auditSecurity logs the security resources a reload removed and added,
 // by name, and updates the count in force.
 func (s *Server) auditSecurity(prev, next *Snapshot) {
-	s.metrics.securityResources(len(next.security))
+	s.metrics.SecurityResources(len(next.security))
 	if prev == nil {
 		return
 	}
@@ -38,11 +37,11 @@ func (s *Server) auditSecurity(prev, next *Snapshot) {
 	if len(removed) > 0 {
 		s.log.Warn("security resources removed by this reload; requests they governed are no longer checked by them",
 			"generation", next.Gen, "removed", strings.Join(removed, ", "))
-		s.metrics.securityChanged("removed", len(removed))
+		s.metrics.SecurityChanged("removed", len(removed))
 	}
 	if len(added) > 0 {
 		s.log.Info("security resources added by this reload", "generation", next.Gen, "added", strings.Join(added, ", "))
-		s.metrics.securityChanged("added", len(added))
+		s.metrics.SecurityChanged("added", len(added))
 	}
 }
 
@@ -59,33 +58,4 @@ func diffSorted(a, b []string) (onlyA, onlyB []string) {
 		}
 	}
 	return onlyA, onlyB
-}
-
-// securityMetrics count the security resources in force and their changes.
-type securityMetrics struct {
-	inForce prometheus.Gauge
-	changes *prometheus.CounterVec
-}
-
-func newSecurityMetrics(reg *prometheus.Registry) securityMetrics {
-	m := securityMetrics{
-		inForce: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gatehouse_security_policies",
-			Help: "Security resources in force (AuthorizationPolicy, RequestAuthentication and the legacy kinds)."}),
-		changes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_security_policy_changes_total",
-			Help: "Security resources added or removed by reloads."}, []string{"change"}),
-	}
-	reg.MustRegister(m.inForce, m.changes)
-	return m
-}
-
-func (m *metrics) securityResources(n int) {
-	if m != nil {
-		m.security.inForce.Set(float64(n))
-	}
-}
-
-func (m *metrics) securityChanged(change string, n int) {
-	if m != nil {
-		m.security.changes.WithLabelValues(change).Add(float64(n))
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
@@ -52,7 +53,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	}
 	s.prepare(o, r, rq, rt, d)
 	if e := entryOf(w); e != nil && o.path != rq.path {
-		e.originalPath = r.URL.RequestURI()
+		e.OriginalPath = r.URL.RequestURI()
 	}
 	x := &exchange{s: s, w: w, r: r, o: o, c: c, policy: act.Retry}
 	resp, ep, err := x.run(ctx)
@@ -201,9 +202,9 @@ func failureOf(ctx context.Context, r *http.Request, err error) failure {
 }
 
 // noteUpstream records which upstream answered and how fast.
-func noteUpstream(e *accessEntry, c *cluster, ep *endpoint, x *exchange, err error) {
+func noteUpstream(e *accesslog.Entry, c *cluster, ep *endpoint, x *exchange, err error) {
 	e.UpstreamCluster = c.name
-	e.cluster = c // metrics: destination_service
+	e.DestinationService = c.host // metrics: destination_service
 	if ep != nil {
 		e.UpstreamHost = ep.addr
 	}

@@ -21,7 +21,7 @@ func peerAddr(c net.Conn) netip.Addr {
 // sending anything is a load balancer's health check more often than an
 // attack: it is counted and logged at debug only.
 func (l *portListener) refuseProxy(c net.Conn, reason string, err error) {
-	l.s.metrics.proxyRefused(reason)
+	l.s.metrics.ProxyRefused(reason)
 	attrs := []slog.Attr{slog.String("listener", l.ln.Addr().String()), slog.String("peer", c.RemoteAddr().String()),
 		slog.String("reason", reason)}
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
 )
 
 // Options configures a Server. The zero value of every field is a
@@ -107,9 +108,9 @@ type Server struct {
 	mirrors   atomic.Int32 // mirrored requests in flight
 	draining  sync.WaitGroup
 
-	metrics   *metrics     // Prometheus metrics, served on the admin address
-	idle      idleConns    // keep-alive connections waiting for a request
-	adminAddr atomic.Value // net.Addr of the admin listener
+	metrics   *metrics.Metrics // Prometheus metrics, served on the admin address
+	idle      idleConns        // keep-alive connections waiting for a request
+	adminAddr atomic.Value     // net.Addr of the admin listener
 	// refusalLog limits the warnings about refused connections and
 	// requests (PROXY headers, requests the parser refuses).
 	refusalLog *logLimiter
@@ -249,7 +250,7 @@ func (s *Server) reload() error {
 			next.alog.Close()
 		}
 	}
-	s.metrics.reloaded(err == nil)
+	s.metrics.Reloaded(err == nil)
 	if err != nil {
 		s.status.failure(err)
 		s.log.Error("reload rejected; the previous configuration keeps serving", "generation", cur.Gen, "error", err.Error())

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
@@ -41,7 +42,7 @@ type Snapshot struct {
 	security []string
 	// alog is the access log (meshConfig accessLogFile), nil when off; it
 	// is shared by the generations that configure it the same way.
-	alog  *accessLog
+	alog  *accesslog.Writer
 	pools map[*connPool]bool // pools its clusters use
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/router"
 	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
 	"github.com/pires/go-proxyproto"
@@ -84,7 +85,7 @@ func (s *Server) serveTLSConn(l *portListener, c net.Conn, lc *listenerConfig, s
 // connection's server name, for the access log.
 func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni string) {
 	defer c.Close()
-	var e *accessEntry
+	var e *accesslog.Entry
 	if snap.alog != nil {
 		e = tcpEntry(c, sni)
 		defer snap.alog.Log(e)
@@ -100,25 +101,25 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 		ep = cl.pick("", nil)
 	}
 	if ep == nil {
-		e.fail("UH", "no_healthy_upstream")
-		s.metrics.tcpFailed(cl, "UH")
+		e.Note("UH", "no_healthy_upstream")
+		s.metrics.TCPFailed(serviceOf(cl), "UH")
 		return
 	}
-	e.upstream(cl, ep)
+	e.SetUpstream(cl.name, ep.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), cl.connectTimeout)
 	up, err := ep.pool.connect(ctx, cl.connectTimeout)
 	cancel()
 	if err != nil {
 		cl.observe(ep, nil, &connectError{err: err})
-		e.fail("UF", "upstream_reset_before_response_started{connection_failure}")
-		s.metrics.tcpFailed(cl, "UF")
+		e.Note("UF", "upstream_reset_before_response_started{connection_failure}")
+		s.metrics.TCPFailed(serviceOf(cl), "UF")
 		s.log.Debug("TCP upstream connect failed", "cluster", cl.name, "endpoint", ep.addr, "error", err)
 		return
 	}
 	defer up.Close()
 	var received, sent int64
-	mt := s.metrics.tcpOpen(cl)
-	defer func() { mt.close(received, sent) }()
+	mt := s.metrics.TCPOpen(cl.host)
+	defer func() { mt.Closed(received, sent) }()
 	if e != nil {
 		e.UpstreamLocal = up.LocalAddr().String()
 	}

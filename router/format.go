@@ -5,13 +5,16 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/envoyfmt"
 )
 
 // FormatVar names a per-request value that a header formatter inserts.
 type FormatVar uint8
 
 // The Envoy command operators gatehouse supports in header values, written
-// %NAME% in YAML.
+// %NAME% in YAML, besides %REQ(X?Y)% and %START_TIME%.
 const (
 	VarDownstreamRemoteAddress            FormatVar = iota + 1 // client address with port
 	VarDownstreamRemoteAddressWithoutPort                      // client address
@@ -19,7 +22,6 @@ const (
 	VarDownstreamLocalAddress                                  // address the request arrived on, with port
 	VarDownstreamLocalAddressWithoutPort                       // address the request arrived on
 	VarDownstreamLocalPort                                     // port the request arrived on
-	VarStartTime                                               // request start, RFC 3339 UTC with milliseconds
 	VarProtocol                                                // "HTTP/1.1", "HTTP/2"
 	VarUpstreamHost                                            // chosen upstream address, when known
 	VarHostname                                                // the gateway's host name
@@ -33,7 +35,6 @@ var formatVarNames = map[string]FormatVar{
 	"DOWNSTREAM_LOCAL_ADDRESS":               VarDownstreamLocalAddress,
 	"DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT":  VarDownstreamLocalAddressWithoutPort,
 	"DOWNSTREAM_LOCAL_PORT":                  VarDownstreamLocalPort,
-	"START_TIME":                             VarStartTime,
 	"PROTOCOL":                               VarProtocol,
 	"UPSTREAM_HOST":                          VarUpstreamHost,
 	"HOSTNAME":                               VarHostname,
@@ -60,123 +61,65 @@ type FormatVars interface {
 	RequestHeader(name string) string
 	// Var returns the value of an operator, "" when unknown.
 	Var(v FormatVar) string
+	// StartTime is the time %START_TIME% formats.
+	StartTime() time.Time
 }
 
 type fmtKind uint8
 
 const (
-	fmtLit fmtKind = iota
-	fmtReq
-	fmtVar
+	fmtLit  fmtKind = iota // literal text only
+	fmtReq                 // %REQ(hdr?alt)%
+	fmtVar                 // a FormatVar
+	fmtTime                // %START_TIME(format)%
 )
 
-// fmtPart is one piece of a header value: literal text, %REQ(hdr?alt):max%
-// or a variable.
+// fmtPart is one piece of a header value: literal text, then at most one
+// operator. For %REQ%, seg.Header and seg.Alt hold the names
+// FormatVars.RequestHeader receives.
 type fmtPart struct {
-	kind     fmtKind
-	lit      string
-	v        FormatVar
-	hdr, alt string
-	max      int
+	seg  envoyfmt.Segment
+	kind fmtKind
+	v    FormatVar
 }
 
 // parseFormat parses an Envoy header value. A value without operators
 // comes back as lit (with "%%" turned into "%") and nil parts.
 func parseFormat(s string) (lit string, parts []fmtPart, err error) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] != '%':
-			b.WriteByte(s[i])
-			continue
-		case i+1 < len(s) && s[i+1] == '%':
-			b.WriteByte('%')
-			i++
-			continue
-		}
-		end := operatorEnd(s[i+1:])
-		if end < 0 {
-			return "", nil, fmt.Errorf("single %% not allowed in %q; write %%%% for a literal %%", s)
-		}
-		p, err := parseOperator(s[i+1 : i+1+end])
-		if err != nil {
+	segs, err := envoyfmt.Parse(s)
+	if err != nil {
+		return "", nil, fmt.Errorf("malformed formatter: %w", err)
+	}
+	if len(segs) == 1 && segs[0].Op == "" {
+		return segs[0].Lit, nil, nil
+	}
+	parts = make([]fmtPart, len(segs))
+	for i, seg := range segs {
+		if parts[i], err = bindPart(seg); err != nil {
 			return "", nil, err
 		}
-		if b.Len() > 0 {
-			parts = append(parts, fmtPart{lit: b.String()})
-			b.Reset()
-		}
-		parts = append(parts, p)
-		i += end + 1
-	}
-	if parts == nil {
-		return b.String(), nil, nil
-	}
-	if b.Len() > 0 {
-		parts = append(parts, fmtPart{lit: b.String()})
 	}
 	return "", parts, nil
 }
 
-// operatorEnd returns the index of the '%' closing the operator at the
-// start of s, skipping a parenthesized argument (which may hold '%', as in
-// %START_TIME(%s)%), or -1.
-func operatorEnd(s string) int {
-	j := 0
-	for j < len(s) && (s[j] == '_' || 'A' <= s[j] && s[j] <= 'Z' || '0' <= s[j] && s[j] <= '9') {
-		j++
-	}
-	if j < len(s) && s[j] == '(' {
-		c := strings.IndexByte(s[j:], ')')
-		if c < 0 {
-			return -1
+// bindPart gives a parsed segment its value source.
+func bindPart(seg envoyfmt.Segment) (fmtPart, error) {
+	p := fmtPart{seg: seg}
+	switch seg.Op {
+	case "":
+	case "REQ":
+		p.kind, p.seg.Header, p.seg.Alt = fmtReq, reqHeaderName(seg.Header), reqHeaderName(seg.Alt)
+	case "START_TIME":
+		p.kind = fmtTime
+	default:
+		v, ok := formatVarNames[seg.Op]
+		switch {
+		case !ok:
+			return p, fmt.Errorf("unknown or unsupported formatter %%%s%%", seg.Op)
+		case seg.HasArg:
+			return p, fmt.Errorf("formatter %%%s%% takes no argument", seg.Op)
 		}
-		j += c
-	}
-	if e := strings.IndexByte(s[j:], '%'); e >= 0 {
-		return j + e
-	}
-	return -1
-}
-
-// parseOperator parses NAME, NAME(ARG) or either followed by :MAXLEN.
-func parseOperator(tok string) (fmtPart, error) {
-	name, arg, hasArg := tok, "", false
-	if i := strings.IndexByte(tok, '('); i >= 0 {
-		j := strings.LastIndexByte(tok, ')')
-		if j < i {
-			return fmtPart{}, fmt.Errorf("malformed formatter %%%s%%", tok)
-		}
-		name, arg, hasArg = tok[:i], tok[i+1:j], true
-		tok = name + tok[j+1:]
-	}
-	p := fmtPart{}
-	if base, maxLen, ok := strings.Cut(tok, ":"); ok {
-		n, err := strconv.Atoi(maxLen)
-		if err != nil || n <= 0 {
-			return p, fmt.Errorf("malformed length in formatter %%%s%%", tok)
-		}
-		name, p.max = base, n
-	}
-	if name == "REQ" {
-		return reqOperator(p, arg)
-	}
-	v, ok := formatVarNames[name]
-	switch {
-	case !ok:
-		return p, fmt.Errorf("unknown or unsupported formatter %%%s%%", name)
-	case hasArg:
-		return p, fmt.Errorf("formatter %%%s%% takes no argument (formats such as %%START_TIME(%s)%% are not supported)", name, arg)
-	}
-	p.kind, p.v = fmtVar, v
-	return p, nil
-}
-
-func reqOperator(p fmtPart, arg string) (fmtPart, error) {
-	hdr, alt, _ := strings.Cut(arg, "?")
-	p.kind, p.hdr, p.alt = fmtReq, reqHeaderName(hdr), reqHeaderName(alt)
-	if hdr == "" || !validHeaderName(strings.TrimPrefix(hdr, ":")) || (alt != "" && !validHeaderName(strings.TrimPrefix(alt, ":"))) {
-		return p, fmt.Errorf("malformed formatter %%REQ(%s)%%", arg)
+		p.kind, p.v = fmtVar, v
 	}
 	return p, nil
 }
@@ -197,54 +140,39 @@ func reqHeaderName(h string) string {
 // render expands parts for one request. A nil vars yields "" for every
 // operator.
 func render(parts []fmtPart, vars FormatVars) string {
-	if len(parts) == 1 {
+	if len(parts) == 1 && parts[0].seg.Lit == "" {
 		return parts[0].value(vars)
 	}
 	var b strings.Builder
 	for i := range parts {
+		b.WriteString(parts[i].seg.Lit)
 		b.WriteString(parts[i].value(vars))
 	}
 	return b.String()
 }
 
+// value is the operator's value, "" for a literal part.
 func (p *fmtPart) value(vars FormatVars) string {
 	var v string
 	switch {
-	case p.kind == fmtLit:
-		return p.lit
-	case vars == nil:
+	case p.kind == fmtLit || vars == nil:
 		return ""
 	case p.kind == fmtReq:
-		v = vars.RequestHeader(p.hdr)
-		if v == "" && p.alt != "" {
-			v = vars.RequestHeader(p.alt)
+		v = vars.RequestHeader(p.seg.Header)
+		if v == "" && p.seg.Alt != "" {
+			v = vars.RequestHeader(p.seg.Alt)
 		}
+	case p.kind == fmtTime:
+		var buf [64]byte
+		v = string(p.seg.Time.Append(buf[:0], vars.StartTime()))
 	default:
 		v = vars.Var(p.v)
 	}
-	if p.max > 0 && len(v) > p.max {
-		v = v[:p.max]
+	if p.seg.Max > 0 && len(v) > p.seg.Max {
+		v = v[:p.seg.Max]
 	}
 	return v
 }
 
 // String writes the part back in Envoy syntax, for config dumps.
-func (p *fmtPart) String() string {
-	var s string
-	switch p.kind {
-	case fmtLit:
-		return strings.ReplaceAll(p.lit, "%", "%%")
-	case fmtReq:
-		s = "REQ(" + p.hdr
-		if p.alt != "" {
-			s += "?" + p.alt
-		}
-		s += ")"
-	default:
-		s = p.v.String()
-	}
-	if p.max > 0 {
-		s += ":" + strconv.Itoa(p.max)
-	}
-	return "%" + s + "%"
-}
+func (p *fmtPart) String() string { return p.seg.String() }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestHeaderOrdering(t *testing.T) {
@@ -56,8 +57,9 @@ func TestHeaderOrdering(t *testing.T) {
 
 func TestHeaderApply(t *testing.T) {
 	vars := fakeVars{
-		hdr:  map[string]string{"X-User": "alice", ":authority": "a.com:8080", "X-Alt": "alt"},
-		vars: map[FormatVar]string{VarDownstreamRemoteAddress: "10.0.0.1:555", VarDownstreamRemoteAddressWithoutPort: "10.0.0.1", VarStartTime: "2026-01-02T03:04:05.678Z", VarProtocol: "HTTP/1.1", VarUpstreamHost: "10.1.1.1:80"},
+		hdr:   map[string]string{"X-User": "alice", ":authority": "a.com:8080", "X-Alt": "alt"},
+		vars:  map[FormatVar]string{VarDownstreamRemoteAddress: "10.0.0.1:555", VarDownstreamRemoteAddressWithoutPort: "10.0.0.1", VarProtocol: "HTTP/1.1", VarUpstreamHost: "10.1.1.1:80"},
+		start: time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC),
 	}
 	tests := []struct {
 		name, ops string
@@ -77,6 +79,8 @@ func TestHeaderApply(t *testing.T) {
 		{"mixed literal", "{set: {x-m: 'start=%START_TIME% proto=%PROTOCOL% up=%UPSTREAM_HOST%'}}", http.Header{},
 			http.Header{"X-M": {"start=2026-01-02T03:04:05.678Z proto=HTTP/1.1 up=10.1.1.1:80"}}},
 		{"escaped percent", "{set: {x-p: '100%%'}}", http.Header{}, http.Header{"X-P": {"100%"}}},
+		{"start time formats", "{set: {x-t: '%START_TIME(%s)%|%START_TIME(%Y-%m):4%|%START_TIME()%'}}", http.Header{},
+			http.Header{"X-T": {"1767323045|2026|2026-01-02T03:04:05.678Z"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,8 +123,9 @@ func TestHeaderErrors(t *testing.T) {
 	runCompileCases(t, []compileCase{
 		{name: "unknown formatter", spec: "{headers: {request: {set: {x-a: '%NOPE%'}}}" + dst, want: "unknown or unsupported formatter %NOPE%"},
 		{name: "single percent", spec: "{headers: {request: {set: {x-a: '50%'}}}" + dst, want: "single % not allowed"},
-		{name: "START_TIME format", spec: "{headers: {request: {set: {x-a: '%START_TIME(%s)%'}}}" + dst, want: "formats such as %START_TIME(%s)% are not supported"},
-		{name: "START_TIME arg", spec: "{headers: {request: {set: {x-a: '%START_TIME(x)%'}}}" + dst, want: "takes no argument"},
+		{name: "START_TIME format", spec: "{headers: {request: {set: {x-a: '%START_TIME(%Q)%'}}}" + dst, want: "unsupported specifier %Q"},
+		{name: "argument to a variable", spec: "{headers: {request: {set: {x-a: '%HOSTNAME(x)%'}}}" + dst, want: "takes no argument"},
+		{name: "header of a response", spec: "{headers: {request: {set: {x-a: '%RESP(x-b)%'}}}" + dst, want: "unknown or unsupported formatter %RESP%"},
 		{name: "malformed REQ", spec: "{headers: {request: {set: {x-a: '%REQ()%'}}}" + dst, want: "malformed formatter"},
 		{name: "CRLF value", spec: "{headers: {request: {set: {x-a: \"a\\r\\nx-b: c\"}}}" + dst, want: "control character"},
 		{name: "NUL value", spec: "{headers: {response: {add: {x-a: \"a\\0b\"}}}" + dst, want: "control character"},

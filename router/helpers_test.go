@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"gopkg.in/yaml.v3"
@@ -97,12 +98,14 @@ func runCompileCases(t *testing.T, tests []compileCase) {
 
 // fakeVars is a FormatVars for tests.
 type fakeVars struct {
-	hdr  map[string]string
-	vars map[FormatVar]string
+	hdr   map[string]string
+	vars  map[FormatVar]string
+	start time.Time
 }
 
 func (f fakeVars) RequestHeader(name string) string { return f.hdr[name] }
 func (f fakeVars) Var(v FormatVar) string           { return f.vars[v] }
+func (f fakeVars) StartTime() time.Time             { return f.start }
 
 // nsResolver maps destinations, qualified with their namespace, to IDs.
 func nsResolver(ids map[string]UpstreamID) Resolver {

@@ -1,4 +1,4 @@
-package gateway
+package accesslog
 
 import (
 	"bytes"
@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// alSink collects writes; with gate set, every Write first waits for it.
-type alSink struct {
+// testSink collects writes; with gate set, every Write first waits for it.
+type testSink struct {
 	mu      sync.Mutex
 	buf     bytes.Buffer
 	entered chan struct{} // closed on the first Write
@@ -23,15 +23,15 @@ type alSink struct {
 	fail    bool
 }
 
-func newALSink(gated bool) *alSink {
-	s := &alSink{entered: make(chan struct{})}
+func newTestSink(gated bool) *testSink {
+	s := &testSink{entered: make(chan struct{})}
 	if gated {
 		s.gate = make(chan struct{})
 	}
 	return s
 }
 
-func (s *alSink) Write(p []byte) (int, error) {
+func (s *testSink) Write(p []byte) (int, error) {
 	s.once.Do(func() { close(s.entered) })
 	if s.gate != nil {
 		<-s.gate
@@ -44,15 +44,15 @@ func (s *alSink) Write(p []byte) (int, error) {
 	return s.buf.Write(p)
 }
 
-func (s *alSink) String() string {
+func (s *testSink) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
 }
 
-// alWithin fails the test if ch is not ready soon: guards against a hang,
+// within fails the test if ch is not ready soon: guards against a hang,
 // it is not a sleep.
-func alWithin(t *testing.T, ch <-chan struct{}, what string) {
+func within(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-ch:
@@ -61,21 +61,21 @@ func alWithin(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
-func alTestLog(t *testing.T, encoding, format string, sink *alSink, depth int) *accessLog {
+func testLog(t *testing.T, encoding, format string, sink *testSink, depth int) *Writer {
 	t.Helper()
-	f, err := compileAccessLogFormat(encoding, format)
+	f, err := NewFormat(encoding, format)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startAccessLog("test", f, sink, nil, depth)
+	return startWriter("test", f, sink, nil, depth)
 }
 
 func TestAccessLogNeverBlocks(t *testing.T) {
-	sink := newALSink(true) // blocks until released
-	l := alTestLog(t, "TEXT", "%REQ(X-REQUEST-ID)%", sink, 4)
-	e := alProxied()
+	sink := newTestSink(true) // blocks until released
+	l := testLog(t, "TEXT", "%REQ(X-REQUEST-ID)%", sink, 4)
+	e := proxied()
 	l.Log(e)
-	alWithin(t, sink.entered, "first write") // the writer now holds line 1, stuck in Write
+	within(t, sink.entered, "first write") // the writer now holds line 1, stuck in Write
 
 	done := make(chan struct{})
 	go func() {
@@ -84,7 +84,7 @@ func TestAccessLogNeverBlocks(t *testing.T) {
 			l.Log(e)
 		}
 	}()
-	alWithin(t, done, "Log with a blocked sink")
+	within(t, done, "Log with a blocked sink")
 	if got := l.Dropped(); got != 5 {
 		t.Errorf("Dropped = %d, want 5", got)
 	}
@@ -103,24 +103,24 @@ func TestAccessLogNeverBlocks(t *testing.T) {
 }
 
 func TestAccessLogCloseGivesUpOnBlockedSink(t *testing.T) {
-	sink := newALSink(true)
-	l := alTestLog(t, "TEXT", "", sink, 4)
+	sink := newTestSink(true)
+	l := testLog(t, "TEXT", "", sink, 4)
 	l.closeWait = 20 * time.Millisecond
-	l.Log(alProxied())
-	alWithin(t, sink.entered, "first write")
+	l.Log(proxied())
+	within(t, sink.entered, "first write")
 	if err := l.Close(); err == nil || !strings.Contains(err.Error(), "sink blocked") {
 		t.Fatalf("Close with a stuck sink = %v", err)
 	}
 	close(sink.gate) // let the writer finish and exit
-	alWithin(t, l.done, "writer exit")
+	within(t, l.done, "writer exit")
 }
 
 func TestAccessLogWriteErrorsCountAsDropped(t *testing.T) {
-	sink := newALSink(false)
+	sink := newTestSink(false)
 	sink.fail = true
-	l := alTestLog(t, "TEXT", "", sink, 16)
-	l.Log(alProxied())
-	l.Log(alProxied())
+	l := testLog(t, "TEXT", "", sink, 16)
+	l.Log(proxied())
+	l.Log(proxied())
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -132,11 +132,11 @@ func TestAccessLogWriteErrorsCountAsDropped(t *testing.T) {
 func TestAccessLogReopenAfterRotate(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "access.log")
-	l, err := newAccessLog(path, "TEXT", "%REQ(X-REQUEST-ID)%")
+	l, err := Open(path, "TEXT", "%REQ(X-REQUEST-ID)%")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := alProxied()
+	e := proxied()
 	e.RequestID = "before"
 	l.Log(e)
 	if err := os.Rename(path, path+".1"); err != nil { // logrotate
@@ -150,12 +150,12 @@ func TestAccessLogReopenAfterRotate(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	alFileIs(t, path+".1", "before\n")
-	alFileIs(t, path, "after\n")
+	fileIs(t, path+".1", "before\n")
+	fileIs(t, path, "after\n")
 	if st, err := os.Stat(path); err != nil || st.Mode().Perm()&0o137 != 0 {
 		t.Errorf("mode = %v, %v; want at most 0640", st.Mode(), err)
 	}
-	if err := l.Reopen(); !errors.Is(err, errAccessLogClosed) {
+	if err := l.Reopen(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Reopen after Close = %v", err)
 	}
 }
@@ -165,7 +165,7 @@ func TestAccessLogReopenFailureKeepsOldFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "logs")
 	os.Mkdir(dir, 0o755)
 	path := filepath.Join(dir, "access.log")
-	l, err := newAccessLog(path, "TEXT", "%REQ(X-REQUEST-ID)%")
+	l, err := Open(path, "TEXT", "%REQ(X-REQUEST-ID)%")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,8 +178,8 @@ func TestAccessLogReopenFailureKeepsOldFile(t *testing.T) {
 	if err := l.Reopen(); err == nil {
 		t.Fatal("Reopen into a removed directory: no error")
 	}
-	l.Log(alProxied())
-	if err := l.flush(); err != nil {
+	l.Log(proxied())
+	if err := l.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile("/proc/self/fd/" + strconv.Itoa(int(old.Fd())))
@@ -188,12 +188,12 @@ func TestAccessLogReopenFailureKeepsOldFile(t *testing.T) {
 		n, _ := old.Read(b)
 		b = b[:n]
 	}
-	if string(b) != alProxied().RequestID+"\n" || l.Dropped() != 0 {
+	if string(b) != proxied().RequestID+"\n" || l.Dropped() != 0 {
 		t.Errorf("old file has %q, dropped %d", b, l.Dropped())
 	}
 }
 
-func alFileIs(t *testing.T, path, want string) {
+func fileIs(t *testing.T, path, want string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil || string(b) != want {
@@ -203,7 +203,7 @@ func alFileIs(t *testing.T, path, want string) {
 
 func TestAccessLogConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "access.log")
-	l, err := newAccessLog(path, "JSON", "")
+	l, err := Open(path, "JSON", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestAccessLogConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e := alProxied()
+			e := proxied()
 			e.RequestID = "w" + strconv.Itoa(w)
 			for i := 0; i < each; i++ {
 				e.BytesSent = int64(i)
@@ -234,7 +234,7 @@ func TestAccessLogConcurrent(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				l.flush()
+				l.Flush()
 			}
 		}
 	}()
@@ -257,16 +257,16 @@ func TestAccessLogConcurrent(t *testing.T) {
 }
 
 func TestAccessLogNilDisabledAndStdout(t *testing.T) {
-	l, err := newAccessLog("", "JSON", "")
+	l, err := Open("", "JSON", "")
 	if l != nil || err != nil {
 		t.Fatalf("disabled = %v, %v", l, err)
 	}
-	l.Log(alProxied()) // all nil-safe
+	l.Log(proxied()) // all nil-safe
 	if l.Dropped() != 0 || l.Path() != "" || l.Reopen() != nil || l.Close() != nil {
-		t.Error("nil accessLog methods")
+		t.Error("nil Writer methods")
 	}
 	for _, p := range []string{"/dev/stdout", "/dev/stderr"} {
-		l, err := newAccessLog(p, "", "")
+		l, err := Open(p, "", "")
 		if err != nil || l.Path() != p || l.file != nil {
 			t.Fatalf("%s: %v %v", p, l, err)
 		}
@@ -283,26 +283,26 @@ func TestAccessLogNilDisabledAndStdout(t *testing.T) {
 	if _, err := os.Stdout.Write(nil); err != nil {
 		t.Errorf("Close closed stdout: %v", err)
 	}
-	if _, err := newAccessLog(filepath.Join(t.TempDir(), "no", "such", "dir.log"), "", ""); err == nil {
+	if _, err := Open(filepath.Join(t.TempDir(), "no", "such", "dir.log"), "", ""); err == nil {
 		t.Error("unopenable path: no error")
 	}
 }
 
 func TestAccessLogAllocs(t *testing.T) {
-	e := alProxied()
+	e := proxied()
 	e.ReqHeader = map[string][]string{"X-Tenant": {"acme"}}
 	for _, enc := range []string{"TEXT", "JSON"} {
-		f, _ := compileAccessLogFormat(enc, "")
+		f, _ := NewFormat(enc, "")
 		buf := make([]byte, 0, 4096)
-		if n := testing.AllocsPerRun(200, func() { buf = f.append(buf[:0], e) }); n != 0 {
+		if n := testing.AllocsPerRun(200, func() { buf = f.Append(buf[:0], e) }); n != 0 {
 			t.Errorf("%s: formatting allocates %v times", enc, n)
 		}
-		custom, _ := compileAccessLogFormat("TEXT", `%START_TIME(%F %T.%6f)% %REQ(X-TENANT):3% %GRPC_STATUS% %DOWNSTREAM_REMOTE_PORT%`)
-		if n := testing.AllocsPerRun(200, func() { buf = custom.append(buf[:0], e) }); n != 0 {
+		custom, _ := NewFormat("TEXT", `%START_TIME(%F %T.%6f)% %REQ(X-TENANT):3% %GRPC_STATUS% %DOWNSTREAM_REMOTE_PORT%`)
+		if n := testing.AllocsPerRun(200, func() { buf = custom.Append(buf[:0], e) }); n != 0 {
 			t.Errorf("custom: formatting allocates %v times", n)
 		}
-		sink := newALSink(false)
-		l := alTestLog(t, enc, "", sink, 1<<16)
+		sink := newTestSink(false)
+		l := testLog(t, enc, "", sink, 1<<16)
 		if n := testing.AllocsPerRun(1000, func() { l.Log(e) }); n > 1 {
 			t.Errorf("%s: Log allocates %v times per line", enc, n)
 		}

@@ -1,4 +1,4 @@
-package gateway
+package metrics
 
 import "github.com/prometheus/client_golang/prometheus"
 
@@ -37,43 +37,43 @@ func newEdgeMetrics(reg *prometheus.Registry) edgeMetrics {
 	return m
 }
 
-// misdirected counts a 421.
-func (m *metrics) misdirected() {
+// Misdirected counts a 421.
+func (m *Metrics) Misdirected() {
 	if m != nil {
 		m.edge.misdirected.Inc()
 	}
 }
 
-// refusedRequest counts a request the parser refused.
-func (m *metrics) refusedRequest(code, reason string) {
+// RefusedRequest counts a request the parser refused.
+func (m *Metrics) RefusedRequest(code, reason string) {
 	if m != nil {
 		m.edge.refused.WithLabelValues(code, reason).Inc()
 	}
 }
 
-// proxyRefused counts a connection refused at its PROXY header.
-func (m *metrics) proxyRefused(reason string) {
+// ProxyRefused counts a connection refused at its PROXY header.
+func (m *Metrics) ProxyRefused(reason string) {
 	if m != nil {
 		m.edge.proxy.WithLabelValues(reason).Inc()
 	}
 }
 
-// connRefused counts a connection closed as soon as it was accepted.
-func (m *metrics) connRefused(reason string) {
+// ConnRefused counts a connection closed as soon as it was accepted.
+func (m *Metrics) ConnRefused(reason string) {
 	if m != nil {
 		m.edge.conns.WithLabelValues(reason).Inc()
 	}
 }
 
-// fdExhausted counts an accept that ran out of file descriptors.
-func (m *metrics) fdExhausted() {
+// FDExhausted counts an accept that ran out of file descriptors.
+func (m *Metrics) FDExhausted() {
 	if m != nil {
 		m.edge.fdExhausted.Inc()
 	}
 }
 
-// h2Closed counts an HTTP/2 connection closed for abuse.
-func (m *metrics) h2Closed(reason string) {
+// H2Closed counts an HTTP/2 connection closed for abuse.
+func (m *Metrics) H2Closed(reason string) {
 	if m != nil {
 		m.edge.h2Closed.WithLabelValues(reason).Inc()
 	}

@@ -1,4 +1,4 @@
-package gateway
+package accesslog
 
 import (
 	"encoding/json"
@@ -10,30 +10,30 @@ import (
 	"unicode/utf8"
 )
 
-func alRender(t *testing.T, encoding, format string, e *accessEntry) string {
+func render(t *testing.T, encoding, format string, e *Entry) string {
 	t.Helper()
-	f, err := compileAccessLogFormat(encoding, format)
+	f, err := NewFormat(encoding, format)
 	if err != nil {
 		t.Fatalf("compile %q: %v", format, err)
 	}
-	return string(f.append(nil, e))
+	return string(f.Append(nil, e))
 }
 
 func TestAccessLogCustomText(t *testing.T) {
-	e := alProxied()
+	e := proxied()
 	e.Policy, e.GRPCStatus = "shop/deny-bots", "5"
 	e.RequestDuration, e.ResponseDuration = 2500*time.Microsecond, 9*time.Millisecond
 	e.ReqHeader = http.Header{"X-Tenant": {"acme", "second"}, "X-Empty": {""}, "User-Agent": {"ignored: field wins"}}
 	e.RespHeader = http.Header{"Content-Type": {"text/html"}}
-	v6 := alProxied()
+	v6 := proxied()
 	v6.DownstreamRemote, v6.UpstreamHost = "[2001:db8::1]:443", "10.1.2.3"
-	noFields := &accessEntry{UpstreamServiceTime: -1,
+	noFields := &Entry{UpstreamServiceTime: -1,
 		ReqHeader:  http.Header{"X-Forwarded-For": {"203.0.113.7"}, "X-Request-Id": {"from-header"}},
 		RespHeader: http.Header{"X-Envoy-Upstream-Service-Time": {"7"}, "Grpc-Status": {"14"}}}
 
 	for _, c := range []struct {
 		name, format string
-		e            *accessEntry
+		e            *Entry
 		want         string
 	}{
 		{"headers", `%REQ(x-tenant)% %REQ(X-MISSING?X-TENANT)% %REQ(X-MISSING)% %REQ(X-EMPTY)% %RESP(content-type)% %RESP(:STATUS)%`, e,
@@ -51,13 +51,13 @@ func TestAccessLogCustomText(t *testing.T) {
 			`2001:db8::1 443 10.1.2.3 -`},
 		{"gatehouse and misc", `100%% %AUTHZ_POLICY% %UPSTREAM_CLUSTER% %REQUEST_DURATION% %RESPONSE_DURATION% %REQ(:SCHEME)%`, e,
 			`100% shop/deny-bots outbound|8080||web.shop.svc.cluster.local 2 9 -`},
-		{"absent extras", `%AUTHZ_POLICY% %REQUEST_DURATION% %GRPC_STATUS% %START_TIME(%s)%`, &accessEntry{}, `- - - -`},
+		{"absent extras", `%AUTHZ_POLICY% %REQUEST_DURATION% %GRPC_STATUS% %START_TIME(%s)%`, &Entry{}, `- - - -`},
 		{"header fallback", `%REQ(X-FORWARDED-FOR)% %REQ(X-REQUEST-ID)% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% %GRPC_STATUS%`, noFields,
 			`203.0.113.7 from-header 7 Unavailable`},
 		{"no trailing newline added twice", "%PROTOCOL%\n", e, `HTTP/1.1`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := alRender(t, "TEXT", c.format, c.e); got != c.want+"\n" {
+			if got := render(t, "TEXT", c.format, c.e); got != c.want+"\n" {
 				t.Errorf("format %s\n got %q\nwant %q", c.format, got, c.want+"\n")
 			}
 		})
@@ -65,7 +65,7 @@ func TestAccessLogCustomText(t *testing.T) {
 }
 
 func TestAccessLogCustomJSON(t *testing.T) {
-	e := alProxied()
+	e := proxied()
 	e.GRPCStatus = "5"
 	format := `{
 		"ts": "%START_TIME(%s)%", "code": "%RESPONSE_CODE%", "line": "%REQ(:METHOD)% %REQ(:PATH)% %REQ(X-NOPE)%",
@@ -77,7 +77,7 @@ func TestAccessLogCustomJSON(t *testing.T) {
 	want := `{"code":200,"grpc":5,"line":"GET /index.html?q=1 -","list":["HTTP/1.1","const",1.5],"missing":null,` +
 		`"nested":{"n":3,"ok":true,"ua":"curl/8.5.0","z":null},"pct":"50%","policy":null,"port":51234,` +
 		`"quote\"key":"x\"y","ts":"1795614000","upstream_service_time":"11"}` + "\n"
-	if got := alRender(t, "JSON", format, e); got != want {
+	if got := render(t, "JSON", format, e); got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}
 }
@@ -86,10 +86,10 @@ func TestAccessLogCustomJSON(t *testing.T) {
 // a START_TIME format reached a JSON line unescaped, and the line was no
 // longer JSON. It is escaped after the :N truncation, as Envoy does.
 func TestAccessLogJSONStartTimeLiteral(t *testing.T) {
-	e := alProxied()
+	e := proxied()
 	format := `{"a": "%START_TIME(%Y\"\\%m\t)%", "b": "at %START_TIME(%Y\"%m)%", "c": "%START_TIME(%Y\"%m):5%"}`
 	want := `{"a":"2026\"\\11\t","b":"at 2026\"11","c":"2026\""}` + "\n"
-	if got := alRender(t, "JSON", format, e); got != want {
+	if got := render(t, "JSON", format, e); got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}
 }
@@ -117,55 +117,55 @@ func TestAccessLogFormatErrors(t *testing.T) {
 		{"JSON", `null`, "must be a JSON object"},
 		{"XML", ``, `accessLogEncoding "XML"`},
 	} {
-		_, err := compileAccessLogFormat(c.encoding, c.format)
+		_, err := NewFormat(c.encoding, c.format)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %q: err = %v, want it to contain %q", c.encoding, c.format, err, c.want)
 		}
 	}
 	// The constructor reports it and opens nothing.
 	path := t.TempDir() + "/never.log"
-	if l, err := newAccessLog(path, "TEXT", "%BOGUS%"); err == nil || l != nil {
-		t.Fatalf("newAccessLog with a bad format = %v, %v", l, err)
+	if l, err := Open(path, "TEXT", "%BOGUS%"); err == nil || l != nil {
+		t.Fatalf("Open with a bad format = %v, %v", l, err)
 	}
-	if _, err := newAccessLog(path, "JSON", "{"); err == nil {
-		t.Fatal("newAccessLog with bad JSON: no error")
+	if _, err := Open(path, "JSON", "{"); err == nil {
+		t.Fatal("Open with bad JSON: no error")
 	}
 }
 
-// alEvil are attacker-shaped values: each must stay inside its field.
-var alEvil = []string{
+// evil are attacker-shaped values: each must stay inside its field.
+var evil = []string{
 	"/x\r\n[2026-01-01T00:00:00.000Z] \"GET /admin HTTP/1.1\" 200 - via_upstream",
 	"a\"b\" \"c", `back\slash\"`, "nul\x00byte", "bad\xff\xfe\xc0utf8", "tab\tand\vvt",
 	"ls\u2028ps\u2029nel\u0085", "\x1b[31mred\x1b[0m", "del\x7f", "sp ace", "-", "é日本",
 }
 
 func TestAccessLogInjectionText(t *testing.T) {
-	f, _ := compileAccessLogFormat("TEXT", "")
+	f, _ := NewFormat("TEXT", "")
 	fields := map[string]struct {
 		group int
-		set   func(*accessEntry, string)
+		set   func(*Entry, string)
 	}{
-		"path":      {3, func(e *accessEntry, v string) { e.Path = v }},
-		"details":   {7, func(e *accessEntry, v string) { e.Details = v }},
-		"transport": {9, func(e *accessEntry, v string) { e.TransportFailure = v }},
-		"xff":       {14, func(e *accessEntry, v string) { e.XFF = v }},
-		"ua":        {15, func(e *accessEntry, v string) { e.UserAgent = v }},
-		"requestid": {16, func(e *accessEntry, v string) { e.RequestID = v }},
-		"authority": {17, func(e *accessEntry, v string) { e.Authority = v }},
-		"sni":       {23, func(e *accessEntry, v string) { e.SNI = v }},
+		"path":      {3, func(e *Entry, v string) { e.Path = v }},
+		"details":   {7, func(e *Entry, v string) { e.Details = v }},
+		"transport": {9, func(e *Entry, v string) { e.TransportFailure = v }},
+		"xff":       {14, func(e *Entry, v string) { e.XFF = v }},
+		"ua":        {15, func(e *Entry, v string) { e.UserAgent = v }},
+		"requestid": {16, func(e *Entry, v string) { e.RequestID = v }},
+		"authority": {17, func(e *Entry, v string) { e.Authority = v }},
+		"sni":       {23, func(e *Entry, v string) { e.SNI = v }},
 	}
 	for name, fl := range fields {
-		for _, v := range alEvil {
-			e := alProxied()
+		for _, v := range evil {
+			e := proxied()
 			fl.set(e, v)
-			line := string(f.append(nil, e))
-			alCheckOneLine(t, line)
-			m := alIstioTextRE.FindStringSubmatch(line)
+			line := string(f.Append(nil, e))
+			checkOneLine(t, line)
+			m := istioTextRE.FindStringSubmatch(line)
 			if m == nil {
 				t.Errorf("%s=%q: line no longer parses: %s", name, v, line)
 				continue
 			}
-			if got := alUnescape(t, m[fl.group]); got != alWant(v) {
+			if got := unescape(t, m[fl.group]); got != wantRead(v) {
 				t.Errorf("%s=%q: field round-trips to %q", name, v, got)
 			}
 			if m[2] != "GET" || m[24] != "web" || m[5] != "200" {
@@ -176,37 +176,37 @@ func TestAccessLogInjectionText(t *testing.T) {
 }
 
 func TestAccessLogInjectionJSON(t *testing.T) {
-	f, _ := compileAccessLogFormat("JSON", `{"path":"%REQ(:PATH)%","ua":"%REQ(USER-AGENT)%","h":"%REQ(X-Evil)%","both":"%REQ(X-Evil)%|%REQ(:PATH)%"}`)
-	def, _ := compileAccessLogFormat("JSON", "")
-	for _, v := range alEvil {
-		e := alProxied()
+	f, _ := NewFormat("JSON", `{"path":"%REQ(:PATH)%","ua":"%REQ(USER-AGENT)%","h":"%REQ(X-Evil)%","both":"%REQ(X-Evil)%|%REQ(:PATH)%"}`)
+	def, _ := NewFormat("JSON", "")
+	for _, v := range evil {
+		e := proxied()
 		e.Path, e.UserAgent, e.ReqHeader = v, v, http.Header{"X-Evil": {v}}
-		for _, line := range []string{string(f.append(nil, e)), string(def.append(nil, e))} {
-			alCheckOneLine(t, line)
+		for _, line := range []string{string(f.Append(nil, e)), string(def.Append(nil, e))} {
+			checkOneLine(t, line)
 			var m map[string]any
 			if err := json.Unmarshal([]byte(line), &m); err != nil {
 				t.Fatalf("%q: invalid JSON %v: %s", v, err, line)
 			}
 			for _, k := range []string{"path", "ua", "h", "user_agent"} {
-				if got, ok := m[k]; ok && got != alWant(v) {
+				if got, ok := m[k]; ok && got != wantRead(v) {
 					t.Errorf("%q: %s round-trips to %q", v, k, got)
 				}
 			}
-			if got, ok := m["both"]; ok && got != alWant(v)+"|"+alWant(v) {
+			if got, ok := m["both"]; ok && got != wantRead(v)+"|"+wantRead(v) {
 				t.Errorf("%q: template round-trips to %q", v, got)
 			}
 		}
 	}
 	// Oversized values are cut to 16 KiB before escaping.
-	e := alProxied()
+	e := proxied()
 	e.UserAgent = strings.Repeat("\"", 100<<10)
-	if n := len(def.append(nil, e)); n > 2*accessLogMaxField+2048 {
+	if n := len(def.Append(nil, e)); n > 2*maxField+2048 {
 		t.Errorf("line with a 100 KiB header is %d bytes", n)
 	}
 }
 
-// alCheckOneLine: exactly one line, no raw control byte anywhere.
-func alCheckOneLine(t *testing.T, line string) {
+// checkOneLine: exactly one line, no raw control byte anywhere.
+func checkOneLine(t *testing.T, line string) {
 	t.Helper()
 	if !strings.HasSuffix(line, "\n") || strings.Count(line, "\n") != 1 {
 		t.Errorf("not exactly one line: %q", line)
@@ -222,8 +222,8 @@ func alCheckOneLine(t *testing.T, line string) {
 	}
 }
 
-// alUnescape decodes a TEXT field: the escapes are JSON's.
-func alUnescape(t *testing.T, s string) string {
+// unescape decodes a TEXT field: the escapes are JSON's.
+func unescape(t *testing.T, s string) string {
 	t.Helper()
 	var out string
 	if err := json.Unmarshal([]byte(`"`+s+`"`), &out); err != nil {
@@ -232,23 +232,23 @@ func alUnescape(t *testing.T, s string) string {
 	return out
 }
 
-// alWant: what a value reads back as: each invalid UTF-8 byte is U+FFFD.
-func alWant(v string) string { return string([]rune(v)) }
+// wantRead: what a value reads back as: each invalid UTF-8 byte is U+FFFD.
+func wantRead(v string) string { return string([]rune(v)) }
 
 // The word-at-a-time scan must agree with the byte table exactly: every
 // byte value at every position, and random words.
 func TestAccessLogEscapeWordScan(t *testing.T) {
 	for _, lt := range []uint64{0x20, 0x21} {
-		table := &alSafe
+		table := &safeASCII
 		if lt == 0x21 {
-			table = &alSafeNoSpace
+			table = &safeASCIINoSpace
 		}
 		for c := 0; c < 256; c++ {
 			for p := 0; p < 8; p++ {
 				for _, fill := range []uint64{'a', '~', ' ' + lt - 0x20, '#', '['} {
 					x := fill * 0x0101010101010101
 					x = x&^(0xff<<(8*p)) | uint64(c)<<(8*p)
-					if got := alSafeWord(x, lt); got != table[c] {
+					if got := safeWord(x, lt); got != table[c] {
 						t.Fatalf("lt=%#x byte %#x at %d fill %q: safe=%v, table says %v", lt, c, p, rune(fill), got, table[c])
 					}
 				}
@@ -263,15 +263,15 @@ func TestAccessLogEscapeWordScan(t *testing.T) {
 			for p := 0; p < 8; p++ {
 				want = want && table[byte(x>>(8*p))]
 			}
-			if alSafeWord(x, lt) != want {
+			if safeWord(x, lt) != want {
 				t.Fatalf("lt=%#x word %#x: got %v want %v", lt, x, !want, want)
 			}
 		}
 	}
 }
 
-// alRefEscape is the obvious rune-by-rune version of alAppendEscaped.
-func alRefEscape(s string, escSpace bool) string {
+// refEscape is the obvious rune-by-rune version of appendEscaped.
+func refEscape(s string, escSpace bool) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
@@ -309,7 +309,7 @@ func TestAccessLogEscapeMatchesReference(t *testing.T) {
 		}
 		s := sb.String()
 		for _, sp := range []bool{false, true} {
-			if got, want := string(alAppendEscaped(nil, s, sp)), alRefEscape(s, sp); got != want {
+			if got, want := string(appendEscaped(nil, s, sp)), refEscape(s, sp); got != want {
 				t.Fatalf("escape(%q, %v)\n got %q\nwant %q", s, sp, got, want)
 			}
 		}

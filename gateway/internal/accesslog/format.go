@@ -1,20 +1,23 @@
-package gateway
+package accesslog
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/envoyfmt"
 )
 
 // Access-log line formats: Envoy substitution format strings as Istio uses
 // them. Compiled once at construction; appending a line allocates nothing.
 
-// accessLogDefaultText is Istio's EnvoyTextLogFormat (pilot/pkg/model/telemetry_logging.go).
-const accessLogDefaultText = `[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" ` +
+// defaultText is Istio's EnvoyTextLogFormat (pilot/pkg/model/telemetry_logging.go).
+const defaultText = `[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" ` +
 	`%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% ` +
 	`"%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% %DURATION% ` +
 	`%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" ` +
@@ -22,10 +25,10 @@ const accessLogDefaultText = `[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGIN
 	`%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% ` +
 	`%REQUESTED_SERVER_NAME% %ROUTE_NAME%` + "\n"
 
-// accessLogDefaultJSON is Istio's EnvoyJSONLogFormatIstio plus gatehouse's
+// defaultJSON is Istio's EnvoyJSONLogFormatIstio plus gatehouse's
 // authorization_policy (emitted only when set). Envoy's JSON formatter
 // sorts keys, so the output order is alphabetical, not this order.
-var accessLogDefaultJSON = map[string]any{
+var defaultJSON = map[string]any{
 	"start_time":                        "%START_TIME%",
 	"route_name":                        "%ROUTE_NAME%",
 	"method":                            "%REQ(:METHOD)%",
@@ -53,62 +56,66 @@ var accessLogDefaultJSON = map[string]any{
 	"authorization_policy":              "%AUTHZ_POLICY%",
 }
 
-// alFormat is a compiled line format.
-type alFormat struct {
+// Format is a compiled line format. It is immutable and safe for
+// concurrent use.
+type Format struct {
 	json   bool
-	text   []alSeg   // TEXT: literal, value, literal, value, ..., then '\n'
-	pieces []alPiece // JSON: literal JSON, value slot, ..., then '\n'
+	text   []segment // TEXT: literal, value, literal, value, ..., then '\n'
+	pieces []piece   // JSON: literal JSON, value slot, ..., then '\n'
 	host   string    // %HOSTNAME%
 }
 
-// alSeg is a literal followed by an optional operator (src.op == alNone).
-type alSeg struct {
+// segment is a literal followed by an optional operator (src.op == opNone).
+type segment struct {
 	lit      string
-	src, alt alSrc  // alt: the Y of REQ(X?Y)
-	max      int    // :N truncation, 0 = none
-	mode     uint8  // address part or GRPC_STATUS form
-	noQuery  bool   // REQ_WITHOUT_QUERY
-	escSpace bool   // TEXT outside "...": a space would split the field
-	time     []alTT // START_TIME(format); nil = Envoy's default
+	src, alt source              // alt: the Y of REQ(X?Y)
+	max      int                 // :N truncation, 0 = none
+	mode     uint8               // address part or GRPC_STATUS form
+	noQuery  bool                // REQ_WITHOUT_QUERY
+	escSpace bool                // TEXT outside "...": a space would split the field
+	time     envoyfmt.TimeFormat // START_TIME(format); zero: Envoy's default
 }
 
-type alPiece struct {
-	lit        string  // pre-encoded JSON
-	single     bool    // one operator: typed value (number, string or null)
-	seg        alSeg   // the single operator
-	tmpl       []alSeg // several operators and/or literals: one JSON string
-	omitAbsent bool    // lit holds ,"key": and is skipped with the value when absent
+type piece struct {
+	lit        string    // pre-encoded JSON
+	single     bool      // one operator: typed value (number, string or null)
+	seg        segment   // the single operator
+	tmpl       []segment // several operators and/or literals: one JSON string
+	omitAbsent bool      // lit holds ,"key": and is skipped with the value when absent
 	hasSlot    bool
 }
 
-func compileAccessLogFormat(encoding, format string) (*alFormat, error) {
-	f := &alFormat{}
-	f.host = accessLogHostname()
+// NewFormat compiles an access log format: encoding is TEXT (or "") or
+// JSON, format an Envoy format string (TEXT) or a JSON object of key to
+// format string (JSON); "" means Istio's default for the encoding.
+func NewFormat(encoding, format string) (*Format, error) {
+	f := &Format{}
+	f.host = hostname()
 	switch {
 	case encoding == "" || strings.EqualFold(encoding, "TEXT"):
 		if format == "" {
-			format = accessLogDefaultText
+			format = defaultText
 		}
 		// Istio appends the newline when missing; one is always written.
-		segs, err := parseAccessLogFormat(strings.TrimSuffix(format, "\n"), true)
+		segs, err := parseSegments(strings.TrimSuffix(format, "\n"), true)
 		if err != nil {
 			return nil, err
 		}
 		f.text = segs
 	case strings.EqualFold(encoding, "JSON"):
 		f.json = true
-		tree, omit := accessLogDefaultJSON, map[string]bool{"authorization_policy": true}
+		tree, omit := defaultJSON, map[string]bool{"authorization_policy": true}
 		if strings.TrimSpace(format) != "" {
 			// Istio parses accessLogFormat as a JSON object of key -> format
 			// (it logs a parse error and falls back to the default; gatehouse
 			// rejects the config instead).
 			var err error
-			if tree, err = accessLogParseJSONFormat(format); err != nil {
+			if tree, err = parseJSONFormat(format); err != nil {
 				return nil, err
 			}
 			omit = nil
 		}
-		b := &alJSONBuilder{}
+		b := &jsonBuilder{}
 		if err := b.object(tree, omit); err != nil {
 			return nil, err
 		}
@@ -120,30 +127,30 @@ func compileAccessLogFormat(encoding, format string) (*alFormat, error) {
 	return f, nil
 }
 
-func accessLogParseJSONFormat(format string) (map[string]any, error) {
+func parseJSONFormat(format string) (map[string]any, error) {
 	d := json.NewDecoder(strings.NewReader(format))
 	d.UseNumber()
 	var tree map[string]any
 	if err := d.Decode(&tree); err != nil || tree == nil {
 		if err == nil {
-			err = fmt.Errorf("not an object")
+			err = errors.New("not an object")
 		}
-		return nil, fmt.Errorf("accessLogFormat with accessLogEncoding JSON must be a JSON object of key to format string: %v", err)
+		return nil, fmt.Errorf("accessLogFormat with accessLogEncoding JSON must be a JSON object of key to format string: %w", err)
 	}
 	if _, err := d.Token(); err != io.EOF {
-		return nil, fmt.Errorf("accessLogFormat with accessLogEncoding JSON: unexpected data after the JSON object")
+		return nil, errors.New("accessLogFormat with accessLogEncoding JSON: unexpected data after the JSON object")
 	}
 	return tree, nil
 }
 
-// alJSONBuilder flattens a JSON template into literal pieces and slots.
-type alJSONBuilder struct {
+// jsonBuilder flattens a JSON template into literal pieces and slots.
+type jsonBuilder struct {
 	lit    []byte
-	pieces []alPiece
+	pieces []piece
 }
 
-func (b *alJSONBuilder) cut(p *alPiece) {
-	var q alPiece
+func (b *jsonBuilder) cut(p *piece) {
+	var q piece
 	if p != nil {
 		q = *p
 		q.hasSlot = true
@@ -155,27 +162,27 @@ func (b *alJSONBuilder) cut(p *alPiece) {
 	}
 }
 
-func (b *alJSONBuilder) object(m map[string]any, omit map[string]bool) error {
+func (b *jsonBuilder) object(m map[string]any, omit map[string]bool) error {
 	keys := slices.Sorted(maps.Keys(m)) // Envoy's JSON formatter sorts keys (deterministic output)
 	b.lit = append(b.lit, '{')
 	for i, k := range keys {
 		if omit[k] {
 			// Only used for the default, where the key is never first.
-			segs, err := parseAccessLogFormat(m[k].(string), false)
+			segs, err := parseSegments(m[k].(string), false)
 			if err != nil {
 				return err
 			}
 			b.cut(nil)
 			b.lit = append(b.lit, ',')
-			b.lit = alAppendEscaped(append(b.lit, '"'), k, false)
+			b.lit = appendEscaped(append(b.lit, '"'), k, false)
 			b.lit = append(b.lit, '"', ':')
-			b.cut(&alPiece{single: true, seg: segs[0], omitAbsent: true})
+			b.cut(&piece{single: true, seg: segs[0], omitAbsent: true})
 			continue
 		}
 		if i > 0 {
 			b.lit = append(b.lit, ',')
 		}
-		b.lit = alAppendEscaped(append(b.lit, '"'), k, false)
+		b.lit = appendEscaped(append(b.lit, '"'), k, false)
 		b.lit = append(b.lit, '"', ':')
 		if err := b.value(k, m[k]); err != nil {
 			return err
@@ -185,23 +192,23 @@ func (b *alJSONBuilder) object(m map[string]any, omit map[string]bool) error {
 	return nil
 }
 
-func (b *alJSONBuilder) value(key string, v any) error {
+func (b *jsonBuilder) value(key string, v any) error {
 	switch v := v.(type) {
 	case string:
-		segs, err := parseAccessLogFormat(v, false)
+		segs, err := parseSegments(v, false)
 		if err != nil {
 			return fmt.Errorf("%w (JSON key %q)", err, key)
 		}
 		switch {
-		case len(segs) == 1 && segs[0].lit == "" && segs[0].src.op != alNone:
-			b.cut(&alPiece{single: true, seg: segs[0]})
-		case len(segs) == 1 && segs[0].src.op == alNone:
-			b.lit = append(alAppendEscaped(append(b.lit, '"'), segs[0].lit, false), '"')
+		case len(segs) == 1 && segs[0].lit == "" && segs[0].src.op != opNone:
+			b.cut(&piece{single: true, seg: segs[0]})
+		case len(segs) == 1 && segs[0].src.op == opNone:
+			b.lit = append(appendEscaped(append(b.lit, '"'), segs[0].lit, false), '"')
 		default:
 			for i := range segs { // literals are emitted inside a JSON string
-				segs[i].lit = string(alAppendEscaped(nil, segs[i].lit, false))
+				segs[i].lit = string(appendEscaped(nil, segs[i].lit, false))
 			}
-			b.cut(&alPiece{tmpl: segs})
+			b.cut(&piece{tmpl: segs})
 		}
 	case json.Number:
 		b.lit = append(b.lit, v.String()...)
@@ -228,14 +235,15 @@ func (b *alJSONBuilder) value(key string, v any) error {
 	return nil
 }
 
-// append formats one line, '\n'-terminated.
-func (f *alFormat) append(b []byte, e *accessEntry) []byte {
+// Append appends the line for e, '\n'-terminated, to b. It allocates
+// only to grow b.
+func (f *Format) Append(b []byte, e *Entry) []byte {
 	if !f.json {
 		for i := range f.text {
 			s := &f.text[i]
 			b = append(b, s.lit...)
-			if s.src.op != alNone {
-				b = f.appendValue(b, e, s, alModeText)
+			if s.src.op != opNone {
+				b = f.appendValue(b, e, s, outText)
 			}
 		}
 		return append(b, '\n')
@@ -243,21 +251,21 @@ func (f *alFormat) append(b []byte, e *accessEntry) []byte {
 	for i := range f.pieces {
 		p := &f.pieces[i]
 		if p.omitAbsent {
-			if k, _, _ := f.eval(e, &p.seg); k == alAbsent {
+			if k, _, _ := f.eval(e, &p.seg); k == kindAbsent {
 				continue
 			}
 		}
 		b = append(b, p.lit...)
 		switch {
 		case p.single:
-			b = f.appendValue(b, e, &p.seg, alModeJSON)
+			b = f.appendValue(b, e, &p.seg, outJSON)
 		case p.hasSlot:
 			b = append(b, '"')
 			for j := range p.tmpl {
 				s := &p.tmpl[j]
 				b = append(b, s.lit...)
-				if s.src.op != alNone {
-					b = f.appendValue(b, e, s, alModeJSONInner)
+				if s.src.op != opNone {
+					b = f.appendValue(b, e, s, outJSONInner)
 				}
 			}
 			b = append(b, '"')

@@ -1,14 +1,14 @@
-package gateway
+package accesslog
 
 import (
 	"net/http"
 	"time"
 )
 
-// accessEntry is everything one access-log line can say about a request
+// Entry is everything one access-log line can say about a request
 // (or a TCP connection). The proxy fills it; zero values mean "absent"
 // (printed "-" in TEXT, null in JSON) unless a field says otherwise.
-type accessEntry struct {
+type Entry struct {
 	Start  time.Time // %START_TIME% (printed in UTC)
 	Method string    // %REQ(:METHOD)%
 	// Path: x-envoy-original-path if set, else the path with query, as
@@ -51,10 +51,71 @@ type accessEntry struct {
 	// fields (first value of the header); may be nil. Read synchronously by
 	// Log, never retained.
 	ReqHeader, RespHeader http.Header
-	// originalPath is the path as received when a rewrite changed it (the
+	// OriginalPath is the path as received when a rewrite changed it (the
 	// X-Envoy-Original-Path the gateway set; a client's copy never counts).
-	originalPath string
-	// cluster is where the request was sent (nil: nowhere), for the
-	// metrics' destination_service; not logged.
-	cluster *cluster
+	// SetRequest prefers it for Path.
+	OriginalPath string
+	// DestinationService is the host of the service the request was sent
+	// to ("" when none), for the metrics' destination_service; not logged.
+	DestinationService string
+}
+
+// Note adds Envoy response flags (comma-joined after those already set)
+// and sets the response code details, unless details is empty. It is
+// nil-safe: a request or connection that is not logged has no entry.
+func (e *Entry) Note(flags, details string) {
+	if e == nil {
+		return
+	}
+	switch {
+	case flags == "":
+	case e.Flags == "":
+		e.Flags = flags
+	default:
+		e.Flags += "," + flags
+	}
+	if details != "" {
+		e.Details = details
+	}
+}
+
+// SetUpstream records the cluster and the endpoint ("ip:port") a request
+// or connection was sent to. It is nil-safe.
+func (e *Entry) SetUpstream(cluster, host string) {
+	if e != nil {
+		e.UpstreamCluster, e.UpstreamHost = cluster, host
+	}
+}
+
+// SetRequest fills the fields an HTTP request gives as received: method,
+// path (OriginalPath when set), protocol, authority, the downstream remote
+// address, the TLS server name and the request headers. r's header is
+// referenced, not copied.
+func (e *Entry) SetRequest(r *http.Request) {
+	e.Method = r.Method
+	e.Path = r.RequestURI
+	if e.OriginalPath != "" {
+		e.Path = e.OriginalPath
+	}
+	e.Protocol = protocolName(r)
+	e.Authority = r.Host
+	e.DownstreamRemote = r.RemoteAddr
+	if r.TLS != nil {
+		e.SNI = r.TLS.ServerName
+	}
+	e.ReqHeader = r.Header
+	e.XFF = r.Header.Get("X-Forwarded-For")
+	e.UserAgent = r.Header.Get("User-Agent")
+	e.RequestID = r.Header.Get("X-Request-Id")
+}
+
+// protocolName is Envoy's %PROTOCOL%.
+func protocolName(r *http.Request) string {
+	switch {
+	case r.ProtoMajor == 2:
+		return "HTTP/2"
+	case r.ProtoMinor == 0:
+		return "HTTP/1.0"
+	}
+	return "HTTP/1.1"
 }

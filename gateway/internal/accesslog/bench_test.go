@@ -1,22 +1,22 @@
-package gateway
+package accesslog
 
 import (
 	"io"
 	"testing"
 )
 
-type alDiscard struct{}
+type discard struct{}
 
-func (alDiscard) Write(p []byte) (int, error) { return len(p), nil }
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-var _ io.Writer = alDiscard{}
+var _ io.Writer = discard{}
 
 // BenchmarkAccessLog measures Log (format + hand-off to the writer) for the
 // default formats, and formatting alone.
 func BenchmarkAccessLog(b *testing.B) {
-	e := alProxied()
+	e := proxied()
 	for _, enc := range []string{"TEXT", "JSON"} {
-		f, err := compileAccessLogFormat(enc, "")
+		f, err := NewFormat(enc, "")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -24,12 +24,12 @@ func BenchmarkAccessLog(b *testing.B) {
 			b.ReportAllocs()
 			buf := make([]byte, 0, 2048)
 			for b.Loop() {
-				buf = f.append(buf[:0], e)
+				buf = f.Append(buf[:0], e)
 			}
 			b.SetBytes(int64(len(buf)))
 		})
 		b.Run(enc+"/Log", func(b *testing.B) {
-			l := startAccessLog("bench", f, alDiscard{}, nil, accessLogQueueDepth)
+			l := startWriter("bench", f, discard{}, nil, queueDepth)
 			b.ReportAllocs()
 			for b.Loop() {
 				l.Log(e)
@@ -39,7 +39,7 @@ func BenchmarkAccessLog(b *testing.B) {
 			b.ReportMetric(float64(l.Dropped())/float64(b.N), "dropped/op")
 		})
 		b.Run(enc+"/Log-parallel", func(b *testing.B) {
-			l := startAccessLog("bench", f, alDiscard{}, nil, accessLogQueueDepth)
+			l := startWriter("bench", f, discard{}, nil, queueDepth)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

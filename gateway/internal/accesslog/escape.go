@@ -1,23 +1,23 @@
-package gateway
+package accesslog
 
 import "unicode/utf8"
 
-const alHex = "0123456789abcdef"
+const hexDigits = "0123456789abcdef"
 
-// alAppendEscaped escapes s for a JSON string, which is also the TEXT
+// appendEscaped escapes s for a JSON string, which is also the TEXT
 // escaping: " and \ are backslash-escaped; \n \r \t as such; other C0/C1
 // controls, DEL, U+2028 and U+2029 as \uXXXX; each invalid UTF-8 byte as
 // \ufffd; with escSpace, a space as \u0020 (it would split a TEXT field).
 // The result never contains a raw control character, so a value can never
 // end the line, forge a field or leave its quotes.
-func alAppendEscaped(b []byte, s string, escSpace bool) []byte {
-	safe, lt := &alSafe, uint64(0x20)
+func appendEscaped(b []byte, s string, escSpace bool) []byte {
+	safe, lt := &safeASCII, uint64(0x20)
 	if escSpace {
-		safe, lt = &alSafeNoSpace, 0x21
+		safe, lt = &safeASCIINoSpace, 0x21
 	}
 	start := 0
 	for i := 0; i < len(s); {
-		for i+8 <= len(s) && alSafeWord(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+		for i+8 <= len(s) && safeWord(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
 			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56, lt) {
 			i += 8
 		}
@@ -35,7 +35,7 @@ func alAppendEscaped(b []byte, s string, escSpace bool) []byte {
 				if r == utf8.RuneError {
 					r = 0xfffd
 				}
-				b = append(b, '\\', 'u', alHex[r>>12&0xf], alHex[r>>8&0xf], alHex[r>>4&0xf], alHex[r&0xf])
+				b = append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 				start = i + size
 			}
 			i += size
@@ -52,7 +52,7 @@ func alAppendEscaped(b []byte, s string, escSpace bool) []byte {
 		case '\t':
 			b = append(b, '\\', 't')
 		default:
-			b = append(b, '\\', 'u', '0', '0', alHex[c>>4], alHex[c&0xf])
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		}
 		i++
 		start = i
@@ -60,9 +60,9 @@ func alAppendEscaped(b []byte, s string, escSpace bool) []byte {
 	return append(b, s[start:]...)
 }
 
-// alSafe marks the ASCII bytes copied as they are (bytes >= 0x80 take the
+// safeASCII marks the ASCII bytes copied as they are (bytes >= 0x80 take the
 // UTF-8 path).
-var alSafe, alSafeNoSpace = func() (a, b [256]bool) {
+var safeASCII, safeASCIINoSpace = func() (a, b [256]bool) {
 	for c := 0x20; c < 0x7f; c++ {
 		a[c] = c != '"' && c != '\\'
 		b[c] = a[c] && c != ' '
@@ -70,9 +70,9 @@ var alSafe, alSafeNoSpace = func() (a, b [256]bool) {
 	return a, b
 }()
 
-// alSafeWord reports whether 8 bytes are all safe ASCII: none < lt, none
+// safeWord reports whether 8 bytes are all safe ASCII: none < lt, none
 // >= 0x7f, no '"' or '\\' (exact: the has-zero/has-less bit tricks).
-func alSafeWord(x, lt uint64) bool {
+func safeWord(x, lt uint64) bool {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	zero := func(v uint64) uint64 { return (v - lo) &^ v & hi }
 	return x&hi|(x-lo*lt)&^x&hi|zero(x^lo*0x7f)|zero(x^lo*'"')|zero(x^lo*'\\') == 0

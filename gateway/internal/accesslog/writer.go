@@ -1,4 +1,4 @@
-package gateway
+package accesslog
 
 import (
 	"bytes"
@@ -11,46 +11,45 @@ import (
 	"time"
 )
 
-// Istio-compatible access logs (meshConfig accessLogFile / accessLogEncoding /
-// accessLogFormat). The line formats live in accesslog_format.go; this file is
-// the non-blocking writer.
+// The non-blocking writer; the line formats are in format.go.
 
 const (
-	accessLogQueueDepth = 8192     // lines waiting for the writer before Log drops
-	accessLogBatchBytes = 64 << 10 // the writer issues one write per batch
-	accessLogMaxPooled  = 64 << 10 // larger line buffers are not kept in the pool
-	accessLogCloseWait  = 5 * time.Second
+	queueDepth       = 8192     // lines waiting for the writer before Log drops
+	batchBytes       = 64 << 10 // the writer issues one write per batch
+	maxPooled        = 64 << 10 // larger line buffers are not kept in the pool
+	defaultCloseWait = 5 * time.Second
 )
 
-var errAccessLogClosed = errors.New("access log: closed")
+// ErrClosed is returned by Reopen and Flush after Close.
+var ErrClosed = errors.New("access log: closed")
 
-// alBuf is a line buffer whose first 1 KiB needs no second allocation, so
+// lineBuf is a line buffer whose first 1 KiB needs no second allocation, so
 // even a pool miss (lines in flight, GC, -race) costs Log one allocation
 // for a typical line. A stalled sink holds at most depth of them (~8 MiB).
-type alBuf struct {
+type lineBuf struct {
 	b   []byte
 	arr [1024]byte
 }
 
-// accessLogBufs holds line buffers; Log takes one, the writer returns it.
-var accessLogBufs = sync.Pool{New: func() any { x := new(alBuf); x.b = x.arr[:0]; return x }}
+// lineBufs holds line buffers; Log takes one, the writer returns it.
+var lineBufs = sync.Pool{New: func() any { x := new(lineBuf); x.b = x.arr[:0]; return x }}
 
-func accessLogPutBuf(x *alBuf) {
-	if cap(x.b) <= accessLogMaxPooled {
+func putLineBuf(x *lineBuf) {
+	if cap(x.b) <= maxPooled {
 		x.b = x.b[:0]
-		accessLogBufs.Put(x)
+		lineBufs.Put(x)
 	}
 }
 
-// accessLog writes access-log lines without ever blocking a request: lines
+// Writer writes access-log lines without ever blocking a request: lines
 // go through a bounded buffer to one writer goroutine; when the sink is
 // slower than the traffic, lines are dropped and counted, never queued
 // without bound.
-type accessLog struct {
+type Writer struct {
 	path      string
-	format    *alFormat
-	queue     chan *alBuf
-	ctl       chan alCtl
+	format    *Format
+	queue     chan *lineBuf
+	ctl       chan ctlRequest
 	stop      chan struct{} // closed by Close
 	done      chan struct{} // closed when the writer has exited
 	closeWait time.Duration
@@ -64,21 +63,21 @@ type accessLog struct {
 	batch []byte
 }
 
-type alCtl struct {
+type ctlRequest struct {
 	reopen bool // else: flush
 	reply  chan error
 }
 
-// newAccessLog opens the meshConfig access log. path "" = disabled (nil,
+// Open opens the meshConfig access log. path "" = disabled (nil,
 // nil); "/dev/stdout" and "/dev/stderr" write to the process's streams;
 // other paths are files opened O_APPEND|O_CREATE, mode 0640. encoding is
 // TEXT (default) or JSON; format "" means Istio's default for the encoding.
 // A bad format is returned as an error, nothing is opened then.
-func newAccessLog(path, encoding, format string) (*accessLog, error) {
+func Open(path, encoding, format string) (*Writer, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := compileAccessLogFormat(encoding, format)
+	f, err := NewFormat(encoding, format)
 	if err != nil {
 		return nil, err
 	}
@@ -90,15 +89,15 @@ func newAccessLog(path, encoding, format string) (*accessLog, error) {
 	case "/dev/stderr":
 		w = os.Stderr
 	default:
-		if file, err = openAccessLogFile(path); err != nil {
+		if file, err = openFile(path); err != nil {
 			return nil, err
 		}
 		w = file
 	}
-	return startAccessLog(path, f, w, file, accessLogQueueDepth), nil
+	return startWriter(path, f, w, file, queueDepth), nil
 }
 
-func openAccessLogFile(path string) (*os.File, error) {
+func openFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("access log: %w", err)
@@ -106,16 +105,16 @@ func openAccessLogFile(path string) (*os.File, error) {
 	return f, nil
 }
 
-// startAccessLog starts the writer goroutine over w (tests inject sinks);
+// startWriter starts the writer goroutine over w (tests inject sinks);
 // file, if not nil, is w and is reopened and closed.
-func startAccessLog(path string, f *alFormat, w io.Writer, file *os.File, depth int) *accessLog {
-	l := &accessLog{
+func startWriter(path string, f *Format, w io.Writer, file *os.File, depth int) *Writer {
+	l := &Writer{
 		path: path, format: f, w: w, file: file,
-		queue:     make(chan *alBuf, depth),
-		ctl:       make(chan alCtl),
+		queue:     make(chan *lineBuf, depth),
+		ctl:       make(chan ctlRequest),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
-		closeWait: accessLogCloseWait,
+		closeWait: defaultCloseWait,
 	}
 	go l.run()
 	return l
@@ -124,7 +123,7 @@ func startAccessLog(path string, f *alFormat, w io.Writer, file *os.File, depth 
 // Log formats e on the caller's goroutine into a pooled buffer and hands it
 // to the writer without blocking; if the queue is full (or the log is
 // closed) the line is dropped and counted. Nil-safe. e is not retained.
-func (l *accessLog) Log(e *accessEntry) {
+func (l *Writer) Log(e *Entry) {
 	if l == nil || e == nil {
 		return
 	}
@@ -132,19 +131,19 @@ func (l *accessLog) Log(e *accessEntry) {
 		l.dropped.Add(1)
 		return
 	}
-	x := accessLogBufs.Get().(*alBuf)
-	x.b = l.format.append(x.b[:0], e)
+	x := lineBufs.Get().(*lineBuf)
+	x.b = l.format.Append(x.b[:0], e)
 	select {
 	case l.queue <- x:
 	default:
 		l.dropped.Add(1)
-		accessLogPutBuf(x)
+		putLineBuf(x)
 	}
 }
 
 // Dropped is the number of lines lost: queue full, write errors, or logged
 // after Close.
-func (l *accessLog) Dropped() uint64 {
+func (l *Writer) Dropped() uint64 {
 	if l == nil {
 		return 0
 	}
@@ -152,7 +151,7 @@ func (l *accessLog) Dropped() uint64 {
 }
 
 // Path is the configured accessLogFile.
-func (l *accessLog) Path() string {
+func (l *Writer) Path() string {
 	if l == nil {
 		return ""
 	}
@@ -163,7 +162,7 @@ func (l *accessLog) Path() string {
 // then closes it and opens the path again. If the new open fails the old
 // file stays in use and the error is returned. No-op for stdout/stderr.
 // It waits for the writer, so a sink stuck in a write delays it.
-func (l *accessLog) Reopen() error {
+func (l *Writer) Reopen() error {
 	if l == nil {
 		return nil
 	}
@@ -171,23 +170,23 @@ func (l *accessLog) Reopen() error {
 }
 
 // flush waits until every line queued before the call has been written.
-func (l *accessLog) flush() error {
+func (l *Writer) Flush() error {
 	if l == nil {
 		return nil
 	}
 	return l.control(false)
 }
 
-func (l *accessLog) control(reopen bool) error {
+func (l *Writer) control(reopen bool) error {
 	if l.closed.Load() {
-		return errAccessLogClosed
+		return ErrClosed
 	}
-	c := alCtl{reopen: reopen, reply: make(chan error, 1)}
+	c := ctlRequest{reopen: reopen, reply: make(chan error, 1)}
 	select {
 	case l.ctl <- c:
 		return <-c.reply
 	case <-l.done:
-		return errAccessLogClosed
+		return ErrClosed
 	}
 }
 
@@ -195,7 +194,7 @@ func (l *accessLog) control(reopen bool) error {
 // stops the writer. Lines logged concurrently with Close may be lost. If
 // the sink stays blocked for 5s Close gives up and returns an error (the
 // writer exits once the sink unblocks). Idempotent and nil-safe.
-func (l *accessLog) Close() error {
+func (l *Writer) Close() error {
 	if l == nil {
 		return nil
 	}
@@ -213,14 +212,14 @@ func (l *accessLog) Close() error {
 	}
 }
 
-func (l *accessLog) run() {
+func (l *Writer) run() {
 	defer close(l.done)
 	for {
 		select {
 		case x := <-l.queue:
 			l.take(x)
 			// Batch whatever else is already queued, up to one batch.
-			for more := true; more && len(l.batch) < accessLogBatchBytes; {
+			for more := true; more && len(l.batch) < batchBytes; {
 				select {
 				case x := <-l.queue:
 					l.take(x)
@@ -248,22 +247,22 @@ func (l *accessLog) run() {
 
 // drain writes the lines queued now (not those arriving meanwhile, so a
 // steady stream cannot starve a Reopen or Close).
-func (l *accessLog) drain() {
+func (l *Writer) drain() {
 	for n := len(l.queue); n > 0; n-- {
 		l.take(<-l.queue)
-		if len(l.batch) >= accessLogBatchBytes {
+		if len(l.batch) >= batchBytes {
 			l.write()
 		}
 	}
 	l.write()
 }
 
-func (l *accessLog) take(x *alBuf) {
+func (l *Writer) take(x *lineBuf) {
 	l.batch = append(l.batch, x.b...)
-	accessLogPutBuf(x)
+	putLineBuf(x)
 }
 
-func (l *accessLog) write() {
+func (l *Writer) write() {
 	if len(l.batch) == 0 {
 		return
 	}
@@ -274,18 +273,18 @@ func (l *accessLog) write() {
 		}
 		l.dropped.Add(uint64(bytes.Count(l.batch[n:], []byte{'\n'})))
 	}
-	if cap(l.batch) > 4*accessLogBatchBytes {
+	if cap(l.batch) > 4*batchBytes {
 		l.batch = nil // one huge line must not pin memory
 	} else {
 		l.batch = l.batch[:0]
 	}
 }
 
-func (l *accessLog) reopen() error {
+func (l *Writer) reopen() error {
 	if l.file == nil {
 		return nil
 	}
-	f, err := openAccessLogFile(l.path)
+	f, err := openFile(l.path)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package gateway
+package accesslog
 
 import (
 	"bytes"
@@ -10,14 +10,14 @@ import (
 	"unicode/utf8"
 )
 
-// alHeaderArgs finds the header names a format's %REQ(...)% and %RESP(...)%
+// headerArgs finds the header names a format's %REQ(...)% and %RESP(...)%
 // operators read, so that the fuzzed entry carries each of them.
-var alHeaderArgs = regexp.MustCompile(`%(?:REQ|RESP|REQ_WITHOUT_QUERY)\(([^)]*)\)`)
+var headerArgs = regexp.MustCompile(`%(?:REQ|RESP|REQ_WITHOUT_QUERY)\(([^)]*)\)`)
 
-// alFuzzEntry is an entry whose every string field, and every header the
+// fuzzEntry is an entry whose every string field, and every header the
 // format reads, is v.
-func alFuzzEntry(format, v string) *accessEntry {
-	e := alProxied()
+func fuzzEntry(format, v string) *Entry {
+	e := proxied()
 	e.Method, e.Path, e.Protocol, e.Flags, e.Details = v, v, v, v, v
 	e.TerminationDetails, e.TransportFailure = v, v
 	e.XFF, e.UserAgent, e.RequestID, e.Authority = v, v, v, v
@@ -25,7 +25,7 @@ func alFuzzEntry(format, v string) *accessEntry {
 	e.DownstreamLocal, e.DownstreamRemote = v, v
 	e.SNI, e.RouteName, e.Policy, e.GRPCStatus = v, v, v, v
 	e.ReqHeader, e.RespHeader = http.Header{}, http.Header{}
-	for _, m := range alHeaderArgs.FindAllStringSubmatch(format, -1) {
+	for _, m := range headerArgs.FindAllStringSubmatch(format, -1) {
 		for name := range strings.SplitSeq(m[1], "?") {
 			e.ReqHeader.Add(name, v)
 			e.RespHeader.Add(name, v)
@@ -67,7 +67,7 @@ func controls(b []byte) int {
 // make a UTF-8 line invalid, and a JSON line is always a JSON object.
 func FuzzAccessLogFormat(f *testing.F) {
 	for _, s := range []string{
-		"", accessLogDefaultText, "%PROTOCOL%\n", "100%% %AUTHZ_POLICY%",
+		"", defaultText, "%PROTOCOL%\n", "100%% %AUTHZ_POLICY%",
 		`[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE%`,
 		`%REQ(x-tenant)% %REQ(X-MISSING?X-TENANT)% %RESP(content-type)% %RESP(:STATUS)%`,
 		`%REQ(USER-AGENT):4% %REQ(:PATH):5% %REQ(X-NOPE?X-TENANT):2% %START_TIME:4%`,
@@ -95,16 +95,16 @@ func FuzzAccessLogFormat(f *testing.F) {
 		if jsonEnc {
 			enc = "JSON"
 		}
-		af, err := compileAccessLogFormat(enc, format)
+		af, err := NewFormat(enc, format)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatalf("%s %q: empty error", enc, format)
 			}
 			return
 		}
-		plain := af.append(nil, alFuzzEntry(format, "x"))
-		for _, e := range []*accessEntry{{}, alLocal(404, "NR", "route_not_found", 0), alProxied(), alFuzzEntry(format, v)} {
-			line := af.append(nil, e)
+		plain := af.Append(nil, fuzzEntry(format, "x"))
+		for _, e := range []*Entry{{}, localEntry(404, "NR", "route_not_found", 0), proxied(), fuzzEntry(format, v)} {
+			line := af.Append(nil, e)
 			if !bytes.HasSuffix(line, []byte("\n")) {
 				t.Fatalf("%s %q: line %q does not end in a newline", enc, format, line)
 			}
@@ -115,7 +115,7 @@ func FuzzAccessLogFormat(f *testing.F) {
 				}
 			}
 		}
-		evil := af.append(nil, alFuzzEntry(format, v))
+		evil := af.Append(nil, fuzzEntry(format, v))
 		if controls(evil) != controls(plain) {
 			t.Errorf("%s %q: value %q added control characters: %q", enc, format, v, evil)
 		}
