@@ -89,10 +89,10 @@ type verdict struct {
 	rt *router.Route
 	// reject is authentication's answer (verdictUnauthenticated).
 	reject *authz.Response
-	// ar is set when the security engine authorized the request, with
-	// its decision (denied or not), for the audit and dry-run logs.
-	ar       *authz.Request
-	decision authz.Decision
+	// ar is set when the security engine authorized the request; its
+	// decision (denied or not) is then the request's, for the audit and
+	// dry-run logs.
+	ar *authz.Request
 }
 
 // admit refuses requests no route may see, normalizes the path and the
@@ -182,12 +182,12 @@ func (rq *request) decide(ctx context.Context, t tracer) verdict {
 	if rt != nil {
 		ar.Destination = destinationOf(rq.snap, rt.Forward)
 	}
-	d := authorize(ctx, e, ar, id, rq.policyPath, t)
-	if !d.Allowed {
-		return verdict{kind: verdictDenied, status: d.Status, ar: ar, decision: d}
+	rq.decision = authorize(ctx, e, ar, id, rq.policyPath, t)
+	if !rq.decision.Allowed {
+		return verdict{kind: verdictDenied, status: rq.decision.Status, ar: ar}
 	}
 	v := rq.conclude(vh, rt)
-	v.ar, v.decision = ar, d
+	v.ar = ar
 	return v
 }
 

@@ -30,7 +30,7 @@ func (e *explainer) http(ctx context.Context, lc *listenerConfig, r *http.Reques
 	case verdictUnauthenticated:
 		return e.done(v.reject.Status, "%d %q: JWT authentication failed", v.reject.Status, v.reject.Body)
 	case verdictDenied:
-		d := &v.decision
+		d := &rq.decision
 		return e.done(d.Status, "%d %q (%s)", d.Status, d.Body, d.Reason)
 	case verdictNotFound:
 		return e.done(v.status, "404 (route_not_found)")

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -27,6 +28,9 @@ type request struct {
 	upgrade string
 	// origin is the CORS Origin header.
 	origin string
+	// decision is the security engine's, once decide authorized the
+	// request.
+	decision authz.Decision
 }
 
 // ServeHTTP serves one request in an Istio gateway's order: it reads the
@@ -59,7 +63,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.RawQuery = rq.rawQuery // a verified token's parameter is not forwarded
 	}
 	if v.ar != nil {
-		h.s.logDecision(&v.decision, v.ar)
+		h.s.logDecision(&rq.decision, v.ar)
 	}
 	h.s.answer(w, r, &rq, &v)
 }
@@ -79,8 +83,8 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rq *request, v *
 		note(w, "", "jwt_authn_access_denied{"+strings.ReplaceAll(v.reject.Body, " ", "_")+"}")
 		v.reject.Write(w)
 	case verdictDenied:
-		noteDenied(w, &v.decision)
-		v.decision.Write(w)
+		noteDenied(w, &rq.decision)
+		rq.decision.Write(w)
 	case verdictNotFound:
 		notFound(w, r)
 	case verdictHTTPSRedirect:
