@@ -10,63 +10,61 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
-// serveRoute executes a matched route in the order of the filters on an
-// Istio gateway: fault injection, CORS, then the route's action (redirect,
-// direct response or forward).
+// serveRoute executes a matched route: the fault's delay, then the plan
+// (fault abort, CORS preflight, redirect, direct response or forward).
 func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route) {
 	act := rt.Action
-	if act.Fault != nil && !s.injectFault(w, r, act.Fault) {
-		return
-	}
-	origin := rq.origin
-	if act.CORS != nil && r.Method == http.MethodOptions {
-		hdr, handled := act.CORS.Preflight(origin, r.Header.Get("Access-Control-Request-Method"), r.Header.Get("Access-Control-Request-Headers"))
-		if handled {
-			setHeaders(w.Header(), hdr)
-			w.WriteHeader(http.StatusOK)
+	roll := dice{pick: rand.Uint32()}
+	if act.Fault != nil {
+		if !delayFault(w, r, act.Fault) {
 			return
 		}
+		roll.abort = rand.Uint64()
 	}
-	switch act.Kind {
-	case router.ActionRedirect:
+	p := rq.plan(rt, roll)
+	switch p.kind {
+	case planAbort:
+		note(w, "FI", "fault_filter_abort")
+		if p.grpc >= 0 {
+			grpcReply(w, p.grpc, bodyFault)
+		} else {
+			localReply(w, r, p.status, bodyFault)
+		}
+	case planPreflight:
+		setHeaders(w.Header(), p.cors)
+		w.WriteHeader(http.StatusOK)
+	case planRedirect:
 		note(w, "", "direct_response")
-		s.applyResponseEdits(w.Header(), r, act.ResponseHeaders, act.CORS, origin)
-		w.Header().Set("Location", act.Redirect.Location(scheme(r), r.Host, rq.path, r.URL.RawQuery, rt, 0))
-		w.WriteHeader(act.Redirect.Code)
-	case router.ActionDirectResponse:
+		s.applyResponseEdits(w.Header(), r, act.ResponseHeaders, act.CORS, rq.origin)
+		w.Header().Set("Location", p.location)
+		w.WriteHeader(p.status)
+	case planDirect:
 		note(w, "", "direct_response")
-		s.directResponse(w, r, act, origin)
+		s.directResponse(w, r, act, rq.origin)
+	case planNoCluster:
+		note(w, "NC", "cluster_not_found")
+		localReply(w, r, http.StatusServiceUnavailable, "")
 	default:
-		s.forward(w, r, rq, rt)
+		s.forward(w, r, rq, rt, &p)
 	}
 }
 
-// injectFault delays and may abort the request; it returns false when the
-// request has been answered (or the client went away during the delay).
-func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, f *router.Fault) bool {
-	if d := f.Delay(rand.Uint64()); d > 0 {
-		note(w, "DI", "")
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return false
-		}
-	}
-	status, grpcStatus, ok := f.Abort(rand.Uint64())
-	if ok {
-		note(w, "FI", "fault_filter_abort")
-	}
-	switch {
-	case !ok:
+// delayFault applies a fault's delay, if its draw says so; it returns
+// false when the client went away meanwhile.
+func delayFault(w http.ResponseWriter, r *http.Request, f *router.Fault) bool {
+	d := f.Delay(rand.Uint64())
+	if d == 0 {
 		return true
-	case grpcStatus >= 0:
-		grpcReply(w, grpcStatus, bodyFault)
-	default:
-		localReply(w, r, status, bodyFault)
 	}
-	return false
+	note(w, "DI", "")
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		t.Stop()
+		return false
+	}
 }
 
 // directResponse answers with the route's fixed status and body. As Envoy

@@ -12,23 +12,27 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
-// authzRequest describes an HTTP request to the security engine: the
+// authzRequest describes the request to the security engine: the
 // normalized path, the addresses clientAddrs worked out and the client
 // certificate's identity.
-func authzRequest(r *http.Request, rq *request, ci *connInfo) *authz.Request {
+func (rq *request) authzRequest() *authz.Request {
+	principal := rq.principal
+	if principal == "" {
+		principal = peerPrincipal(rq.tls)
+	}
 	return &authz.Request{
-		Method:        r.Method,
-		Scheme:        scheme(r),
+		Method:        rq.method,
+		Scheme:        rq.scheme,
 		Host:          rq.host,
 		Port:          uint16(rq.lc.key.Port),
 		Path:          rq.path,
-		RawQuery:      r.URL.RawQuery,
-		Header:        r.Header,
+		RawQuery:      rq.rawQuery,
+		Header:        rq.header,
 		SourceIP:      rq.client.peer,
 		RemoteIP:      rq.client.remote,
-		Local:         ci.local,
-		SNI:           serverName(r.TLS),
-		PeerPrincipal: peerPrincipal(r.TLS),
+		Local:         rq.local,
+		SNI:           serverName(rq.tls),
+		PeerPrincipal: principal,
 	}
 }
 
@@ -53,11 +57,11 @@ func peerPrincipal(cs *tls.ConnectionState) string {
 	return ""
 }
 
-// isCORSPreflight reports whether r is a CORS preflight, which JWT
-// authentication lets through as Istio's does (bypass_cors_preflight);
+// corsPreflight reports whether the request is a CORS preflight, which
+// JWT authentication lets through as Istio's does (bypass_cors_preflight);
 // authorization still applies.
-func isCORSPreflight(r *http.Request) bool {
-	return r.Method == http.MethodOptions && len(r.Header["Origin"]) > 0 && len(r.Header["Access-Control-Request-Method"]) > 0
+func (v *view) corsPreflight() bool {
+	return v.method == http.MethodOptions && len(v.header["Origin"]) > 0 && len(v.header["Access-Control-Request-Method"]) > 0
 }
 
 // destinationOf is the service a route forwards to, for legacy Policy and

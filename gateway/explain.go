@@ -60,6 +60,9 @@ type explainer struct {
 	snap *Snapshot
 	// principal is the client certificate identity the request claims.
 	principal string
+	// received are the request's headers before authentication edits
+	// them, which the security engine's explanation runs on.
+	received http.Header
 }
 
 func (e *explainer) line(section, format string, args ...any) {

@@ -10,30 +10,45 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
-// action explains what the matched route does.
-func (e *explainer) action(r *http.Request, rq *request, rt *router.Route) *Explanation {
+// action explains what the matched route does, as serving's plan decides
+// it, with explain's dice: a fault aborts only when it always does, and
+// the first destination is picked.
+func (e *explainer) action(rq *request, rt *router.Route) *Explanation {
 	info := rt.Describe()
-	act := rt.Action
 	if info.Fault != "" {
 		e.line("fault", "%s", info.Fault)
-		if f := act.Fault; f.AbortPPM >= 1_000_000 && (f.AbortHTTP != 0 || f.AbortGRPC >= 0) {
-			if f.AbortGRPC >= 0 {
-				return e.done(http.StatusOK, "gRPC status %d from the fault's abort (fault filter abort); nothing is forwarded", f.AbortGRPC)
-			}
-			return e.done(f.AbortHTTP, "%d \"fault filter abort\" from the fault's abort; nothing is forwarded", f.AbortHTTP)
+	}
+	p := rq.plan(rt, certainOnly)
+	switch p.kind {
+	case planAbort:
+		if p.grpc >= 0 {
+			return e.done(http.StatusOK, "gRPC status %d from the fault's abort (fault filter abort); nothing is forwarded", p.grpc)
 		}
+		return e.done(p.status, "%d \"fault filter abort\" from the fault's abort; nothing is forwarded", p.status)
+	case planPreflight:
+		return e.done(p.status, "%d CORS preflight answered by the route's corsPolicy; nothing is forwarded", p.status)
+	case planRedirect:
+		return e.done(p.status, "%d redirect to %s", p.status, p.location)
+	case planDirect:
+		return e.done(p.status, "%d direct response (%s)", p.status, info.DirectResponse)
 	}
-	switch act.Kind {
-	case router.ActionRedirect:
-		loc := act.Redirect.Location(scheme(r), r.Host, rq.path, r.URL.RawQuery, rt, 0)
-		return e.done(act.Redirect.Code, "%d redirect to %s", act.Redirect.Code, loc)
-	case router.ActionDirectResponse:
-		return e.done(act.DirectResponse.Status, "%d direct response (%s)", act.DirectResponse.Status, info.DirectResponse)
+	e.route(rq, rt, &p, &info)
+	if p.kind == planNoCluster {
+		return e.done(p.status, "503: the route has no destination gatehouse can reach (cluster_not_found)")
 	}
-	path := rq.path
-	if rw := act.Rewrite; rw != nil {
-		path = rw.Path(rq.path, rt)
-		e.line("rewrite", "%s: path %q becomes %q", info.Rewrite, rq.path, path)
+	e.cluster(p.cluster)
+	path := p.path
+	if rq.rawQuery != "" {
+		path += "?" + rq.rawQuery
+	}
+	return e.done(0, "forward %s %s%s to %s (the upstream's answer is relayed)", rq.method, p.authority, path, p.cluster.name)
+}
+
+// route explains a forwarding route: its rewrite, timeout, retries,
+// destinations and mirrors.
+func (e *explainer) route(rq *request, rt *router.Route, p *plan, info *router.RouteInfo) {
+	if rt.Action.Rewrite != nil {
+		e.line("rewrite", "%s: path %q becomes %q", info.Rewrite, rq.path, p.path)
 	}
 	timeout := "none (Istio's default: disabled)"
 	if info.Timeout != "" {
@@ -47,23 +62,6 @@ func (e *explainer) action(r *http.Request, rq *request, rt *router.Route) *Expl
 	for _, m := range info.Mirrors {
 		e.line("mirror", "%s", m)
 	}
-	d := rt.Forward.Pick(0)
-	c := (*cluster)(nil)
-	if d != nil {
-		c = e.snap.cluster(d.Upstream)
-	}
-	if c == nil {
-		return e.done(http.StatusServiceUnavailable, "503: the route has no destination gatehouse can reach (cluster_not_found)")
-	}
-	e.cluster(c)
-	host := r.Host
-	if d.Authority != "" {
-		host = d.Authority
-	}
-	if r.URL.RawQuery != "" {
-		path += "?" + r.URL.RawQuery
-	}
-	return e.done(0, "forward %s %s%s to %s (the upstream's answer is relayed)", r.Method, host, path, c.name)
 }
 
 // cluster describes an upstream cluster and its endpoints.

@@ -11,110 +11,63 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
-// http explains an HTTP request in ServeHTTP's order.
+// http explains an HTTP request by running serving's own admit, decide
+// and plan with the explainer as their tracer: the lines are what those
+// steps saw, the outcome is their verdict.
 func (e *explainer) http(ctx context.Context, lc *listenerConfig, r *http.Request, ci *connInfo) *Explanation {
-	rq := request{snap: e.snap, lc: lc}
-	if x := e.prologue(&rq, r, ci); x != nil {
-		return x
+	rq := request{snap: e.snap, lc: lc, conn: ci}
+	v := rq.admit(r, e)
+	if v.kind == verdictAdmitted {
+		rq.principal = e.principal
+		v = rq.decide(ctx, e)
 	}
-	if x := e.misdirected(lc, r, rq.host); x != nil {
-		return x
+	switch v.kind {
+	case verdictRefused:
+		return e.done(v.status, "%d %s: the method, target or upgrade is refused before routing", v.status, v.msg)
+	case verdictMalformed:
+		return e.done(v.status, "%d %s", v.status, v.msg)
+	case verdictMisdirected:
+		return e.done(v.status, "421 Misdirected Request (the client must connect with SNI %q)", rq.host)
+	case verdictUnauthenticated:
+		return e.done(v.reject.Status, "%d %q: JWT authentication failed", v.reject.Status, v.reject.Body)
+	case verdictDenied:
+		d := &rq.decision
+		return e.done(d.Status, "%d %q (%s)", d.Status, d.Body, d.Reason)
+	case verdictNotFound:
+		return e.done(v.status, "404 (route_not_found)")
+	case verdictHTTPSRedirect:
+		return e.done(v.status, "301 to https://%s%s (httpsRedirect)", r.Host, r.RequestURI)
 	}
-	table, _ := routesFor(lc, r.TLS, rq.host)
-	host := rq.host
-	vh := table.VHost(host)
-	eng := e.snap.authz
-	var ar *authz.Request
-	var id *authz.Identity
-	var received http.Header // the headers before authentication edits them
-	if eng != nil {
-		ar = authzRequest(r, &rq, ci)
-		ar.PeerPrincipal = e.principal
-		received = r.Header.Clone()
-		if isCORSPreflight(r) {
-			e.line("security", "CORS preflight: JWT authentication is skipped")
-			eng.SanitizeHeaders(r.Header)
-		} else if x := e.authenticate(ctx, ar, received, &id); x != nil {
-			return x
-		}
-	}
-	rt := e.routes(r, &rq, host, vh, id)
-	if eng != nil {
-		if rt != nil {
-			ar.Destination = destinationOf(e.snap, rt.Forward)
-		}
-		cp := *ar
-		cp.Header = received
-		tr := eng.Explain(ctx, &cp)
-		e.trace(tr)
-		if !tr.Decision.Allowed {
-			return e.done(tr.Decision.Status, "%d %q (%s)", tr.Decision.Status, tr.Decision.Body, tr.Decision.Reason)
-		}
-		if rq.policyPath != "" {
-			e.line("security", "policies are checked again on %q, the path as an upstream that merges slashes and resolves dot segments reads it", rq.policyPath)
-			cp.Path = rq.policyPath
-			tr := eng.Explain(ctx, &cp)
-			e.trace(tr)
-			if !tr.Decision.Allowed {
-				return e.done(tr.Decision.Status, "%d %q (%s)", tr.Decision.Status, tr.Decision.Body, tr.Decision.Reason)
-			}
-		}
-	} else {
-		e.line("security", "no RequestAuthentication, AuthorizationPolicy or legacy policy: nothing to check")
-	}
-	switch {
-	case vh == nil || (rt == nil && !(vh.RequireTLS && !securelyReceived(r))):
-		return e.done(http.StatusNotFound, "404 (route_not_found)")
-	case vh.RequireTLS && !securelyReceived(r):
-		return e.done(http.StatusMovedPermanently, "301 to https://%s%s (httpsRedirect)", r.Host, r.RequestURI)
-	}
-	return e.action(r, &rq, rt)
+	return e.action(&rq, v.rt)
 }
 
-// prologue explains the checks, path normalization and client address.
-func (e *explainer) prologue(rq *request, r *http.Request, ci *connInfo) *Explanation {
-	status, msg := checkRequest(r)
-	if status == 0 {
-		rq.upgrade, status = upgradeOf(r)
+func (e *explainer) tooManyHeaders(n, limit int) {
+	e.line("headers", "%d header fields, more than the %d allowed (annotate the Gateway %s to change it)", n, limit, mesh.AnnotationMaxRequestHeaders)
+}
+
+func (e *explainer) underscoreHeader() {
+	e.line("headers", "a header name holds \"_\" (annotate the Gateway %s: drop or allow to accept it)", mesh.AnnotationHeadersWithUnderscores)
+}
+
+func (e *explainer) badPath(raw string, err error) { e.line("path", "%q: %v", raw, err) }
+
+func (e *explainer) pathParameters(p string) {
+	e.line("path", "%q holds \";\" parameters (annotate the Gateway %s: keep to allow them)", p, mesh.AnnotationPathParameters)
+}
+
+func (e *explainer) normalized(raw, p string, mode router.PathMode) {
+	e.line("path", "%q normalized to %q (pathNormalization %s)", raw, p, pathModeName(mode))
+}
+
+func (e *explainer) hostNormalized(authority, host string) {
+	if host != authority {
+		e.line("host", "%q is matched as %q (lower case, no port, no trailing dot)", authority, host)
 	}
-	if status != 0 {
-		return e.done(status, "%d %s: the method, target or upgrade is refused before routing", status, msg)
-	}
-	if n := headerFields(r); n > rq.lc.options.HeaderLimit() {
-		e.line("headers", "%d header fields, more than the %d allowed (annotate the Gateway %s to change it)", n, rq.lc.options.HeaderLimit(), mesh.AnnotationMaxRequestHeaders)
-		return e.done(http.StatusRequestHeaderFieldsTooLarge, "431 Request Header Fields Too Large")
-	}
-	if !checkUnderscores(r.Header, rq.lc.options.Underscores) {
-		e.line("headers", "a header name holds \"_\" (annotate the Gateway %s: drop or allow to accept it)", mesh.AnnotationHeadersWithUnderscores)
-		return e.done(http.StatusBadRequest, "400 Bad Request")
-	}
-	raw := rawPath(r)
-	p, err := router.NormalizePath(raw, rq.lc.pathMode)
-	if err != nil {
-		e.line("path", "%q: %v", raw, err)
-		return e.done(http.StatusBadRequest, "400 Bad Request")
-	}
-	if !rq.lc.options.KeepParams && strings.IndexByte(p, ';') >= 0 {
-		e.line("path", "%q holds \";\" parameters (annotate the Gateway %s: keep to allow them)", p, mesh.AnnotationPathParameters)
-		return e.done(http.StatusBadRequest, "400 Bad Request")
-	}
-	rq.path = p
-	rq.policyPath = policyPath(p, rq.lc.pathMode)
-	e.line("path", "%q normalized to %q (pathNormalization %s)", raw, p, pathModeName(rq.lc.pathMode))
-	authority := r.Host
-	rq.host, r.Host = normalizeAuthority(authority)
-	if rq.host != authority {
-		e.line("host", "%q is matched as %q (lower case, no port, no trailing dot)", authority, rq.host)
-	}
-	sanitizeRequestHeaders(r.Header)
-	sanitizeTrustHeaders(r.Header, rq.lc.trustedHops)
-	xff := strings.Join(r.Header["X-Forwarded-For"], ", ")
-	rq.client = resolveClient(ci, r, rq.lc.trustedHops)
-	e.client(&rq.client, xff)
-	setForwardingHeaders(r, &rq.client, ci, rq.lc.xfcc)
+}
+
+func (e *explainer) forwarded(h http.Header) {
 	e.line("client", "upstream gets X-Forwarded-For %q, X-Envoy-External-Address %q, X-Forwarded-Proto %q",
-		r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Envoy-External-Address"), r.Header.Get("X-Forwarded-Proto"))
-	return nil
+		h.Get("X-Forwarded-For"), h.Get("X-Envoy-External-Address"), h.Get("X-Forwarded-Proto"))
 }
 
 func pathModeName(m router.PathMode) string {
@@ -122,7 +75,8 @@ func pathModeName(m router.PathMode) string {
 }
 
 // client explains where the trusted client address came from.
-func (e *explainer) client(c *clientAddrs, xff string) {
+func (e *explainer) client(c clientAddrs, received []string) {
+	xff := strings.Join(received, ", ")
 	switch {
 	case c.hops == 0 && xff != "":
 		e.line("client", "X-Forwarded-For %q is not trusted: numTrustedProxies is 0", xff)
@@ -134,19 +88,39 @@ func (e *explainer) client(c *clientAddrs, xff string) {
 	e.line("client", "trusted client %s (from the %s): remote.ip and remoteIpBlocks", c.remote, c.via)
 }
 
-// authenticate runs JWT authentication as serving does, editing the
-// (synthetic) request's headers, so that routes then match on what the
-// upstream would get. received are the headers before.
-func (e *explainer) authenticate(ctx context.Context, ar *authz.Request, received http.Header, id **authz.Identity) *Explanation {
-	got, rej := e.snap.authz.Authenticate(ctx, ar)
-	if rej != nil {
-		cp := *ar
-		cp.Header = received
-		e.trace(e.snap.authz.Explain(ctx, &cp))
-		return e.done(rej.Status, "%d %q: JWT authentication failed", rej.Status, rej.Body)
+// authenticating keeps the headers as received: the security engine's
+// own explanation runs on them.
+func (e *explainer) authenticating(ar *authz.Request, preflight bool) {
+	e.received = ar.Header.Clone()
+	if preflight {
+		e.line("security", "CORS preflight: JWT authentication is skipped")
 	}
-	*id = got
-	return nil
+}
+
+func (e *explainer) unauthenticated(ctx context.Context, eng *authz.Engine, ar *authz.Request) {
+	e.trace(eng.Explain(ctx, e.asReceived(ar, "")))
+}
+
+func (e *explainer) authorized(ctx context.Context, eng *authz.Engine, ar *authz.Request, again string) {
+	if again != "" {
+		e.line("security", "policies are checked again on %q, the path as an upstream that merges slashes and resolves dot segments reads it", again)
+	}
+	e.trace(eng.Explain(ctx, e.asReceived(ar, again)))
+}
+
+func (e *explainer) unsecured() {
+	e.line("security", "no RequestAuthentication, AuthorizationPolicy or legacy policy: nothing to check")
+}
+
+// asReceived is a copy of ar with the headers as received and, unless it
+// is "", path instead of ar's.
+func (e *explainer) asReceived(ar *authz.Request, path string) *authz.Request {
+	cp := *ar
+	cp.Header = e.received
+	if path != "" {
+		cp.Path = path
+	}
+	return &cp
 }
 
 // trace adds the security engine's lines.
@@ -156,32 +130,29 @@ func (e *explainer) trace(t authz.Trace) {
 	}
 }
 
-// routes explains the virtual host choice and each route tried.
-func (e *explainer) routes(r *http.Request, rq *request, host string, vh *router.VHost, id *authz.Identity) *router.Route {
+// matched explains the virtual host choice and each route tried, up to
+// the one serving took.
+func (e *explainer) matched(host string, vh *router.VHost, rr router.Request, rt *router.Route) {
 	if vh == nil {
 		e.line("vhost", "no virtual host takes %q", host)
-		return nil
+		return
 	}
 	e.line("vhost", "%q takes %q", vh.Domain, host)
-	rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: rq.host, Path: rq.path, RawQuery: r.URL.RawQuery, Header: r.Header, Claims: claimsOf(id)}
-	for i, rt := range vh.Routes {
-		why := rt.Mismatch(&rr)
-		name := fmt.Sprintf("#%d %s http[%d]", i, rt.VirtualService, rt.Index)
-		if rt.Match >= 0 {
-			name += fmt.Sprintf(".match[%d]", rt.Match)
+	for i, r := range vh.Routes {
+		name := fmt.Sprintf("#%d %s http[%d]", i, r.VirtualService, r.Index)
+		if r.Match >= 0 {
+			name += fmt.Sprintf(".match[%d]", r.Match)
 		}
-		if rt.Name != "" {
-			name += " " + rt.Name
+		if r.Name != "" {
+			name += " " + r.Name
 		}
-		if why != "" {
-			e.line("route", "%s: no: %s", name, why)
-			continue
+		if r == rt {
+			e.line("route", "%s: MATCH (%s)", name, r.MatchString())
+			return
 		}
-		e.line("route", "%s: MATCH (%s)", name, rt.MatchString())
-		return rt
+		e.line("route", "%s: no: %s", name, r.Mismatch(&rr))
 	}
 	e.line("route", "no route of %q matches", vh.Domain)
-	return nil
 }
 
 // describeServer names terminated server i of a TLS listener.
@@ -193,22 +164,15 @@ func describeServer(lc *listenerConfig, i int) string {
 	return fmt.Sprintf("Gateway %s server %d (%s)", s.gateway, s.index, strings.Join(s.hosts, ","))
 }
 
-// misdirected explains the TLS server choice of a request on a TLS
+// tlsServer explains the TLS server choice of a request on a TLS
 // listener, and its 421 when the Host belongs to a server with other TLS
 // settings than the one the SNI negotiated.
-func (e *explainer) misdirected(lc *listenerConfig, r *http.Request, host string) *Explanation {
-	if r.TLS == nil || lc.tls == nil {
-		return nil
-	}
-	sni := r.TLS.ServerName
-	neg, owner, ok := hostServer(lc, sni, host)
-	e.line("tls", "SNI %q selects %s", sni, describeServer(lc, neg))
+func (e *explainer) tlsServer(lc *listenerConfig, sni, host string, negotiated, owner int, ok bool) {
+	e.line("tls", "SNI %q selects %s", sni, describeServer(lc, negotiated))
 	switch {
 	case !ok:
 		e.line("tls", "host %q belongs to %s, whose TLS settings differ from the negotiated server's", host, describeServer(lc, owner))
-		return e.done(http.StatusMisdirectedRequest, "421 Misdirected Request (the client must connect with SNI %q)", host)
-	case owner >= 0 && owner != neg:
+	case owner >= 0 && owner != negotiated:
 		e.line("tls", "host %q belongs to %s, which has the same TLS settings: served from its routes", host, describeServer(lc, owner))
 	}
-	return nil
 }

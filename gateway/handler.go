@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/tls"
 	"net/http"
 	"strings"
 
@@ -21,42 +20,32 @@ type httpHandler struct {
 type request struct {
 	snap *Snapshot
 	lc   *listenerConfig
-	// path is the normalized path, without the query: what routes and
-	// policies match and what the upstream receives.
-	path string
-	// policyPath is path with slashes merged and dot segments resolved,
-	// when the normalization mode (BASE, NONE) left it different: an
-	// upstream may well read it so, and policies must hold for both
-	// forms (see authorize). "" when it is path itself.
-	policyPath string
-	// host is the Host (or :authority) in its one normal form: lower
-	// case, no port, no trailing dot (router.NormalizeHost). Routing,
-	// authorization, explain, the access log and the upstream all use it.
-	host string
+	// conn is what the gateway knows of the request's connection.
+	conn *connInfo
+	// view is what the decision reads (admit fills it).
+	view
 	// upgrade is "websocket" when the client asks for one, else "".
 	upgrade string
 	// origin is the CORS Origin header.
 	origin string
-	// client holds the peer, downstream and trusted client addresses.
-	client clientAddrs
+	// decision is the security engine's, once decide authorized the
+	// request.
+	decision authz.Decision
 }
 
 // ServeHTTP serves one request in an Istio gateway's order: it reads the
-// snapshot once, refuses malformed requests, normalizes the path, works
-// out the client address, authenticates, matches a route, authorizes
-// (so a denied request gets 403 even where no route matches), and only
-// then redirects, answers 404 or forwards.
+// snapshot once, then admits, decides and plans it (see decide.go) as
+// explain does, and answers as the decision says.
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rq := request{snap: h.s.snap.Load()}
-	ci := connInfoOf(r.Context())
+	rq := request{snap: h.s.snap.Load(), conn: connInfoOf(r.Context())}
 	if r.TLS == nil {
 		// An HTTPS connection served behind the request validator: net/http
 		// cannot see its *tls.Conn, so the state comes from the connection.
-		r.TLS = ci.tls
+		r.TLS = rq.conn.tls
 	}
 	// Every request is counted in the metrics; logged if the access log is on.
 	lw := beginLog(w, r)
-	defer finishLog(h.s.metrics, rq.snap, lw, r, ci)
+	defer finishLog(h.s.metrics, rq.snap, lw, r, rq.conn)
 	w = lw
 	rq.lc = rq.snap.listeners[h.key]
 	if rq.lc == nil {
@@ -68,114 +57,45 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.h2c.ServeHTTP(w, r)
 		return
 	}
-	if !rq.prologue(w, r) {
-		return
+	v := rq.admit(r, noTrace{})
+	if v.kind == verdictAdmitted {
+		v = rq.decide(r.Context(), noTrace{})
+		r.URL.RawQuery = rq.rawQuery // a verified token's parameter is not forwarded
 	}
-	table, ok := routesFor(rq.lc, r.TLS, rq.host)
-	if !ok {
-		h.s.metrics.Misdirected()
-		note(w, "NR", "misdirected_request")
-		localReply(w, r, http.StatusMisdirectedRequest, "")
-		return
+	if v.ar != nil {
+		h.s.logDecision(&rq.decision, v.ar)
 	}
-	vh := table.VHost(rq.host)
-	rt, ok := h.s.secureMatch(w, r, &rq, vh)
-	switch {
-	case !ok:
-	case vh == nil:
-		notFound(w, r)
-	case vh.RequireTLS && !securelyReceived(r):
-		note(w, "", "direct_response")
-		httpsRedirect(w, r)
-	case rt == nil:
-		notFound(w, r)
-	default:
-		if e := entryOf(w); e != nil {
-			e.RouteName = rt.Name
-		}
-		rq.origin = r.Header.Get("Origin")
-		h.s.serveRoute(w, r, &rq, rt)
-	}
+	h.s.answer(w, r, &rq, &v)
 }
 
-// prologue refuses requests no route may see, removes the headers a
-// client may not set, normalizes the path and sets the forwarding
-// headers. It answers and returns false when the request is refused.
-func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
-	status, msg := checkRequest(r)
-	if status == 0 {
-		rq.upgrade, status = upgradeOf(r)
-	}
-	if status == 0 && headerFields(r) > rq.lc.options.HeaderLimit() {
-		status, msg = http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large"
-	}
-	if status == 0 && !checkUnderscores(r.Header, rq.lc.options.Underscores) {
-		status, msg = http.StatusBadRequest, "Bad Request"
-	}
-	if status == 0 {
-		var err error
-		rq.path, err = router.NormalizePath(rawPath(r), rq.lc.pathMode)
-		if err != nil || (!rq.lc.options.KeepParams && strings.IndexByte(rq.path, ';') >= 0) {
-			status, msg = http.StatusBadRequest, "Bad Request"
-		}
-		rq.policyPath = policyPath(rq.path, rq.lc.pathMode)
-	}
-	if status != 0 {
+// answer carries out a verdict: a local reply, or the route.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, rq *request, v *verdict) {
+	switch v.kind {
+	case verdictRefused, verdictMalformed:
 		note(w, "DPE", "request_rejected")
 		w.Header().Set("Connection", "close")
-		localReply(w, r, status, msg)
-		return false
-	}
-	rq.host, r.Host = normalizeAuthority(r.Host)
-	sanitizeRequestHeaders(r.Header)
-	sanitizeTrustHeaders(r.Header, rq.lc.trustedHops)
-	ci := connInfoOf(r.Context())
-	rq.client = resolveClient(ci, r, rq.lc.trustedHops)
-	setForwardingHeaders(r, &rq.client, ci, rq.lc.xfcc)
-	return true
-}
-
-// secureMatch authenticates the request, matches its route (claims
-// included) and authorizes it. It answers and returns false when
-// authentication or authorization refuses the request.
-func (s *Server) secureMatch(w http.ResponseWriter, r *http.Request, rq *request, vh *router.VHost) (*router.Route, bool) {
-	e := rq.snap.authz
-	var ar *authz.Request
-	var id *authz.Identity
-	if e != nil {
-		ar = authzRequest(r, rq, connInfoOf(r.Context()))
-		if isCORSPreflight(r) {
-			e.SanitizeHeaders(r.Header) // no token is checked, but no client may set the output headers
-		} else {
-			var rej *authz.Response
-			if id, rej = e.Authenticate(r.Context(), ar); rej != nil {
-				note(w, "", "jwt_authn_access_denied{"+strings.ReplaceAll(rej.Body, " ", "_")+"}")
-				rej.Write(w)
-				return nil, false
-			}
-			// A verified token's query parameter is not forwarded.
-			r.URL.RawQuery = ar.RawQuery
+		localReply(w, r, v.status, v.msg)
+	case verdictMisdirected:
+		s.metrics.Misdirected()
+		note(w, "NR", "misdirected_request")
+		localReply(w, r, http.StatusMisdirectedRequest, "")
+	case verdictUnauthenticated:
+		note(w, "", "jwt_authn_access_denied{"+strings.ReplaceAll(v.reject.Body, " ", "_")+"}")
+		v.reject.Write(w)
+	case verdictDenied:
+		noteDenied(w, &rq.decision)
+		rq.decision.Write(w)
+	case verdictNotFound:
+		notFound(w, r)
+	case verdictHTTPSRedirect:
+		note(w, "", "direct_response")
+		httpsRedirect(w, r)
+	default:
+		if e := entryOf(w); e != nil {
+			e.RouteName = v.rt.Name
 		}
+		s.serveRoute(w, r, rq, v.rt)
 	}
-	var rt *router.Route
-	if vh != nil {
-		rr := router.Request{Method: r.Method, Scheme: scheme(r), Authority: rq.host, Path: rq.path, RawQuery: r.URL.RawQuery, Header: r.Header, Claims: claimsOf(id)}
-		rt = vh.Match(&rr)
-	}
-	if e == nil {
-		return rt, true
-	}
-	if rt != nil {
-		ar.Destination = destinationOf(rq.snap, rt.Forward)
-	}
-	d := authorize(e, ar, id, rq.policyPath)
-	s.logDecision(&d, ar)
-	if !d.Allowed {
-		noteDenied(w, &d)
-		d.Write(w)
-		return nil, false
-	}
-	return rt, true
 }
 
 // policyPath returns the form of path an upstream that merges slashes and
@@ -196,24 +116,6 @@ func policyPath(path string, mode router.PathMode) string {
 	return m
 }
 
-// authorize decides a request with its path as normalized and, where the
-// normalization mode leaves room (policyPath), as an upstream that merges
-// slashes would read it: allowed only if allowed both ways, so a DENY on
-// /admin holds for //admin (security.md AZ-01) whatever the mode, while
-// the path forwarded stays as Istio's mode makes it.
-func authorize(e *authz.Engine, ar *authz.Request, id *authz.Identity, policyPath string) authz.Decision {
-	d := e.Authorize(ar, id)
-	if !d.Allowed || policyPath == "" {
-		return d
-	}
-	alt := *ar
-	alt.Path = policyPath
-	if d2 := e.Authorize(&alt, id); !d2.Allowed {
-		return d2
-	}
-	return d
-}
-
 // normalizeAuthority returns the normal form of a Host header or
 // :authority (router.NormalizeHost: lower case, no port, no trailing dot),
 // which every decision uses, and the authority the request carries on
@@ -230,14 +132,6 @@ func normalizeAuthority(raw string) (host, authority string) {
 		return host, host
 	}
 	return host, host + ":" + port
-}
-
-// securelyReceived reports whether the client used TLS: to gatehouse, or
-// to a trusted proxy in front of it (X-Forwarded-Proto, which
-// setForwardingHeaders kept only behind trusted proxies), as Envoy's
-// require_tls decides.
-func securelyReceived(r *http.Request) bool {
-	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
 }
 
 // notFound answers a request no route takes: 404, as Envoy's NR.
@@ -264,41 +158,9 @@ func httpsRedirect(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusMovedPermanently)
 }
 
-// routesFor returns the route table for a request whose Host is host (in
-// normal form), on a connection with TLS state cs. A plaintext port has
-// one table. On a TLS port each terminating server has its own, and the
-// request is served from the table of the server its connection's SNI
-// negotiated, or, when the Host belongs to another server that applies
-// exactly the same TLS settings (HTTP/2 coalescing under one
-// certificate), from that server's. ok is false when the Host belongs to
-// a server with other settings: serving it would let a client that
-// handshook with a server asking no client certificate reach the hosts
-// of one that requires it, so the request gets 421 Misdirected Request
-// and is never routed. A Host no server owns is left to the SNI server's
-// table (it finds no virtual host: 404).
-func routesFor(lc *listenerConfig, cs *tls.ConnectionState, host string) (t *router.Table, ok bool) {
-	if lc == nil {
-		return nil, true
-	}
-	if cs == nil || lc.tls == nil {
-		return lc.routes, true
-	}
-	sni, owner, ok := hostServer(lc, cs.ServerName, host)
-	if !ok {
-		return nil, false
-	}
-	if owner < 0 {
-		owner = sni
-	}
-	if owner < 0 || owner >= len(lc.terminated) {
-		return nil, true
-	}
-	return lc.terminated[owner].routes, true
-}
-
 // hostServer finds the terminating servers of a TLS listener that the
 // connection's SNI and the request's host select (-1: none). ok is false
-// when they differ in TLS settings (see routesFor); owner is then the
+// when they differ in TLS settings (see request.table); owner is then the
 // Host's server, for explain. An empty Host selects nothing.
 func hostServer(lc *listenerConfig, sni, host string) (negotiated, owner int, ok bool) {
 	negotiated, found := lc.tls.Server(sni)

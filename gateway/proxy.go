@@ -22,20 +22,11 @@ var errRouteTimeout = errors.New("route timeout")
 
 var outbounds = sync.Pool{New: func() any { return new(outbound) }}
 
-// forward sends the request to one of the route's destinations, retrying
+// forward sends the request to the destination the plan picked, retrying
 // as the route's policy says, and relays the answer.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route) {
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route, p *plan) {
 	act := rt.Action
-	d := rt.Forward.Pick(rand.Uint32())
-	c := (*cluster)(nil)
-	if d != nil {
-		c = rq.snap.cluster(d.Upstream)
-	}
-	if c == nil {
-		note(w, "NC", "cluster_not_found")
-		localReply(w, r, http.StatusServiceUnavailable, "")
-		return
-	}
+	d, c := p.dest, p.cluster
 	ctx := r.Context()
 	if act.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -51,7 +42,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	if o.hasBody() {
 		o.downstream = rc
 	}
-	s.prepare(o, r, rq, rt, d)
+	s.prepare(o, r, rq, p)
 	if e := entryOf(w); e != nil && o.path != rq.path {
 		e.OriginalPath = r.URL.RequestURI()
 	}
@@ -116,22 +107,15 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 }
 
 // prepare makes the client's request the upstream request: the forwarding
-// headers, then the rewritten path and host and the route's header
+// headers, then the rewritten path and host and the destination's header
 // operations, which therefore win over the gateway's own headers as they
 // do in Envoy.
-func (s *Server) prepare(o *outbound, r *http.Request, rq *request, rt *router.Route, d *router.Dest) {
-	o.upgrade = rq.upgrade
-	o.path = rq.path
-	if rw := rt.Action.Rewrite; rw != nil {
-		if p := rw.Path(rq.path, rt); p != rq.path {
-			r.Header[router.OriginalPathHeader] = []string{r.URL.RequestURI()}
-			o.path = p
-		}
+func (s *Server) prepare(o *outbound, r *http.Request, rq *request, p *plan) {
+	o.upgrade, o.path, o.host = rq.upgrade, p.path, p.authority
+	if p.path != rq.path {
+		r.Header[router.OriginalPathHeader] = []string{r.URL.RequestURI()}
 	}
-	if d.Authority != "" {
-		o.host = d.Authority
-	}
-	if d.RequestHeaders.Len() > 0 {
+	if d := p.dest; d.RequestHeaders.Len() > 0 {
 		d.RequestHeaders.Apply(r.Header, &fmtVars{s: s, r: r})
 	}
 }
