@@ -20,7 +20,7 @@ func authzRequest(r *http.Request, rq *request, ci *connInfo) *authz.Request {
 		Method:        r.Method,
 		Scheme:        scheme(r),
 		Host:          rq.host,
-		Port:          uint16(rq.lc.key.Port),
+		Port:          uint16(rq.lc.Key.Port),
 		Path:          rq.path,
 		RawQuery:      r.URL.RawQuery,
 		Header:        r.Header,

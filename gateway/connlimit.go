@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // admit applies the listener's connection cap (the Gateway annotation
@@ -12,8 +14,8 @@ import (
 // a new connection is closed at once and counted, so that one listener
 // cannot take every descriptor from the others. It returns the
 // connection to serve, counted until it closes, or nil.
-func (l *portListener) admit(c net.Conn, lc *listenerConfig) net.Conn {
-	limit := int64(lc.options.MaxConns)
+func (l *portListener) admit(c net.Conn, lc *listener.Config) net.Conn {
+	limit := int64(lc.Options.MaxConns)
 	if limit == 0 {
 		limit = int64(l.s.opts.MaxConnections)
 	}

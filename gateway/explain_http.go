@@ -7,12 +7,13 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
 // http explains an HTTP request in ServeHTTP's order.
-func (e *explainer) http(ctx context.Context, lc *listenerConfig, r *http.Request, ci *connInfo) *Explanation {
+func (e *explainer) http(ctx context.Context, lc *listener.Config, r *http.Request, ci *connInfo) *Explanation {
 	rq := request{snap: e.snap, lc: lc}
 	if x := e.prologue(&rq, r, ci); x != nil {
 		return x
@@ -80,38 +81,38 @@ func (e *explainer) prologue(rq *request, r *http.Request, ci *connInfo) *Explan
 	if status != 0 {
 		return e.done(status, "%d %s: the method, target or upgrade is refused before routing", status, msg)
 	}
-	if n := headerFields(r); n > rq.lc.options.HeaderLimit() {
-		e.line("headers", "%d header fields, more than the %d allowed (annotate the Gateway %s to change it)", n, rq.lc.options.HeaderLimit(), mesh.AnnotationMaxRequestHeaders)
+	if n := headerFields(r); n > rq.lc.Options.HeaderLimit() {
+		e.line("headers", "%d header fields, more than the %d allowed (annotate the Gateway %s to change it)", n, rq.lc.Options.HeaderLimit(), mesh.AnnotationMaxRequestHeaders)
 		return e.done(http.StatusRequestHeaderFieldsTooLarge, "431 Request Header Fields Too Large")
 	}
-	if !checkUnderscores(r.Header, rq.lc.options.Underscores) {
+	if !checkUnderscores(r.Header, rq.lc.Options.Underscores) {
 		e.line("headers", "a header name holds \"_\" (annotate the Gateway %s: drop or allow to accept it)", mesh.AnnotationHeadersWithUnderscores)
 		return e.done(http.StatusBadRequest, "400 Bad Request")
 	}
 	raw := rawPath(r)
-	p, err := router.NormalizePath(raw, rq.lc.pathMode)
+	p, err := router.NormalizePath(raw, rq.lc.PathMode)
 	if err != nil {
 		e.line("path", "%q: %v", raw, err)
 		return e.done(http.StatusBadRequest, "400 Bad Request")
 	}
-	if !rq.lc.options.KeepParams && strings.IndexByte(p, ';') >= 0 {
+	if !rq.lc.Options.KeepParams && strings.IndexByte(p, ';') >= 0 {
 		e.line("path", "%q holds \";\" parameters (annotate the Gateway %s: keep to allow them)", p, mesh.AnnotationPathParameters)
 		return e.done(http.StatusBadRequest, "400 Bad Request")
 	}
 	rq.path = p
-	rq.policyPath = policyPath(p, rq.lc.pathMode)
-	e.line("path", "%q normalized to %q (pathNormalization %s)", raw, p, pathModeName(rq.lc.pathMode))
+	rq.policyPath = policyPath(p, rq.lc.PathMode)
+	e.line("path", "%q normalized to %q (pathNormalization %s)", raw, p, pathModeName(rq.lc.PathMode))
 	authority := r.Host
 	rq.host, r.Host = normalizeAuthority(authority)
 	if rq.host != authority {
 		e.line("host", "%q is matched as %q (lower case, no port, no trailing dot)", authority, rq.host)
 	}
 	sanitizeRequestHeaders(r.Header)
-	sanitizeTrustHeaders(r.Header, rq.lc.trustedHops)
+	sanitizeTrustHeaders(r.Header, rq.lc.TrustedHops)
 	xff := strings.Join(r.Header["X-Forwarded-For"], ", ")
-	rq.client = resolveClient(ci, r, rq.lc.trustedHops)
+	rq.client = resolveClient(ci, r, rq.lc.TrustedHops)
 	e.client(&rq.client, xff)
-	setForwardingHeaders(r, &rq.client, ci, rq.lc.xfcc)
+	setForwardingHeaders(r, &rq.client, ci, rq.lc.XFCC)
 	e.line("client", "upstream gets X-Forwarded-For %q, X-Envoy-External-Address %q, X-Forwarded-Proto %q",
 		r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Envoy-External-Address"), r.Header.Get("X-Forwarded-Proto"))
 	return nil
@@ -185,19 +186,19 @@ func (e *explainer) routes(r *http.Request, rq *request, host string, vh *router
 }
 
 // describeServer names terminated server i of a TLS listener.
-func describeServer(lc *listenerConfig, i int) string {
-	if i < 0 || i >= len(lc.terminated) {
+func describeServer(lc *listener.Config, i int) string {
+	if i < 0 || i >= len(lc.Terminated) {
 		return "no server: the handshake fails"
 	}
-	s := lc.terminated[i].server
-	return fmt.Sprintf("Gateway %s server %d (%s)", s.gateway, s.index, strings.Join(s.hosts, ","))
+	s := lc.Terminated[i].Server
+	return fmt.Sprintf("Gateway %s server %d (%s)", s.Gateway, s.Index, strings.Join(s.Hosts, ","))
 }
 
 // misdirected explains the TLS server choice of a request on a TLS
 // listener, and its 421 when the Host belongs to a server with other TLS
 // settings than the one the SNI negotiated.
-func (e *explainer) misdirected(lc *listenerConfig, r *http.Request, host string) *Explanation {
-	if r.TLS == nil || lc.tls == nil {
+func (e *explainer) misdirected(lc *listener.Config, r *http.Request, host string) *Explanation {
+	if r.TLS == nil || lc.TLS == nil {
 		return nil
 	}
 	sni := r.TLS.ServerName

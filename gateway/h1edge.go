@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // guard puts the strict HTTP/1.1 request validator in front of the engine
@@ -18,8 +19,8 @@ import (
 // refusal is answered, counted and logged here. h2c with prior knowledge
 // passes through on plaintext ports (as Envoy's codec detects it); on TLS
 // the ALPN protocol decides, and the HTTP/2 preface is refused.
-func (l *portListener) guard(c net.Conn, lc *listenerConfig, secure bool) net.Conn {
-	lim := h1guard.Limits{MaxHeaderBytes: maxHeaderBytes, MaxHeaders: lc.options.HeaderLimit(), AllowH2C: !secure,
+func (l *portListener) guard(c net.Conn, lc *listener.Config, secure bool) net.Conn {
+	lim := h1guard.Limits{MaxHeaderBytes: maxHeaderBytes, MaxHeaders: lc.Options.HeaderLimit(), AllowH2C: !secure,
 		HeadTimeout: l.s.opts.HeaderTimeout}
 	return h1guard.New(c, lim, func(rf *h1guard.Refusal) { l.s.logRefusal(c, rf) })
 }
@@ -27,8 +28,8 @@ func (l *portListener) guard(c net.Conn, lc *listenerConfig, secure bool) net.Co
 // serveHTTPS handshakes a connection of a port whose every server is
 // HTTPS, within the header timeout, then hands it to the HTTP engine its
 // ALPN protocol names.
-func (l *portListener) serveHTTPS(c net.Conn, lc *listenerConfig) {
-	tc := tls.Server(c, &tls.Config{GetConfigForClient: lc.tls.GetConfigForClient})
+func (l *portListener) serveHTTPS(c net.Conn, lc *listener.Config) {
+	tc := tls.Server(c, &tls.Config{GetConfigForClient: lc.TLS.GetConfigForClient})
 	ctx, cancel := context.WithTimeout(context.Background(), l.s.opts.HeaderTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
@@ -43,7 +44,7 @@ func (l *portListener) serveHTTPS(c net.Conn, lc *listenerConfig) {
 // deliverTLS hands a terminated TLS connection to the HTTPS engine: as it
 // stands for HTTP/2 (net/http reads its TLS state), behind the guard for
 // HTTP/1.1 (whose TLS state connInfo then carries).
-func (l *portListener) deliverTLS(tc *tls.Conn, lc *listenerConfig) {
+func (l *portListener) deliverTLS(tc *tls.Conn, lc *listener.Config) {
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
 		l.deliver(l.secure, tc)
 		return

@@ -6,13 +6,14 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
 // httpHandler serves the HTTP requests of one listener.
 type httpHandler struct {
 	s   *Server
-	key listenerKey
+	key listener.Key
 	h2c http.Handler // upgrades HTTP/1.1 connections to h2c
 }
 
@@ -20,7 +21,7 @@ type httpHandler struct {
 // routing, and carries through serving it.
 type request struct {
 	snap *Snapshot
-	lc   *listenerConfig
+	lc   *listener.Config
 	// path is the normalized path, without the query: what routes and
 	// policies match and what the upstream receives.
 	path string
@@ -63,7 +64,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	if isH2CUpgrade(r) && rq.lc.h2c && r.TLS == nil {
+	if isH2CUpgrade(r) && rq.lc.H2C && r.TLS == nil {
 		lw.SetH2C() // metrics: the connection's streams are the requests
 		h.h2c.ServeHTTP(w, r)
 		return
@@ -106,19 +107,19 @@ func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
 	if status == 0 {
 		rq.upgrade, status = upgradeOf(r)
 	}
-	if status == 0 && headerFields(r) > rq.lc.options.HeaderLimit() {
+	if status == 0 && headerFields(r) > rq.lc.Options.HeaderLimit() {
 		status, msg = http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large"
 	}
-	if status == 0 && !checkUnderscores(r.Header, rq.lc.options.Underscores) {
+	if status == 0 && !checkUnderscores(r.Header, rq.lc.Options.Underscores) {
 		status, msg = http.StatusBadRequest, "Bad Request"
 	}
 	if status == 0 {
 		var err error
-		rq.path, err = router.NormalizePath(rawPath(r), rq.lc.pathMode)
-		if err != nil || (!rq.lc.options.KeepParams && strings.IndexByte(rq.path, ';') >= 0) {
+		rq.path, err = router.NormalizePath(rawPath(r), rq.lc.PathMode)
+		if err != nil || (!rq.lc.Options.KeepParams && strings.IndexByte(rq.path, ';') >= 0) {
 			status, msg = http.StatusBadRequest, "Bad Request"
 		}
-		rq.policyPath = policyPath(rq.path, rq.lc.pathMode)
+		rq.policyPath = policyPath(rq.path, rq.lc.PathMode)
 	}
 	if status != 0 {
 		note(w, "DPE", "request_rejected")
@@ -128,10 +129,10 @@ func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
 	}
 	rq.host, r.Host = normalizeAuthority(r.Host)
 	sanitizeRequestHeaders(r.Header)
-	sanitizeTrustHeaders(r.Header, rq.lc.trustedHops)
+	sanitizeTrustHeaders(r.Header, rq.lc.TrustedHops)
 	ci := connInfoOf(r.Context())
-	rq.client = resolveClient(ci, r, rq.lc.trustedHops)
-	setForwardingHeaders(r, &rq.client, ci, rq.lc.xfcc)
+	rq.client = resolveClient(ci, r, rq.lc.TrustedHops)
+	setForwardingHeaders(r, &rq.client, ci, rq.lc.XFCC)
 	return true
 }
 
@@ -276,12 +277,12 @@ func httpsRedirect(w http.ResponseWriter, r *http.Request) {
 // of one that requires it, so the request gets 421 Misdirected Request
 // and is never routed. A Host no server owns is left to the SNI server's
 // table (it finds no virtual host: 404).
-func routesFor(lc *listenerConfig, cs *tls.ConnectionState, host string) (t *router.Table, ok bool) {
+func routesFor(lc *listener.Config, cs *tls.ConnectionState, host string) (t *router.Table, ok bool) {
 	if lc == nil {
 		return nil, true
 	}
-	if cs == nil || lc.tls == nil {
-		return lc.routes, true
+	if cs == nil || lc.TLS == nil {
+		return lc.Routes, true
 	}
 	sni, owner, ok := hostServer(lc, cs.ServerName, host)
 	if !ok {
@@ -290,31 +291,31 @@ func routesFor(lc *listenerConfig, cs *tls.ConnectionState, host string) (t *rou
 	if owner < 0 {
 		owner = sni
 	}
-	if owner < 0 || owner >= len(lc.terminated) {
+	if owner < 0 || owner >= len(lc.Terminated) {
 		return nil, true
 	}
-	return lc.terminated[owner].routes, true
+	return lc.Terminated[owner].Routes, true
 }
 
 // hostServer finds the terminating servers of a TLS listener that the
 // connection's SNI and the request's host select (-1: none). ok is false
 // when they differ in TLS settings (see routesFor); owner is then the
 // Host's server, for explain. An empty Host selects nothing.
-func hostServer(lc *listenerConfig, sni, host string) (negotiated, owner int, ok bool) {
-	negotiated, found := lc.tls.Server(sni)
+func hostServer(lc *listener.Config, sni, host string) (negotiated, owner int, ok bool) {
+	negotiated, found := lc.TLS.Server(sni)
 	if !found {
 		negotiated = -1
 	}
 	owner, owned := -1, false
 	if host != "" {
-		owner, owned = lc.tls.Server(host)
+		owner, owned = lc.TLS.Server(host)
 	}
 	switch {
 	case !owned:
 		return negotiated, -1, true
 	case owner == negotiated:
 		return negotiated, owner, true
-	case lc.tls.SamePolicy(negotiated, owner) && owner < len(lc.terminated) && lc.terminated[owner].routes != nil:
+	case lc.TLS.SamePolicy(negotiated, owner) && owner < len(lc.Terminated) && lc.Terminated[owner].Routes != nil:
 		return negotiated, owner, true
 	}
 	return negotiated, owner, false

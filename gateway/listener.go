@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // DefaultHeaderTimeout is Options.HeaderTimeout's default: Envoy's
@@ -28,7 +30,7 @@ const (
 // connection is accepted.
 type portListener struct {
 	s    *Server
-	key  listenerKey
+	key  listener.Key
 	ln   net.Listener
 	http *http.Server // plaintext HTTP/1.1 and h2c
 	tls  *http.Server // HTTPS after the handshake, HTTP/1.1 and h2
@@ -40,7 +42,7 @@ type portListener struct {
 }
 
 // bind opens the socket for k. It serves nothing until serve is called.
-func (s *Server) bind(k listenerKey) (*portListener, error) {
+func (s *Server) bind(k listener.Key) (*portListener, error) {
 	network, addr := s.listenAddr(k)
 	ln, err := s.opts.Listen(context.Background(), network, addr)
 	if err != nil {
@@ -129,7 +131,7 @@ func (l *portListener) dispatch(c net.Conn) {
 	if c = l.admit(c, lc); c == nil {
 		return
 	}
-	if p := lc.proxy; p != nil {
+	if p := lc.Proxy; p != nil {
 		switch {
 		case p.IsTrusted(peerAddr(c)):
 			l.conns.Go(func() {
@@ -152,11 +154,11 @@ func (l *portListener) dispatch(c net.Conn) {
 
 // route hands a connection, its PROXY header read, to what serves its
 // listener's protocol.
-func (l *portListener) route(c net.Conn, lc *listenerConfig, snap *Snapshot) {
+func (l *portListener) route(c net.Conn, lc *listener.Config, snap *Snapshot) {
 	switch {
-	case lc.family == familyHTTP:
+	case lc.Family == listener.FamilyHTTP:
 		l.deliver(l.plain, l.h2Guard(l.guard(c, lc, false)))
-	case lc.family == familyTLS && lc.onlyHTTPS():
+	case lc.Family == listener.FamilyTLS && lc.OnlyHTTPS():
 		l.conns.Go(func() { l.serveHTTPS(c, lc) })
 	default:
 		l.conns.Go(func() { l.s.serveConn(l, c, lc, snap) })

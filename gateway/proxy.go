@@ -46,7 +46,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	defer outbounds.Put(o)
 	o.reset(r)
 	o.connectTimeout = c.connectTimeout
-	o.streamIdle = rq.lc.options.StreamIdle()
+	o.streamIdle = rq.lc.Options.StreamIdle()
 	rc := http.NewResponseController(w)
 	if o.hasBody() {
 		o.downstream = rc

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
 )
 
@@ -102,7 +104,7 @@ type Server struct {
 	cache    *loadCache // guarded by reloadMu
 
 	mu        sync.Mutex // guards listeners; never taken on the request path
-	listeners map[listenerKey]*portListener
+	listeners map[listener.Key]*portListener
 	closing   bool         // set at shutdown: no reload binds anything any more
 	tunnels   tracker      // hijacked connections (WebSocket), closed at shutdown
 	mirrors   atomic.Int32 // mirrored requests in flight
@@ -144,7 +146,7 @@ func New(opts Options) (*Server, error) {
 		var lc net.ListenConfig
 		opts.Listen = lc.Listen
 	}
-	s := &Server{opts: opts, log: opts.Logger, listeners: map[listenerKey]*portListener{}, up: make(chan struct{})}
+	s := &Server{opts: opts, log: opts.Logger, listeners: map[listener.Key]*portListener{}, up: make(chan struct{})}
 	s.requests, s.stopRequests = context.WithCancel(context.Background())
 	s.hostname, _ = os.Hostname()
 	s.metrics = newMetrics(s)
@@ -337,7 +339,7 @@ func (s *Server) listenerAddrs() []string {
 }
 
 // listenAddr returns the network and address to listen on for key.
-func (s *Server) listenAddr(k listenerKey) (string, string) {
+func (s *Server) listenAddr(k listener.Key) (string, string) {
 	if s.opts.ListenAddr != nil {
 		a := s.opts.ListenAddr(k.Bind, k.Port)
 		if p, ok := strings.CutPrefix(a, "unix://"); ok {
@@ -430,7 +432,7 @@ func Check(opts Options) (*Summary, []Problem, []string, error) {
 	}
 	sum := &Summary{Files: len(files), Resources: len(d.Resources), Clusters: len(snap.clusters)}
 	for k, lc := range snap.listeners {
-		sum.Listeners = append(sum.Listeners, fmt.Sprintf("%s %s", k, lc.family))
+		sum.Listeners = append(sum.Listeners, fmt.Sprintf("%s %s", k, lc.Family))
 	}
 	sortStrings(sum.Listeners)
 	return sum, d.Problems.List, d.Notes, nil
@@ -463,4 +465,10 @@ func (s *Server) reapIdle(ctx context.Context) {
 			t.Reset(every)
 		}
 	}
+}
+
+// sortStrings sorts s in place and returns it.
+func sortStrings(s []string) []string {
+	slices.Sort(s)
+	return s
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
 	"github.com/pires/go-proxyproto"
@@ -16,10 +17,10 @@ import (
 
 // serveConn serves a connection of a TCP port, or of a TLS port that
 // passes some connections through or terminates TLS for TCP servers.
-func (s *Server) serveConn(l *portListener, c net.Conn, lc *listenerConfig, snap *Snapshot) {
+func (s *Server) serveConn(l *portListener, c net.Conn, lc *listener.Config, snap *Snapshot) {
 	local := localIP(c)
-	if lc.family == familyTCP {
-		rt := lc.tcp.MatchTCP(local)
+	if lc.Family == listener.FamilyTCP {
+		rt := lc.TCP.MatchTCP(local)
 		if rt == nil {
 			c.Close()
 			return
@@ -35,7 +36,7 @@ func (s *Server) serveConn(l *portListener, c net.Conn, lc *listenerConfig, snap
 // serveTLSConn routes a TLS connection by the SNI of its ClientHello:
 // through, untouched, when a passthrough route takes the name; otherwise
 // terminated, then served as HTTPS or forwarded as TCP.
-func (s *Server) serveTLSConn(l *portListener, c net.Conn, lc *listenerConfig, snap *Snapshot, local netip.Addr) {
+func (s *Server) serveTLSConn(l *portListener, c net.Conn, lc *listener.Config, snap *Snapshot, local netip.Addr) {
 	c.SetReadDeadline(time.Now().Add(s.opts.HeaderTimeout))
 	sni, hello, err := gwtls.PeekClientHello(c, 0)
 	c.SetReadDeadline(time.Time{})
@@ -45,19 +46,19 @@ func (s *Server) serveTLSConn(l *portListener, c net.Conn, lc *listenerConfig, s
 		return
 	}
 	pc := &prefixConn{Conn: c, prefix: hello}
-	if lc.passthrough != nil {
-		if rt := lc.passthrough.MatchSNI(sni, local); rt != nil {
+	if lc.Passthrough != nil {
+		if rt := lc.Passthrough.MatchSNI(sni, local); rt != nil {
 			if s.allowTCP(pc, snap, rt.Forward, sni, nil) {
 				s.forwardTCP(pc, rt.Forward, snap, sni)
 			}
 			return
 		}
 	}
-	if lc.tls == nil {
+	if lc.TLS == nil {
 		c.Close() // an SNI no route takes: closed, never forwarded anywhere
 		return
 	}
-	tc := tls.Server(pc, &tls.Config{GetConfigForClient: lc.tls.GetConfigForClient})
+	tc := tls.Server(pc, &tls.Config{GetConfigForClient: lc.TLS.GetConfigForClient})
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.HeaderTimeout)
 	err = tc.HandshakeContext(ctx)
 	cancel()
@@ -66,10 +67,10 @@ func (s *Server) serveTLSConn(l *portListener, c net.Conn, lc *listenerConfig, s
 		tc.Close()
 		return
 	}
-	i, _ := lc.tls.Server(tc.ConnectionState().ServerName)
-	if t := lc.terminated[i]; t.routes != nil {
+	i, _ := lc.TLS.Server(tc.ConnectionState().ServerName)
+	if t := lc.Terminated[i]; t.Routes != nil {
 		l.deliverTLS(tc, lc)
-	} else if rt := t.tcp.MatchTCP(local); rt != nil {
+	} else if rt := t.TCP.MatchTCP(local); rt != nil {
 		if cs := tc.ConnectionState(); s.allowTCP(tc, snap, rt.Forward, cs.ServerName, &cs) {
 			s.forwardTCP(tc, rt.Forward, snap, cs.ServerName)
 		}
