@@ -9,13 +9,14 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
 // authzRequest describes an HTTP request to the security engine: the
 // normalized path, the addresses clientAddrs worked out and the client
 // certificate's identity.
-func authzRequest(r *http.Request, rq *request, ci *connInfo) *authz.Request {
+func authzRequest(r *http.Request, rq *request, ci *listener.ConnInfo) *authz.Request {
 	return &authz.Request{
 		Method:        r.Method,
 		Scheme:        scheme(r),
@@ -26,7 +27,7 @@ func authzRequest(r *http.Request, rq *request, ci *connInfo) *authz.Request {
 		Header:        r.Header,
 		SourceIP:      rq.client.peer,
 		RemoteIP:      rq.client.remote,
-		Local:         ci.local,
+		Local:         ci.Local,
 		SNI:           serverName(r.TLS),
 		PeerPrincipal: peerPrincipal(r.TLS),
 	}
@@ -107,8 +108,8 @@ func (s *Server) allowTCP(c net.Conn, snap *Snapshot, f *router.Forward, sni str
 	if e == nil {
 		return true
 	}
-	ci := newConnInfo(c)
-	ar := &authz.Request{TCP: true, SourceIP: ci.peer.Addr().Unmap(), Local: ci.local, SNI: sni,
+	ci := listener.NewConnInfo(c)
+	ar := &authz.Request{TCP: true, SourceIP: ci.Peer.Addr().Unmap(), Local: ci.Local, SNI: sni,
 		PeerPrincipal: peerPrincipal(cs), Destination: destinationOf(snap, f)}
 	ar.RemoteIP = ar.SourceIP
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {

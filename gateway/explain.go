@@ -182,13 +182,13 @@ func terminatesHTTP(lc *listener.Config, sni string) bool {
 
 // connection works out the connection's addresses, as accepting it would:
 // a PROXY header from an untrusted peer refuses the connection.
-func (e *explainer) connection(lc *listener.Config, req ExplainRequest, r *http.Request) (*connInfo, *Explanation) {
+func (e *explainer) connection(lc *listener.Config, req ExplainRequest, r *http.Request) (*listener.ConnInfo, *Explanation) {
 	peer, err := parseAddrPort(req.Peer, "127.0.0.1")
 	if err != nil {
 		e.line("client", "peer %q: %v", req.Peer, err)
 		return nil, e.done(0, "bad peer address")
 	}
-	ci := &connInfo{peer: peer, local: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(lc.Key.Port))}
+	ci := &listener.ConnInfo{Peer: peer, Local: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(lc.Key.Port))}
 	r.RemoteAddr = peer.String()
 	e.line("client", "physical peer %s: source.ip and ipBlocks", peer.Addr())
 	p := lc.Proxy
@@ -210,7 +210,7 @@ func (e *explainer) connection(lc *listener.Config, req ExplainRequest, r *http.
 			e.line("client", "PROXY source %q: %v", req.ProxySource, err)
 			return nil, e.done(0, "bad PROXY source address")
 		}
-		ci.proxied = true
+		ci.Proxied = true
 		r.RemoteAddr = src.String()
 		e.line("client", "PROXY header source %s: the downstream address", src.Addr())
 	}

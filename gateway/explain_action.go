@@ -85,8 +85,8 @@ func orNone(s string) string {
 
 // tcp explains a connection forwarded as raw TCP: a TCP port, a TLS
 // passthrough, or TLS terminated for a TCP server.
-func (e *explainer) tcp(ctx context.Context, lc *listener.Config, r *http.Request, ci *connInfo) *Explanation {
-	local := ci.local.Addr()
+func (e *explainer) tcp(ctx context.Context, lc *listener.Config, r *http.Request, ci *listener.ConnInfo) *Explanation {
+	local := ci.Local.Addr()
 	var rt *router.L4Route
 	sni := ""
 	switch {
@@ -109,11 +109,11 @@ func (e *explainer) tcp(ctx context.Context, lc *listener.Config, r *http.Reques
 	}
 	e.line("route", "%s tcp/tls route %d", rt.VirtualService, rt.Index)
 	if eng := e.snap.authz; eng != nil {
-		remote := ci.peer.Addr()
-		if ci.proxied {
+		remote := ci.Peer.Addr()
+		if ci.Proxied {
 			remote = addrOf(r.RemoteAddr)
 		}
-		ar := &authz.Request{TCP: true, SourceIP: ci.peer.Addr(), RemoteIP: remote, Local: ci.local, SNI: sni,
+		ar := &authz.Request{TCP: true, SourceIP: ci.Peer.Addr(), RemoteIP: remote, Local: ci.Local, SNI: sni,
 			PeerPrincipal: e.principal, Destination: destinationOf(e.snap, rt.Forward)}
 		tr := eng.Explain(ctx, ar)
 		e.trace(tr)

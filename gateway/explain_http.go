@@ -13,7 +13,7 @@ import (
 )
 
 // http explains an HTTP request in ServeHTTP's order.
-func (e *explainer) http(ctx context.Context, lc *listener.Config, r *http.Request, ci *connInfo) *Explanation {
+func (e *explainer) http(ctx context.Context, lc *listener.Config, r *http.Request, ci *listener.ConnInfo) *Explanation {
 	rq := request{snap: e.snap, lc: lc}
 	if x := e.prologue(&rq, r, ci); x != nil {
 		return x
@@ -73,7 +73,7 @@ func (e *explainer) http(ctx context.Context, lc *listener.Config, r *http.Reque
 }
 
 // prologue explains the checks, path normalization and client address.
-func (e *explainer) prologue(rq *request, r *http.Request, ci *connInfo) *Explanation {
+func (e *explainer) prologue(rq *request, r *http.Request, ci *listener.ConnInfo) *Explanation {
 	status, msg := checkRequest(r)
 	if status == 0 {
 		rq.upgrade, status = upgradeOf(r)

@@ -49,11 +49,11 @@ type request struct {
 // then redirects, answers 404 or forwards.
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq := request{snap: h.s.snap.Load()}
-	ci := connInfoOf(r.Context())
+	ci := listener.ConnInfoOf(r.Context())
 	if r.TLS == nil {
 		// An HTTPS connection served behind the request validator: net/http
 		// cannot see its *tls.Conn, so the state comes from the connection.
-		r.TLS = ci.tls
+		r.TLS = ci.TLS
 	}
 	// Every request is counted in the metrics; logged if the access log is on.
 	lw := beginLog(w, r)
@@ -130,7 +130,7 @@ func (rq *request) prologue(w http.ResponseWriter, r *http.Request) bool {
 	rq.host, r.Host = normalizeAuthority(r.Host)
 	sanitizeRequestHeaders(r.Header)
 	sanitizeTrustHeaders(r.Header, rq.lc.TrustedHops)
-	ci := connInfoOf(r.Context())
+	ci := listener.ConnInfoOf(r.Context())
 	rq.client = resolveClient(ci, r, rq.lc.TrustedHops)
 	setForwardingHeaders(r, &rq.client, ci, rq.lc.XFCC)
 	return true
@@ -144,7 +144,7 @@ func (s *Server) secureMatch(w http.ResponseWriter, r *http.Request, rq *request
 	var ar *authz.Request
 	var id *authz.Identity
 	if e != nil {
-		ar = authzRequest(r, rq, connInfoOf(r.Context()))
+		ar = authzRequest(r, rq, listener.ConnInfoOf(r.Context()))
 		if isCORSPreflight(r) {
 			e.SanitizeHeaders(r.Header) // no token is checked, but no client may set the output headers
 		} else {

@@ -2,82 +2,14 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"math/rand/v2"
 	"net"
-	"net/netip"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
-	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
 	"github.com/pires/go-proxyproto"
 )
-
-// serveConn serves a connection of a TCP port, or of a TLS port that
-// passes some connections through or terminates TLS for TCP servers.
-func (s *Server) serveConn(l *portListener, c net.Conn, lc *listener.Config, snap *Snapshot) {
-	local := localIP(c)
-	if lc.Family == listener.FamilyTCP {
-		rt := lc.TCP.MatchTCP(local)
-		if rt == nil {
-			c.Close()
-			return
-		}
-		if s.allowTCP(c, snap, rt.Forward, "", nil) {
-			s.forwardTCP(c, rt.Forward, snap, "")
-		}
-		return
-	}
-	s.serveTLSConn(l, c, lc, snap, local)
-}
-
-// serveTLSConn routes a TLS connection by the SNI of its ClientHello:
-// through, untouched, when a passthrough route takes the name; otherwise
-// terminated, then served as HTTPS or forwarded as TCP.
-func (s *Server) serveTLSConn(l *portListener, c net.Conn, lc *listener.Config, snap *Snapshot, local netip.Addr) {
-	c.SetReadDeadline(time.Now().Add(s.opts.HeaderTimeout))
-	sni, hello, err := gwtls.PeekClientHello(c, 0)
-	c.SetReadDeadline(time.Time{})
-	if err != nil {
-		s.log.Debug("connection closed: no TLS ClientHello", "listener", l.ln.Addr().String(), "error", err)
-		c.Close()
-		return
-	}
-	pc := &prefixConn{Conn: c, prefix: hello}
-	if lc.Passthrough != nil {
-		if rt := lc.Passthrough.MatchSNI(sni, local); rt != nil {
-			if s.allowTCP(pc, snap, rt.Forward, sni, nil) {
-				s.forwardTCP(pc, rt.Forward, snap, sni)
-			}
-			return
-		}
-	}
-	if lc.TLS == nil {
-		c.Close() // an SNI no route takes: closed, never forwarded anywhere
-		return
-	}
-	tc := tls.Server(pc, &tls.Config{GetConfigForClient: lc.TLS.GetConfigForClient})
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.HeaderTimeout)
-	err = tc.HandshakeContext(ctx)
-	cancel()
-	if err != nil {
-		s.log.Debug("TLS handshake failed", "listener", l.ln.Addr().String(), "error", err)
-		tc.Close()
-		return
-	}
-	i, _ := lc.TLS.Server(tc.ConnectionState().ServerName)
-	if t := lc.Terminated[i]; t.Routes != nil {
-		l.deliverTLS(tc, lc)
-	} else if rt := t.TCP.MatchTCP(local); rt != nil {
-		if cs := tc.ConnectionState(); s.allowTCP(tc, snap, rt.Forward, cs.ServerName, &cs) {
-			s.forwardTCP(tc, rt.Forward, snap, cs.ServerName)
-		}
-	} else {
-		tc.Close()
-	}
-}
 
 // forwardTCP connects c to an endpoint of the route's destination and
 // copies bytes both ways until both sides have finished, keeping
@@ -158,12 +90,4 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	if e != nil {
 		e.BytesReceived, e.BytesSent = received, sent
 	}
-}
-
-// localIP returns the address a connection was accepted on.
-func localIP(c net.Conn) netip.Addr {
-	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
-		return a.AddrPort().Addr().Unmap()
-	}
-	return netip.Addr{}
 }
