@@ -28,7 +28,7 @@ type ConnInfo struct {
 	// client certificate, made on first use.
 	XFCC atomic.Pointer[string]
 	// TLS is the TLS state of a connection the HTTP/1.1 engine serves
-	// behind the request validator, which hides the *TLS.Conn from it.
+	// behind the request validator, which hides the *tls.Conn from it.
 	TLS *tls.ConnectionState
 	// Guard is the HTTP/1.1 request validator in front of the engine, nil
 	// on HTTP/2.

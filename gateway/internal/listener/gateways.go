@@ -61,7 +61,7 @@ type Server struct {
 	Hosts    []string
 }
 
-// Path is the YAML Path of the server.
+// Path is the YAML path of the server.
 func (s *Server) Path() string { return fmt.Sprintf("spec.servers[%d]", s.Index) }
 
 // GatewayServers validates every Gateway and returns its servers in
