@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
 )
@@ -30,7 +31,7 @@ func beginLog(w http.ResponseWriter, r *http.Request) *accesslog.Recorder {
 
 // finishLog completes the entry of a request, records the request in m,
 // writes the line if the snapshot has an access log and recycles rec.
-func finishLog(m *metrics.Metrics, snap *Snapshot, rec *accesslog.Recorder, r *http.Request, ci *connInfo) {
+func finishLog(m *metrics.Metrics, snap *Snapshot, rec *accesslog.Recorder, r *http.Request, ci *listener.ConnInfo) {
 	if e := rec.Finish(r); e != nil {
 		recordHTTP(m, e, r, rec.Unwrap())
 		if snap.alog != nil {
@@ -41,11 +42,11 @@ func finishLog(m *metrics.Metrics, snap *Snapshot, rec *accesslog.Recorder, r *h
 }
 
 // writeLog fills the fields only the access log needs and writes the line.
-func writeLog(snap *Snapshot, e *accesslog.Entry, rec *accesslog.Recorder, r *http.Request, ci *connInfo) {
+func writeLog(snap *Snapshot, e *accesslog.Entry, rec *accesslog.Recorder, r *http.Request, ci *listener.ConnInfo) {
 	e.SetRequest(r)
 	e.Path = redactURI(snap.authz, e.Path)
-	if ci.local.IsValid() {
-		e.DownstreamLocal = ci.local.String()
+	if ci.Local.IsValid() {
+		e.DownstreamLocal = ci.Local.String()
 	}
 	e.RespHeader = rec.Header()
 	snap.alog.Log(e)
@@ -110,8 +111,8 @@ func (s *Server) ReopenLogs() error {
 // tcpEntry starts the access-log line of a TCP connection.
 func tcpEntry(c net.Conn, sni string) *accesslog.Entry {
 	e := &accesslog.Entry{Start: time.Now(), UpstreamServiceTime: -1, SNI: sni, DownstreamRemote: c.RemoteAddr().String()}
-	if ci := newConnInfo(c); ci.local.IsValid() {
-		e.DownstreamLocal = ci.local.String()
+	if ci := listener.NewConnInfo(c); ci.Local.IsValid() {
+		e.DownstreamLocal = ci.Local.String()
 	}
 	return e
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // reloadStatus records the outcome of the latest loads for the admin
@@ -86,7 +88,7 @@ func (s *Server) startAdmin(wg *sync.WaitGroup) (*http.Server, error) {
 	srv := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 	// One descriptor in reserve, so health checks answer when the data
 	// ports have used up every other one.
-	reserve := newReserveListener(ln, func() {
+	reserve := listener.NewReserveListener(ln, func() {
 		s.log.Warn("out of file descriptors: the admin port accepted a connection with its reserved descriptor")
 	})
 	wg.Go(func() { srv.Serve(reserve) })

@@ -17,11 +17,16 @@ const module = "github.com/gatehouse-proxy/gatehouse/"
 // gateway; accesslog <- metrics <- proxy. router, authz, tls, api and
 // envoyfmt are leaves anyone may use; nothing depends on gateway itself.
 var arrows = map[string][]string{
-	"config":    {"api"},
-	"mesh":      {"api", "envoyfmt", "router", "gateway/internal/config"},
-	"listener":  {"api"},
-	"upstream":  {"api", "envoyfmt", "router"},
-	"legacy":    {"api", "envoyfmt", "router", "gateway/internal/config", "gateway/internal/listener", "gateway/internal/upstream"},
+	"config": {"api"},
+	"mesh":   {"api", "envoyfmt", "router", "gateway/internal/config"},
+	"listener": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics"},
+	"upstream": {"api", "envoyfmt", "router"},
+	// legacy builds Gateway specs (listener.GatewaySpec), so it comes
+	// with what listener needs.
+	"legacy": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/listener", "gateway/internal/upstream"},
 	"accesslog": {"envoyfmt"},
 	"metrics":   {"envoyfmt", "gateway/internal/accesslog"},
 	"h1guard":   nil,

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -24,7 +25,7 @@ func (rq *request) authzRequest() *authz.Request {
 		Method:        rq.method,
 		Scheme:        rq.scheme,
 		Host:          rq.host,
-		Port:          uint16(rq.lc.key.Port),
+		Port:          uint16(rq.lc.Key.Port),
 		Path:          rq.path,
 		RawQuery:      rq.rawQuery,
 		Header:        rq.header,
@@ -111,8 +112,8 @@ func (s *Server) allowTCP(c net.Conn, snap *Snapshot, f *router.Forward, sni str
 	if e == nil {
 		return true
 	}
-	ci := newConnInfo(c)
-	ar := &authz.Request{TCP: true, SourceIP: ci.peer.Addr().Unmap(), Local: ci.local, SNI: sni,
+	ci := listener.NewConnInfo(c)
+	ar := &authz.Request{TCP: true, SourceIP: ci.Peer.Addr().Unmap(), Local: ci.Local, SNI: sni,
 		PeerPrincipal: peerPrincipal(cs), Destination: destinationOf(snap, f)}
 	ar.RemoteIP = ar.SourceIP
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {

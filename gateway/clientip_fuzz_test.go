@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
@@ -76,7 +77,7 @@ func FuzzXFF(f *testing.F) {
 		if lines != nil {
 			r.Header["X-Forwarded-For"] = lines
 		}
-		c := resolveClient(&connInfo{peer: peer, proxied: proxied}, r, n)
+		c := resolveClient(&listener.ConnInfo{Peer: peer, Proxied: proxied}, r, n)
 		down := netip.MustParseAddr(hostOf(remoteAddr))
 		if c.peer != peer.Addr() {
 			t.Fatalf("peer %v, want the socket's %v", c.peer, peer.Addr())
@@ -84,7 +85,7 @@ func FuzzXFF(f *testing.F) {
 		if wantRemote := map[bool]netip.Addr{true: got, false: down}[ok]; c.remote != wantRemote {
 			t.Fatalf("remote %v, want %v (xff ok %v)", c.remote, wantRemote, ok)
 		}
-		setForwardingHeaders(r, &c, &connInfo{}, mesh.XFCCSanitizeSet)
+		setForwardingHeaders(r, &c, &listener.ConnInfo{}, mesh.XFCCSanitizeSet)
 		xff := r.Header["X-Forwarded-For"]
 		// Header lines are joined trimmed; blank lines add nothing.
 		var kept []string

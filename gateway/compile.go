@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/legacy"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
@@ -37,7 +37,7 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 	if len(gws) == 0 && len(files) > 0 {
 		ps.Add(Problem{Err: errors.New("no Gateway in the configuration: gatehouse would listen on nothing")})
 	}
-	servers := gatewayServers(gws, ps)
+	servers := listener.GatewayServers(gws, ps)
 	reg := newRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], env, ps)
 	vss := compileVirtualServices(byKind["VirtualService"], gatewayNames(gws), env.cache, ps)
 	b := &clusterBuilder{reg: reg, pools: env.pools, byKey: map[clusterKey]router.UpstreamID{}, warnedProxy: map[*config.Resource]bool{}}
@@ -50,7 +50,13 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 	for _, r := range byKind["VirtualService"] {
 		rsByVS[r.Meta.Key()] = r
 	}
-	snap.listeners = buildListeners(servers, vss, b, ms, rsByVS, env, ps)
+	snap.listeners = listener.Build(servers, vss, listener.BuildOptions{
+		Resolve: b.resolve, Mesh: ms, CredentialsDir: env.credentialsDir, CertFiles: env.addCertFiles,
+		CheckTable: func(t *router.Table) {
+			collectTableWarnings(t, vss, rsByVS, ps)
+			warnHTTPProxyProtocol(t, b, ps)
+		},
+	}, ps)
 	ms.CheckFilterPorts(listenerPorts(snap.listeners), ps)
 	snap.mesh = ms
 	snap.authz = compileSecurity(byKind, ms, servesTCP(snap.listeners), env, ps)
@@ -177,89 +183,6 @@ func checkGatewayRefs(r *config.Resource, path string, refs []string, gateways m
 	}
 }
 
-// buildListeners groups the Gateway servers by bind address and port and
-// compiles what each listener serves. Servers whose protocol family
-// conflicts with the first server on their port are skipped, as Istio
-// keeps the first.
-func buildListeners(servers []*gwServer, vss []*router.VS, b *clusterBuilder, ms *mesh.Settings, rsByVS map[string]*config.Resource, env compileEnv, ps *config.Problems) map[listenerKey]*listenerConfig {
-	out := map[listenerKey]*listenerConfig{}
-	var order []*listenerConfig
-	for _, s := range servers {
-		lc := out[s.key]
-		if lc == nil {
-			lc = &listenerConfig{key: s.key, family: s.family}
-			out[s.key] = lc
-			order = append(order, lc)
-		}
-		if lc.family != s.family {
-			first := lc.servers[0]
-			ps.Warnf(s.res, s.path()+".port.protocol", "skipped: port %d is already %s (server %d of Gateway %s); one port serves one protocol family",
-				s.key.Port, first.protocol, first.index, first.gateway)
-			continue
-		}
-		lc.servers = append(lc.servers, s)
-	}
-	for _, lc := range order {
-		warnSharedHosts(lc, ps)
-		var gws []string
-		for _, s := range lc.servers {
-			gws = append(gws, s.gateway)
-			lc.h2c = lc.h2c || s.protocol == "HTTP2" || s.protocol == "GRPC"
-		}
-		lc.proxy = ms.ProxyFor(lc.key.Port, gws)
-		lc.trustedHops = ms.HopsFor(gws)
-		lc.xfcc = ms.XFCCFor(gws)
-		lc.pathMode = ms.PathMode
-		for i, g := range gws {
-			if i == 0 {
-				lc.options = ms.GatewayOptions[g]
-			}
-			lc.options = lc.options.Merge(ms.GatewayOptions[g])
-		}
-		switch lc.family {
-		case familyHTTP:
-			lc.routes = router.BuildTable(routerServers(lc.servers), vss, b.resolve)
-			collectTableWarnings(lc.routes, vss, rsByVS, ps)
-			warnHTTPProxyProtocol(lc.routes, b, ps)
-		case familyTLS:
-			buildTLSListener(lc, vss, b, env, ps)
-			for _, t := range lc.terminated {
-				collectTableWarnings(t.routes, vss, rsByVS, ps)
-				warnHTTPProxyProtocol(t.routes, b, ps)
-			}
-		case familyTCP:
-			if !buildTCPListener(lc, vss, b, ps) {
-				delete(out, lc.key)
-			}
-		}
-	}
-	return out
-}
-
-// warnSharedHosts warns when two Gateways serve one host on one port, as
-// istioctl analyze does (IST0145 ConflictingGateways): their servers are
-// merged, so which VirtualServices and certificates apply depends on both.
-func warnSharedHosts(lc *listenerConfig, ps *config.Problems) {
-	first := map[string]*gwServer{}
-	for _, s := range lc.servers {
-		for _, h := range s.hosts {
-			_, host, ok := strings.Cut(h, "/")
-			if !ok {
-				host = h
-			}
-			host = strings.ToLower(host)
-			f, seen := first[host]
-			switch {
-			case !seen:
-				first[host] = s
-			case f.gateway != s.gateway:
-				ps.Warnf(s.res, s.path()+".hosts", "host %q on port %d is also served by Gateway %s (server %d); the two Gateways' servers are merged, so each sees the other's routes and TLS settings",
-					host, s.key.Port, f.gateway, f.index)
-			}
-		}
-	}
-}
-
 // warnHTTPProxyProtocol warns, once per DestinationRule, when HTTP routes
 // reach a cluster whose DestinationRule asks for PROXY protocol headers:
 // gatehouse sends them on forwarded TCP connections only, since pooled
@@ -285,22 +208,6 @@ func warnHTTPProxyProtocol(t *router.Table, b *clusterBuilder, ps *config.Proble
 	}
 }
 
-// buildTCPListener routes a TCP port by the tcp routes bound to its first
-// server: without SNI, servers on one TCP port cannot be told apart. A TCP
-// server without routes gets no listener, as in Istio.
-func buildTCPListener(lc *listenerConfig, vss []*router.VS, b *clusterBuilder, ps *config.Problems) bool {
-	first := lc.servers[0]
-	for _, s := range lc.servers[1:] {
-		ps.Warnf(s.res, s.path(), "ignored: port %d is a TCP port of server %d of Gateway %s, and TCP connections carry no host to choose between servers", s.key.Port, first.index, first.gateway)
-	}
-	lc.tcp = router.BuildTCP(routerServers([]*gwServer{first})[0], vss, b.resolve)
-	if lc.tcp.Empty() {
-		ps.Warnf(first.res, first.path(), "no VirtualService has tcp routes for this server: port %d is not opened", lc.key.Port)
-		return false
-	}
-	return true
-}
-
 // collectTableWarnings reports what BuildTable found (a missing delegate,
 // a dropped delegate route) against the VirtualService concerned.
 func collectTableWarnings(t *router.Table, vss []*router.VS, rsByVS map[string]*config.Resource, ps *config.Problems) {
@@ -309,16 +216,6 @@ func collectTableWarnings(t *router.Table, vss []*router.VS, rsByVS map[string]*
 			ps.Add(r.Problem(w.Err, true))
 		}
 	}
-}
-
-// routerServers describes Gateway servers to the router.
-func routerServers(ss []*gwServer) []router.Server {
-	out := make([]router.Server, len(ss))
-	for i, s := range ss {
-		out[i] = router.Server{Gateway: s.gateway, Hosts: s.hosts, Port: s.key.Port,
-			HTTPSRedirect: s.spec.TLS != nil && s.spec.TLS.HTTPSRedirect}
-	}
-	return out
 }
 
 // checkDestinations warns about route destinations that can only ever
@@ -361,7 +258,7 @@ func checkDestination(r *config.Resource, path string, d router.Destination, b *
 }
 
 // listenerPorts is the set of ports the listeners listen on.
-func listenerPorts(ls map[listenerKey]*listenerConfig) map[uint32]bool {
+func listenerPorts(ls map[listener.Key]*listener.Config) map[uint32]bool {
 	ports := make(map[uint32]bool, len(ls))
 	for k := range ls {
 		ports[k.Port] = true

@@ -107,32 +107,32 @@ func (rq *request) admit(r *http.Request, t tracer) verdict {
 	if status != 0 {
 		return verdict{kind: verdictRefused, status: status, msg: msg}
 	}
-	if n := headerFields(r); n > lc.options.HeaderLimit() {
-		t.tooManyHeaders(n, lc.options.HeaderLimit())
+	if n := headerFields(r); n > lc.Options.HeaderLimit() {
+		t.tooManyHeaders(n, lc.Options.HeaderLimit())
 		return verdict{kind: verdictMalformed, status: http.StatusRequestHeaderFieldsTooLarge, msg: "Request Header Fields Too Large"}
 	}
-	if !checkUnderscores(r.Header, lc.options.Underscores) {
+	if !checkUnderscores(r.Header, lc.Options.Underscores) {
 		t.underscoreHeader()
 		return verdict{kind: verdictMalformed, status: http.StatusBadRequest, msg: "Bad Request"}
 	}
 	raw := rawPath(r)
-	p, err := router.NormalizePath(raw, lc.pathMode)
+	p, err := router.NormalizePath(raw, lc.PathMode)
 	if err != nil {
 		t.badPath(raw, err)
 		return verdict{kind: verdictMalformed, status: http.StatusBadRequest, msg: "Bad Request"}
 	}
-	if !lc.options.KeepParams && strings.IndexByte(p, ';') >= 0 {
+	if !lc.Options.KeepParams && strings.IndexByte(p, ';') >= 0 {
 		t.pathParameters(p)
 		return verdict{kind: verdictMalformed, status: http.StatusBadRequest, msg: "Bad Request"}
 	}
-	rq.path, rq.policyPath = p, policyPath(p, lc.pathMode)
-	t.normalized(raw, p, lc.pathMode)
+	rq.path, rq.policyPath = p, policyPath(p, lc.PathMode)
+	t.normalized(raw, p, lc.PathMode)
 	authority := r.Host
 	rq.host, r.Host = normalizeAuthority(authority)
 	t.hostNormalized(authority, rq.host)
 	rq.forwarding(r, t)
 	rq.method, rq.scheme, rq.authority, rq.rawQuery = r.Method, scheme(r), r.Host, r.URL.RawQuery
-	rq.header, rq.tls, rq.local = r.Header, r.TLS, rq.conn.local
+	rq.header, rq.tls, rq.local = r.Header, r.TLS, rq.conn.Local
 	return verdict{}
 }
 
@@ -140,11 +140,11 @@ func (rq *request) admit(r *http.Request, t tracer) verdict {
 // client's addresses and sets the forwarding headers.
 func (rq *request) forwarding(r *http.Request, t tracer) {
 	sanitizeRequestHeaders(r.Header)
-	sanitizeTrustHeaders(r.Header, rq.lc.trustedHops)
+	sanitizeTrustHeaders(r.Header, rq.lc.TrustedHops)
 	xff := r.Header["X-Forwarded-For"]
-	rq.client = resolveClient(rq.conn, r, rq.lc.trustedHops)
+	rq.client = resolveClient(rq.conn, r, rq.lc.TrustedHops)
 	t.client(rq.client, xff)
-	setForwardingHeaders(r, &rq.client, rq.conn, rq.lc.xfcc)
+	setForwardingHeaders(r, &rq.client, rq.conn, rq.lc.XFCC)
 	t.forwarded(r.Header)
 }
 
@@ -204,8 +204,8 @@ func (rq *request) decide(ctx context.Context, t tracer) verdict {
 // table (it finds no virtual host: 404).
 func (rq *request) table(t tracer) (*router.Table, bool) {
 	lc := rq.lc
-	if rq.tls == nil || lc.tls == nil {
-		return lc.routes, true
+	if rq.tls == nil || lc.TLS == nil {
+		return lc.Routes, true
 	}
 	sni := rq.tls.ServerName
 	negotiated, owner, ok := hostServer(lc, sni, rq.host)
@@ -216,10 +216,10 @@ func (rq *request) table(t tracer) (*router.Table, bool) {
 	if owner < 0 {
 		owner = negotiated
 	}
-	if owner < 0 || owner >= len(lc.terminated) {
+	if owner < 0 || owner >= len(lc.Terminated) {
 		return nil, true
 	}
-	return lc.terminated[owner].routes, true
+	return lc.Terminated[owner].Routes, true
 }
 
 // match returns the first route of vh that takes the request, nil if none.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -122,13 +123,13 @@ type handlerBench struct {
 
 func newHandlerBench(tb testing.TB, g *gw, tc decideCase) *handlerBench {
 	snap := g.srv.Snapshot()
-	var key listenerKey
+	var key listener.Key
 	for k := range snap.listeners {
 		key = k
 	}
-	ci := &connInfo{peer: netip.MustParseAddrPort("10.0.0.5:40000"), local: netip.MustParseAddrPort("127.0.0.1:80")}
+	ci := &listener.ConnInfo{Peer: netip.MustParseAddrPort("10.0.0.5:40000"), Local: netip.MustParseAddrPort("127.0.0.1:80")}
 	hb := &handlerBench{h: &httpHandler{s: g.srv, key: key}, tc: tc, w: sinkWriter{h: http.Header{}},
-		ctx: context.WithValue(context.Background(), connInfoKey{}, ci)}
+		ctx: listener.NewContext(context.Background(), ci)}
 	hb.r = (&http.Request{Method: "GET", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		URL: &url.URL{}, Header: http.Header{}, RemoteAddr: "10.0.0.5:40000"}).WithContext(hb.ctx)
 	return hb

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"net/http"
 	"time"
 )
 
@@ -35,9 +34,7 @@ func (s *Server) delayDrain() {
 	s.log.Info("shutting down: readiness fails; listeners accept for the drain delay, asking clients to move", "delay", d)
 	s.mu.Lock()
 	for _, l := range s.listeners {
-		for _, srv := range []*http.Server{l.http, l.tls} {
-			srv.SetKeepAlivesEnabled(false)
-		}
+		l.SetKeepAlivesEnabled(false)
 	}
 	s.mu.Unlock()
 	time.Sleep(d)

@@ -99,17 +99,17 @@ func (s *Server) dump() configDump {
 		d.Warnings = append(d.Warnings, w.String())
 	}
 	for _, lc := range snap.listeners {
-		ld := listenerDump{Address: lc.key.String(), Protocol: lc.family.String(), ProxyProtocol: lc.proxy.Describe(),
-			TrustedProxies: lc.trustedHops, PathNormalization: pathModeName(lc.pathMode)}
-		if a := s.Addr(lc.key.Port); a != nil {
+		ld := listenerDump{Address: lc.Key.String(), Protocol: lc.Family.String(), ProxyProtocol: lc.Proxy.Describe(),
+			TrustedProxies: lc.TrustedHops, PathNormalization: pathModeName(lc.PathMode)}
+		if a := s.Addr(lc.Key.Port); a != nil {
 			ld.Bound = a.String()
 		}
-		for _, sv := range lc.servers {
-			ld.Servers = append(ld.Servers, serverDump{Gateway: sv.gateway, Index: sv.index, PortName: sv.spec.Port.Name, Protocol: sv.protocol, Hosts: sv.hosts})
+		for _, sv := range lc.Servers {
+			ld.Servers = append(ld.Servers, serverDump{Gateway: sv.Gateway, Index: sv.Index, PortName: sv.Spec.Port.Name, Protocol: sv.Protocol, Hosts: sv.Hosts})
 		}
-		ld.VirtualHosts = dumpTable(snap, lc.routes)
-		for _, t := range lc.terminated {
-			ld.VirtualHosts = append(ld.VirtualHosts, dumpTable(snap, t.routes)...)
+		ld.VirtualHosts = dumpTable(snap, lc.Routes)
+		for _, t := range lc.Terminated {
+			ld.VirtualHosts = append(ld.VirtualHosts, dumpTable(snap, t.Routes)...)
 		}
 		d.Listeners = append(d.Listeners, ld)
 	}

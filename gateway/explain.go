@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // ExplainRequest describes a request for Explain: what the client sends
@@ -91,15 +93,15 @@ func (s *Snapshot) Explain(ctx context.Context, req ExplainRequest) (*Explanatio
 		e.line("listener", "no listener on port %d (ports: %v)", port, s.Ports())
 		return e.done(0, "connection refused"), nil
 	}
-	e.line("listener", "%s %s, served by %s", lc.key, lc.family, describeServers(lc))
-	if p := lc.proxy; p != nil {
+	e.line("listener", "%s %s, served by %s", lc.Key, lc.Family, describeServers(lc))
+	if p := lc.Proxy; p != nil {
 		e.line("listener", "PROXY protocol %s", p.Describe())
 	}
 	ci, x := e.connection(lc, req, r)
 	if x != nil {
 		return x, nil
 	}
-	if lc.family == familyTCP || (r.TLS != nil && lc.tls == nil) || (r.TLS != nil && !terminatesHTTP(lc, r.TLS.ServerName)) {
+	if lc.Family == listener.FamilyTCP || (r.TLS != nil && lc.TLS == nil) || (r.TLS != nil && !terminatesHTTP(lc, r.TLS.ServerName)) {
 		return e.tcp(ctx, lc, r, ci), nil
 	}
 	return e.http(ctx, lc, r, ci), nil
@@ -154,7 +156,7 @@ func (req *ExplainRequest) httpRequest() (*http.Request, uint32, error) {
 }
 
 // listenerFor finds the listener of a Gateway port on any bind address.
-func (s *Snapshot) listenerFor(port uint32) *listenerConfig {
+func (s *Snapshot) listenerFor(port uint32) *listener.Config {
 	for k, lc := range s.listeners {
 		if k.Port == port {
 			return lc
@@ -163,36 +165,36 @@ func (s *Snapshot) listenerFor(port uint32) *listenerConfig {
 	return nil
 }
 
-func describeServers(lc *listenerConfig) string {
+func describeServers(lc *listener.Config) string {
 	var parts []string
-	for _, s := range lc.servers {
-		parts = append(parts, fmt.Sprintf("Gateway %s server %d (%s %s)", s.gateway, s.index, s.protocol, strings.Join(s.hosts, ",")))
+	for _, s := range lc.Servers {
+		parts = append(parts, fmt.Sprintf("Gateway %s server %d (%s %s)", s.Gateway, s.Index, s.Protocol, strings.Join(s.Hosts, ",")))
 	}
 	return strings.Join(parts, "; ")
 }
 
 // terminatesHTTP reports whether the TLS server chosen by sni serves
 // HTTPS (rather than forwarding the decrypted stream as TCP).
-func terminatesHTTP(lc *listenerConfig, sni string) bool {
-	if lc.passthrough != nil && lc.passthrough.MatchSNI(sni, netip.Addr{}) != nil {
+func terminatesHTTP(lc *listener.Config, sni string) bool {
+	if lc.Passthrough != nil && lc.Passthrough.MatchSNI(sni, netip.Addr{}) != nil {
 		return false
 	}
-	i, ok := lc.tls.Server(sni)
-	return ok && i < len(lc.terminated) && lc.terminated[i].routes != nil
+	i, ok := lc.TLS.Server(sni)
+	return ok && i < len(lc.Terminated) && lc.Terminated[i].Routes != nil
 }
 
 // connection works out the connection's addresses, as accepting it would:
 // a PROXY header from an untrusted peer refuses the connection.
-func (e *explainer) connection(lc *listenerConfig, req ExplainRequest, r *http.Request) (*connInfo, *Explanation) {
+func (e *explainer) connection(lc *listener.Config, req ExplainRequest, r *http.Request) (*listener.ConnInfo, *Explanation) {
 	peer, err := parseAddrPort(req.Peer, "127.0.0.1")
 	if err != nil {
 		e.line("client", "peer %q: %v", req.Peer, err)
 		return nil, e.done(0, "bad peer address")
 	}
-	ci := &connInfo{peer: peer, local: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(lc.key.Port))}
+	ci := &listener.ConnInfo{Peer: peer, Local: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(lc.Key.Port))}
 	r.RemoteAddr = peer.String()
 	e.line("client", "physical peer %s: source.ip and ipBlocks", peer.Addr())
-	p := lc.proxy
+	p := lc.Proxy
 	switch {
 	case p != nil && !p.IsTrusted(peer.Addr()) && !p.PlainUntrusted:
 		e.line("client", "peer %s may not send PROXY headers", peer.Addr())
@@ -211,7 +213,7 @@ func (e *explainer) connection(lc *listenerConfig, req ExplainRequest, r *http.R
 			e.line("client", "PROXY source %q: %v", req.ProxySource, err)
 			return nil, e.done(0, "bad PROXY source address")
 		}
-		ci.proxied = true
+		ci.Proxied = true
 		r.RemoteAddr = src.String()
 		e.line("client", "PROXY header source %s: the downstream address", src.Addr())
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -82,23 +83,23 @@ func orNone(s string) string {
 
 // tcp explains a connection forwarded as raw TCP: a TCP port, a TLS
 // passthrough, or TLS terminated for a TCP server.
-func (e *explainer) tcp(ctx context.Context, lc *listenerConfig, r *http.Request, ci *connInfo) *Explanation {
-	local := ci.local.Addr()
+func (e *explainer) tcp(ctx context.Context, lc *listener.Config, r *http.Request, ci *listener.ConnInfo) *Explanation {
+	local := ci.Local.Addr()
 	var rt *router.L4Route
 	sni := ""
 	switch {
 	case r.TLS == nil:
-		rt = lc.tcp.MatchTCP(local)
-	case lc.passthrough != nil && lc.passthrough.MatchSNI(r.TLS.ServerName, local) != nil:
+		rt = lc.TCP.MatchTCP(local)
+	case lc.Passthrough != nil && lc.Passthrough.MatchSNI(r.TLS.ServerName, local) != nil:
 		sni = r.TLS.ServerName
-		rt = lc.passthrough.MatchSNI(sni, local)
+		rt = lc.Passthrough.MatchSNI(sni, local)
 		e.line("tls", "SNI %q is passed through untouched", sni)
 	default:
 		sni = r.TLS.ServerName
-		i, _ := lc.tls.Server(sni)
+		i, _ := lc.TLS.Server(sni)
 		e.line("tls", "SNI %q selects %s; the decrypted stream is forwarded as TCP", sni, describeServer(lc, i))
-		if i >= 0 && i < len(lc.terminated) {
-			rt = lc.terminated[i].tcp.MatchTCP(local)
+		if i >= 0 && i < len(lc.Terminated) {
+			rt = lc.Terminated[i].TCP.MatchTCP(local)
 		}
 	}
 	if rt == nil {
@@ -106,11 +107,11 @@ func (e *explainer) tcp(ctx context.Context, lc *listenerConfig, r *http.Request
 	}
 	e.line("route", "%s tcp/tls route %d", rt.VirtualService, rt.Index)
 	if eng := e.snap.authz; eng != nil {
-		remote := ci.peer.Addr()
-		if ci.proxied {
+		remote := ci.Peer.Addr()
+		if ci.Proxied {
 			remote = addrOf(r.RemoteAddr)
 		}
-		ar := &authz.Request{TCP: true, SourceIP: ci.peer.Addr(), RemoteIP: remote, Local: ci.local, SNI: sni,
+		ar := &authz.Request{TCP: true, SourceIP: ci.Peer.Addr(), RemoteIP: remote, Local: ci.Local, SNI: sni,
 			PeerPrincipal: e.principal, Destination: destinationOf(e.snap, rt.Forward)}
 		tr := eng.Explain(ctx, ar)
 		e.trace(tr)

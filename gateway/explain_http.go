@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
@@ -14,7 +15,7 @@ import (
 // http explains an HTTP request by running serving's own admit, decide
 // and plan with the explainer as their tracer: the lines are what those
 // steps saw, the outcome is their verdict.
-func (e *explainer) http(ctx context.Context, lc *listenerConfig, r *http.Request, ci *connInfo) *Explanation {
+func (e *explainer) http(ctx context.Context, lc *listener.Config, r *http.Request, ci *listener.ConnInfo) *Explanation {
 	rq := request{snap: e.snap, lc: lc, conn: ci}
 	v := rq.admit(r, e)
 	if v.kind == verdictAdmitted {
@@ -156,18 +157,18 @@ func (e *explainer) matched(host string, vh *router.VHost, rr router.Request, rt
 }
 
 // describeServer names terminated server i of a TLS listener.
-func describeServer(lc *listenerConfig, i int) string {
-	if i < 0 || i >= len(lc.terminated) {
+func describeServer(lc *listener.Config, i int) string {
+	if i < 0 || i >= len(lc.Terminated) {
 		return "no server: the handshake fails"
 	}
-	s := lc.terminated[i].server
-	return fmt.Sprintf("Gateway %s server %d (%s)", s.gateway, s.index, strings.Join(s.hosts, ","))
+	s := lc.Terminated[i].Server
+	return fmt.Sprintf("Gateway %s server %d (%s)", s.Gateway, s.Index, strings.Join(s.Hosts, ","))
 }
 
 // tlsServer explains the TLS server choice of a request on a TLS
 // listener, and its 421 when the Host belongs to a server with other TLS
 // settings than the one the SNI negotiated.
-func (e *explainer) tlsServer(lc *listenerConfig, sni, host string, negotiated, owner int, ok bool) {
+func (e *explainer) tlsServer(lc *listener.Config, sni, host string, negotiated, owner int, ok bool) {
 	e.line("tls", "SNI %q selects %s", sni, describeServer(lc, negotiated))
 	switch {
 	case !ok:

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // h1Conn is one pooled HTTP/1.1 connection to an upstream. An exchange
@@ -179,7 +180,7 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 			// the read error either causes (and the cancellation may cut
 			// the upload before the body read reports the error).
 			berr := <-bodyDone
-			if connInfoOf(o.in.Context()).bodyRefused() {
+			if listener.ConnInfoOf(o.in.Context()).BodyRefused() {
 				return nil, &clientBodyError{err: h1guard.ErrBadRequestBody}
 			}
 			if errors.As(berr, new(*clientBodyError)) && (ctx.Err() == nil || errors.Is(berr, os.ErrDeadlineExceeded)) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // newH2 builds the HTTP/2 client of a pool whose upstream speaks HTTP/2:
@@ -77,7 +78,7 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 	case err == nil:
 	case body != nil && body.failed() != nil:
 		return nil, &clientBodyError{err: body.failed()} // the client's body broke: 400
-	case connInfoOf(o.in.Context()).bodyRefused():
+	case listener.ConnInfoOf(o.in.Context()).BodyRefused():
 		// The validator refused the body; net/http's cancellation of the
 		// request got to the stream before the read error did.
 		return nil, &clientBodyError{err: h1guard.ErrBadRequestBody}

@@ -5,13 +5,14 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
 // httpHandler serves the HTTP requests of one listener.
 type httpHandler struct {
 	s   *Server
-	key listenerKey
+	key listener.Key
 	h2c http.Handler // upgrades HTTP/1.1 connections to h2c
 }
 
@@ -19,9 +20,9 @@ type httpHandler struct {
 // routing, and carries through serving it.
 type request struct {
 	snap *Snapshot
-	lc   *listenerConfig
+	lc   *listener.Config
 	// conn is what the gateway knows of the request's connection.
-	conn *connInfo
+	conn *listener.ConnInfo
 	// view is what the decision reads (admit fills it).
 	view
 	// upgrade is "websocket" when the client asks for one, else "".
@@ -37,11 +38,11 @@ type request struct {
 // snapshot once, then admits, decides and plans it (see decide.go) as
 // explain does, and answers as the decision says.
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rq := request{snap: h.s.snap.Load(), conn: connInfoOf(r.Context())}
+	rq := request{snap: h.s.snap.Load(), conn: listener.ConnInfoOf(r.Context())}
 	if r.TLS == nil {
 		// An HTTPS connection served behind the request validator: net/http
 		// cannot see its *tls.Conn, so the state comes from the connection.
-		r.TLS = rq.conn.tls
+		r.TLS = rq.conn.TLS
 	}
 	// Every request is counted in the metrics; logged if the access log is on.
 	lw := beginLog(w, r)
@@ -52,7 +53,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	if isH2CUpgrade(r) && rq.lc.h2c && r.TLS == nil {
+	if isH2CUpgrade(r) && rq.lc.H2C && r.TLS == nil {
 		lw.SetH2C() // metrics: the connection's streams are the requests
 		h.h2c.ServeHTTP(w, r)
 		return
@@ -162,21 +163,21 @@ func httpsRedirect(w http.ResponseWriter, r *http.Request) {
 // connection's SNI and the request's host select (-1: none). ok is false
 // when they differ in TLS settings (see request.table); owner is then the
 // Host's server, for explain. An empty Host selects nothing.
-func hostServer(lc *listenerConfig, sni, host string) (negotiated, owner int, ok bool) {
-	negotiated, found := lc.tls.Server(sni)
+func hostServer(lc *listener.Config, sni, host string) (negotiated, owner int, ok bool) {
+	negotiated, found := lc.TLS.Server(sni)
 	if !found {
 		negotiated = -1
 	}
 	owner, owned := -1, false
 	if host != "" {
-		owner, owned = lc.tls.Server(host)
+		owner, owned = lc.TLS.Server(host)
 	}
 	switch {
 	case !owned:
 		return negotiated, -1, true
 	case owner == negotiated:
 		return negotiated, owner, true
-	case lc.tls.SamePolicy(negotiated, owner) && owner < len(lc.terminated) && lc.terminated[owner].routes != nil:
+	case lc.TLS.SamePolicy(negotiated, owner) && owner < len(lc.Terminated) && lc.Terminated[owner].Routes != nil:
 		return negotiated, owner, true
 	}
 	return negotiated, owner, false

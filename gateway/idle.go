@@ -1,12 +1,8 @@
 package gateway
 
 import (
-	"crypto/tls"
 	"net"
 	"time"
-
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h2guard"
 )
 
 // defaultTCPIdleTimeout closes a forwarded TCP connection on which nothing
@@ -37,28 +33,4 @@ func watchIdle(down, up net.Conn, idle time.Duration) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
-}
-
-// rawConn returns the socket under a connection's wrappers.
-func rawConn(c net.Conn) net.Conn {
-	for {
-		switch w := c.(type) {
-		case *tls.Conn:
-			c = w.NetConn()
-		case *h1guard.Conn:
-			c = w.NetConn()
-		case *h2guard.Conn:
-			c = w.NetConn()
-		case *h2guard.TLSConn:
-			c = w.NetConn()
-		case *countedConn:
-			c = w.Conn
-		case *prefixConn:
-			c = w.Conn
-		case *headerConn:
-			c = w.Conn
-		default:
-			return c
-		}
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,7 +15,7 @@ import (
 // data, from the kernel's TCP_INFO: the copy between two sockets happens in
 // the kernel (splice), so gatehouse never sees the bytes go by.
 func quietFor(c net.Conn) (time.Duration, bool) {
-	sc, ok := rawConn(c).(syscall.Conn)
+	sc, ok := listener.RawConn(c).(syscall.Conn)
 	if !ok {
 		return 0, false
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -74,7 +75,7 @@ spec:
 			f.Fatal(err)
 		}
 		f.Cleanup(s.keySets.Close)
-		out = append(out, &httpHandler{s: s, key: listenerKey{Port: 443}})
+		out = append(out, &httpHandler{s: s, key: listener.Key{Port: 443}})
 	}
 	return out
 }
@@ -124,7 +125,7 @@ func FuzzTLSHostPolicy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sni, host string, deny uint8) {
 		h := handlers[int(deny)%len(handlers)]
 		lc := h.s.snap.Load().listeners[h.key]
-		negotiated, ok := lc.tls.Server(sni)
+		negotiated, ok := lc.TLS.Server(sni)
 		if !ok {
 			return // the handshake fails: nothing is ever asked
 		}
@@ -133,11 +134,11 @@ func FuzzTLSHostPolicy(f *testing.F) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
 		nh := router.NormalizeHost(host)
-		owner, owned := lc.tls.Server(nh)
+		owner, owned := lc.TLS.Server(nh)
 		switch code := rec.Code; {
 		case code == http.StatusBadRequest:
 		case code == http.StatusMisdirectedRequest:
-			if !owned || nh == "" || lc.tls.SamePolicy(negotiated, owner) {
+			if !owned || nh == "" || lc.TLS.SamePolicy(negotiated, owner) {
 				t.Fatalf("SNI %q Host %q: 421, but the Host's server %d (owned %v) has the settings of the negotiated %d", sni, host, owner, owned, negotiated)
 			}
 		case code == http.StatusForbidden:
@@ -150,8 +151,8 @@ func FuzzTLSHostPolicy(f *testing.F) {
 			}
 		case code == http.StatusOK:
 			served := -1 // the store index of the server whose routes answered
-			for i, ts := range lc.terminated {
-				if ts.server.gateway == "default/gw-"+rec.Body.String() {
+			for i, ts := range lc.Terminated {
+				if ts.Server.Gateway == "default/gw-"+rec.Body.String() {
 					served = i
 				}
 			}
@@ -159,7 +160,7 @@ func FuzzTLSHostPolicy(f *testing.F) {
 			if owned && nh != "" {
 				want = owner
 			}
-			if served != want || !lc.tls.SamePolicy(negotiated, served) {
+			if served != want || !lc.TLS.SamePolicy(negotiated, served) {
 				t.Fatalf("SNI %q Host %q: served by %q (server %d), want server %d, with the settings of the negotiated %d", sni, host, rec.Body.String(), served, want, negotiated)
 			}
 			if refDenies(fuzzDenyHosts[int(deny)%len(fuzzDenyHosts)], nh) {

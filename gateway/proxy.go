@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
@@ -37,7 +38,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	defer outbounds.Put(o)
 	o.reset(r)
 	o.connectTimeout = c.connectTimeout
-	o.streamIdle = rq.lc.options.StreamIdle()
+	o.streamIdle = rq.lc.Options.StreamIdle()
 	rc := http.NewResponseController(w)
 	if o.hasBody() {
 		o.downstream = rc
@@ -155,7 +156,7 @@ func failureOf(ctx context.Context, r *http.Request, err error) failure {
 		// it is stalled, not gone (net/http cancelled the request on the
 		// read error all the same), and is told so, then closed.
 		return failure{status: http.StatusRequestTimeout, body: "stream timeout", flags: "SI", details: "stream_idle_timeout", close: true}
-	case errors.As(err, new(*clientBodyError)) && connInfoOf(r.Context()).bodyRefused():
+	case errors.As(err, new(*clientBodyError)) && listener.ConnInfoOf(r.Context()).BodyRefused():
 		// The validator found the body malformed (net/http cancelled the
 		// request on that read error; the client is not gone): 400 and a
 		// close, as for a malformed head (security.md HTTP-02).

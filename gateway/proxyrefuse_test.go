@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/pires/go-proxyproto"
 )
 
@@ -59,11 +60,11 @@ func TestProxyRefusalsLoggedAndCounted(t *testing.T) {
 	g := startGW(t, proxyConfig(t, `gatehouse.io/proxy-protocol-trusted-cidrs: "127.0.0.1", gatehouse.io/proxy-protocol-timeout: 200ms`))
 	addr := g.srv.Addr(80).String()
 	sends := []struct{ from, data, reason string }{
-		{"127.0.0.2", "PROXY TCP4 10.0.0.1 10.0.0.2 1234 80\r\n" + get("a"), proxyUntrusted},
-		{"", get("a"), proxyMissing},
-		{"", "PROXY TCP4 1.2.3.4\r\n" + get("a"), proxyMalformed},
-		{"", "PROX", proxyTimeout},
-		{"", "", proxyClosedEarly},
+		{"127.0.0.2", "PROXY TCP4 10.0.0.1 10.0.0.2 1234 80\r\n" + get("a"), listener.ProxyUntrusted},
+		{"", get("a"), listener.ProxyMissing},
+		{"", "PROXY TCP4 1.2.3.4\r\n" + get("a"), listener.ProxyMalformed},
+		{"", "PROX", listener.ProxyTimeout},
+		{"", "", listener.ProxyClosedEarly},
 	}
 	for _, s := range sends {
 		if s.data == "" {
@@ -96,7 +97,7 @@ func TestProxyRefusalsLoggedAndCounted(t *testing.T) {
 		ok := true
 		for _, s := range sends {
 			level := "WARN"
-			if s.reason == proxyClosedEarly {
+			if s.reason == listener.ProxyClosedEarly {
 				level = "DEBUG"
 			}
 			if !strings.Contains(logs, "level="+level+" msg=") || !strings.Contains(logs, "reason="+s.reason) {
@@ -114,25 +115,6 @@ func TestProxyRefusalsLoggedAndCounted(t *testing.T) {
 			t.Fatalf("refusals not logged as expected:\n%s", logs)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// A flood of refusals is logged a burst at a time: the log stays bounded
-// and says how many lines it held back.
-func TestRefusalLogIsRateLimited(t *testing.T) {
-	l := newLogLimiter(time.Hour, 3)
-	written := 0
-	for range 100 {
-		if ok, _ := l.allow(); ok {
-			written++
-		}
-	}
-	if written != 3 {
-		t.Fatalf("%d of 100 lines written, want the burst of 3", written)
-	}
-	l.lim.SetLimit(1e9) // the next interval
-	if ok, held := l.allow(); !ok || held != 97 {
-		t.Fatalf("after the interval: allow = %v, held back %d; want true, 97", ok, held)
 	}
 }
 

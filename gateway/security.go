@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
@@ -59,13 +60,13 @@ func compileSecurity(byKind map[string][]*config.Resource, ms *mesh.Settings, ha
 
 // servesTCP reports whether any listener forwards raw TCP connections,
 // where authorization sees no HTTP fields.
-func servesTCP(listeners map[listenerKey]*listenerConfig) bool {
+func servesTCP(listeners map[listener.Key]*listener.Config) bool {
 	for _, lc := range listeners {
-		if lc.family == familyTCP || lc.passthrough != nil {
+		if lc.Family == listener.FamilyTCP || lc.Passthrough != nil {
 			return true
 		}
-		for _, t := range lc.terminated {
-			if t.routes == nil {
+		for _, t := range lc.Terminated {
+			if t.Routes == nil {
 				return true
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // The tests in this file measure the whole process (goroutines, file
@@ -122,7 +124,7 @@ func TestPP05StalledHeaders(t *testing.T) {
 		t.Errorf("of %d stalled connections: %d failed to dial, %d were not closed (or answered) within the timeout plus 5s, %d closed before it",
 			n, dialErrs, late, early)
 	}
-	waitRefused(t, g, proxyTimeout, n)
+	waitRefused(t, g, listener.ProxyTimeout, n)
 	waitBaseline(t, base, 20, 10*time.Second)
 }
 
@@ -169,5 +171,5 @@ func TestPP06OversizedHeaders(t *testing.T) {
 	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew >= 1<<20 {
 		t.Errorf("heap grew by %d bytes over %d oversized headers, want < 1 MiB", grew, 2*rounds)
 	}
-	waitRefused(t, g, proxyMalformed, 2*rounds)
+	waitRefused(t, g, listener.ProxyMalformed, 2*rounds)
 }

@@ -118,7 +118,8 @@ func TestHTTP06SlowClients(t *testing.T) {
 		g.srv.mu.Lock()
 		defer g.srv.mu.Unlock()
 		for k, l := range g.srv.listeners {
-			for _, s := range []*http.Server{l.http, l.tls} {
+			plain, secure := l.HTTPServers()
+			for _, s := range []*http.Server{plain, secure} {
 				if s.IdleTimeout != 5*time.Minute || s.ReadHeaderTimeout != DefaultHeaderTimeout {
 					t.Errorf("listener %v: IdleTimeout %v, ReadHeaderTimeout %v; want 5m and 10s", k, s.IdleTimeout, s.ReadHeaderTimeout)
 				}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/pires/go-proxyproto"
 )
 
@@ -185,6 +186,6 @@ func TestPP09ProxyAndTLSLayering(t *testing.T) {
 	if dials.Load() != before {
 		t.Error("(c) a header with 60 KiB of TLVs was forwarded")
 	}
-	waitRefused(t, g, proxyMissing, 1)   // (a)
-	waitRefused(t, g, proxyMalformed, 1) // the 60 KiB header
+	waitRefused(t, g, listener.ProxyMissing, 1)   // (a)
+	waitRefused(t, g, listener.ProxyMalformed, 1) // the 60 KiB header
 }

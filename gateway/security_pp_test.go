@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/pires/go-proxyproto"
 )
 
@@ -100,8 +101,8 @@ func TestPP01UntrustedPeerHeader(t *testing.T) {
 		}
 		azNothing(t, ch, tc.name)
 	}
-	waitRefused(t, g, proxyUntrusted, len(refused))
-	waitLogged(t, g, "peer=127.0.0.2:", "reason="+proxyUntrusted)
+	waitRefused(t, g, listener.ProxyUntrusted, len(refused))
+	waitLogged(t, g, "peer=127.0.0.2:", "reason="+listener.ProxyUntrusted)
 
 	// Control: the same bytes from the trusted balancer are served as 10.0.0.1.
 	out, _ := rawExchange(t, addr, "127.0.0.1", []byte(forged+internal))
@@ -129,8 +130,8 @@ func TestPP02TrustedPeerWithoutHeader(t *testing.T) {
 		}
 	}
 	azNothing(t, ch, "a request without a header")
-	waitRefused(t, g, proxyMissing, 3)
-	waitLogged(t, g, "level=WARN", "reason="+proxyMissing)
+	waitRefused(t, g, listener.ProxyMissing, 3)
+	waitLogged(t, g, "level=WARN", "reason="+listener.ProxyMissing)
 
 	files := proxyConfig(t, `gatehouse.io/proxy-protocol-trusted-cidrs: "127.0.0.1/32"`)
 	files["envoyfilter.yaml"] = strings.Replace(files["envoyfilter.yaml"], "- name: envoy.listener.proxy_protocol",

@@ -241,8 +241,8 @@ func TestTLS03SNINormalization(t *testing.T) {
 		var got *tls.Config
 		var err error
 		for _, lc := range tc.g.srv.snap.Load().listeners {
-			if lc.tls != nil {
-				got, err = lc.tls.GetConfigForClient(&tls.ClientHelloInfo{ServerName: tc.sni})
+			if lc.TLS != nil {
+				got, err = lc.TLS.GetConfigForClient(&tls.ClientHelloInfo{ServerName: tc.sni})
 			}
 		}
 		switch {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
 )
 
@@ -77,6 +79,10 @@ type Options struct {
 	OnReload func(gen uint64, err error)
 }
 
+// DefaultHeaderTimeout is Options.HeaderTimeout's default: Envoy's
+// request_headers_timeout as Istio's edge guidance sets it.
+const DefaultHeaderTimeout = 10 * time.Second
+
 // DefaultSettle is the settle window of the configuration watcher when
 // Options.Settle is zero.
 const DefaultSettle = 250 * time.Millisecond
@@ -102,18 +108,19 @@ type Server struct {
 	cache    *loadCache // guarded by reloadMu
 
 	mu        sync.Mutex // guards listeners; never taken on the request path
-	listeners map[listenerKey]*portListener
+	listeners map[listener.Key]*listener.Listener
 	closing   bool         // set at shutdown: no reload binds anything any more
 	tunnels   tracker      // hijacked connections (WebSocket), closed at shutdown
 	mirrors   atomic.Int32 // mirrored requests in flight
 	draining  sync.WaitGroup
 
-	metrics   *metrics.Metrics // Prometheus metrics, served on the admin address
-	idle      idleConns        // keep-alive connections waiting for a request
-	adminAddr atomic.Value     // net.Addr of the admin listener
+	metrics   *metrics.Metrics   // Prometheus metrics, served on the admin address
+	idle      listener.IdleConns // keep-alive connections waiting for a request
+	edge      *listener.Deps     // what the listeners need of the server
+	adminAddr atomic.Value       // net.Addr of the admin listener
 	// refusalLog limits the warnings about refused connections and
 	// requests (PROXY headers, requests the parser refuses).
-	refusalLog *logLimiter
+	refusalLog *listener.LogLimiter
 	// requests is the context every downstream request descends from. It
 	// is cancelled once shutdown has drained what it could, so that no
 	// request outlives Run waiting on an upstream.
@@ -144,11 +151,12 @@ func New(opts Options) (*Server, error) {
 		var lc net.ListenConfig
 		opts.Listen = lc.Listen
 	}
-	s := &Server{opts: opts, log: opts.Logger, listeners: map[listenerKey]*portListener{}, up: make(chan struct{})}
+	s := &Server{opts: opts, log: opts.Logger, listeners: map[listener.Key]*listener.Listener{}, up: make(chan struct{})}
 	s.requests, s.stopRequests = context.WithCancel(context.Background())
 	s.hostname, _ = os.Hostname()
 	s.metrics = newMetrics(s)
-	s.refusalLog = newLogLimiter(time.Second, 20)
+	s.refusalLog = listener.NewLogLimiter(time.Second, 20)
+	s.edge = s.listenerDeps()
 	s.cache = newLoadCache()
 	s.pools = newPoolSet(opts.Dial)
 	s.engine = leanEngine{}
@@ -271,7 +279,7 @@ func (s *Server) Addr(port uint32) net.Addr {
 	defer s.mu.Unlock()
 	for k, l := range s.listeners {
 		if k.Port == port {
-			return l.ln.Addr()
+			return l.Addr()
 		}
 	}
 	return nil
@@ -331,13 +339,13 @@ func (s *Server) listenerAddrs() []string {
 	defer s.mu.Unlock()
 	var out []string
 	for _, l := range s.listeners {
-		out = append(out, l.ln.Addr().String())
+		out = append(out, l.Addr().String())
 	}
 	return sortStrings(out)
 }
 
 // listenAddr returns the network and address to listen on for key.
-func (s *Server) listenAddr(k listenerKey) (string, string) {
+func (s *Server) listenAddr(k listener.Key) (string, string) {
 	if s.opts.ListenAddr != nil {
 		a := s.opts.ListenAddr(k.Bind, k.Port)
 		if p, ok := strings.CutPrefix(a, "unix://"); ok {
@@ -360,7 +368,7 @@ func (s *Server) apply(next *Snapshot) error {
 	if s.closing {
 		return errShuttingDown
 	}
-	var opened []*portListener
+	var opened []*listener.Listener
 	for k := range next.listeners {
 		if s.listeners[k] != nil {
 			continue
@@ -368,7 +376,7 @@ func (s *Server) apply(next *Snapshot) error {
 		l, err := s.bind(k)
 		if err != nil {
 			for _, o := range opened {
-				o.ln.Close()
+				o.Close()
 			}
 			return fmt.Errorf("listening for port %d: %w", k.Port, err)
 		}
@@ -376,18 +384,18 @@ func (s *Server) apply(next *Snapshot) error {
 	}
 	s.snap.Store(next)
 	for _, l := range opened {
-		s.listeners[l.key] = l
-		go l.serve()
+		s.listeners[l.Key()] = l
+		go l.Serve()
 	}
 	for k, l := range s.listeners {
 		if next.listeners[k] == nil {
 			delete(s.listeners, k)
-			l.ln.Close() // stop accepting now; in-flight requests drain below
+			l.Close() // stop accepting now; in-flight requests drain below
 			s.log.Info("closing listener removed from the configuration; draining its requests", "port", k.Port)
 			s.draining.Go(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTimeout)
 				defer cancel()
-				l.drain(ctx)
+				l.Drain(ctx)
 			})
 		}
 	}
@@ -403,7 +411,7 @@ func (s *Server) closeListeners(ctx context.Context) {
 	s.closing = true
 	for k, l := range s.listeners {
 		delete(s.listeners, k)
-		s.draining.Go(func() { l.drain(ctx) })
+		s.draining.Go(func() { l.Drain(ctx) })
 	}
 }
 
@@ -430,7 +438,7 @@ func Check(opts Options) (*Summary, []Problem, []string, error) {
 	}
 	sum := &Summary{Files: len(files), Resources: len(d.Resources), Clusters: len(snap.clusters)}
 	for k, lc := range snap.listeners {
-		sum.Listeners = append(sum.Listeners, fmt.Sprintf("%s %s", k, lc.family))
+		sum.Listeners = append(sum.Listeners, fmt.Sprintf("%s %s", k, lc.Family))
 	}
 	sortStrings(sum.Listeners)
 	return sum, d.Problems.List, d.Notes, nil
@@ -463,4 +471,10 @@ func (s *Server) reapIdle(ctx context.Context) {
 			t.Reset(every)
 		}
 	}
+}
+
+// sortStrings sorts s in place and returns it.
+func sortStrings(s []string) []string {
+	slices.Sort(s)
+	return s
 }

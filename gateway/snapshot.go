@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
@@ -31,7 +32,7 @@ type Snapshot struct {
 	// certFiles are the certificate files the configuration reads; they are
 	// watched and part of Digest, so rotating a certificate reloads.
 	certFiles []string
-	listeners map[listenerKey]*listenerConfig
+	listeners map[listener.Key]*listener.Config
 	clusters  []*cluster
 	mesh      *mesh.Settings
 	// authz authenticates and authorizes requests; nil when the

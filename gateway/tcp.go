@@ -2,81 +2,14 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"math/rand/v2"
 	"net"
-	"net/netip"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/router"
-	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
 	"github.com/pires/go-proxyproto"
 )
-
-// serveConn serves a connection of a TCP port, or of a TLS port that
-// passes some connections through or terminates TLS for TCP servers.
-func (s *Server) serveConn(l *portListener, c net.Conn, lc *listenerConfig, snap *Snapshot) {
-	local := localIP(c)
-	if lc.family == familyTCP {
-		rt := lc.tcp.MatchTCP(local)
-		if rt == nil {
-			c.Close()
-			return
-		}
-		if s.allowTCP(c, snap, rt.Forward, "", nil) {
-			s.forwardTCP(c, rt.Forward, snap, "")
-		}
-		return
-	}
-	s.serveTLSConn(l, c, lc, snap, local)
-}
-
-// serveTLSConn routes a TLS connection by the SNI of its ClientHello:
-// through, untouched, when a passthrough route takes the name; otherwise
-// terminated, then served as HTTPS or forwarded as TCP.
-func (s *Server) serveTLSConn(l *portListener, c net.Conn, lc *listenerConfig, snap *Snapshot, local netip.Addr) {
-	c.SetReadDeadline(time.Now().Add(s.opts.HeaderTimeout))
-	sni, hello, err := gwtls.PeekClientHello(c, 0)
-	c.SetReadDeadline(time.Time{})
-	if err != nil {
-		s.log.Debug("connection closed: no TLS ClientHello", "listener", l.ln.Addr().String(), "error", err)
-		c.Close()
-		return
-	}
-	pc := &prefixConn{Conn: c, prefix: hello}
-	if lc.passthrough != nil {
-		if rt := lc.passthrough.MatchSNI(sni, local); rt != nil {
-			if s.allowTCP(pc, snap, rt.Forward, sni, nil) {
-				s.forwardTCP(pc, rt.Forward, snap, sni)
-			}
-			return
-		}
-	}
-	if lc.tls == nil {
-		c.Close() // an SNI no route takes: closed, never forwarded anywhere
-		return
-	}
-	tc := tls.Server(pc, &tls.Config{GetConfigForClient: lc.tls.GetConfigForClient})
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.HeaderTimeout)
-	err = tc.HandshakeContext(ctx)
-	cancel()
-	if err != nil {
-		s.log.Debug("TLS handshake failed", "listener", l.ln.Addr().String(), "error", err)
-		tc.Close()
-		return
-	}
-	i, _ := lc.tls.Server(tc.ConnectionState().ServerName)
-	if t := lc.terminated[i]; t.routes != nil {
-		l.deliverTLS(tc, lc)
-	} else if rt := t.tcp.MatchTCP(local); rt != nil {
-		if cs := tc.ConnectionState(); s.allowTCP(tc, snap, rt.Forward, cs.ServerName, &cs) {
-			s.forwardTCP(tc, rt.Forward, snap, cs.ServerName)
-		}
-	} else {
-		tc.Close()
-	}
-}
 
 // forwardTCP connects c to an endpoint of the route's destination and
 // copies bytes both ways until both sides have finished, keeping
@@ -157,12 +90,4 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	if e != nil {
 		e.BytesReceived, e.BytesSent = received, sent
 	}
-}
-
-// localIP returns the address a connection was accepted on.
-func localIP(c net.Conn) netip.Addr {
-	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
-		return a.AddrPort().Addr().Unmap()
-	}
-	return netip.Addr{}
 }

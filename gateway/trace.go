@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -38,7 +39,7 @@ type tracer interface {
 	// tlsServer: on a TLS listener, the SNI selected the terminating
 	// server negotiated and the host belongs to owner (-1: none); ok is
 	// false when their TLS settings differ (421).
-	tlsServer(lc *listenerConfig, sni, host string, negotiated, owner int, ok bool)
+	tlsServer(lc *listener.Config, sni, host string, negotiated, owner int, ok bool)
 	// authenticating: JWT authentication is about to run on ar (skipped
 	// for a CORS preflight); ar.Header is still as received.
 	authenticating(ar *authz.Request, preflight bool)
@@ -65,7 +66,7 @@ func (noTrace) normalized(string, string, router.PathMode)                      
 func (noTrace) hostNormalized(string, string)                                     {}
 func (noTrace) client(clientAddrs, []string)                                      {}
 func (noTrace) forwarded(http.Header)                                             {}
-func (noTrace) tlsServer(*listenerConfig, string, string, int, int, bool)         {}
+func (noTrace) tlsServer(*listener.Config, string, string, int, int, bool)        {}
 func (noTrace) authenticating(*authz.Request, bool)                               {}
 func (noTrace) unauthenticated(context.Context, *authz.Engine, *authz.Request)    {}
 func (noTrace) matched(string, *router.VHost, router.Request, *router.Route)      {}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // halfCloser is a connection whose sending side can be closed alone.
@@ -51,7 +53,7 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Respo
 	wg.Go(func() { pipe(up, brw.Reader) })
 	if relay != nil {
 		relay.copyFrom(up)
-		closeWrite(conn)
+		listener.CloseWrite(conn)
 	} else {
 		pipe(conn, up)
 	}

@@ -8,13 +8,14 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
 // setClientCert applies the mode to X-Forwarded-Client-Cert. The
 // client's header is trusted only where the mode says so; it is never
 // read by policy.
-func setClientCert(h http.Header, cs *tls.ConnectionState, ci *connInfo, mode mesh.XFCCMode) {
+func setClientCert(h http.Header, cs *tls.ConnectionState, ci *listener.ConnInfo, mode mesh.XFCCMode) {
 	mtls := cs != nil && len(cs.PeerCertificates) > 0
 	const k = "X-Forwarded-Client-Cert"
 	switch {
@@ -32,15 +33,15 @@ func setClientCert(h http.Header, cs *tls.ConnectionState, ci *connInfo, mode me
 // client, as an Istio gateway writes it: Hash, Cert, Subject, URI and DNS
 // of the verified client certificate. It is worked out once per
 // connection.
-func clientCertHeader(cs *tls.ConnectionState, ci *connInfo) string {
+func clientCertHeader(cs *tls.ConnectionState, ci *listener.ConnInfo) string {
 	if cs == nil || len(cs.PeerCertificates) == 0 {
 		return ""
 	}
-	if p := ci.xfcc.Load(); p != nil {
+	if p := ci.XFCC.Load(); p != nil {
 		return *p
 	}
 	v := formatXFCC(cs)
-	ci.xfcc.Store(&v)
+	ci.XFCC.Store(&v)
 	return v
 }
 

@@ -1,4 +1,4 @@
-package gateway
+package listener
 
 import (
 	"fmt"
@@ -8,39 +8,38 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
 // protocols are the port protocols Istio knows (pkg/config/protocol),
 // upper-cased, with the listener family each one belongs to.
-var protocols = map[string]family{
-	"HTTP": familyHTTP, "HTTP2": familyHTTP, "GRPC": familyHTTP, "GRPC-WEB": familyHTTP,
-	"HTTPS": familyTLS, "TLS": familyTLS,
-	"TCP": familyTCP, "MONGO": familyTCP, "REDIS": familyTCP, "MYSQL": familyTCP,
+var protocols = map[string]Family{
+	"HTTP": FamilyHTTP, "HTTP2": FamilyHTTP, "GRPC": FamilyHTTP, "GRPC-WEB": FamilyHTTP,
+	"HTTPS": FamilyTLS, "TLS": FamilyTLS,
+	"TCP": FamilyTCP, "MONGO": FamilyTCP, "REDIS": FamilyTCP, "MYSQL": FamilyTCP,
 }
 
-// family groups protocols that can share one listener.
-type family uint8
+// Family groups protocols that can share one listener.
+type Family uint8
 
 const (
-	familyHTTP family = iota + 1
-	familyTLS
-	familyTCP
+	FamilyHTTP Family = iota + 1
+	FamilyTLS
+	FamilyTCP
 )
 
-func (f family) String() string {
+func (f Family) String() string {
 	return [...]string{"", "HTTP", "TLS", "TCP"}[f]
 }
 
-// listenerKey identifies one socket: servers with the same bind and port
+// Key identifies one socket: servers with the same bind and port
 // share it. Bind is "" for the wildcard address.
-type listenerKey struct {
+type Key struct {
 	Bind string
 	Port uint32
 }
 
-func (k listenerKey) String() string {
+func (k Key) String() string {
 	if k.Bind == "" {
 		return fmt.Sprintf(":%d", k.Port)
 	}
@@ -50,28 +49,28 @@ func (k listenerKey) String() string {
 	return fmt.Sprintf("%s:%d", k.Bind, k.Port)
 }
 
-// gwServer is one validated server of a Gateway.
-type gwServer struct {
-	res      *config.Resource
-	index    int
-	spec     *listener.ServerSpec
-	gateway  string // "namespace/name"
-	protocol string // upper case
-	family   family
-	key      listenerKey
-	hosts    []string
+// Server is one validated server of a Gateway.
+type Server struct {
+	Res      *config.Resource
+	Index    int
+	Spec     *ServerSpec
+	Gateway  string // "namespace/name"
+	Protocol string // upper case
+	Family   Family
+	Key      Key
+	Hosts    []string
 }
 
-// path is the YAML path of the server.
-func (s *gwServer) path() string { return fmt.Sprintf("spec.servers[%d]", s.index) }
+// Path is the YAML path of the server.
+func (s *Server) Path() string { return fmt.Sprintf("spec.servers[%d]", s.Index) }
 
-// gatewayServers validates every Gateway and returns its servers in
+// GatewayServers validates every Gateway and returns its servers in
 // Istio's merge order.
-func gatewayServers(gws []*config.Resource, ps *config.Problems) []*gwServer {
+func GatewayServers(gws []*config.Resource, ps *config.Problems) []*Server {
 	config.SortResources(gws)
-	var out []*gwServer
+	var out []*Server
 	for _, r := range gws {
-		spec := r.Spec.(*listener.GatewaySpec)
+		spec := r.Spec.(*GatewaySpec)
 		if len(spec.Servers) == 0 {
 			ps.Errf(r, "spec.servers", "a Gateway needs at least one server")
 		}
@@ -81,25 +80,25 @@ func gatewayServers(gws []*config.Resource, ps *config.Problems) []*gwServer {
 			if s == nil {
 				continue
 			}
-			if names[s.spec.Port.Name] {
-				ps.Errf(r, s.path()+".port.name", "port name %q is used by another server of this Gateway", s.spec.Port.Name)
+			if names[s.Spec.Port.Name] {
+				ps.Errf(r, s.Path()+".port.name", "port name %q is used by another server of this Gateway", s.Spec.Port.Name)
 			}
-			names[s.spec.Port.Name] = true
+			names[s.Spec.Port.Name] = true
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-func validateServer(r *config.Resource, i int, srv *listener.ServerSpec, ps *config.Problems) *gwServer {
-	s := &gwServer{res: r, index: i, spec: srv, gateway: r.Meta.Key()}
-	p := s.path()
+func validateServer(r *config.Resource, i int, srv *ServerSpec, ps *config.Problems) *Server {
+	s := &Server{Res: r, Index: i, Spec: srv, Gateway: r.Meta.Key()}
+	p := s.Path()
 	before := ps.ErrorCount()
 	bind, err := parseBind(srv.Bind)
 	if err != nil {
 		ps.Errf(r, p+".bind", "%v", err)
 	}
-	s.key.Bind = bind
+	s.Key.Bind = bind
 	validatePort(r, p, srv.Port, bind, s, ps)
 	if len(srv.Hosts) == 0 {
 		ps.Errf(r, p+".hosts", "a server needs at least one host (use \"*\" for any)")
@@ -109,11 +108,11 @@ func validateServer(r *config.Resource, i int, srv *listener.ServerSpec, ps *con
 		return nil
 	}
 	for j, h := range srv.Hosts {
-		if err := listener.ValidateServerHost(h); err != nil {
+		if err := ValidateServerHost(h); err != nil {
 			ps.Errf(r, fmt.Sprintf("%s.hosts[%d]", p, j), "%v", err)
 		}
 	}
-	s.hosts = collapseHosts(srv.Hosts)
+	s.Hosts = collapseHosts(srv.Hosts)
 	validateServerTLS(r, p, s, ps)
 	if srv.DefaultEndpoint != "" {
 		ps.Warnf(r, p+".defaultEndpoint", "ignored: Istio does not implement defaultEndpoint either")
@@ -124,7 +123,7 @@ func validateServer(r *config.Resource, i int, srv *listener.ServerSpec, ps *con
 	return s
 }
 
-func validatePort(r *config.Resource, p string, port *listener.Port, bind string, s *gwServer, ps *config.Problems) {
+func validatePort(r *config.Resource, p string, port *Port, bind string, s *Server, ps *config.Problems) {
 	if port == nil {
 		ps.Errf(r, p+".port", "required")
 		return
@@ -136,22 +135,22 @@ func validatePort(r *config.Resource, p string, port *listener.Port, bind string
 	case port.Number > 65535:
 		ps.Errf(r, p+".port.number", "port %d is out of range 1-65535", port.Number)
 	}
-	s.key.Port = port.Number
+	s.Key.Port = port.Number
 	if port.Name == "" {
 		ps.Errf(r, p+".port.name", "required: every Gateway port needs a name")
 	}
 	if port.TargetPort != 0 {
 		ps.Errf(r, p+".port.targetPort", "not supported on a Gateway: gatehouse listens on port.number")
 	}
-	s.protocol = strings.ToUpper(port.Protocol)
-	f, ok := protocols[s.protocol]
+	s.Protocol = strings.ToUpper(port.Protocol)
+	f, ok := protocols[s.Protocol]
 	switch {
 	case port.Protocol == "":
 		ps.Errf(r, p+".port.protocol", "required: one of %s", protocolNames())
 	case !ok:
 		ps.Errf(r, p+".port.protocol", "unknown protocol %q: want one of %s", port.Protocol, protocolNames())
 	}
-	s.family = f
+	s.Family = f
 }
 
 func protocolNames() string {
@@ -181,25 +180,19 @@ func collapseHosts(hosts []string) []string {
 
 // validateServerTLS applies Istio's rules for the tls block per protocol.
 // Terminating TLS itself is compiled by the TLS listener code.
-func validateServerTLS(r *config.Resource, p string, s *gwServer, ps *config.Problems) {
-	t := s.spec.TLS
-	switch s.family {
-	case familyTLS:
+func validateServerTLS(r *config.Resource, p string, s *Server, ps *config.Problems) {
+	t := s.Spec.TLS
+	switch s.Family {
+	case FamilyTLS:
 		if t == nil {
-			ps.Errf(r, p+".tls", "a %s server needs a tls block", s.protocol)
+			ps.Errf(r, p+".tls", "a %s server needs a tls block", s.Protocol)
 		}
-	case familyHTTP, familyTCP:
+	case FamilyHTTP, FamilyTCP:
 		if t != nil && (t.Mode != "" || t.ServerCertificate != "" || t.CredentialName != "") {
-			ps.Errf(r, p+".tls", "a %s server may only set tls.httpsRedirect; use protocol HTTPS or TLS to terminate TLS", s.protocol)
+			ps.Errf(r, p+".tls", "a %s server may only set tls.httpsRedirect; use protocol HTTPS or TLS to terminate TLS", s.Protocol)
 		}
-		if t != nil && t.HTTPSRedirect && s.family == familyTCP {
-			ps.Warnf(r, p+".tls.httpsRedirect", "ignored on a %s server", s.protocol)
+		if t != nil && t.HTTPSRedirect && s.Family == FamilyTCP {
+			ps.Warnf(r, p+".tls.httpsRedirect", "ignored on a %s server", s.Protocol)
 		}
 	}
-}
-
-// sortStrings sorts s in place and returns it.
-func sortStrings(s []string) []string {
-	slices.Sort(s)
-	return s
 }

@@ -1,4 +1,4 @@
-package gateway
+package listener
 
 import (
 	"crypto/tls"
@@ -15,11 +15,11 @@ import (
 // connection closed, counted and logged. On a plaintext port it watches
 // every connection for the HTTP/2 preface (prior knowledge, or after an
 // h2c upgrade) and costs a flag check on HTTP/1.1 ones.
-func (l *portListener) h2Guard(c net.Conn) net.Conn {
+func (l *Listener) h2Guard(c net.Conn) net.Conn {
 	return h2guard.New(c, h2guard.Limits{}, func(reason string) {
-		l.s.metrics.H2Closed(reason)
-		if ok, held := l.s.refusalLog.allow(); ok {
-			l.s.log.Warn("HTTP/2 connection closed: the client reset most of the streams it opened",
+		l.d.Metrics.H2Closed(reason)
+		if ok, held := l.d.RefusalLog.Allow(); ok {
+			l.d.Log.Warn("HTTP/2 connection closed: the client reset most of the streams it opened",
 				"listener", l.ln.Addr().String(), "peer", c.RemoteAddr().String(), "reason", reason, "similar_lines_suppressed", held)
 		}
 	}).ForServer()
@@ -32,7 +32,7 @@ func (l *portListener) h2Guard(c net.Conn) net.Conn {
 // configured on srv, whose Shutdown and keep-alive switch then reach its
 // connections with GOAWAY, and whose ALPN hand-off now goes through the
 // guard.
-func (l *portListener) newH2Server(srv *http.Server, h http.Handler) error {
+func (l *Listener) newH2Server(srv *http.Server, h http.Handler) error {
 	h2 := &http2.Server{
 		MaxConcurrentStreams:         100,
 		MaxReadFrameSize:             16 << 10,
@@ -45,7 +45,7 @@ func (l *portListener) newH2Server(srv *http.Server, h http.Handler) error {
 	}
 	srv.TLSNextProto["h2"] = func(srv *http.Server, tc *tls.Conn, _ http.Handler) {
 		gc := l.h2Guard(tc)
-		h2.ServeConn(gc, &http2.ServeConnOpts{Context: withConnInfo(l.s.requests, gc), BaseConfig: srv, Handler: h})
+		h2.ServeConn(gc, &http2.ServeConnOpts{Context: WithConnInfo(l.d.Requests, gc), BaseConfig: srv, Handler: h})
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package gateway
+package listener
 
 import (
 	"errors"
@@ -18,17 +18,17 @@ func isFDExhausted(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
-// idleConns tracks the keep-alive connections waiting for their next
+// IdleConns tracks the keep-alive connections waiting for their next
 // request, across every listener (http.Server.ConnState), so that when
 // accept runs out of descriptors the longest idle ones can be closed to
 // make room, as nginx reuses connections.
-type idleConns struct {
+type IdleConns struct {
 	mu    sync.Mutex
 	since map[net.Conn]time.Time
 }
 
-// track is an http.Server.ConnState hook.
-func (ic *idleConns) track(c net.Conn, st http.ConnState) {
+// Track is an http.Server.ConnState hook.
+func (ic *IdleConns) Track(c net.Conn, st http.ConnState) {
 	ic.mu.Lock()
 	if st == http.StateIdle {
 		if ic.since == nil {
@@ -43,7 +43,7 @@ func (ic *idleConns) track(c net.Conn, st http.ConnState) {
 
 // closeOldest closes up to n of the longest idle connections and returns
 // how many it closed.
-func (ic *idleConns) closeOldest(n int) int {
+func (ic *IdleConns) closeOldest(n int) int {
 	ic.mu.Lock()
 	conns := make([]net.Conn, 0, len(ic.since))
 	for c := range ic.since {
@@ -64,11 +64,11 @@ func (ic *idleConns) closeOldest(n int) int {
 // reclaimFDs makes room after accept ran out of file descriptors: it
 // closes the longest idle keep-alive connections (a few at a time, so
 // that a flood of new clients cannot evict every idle one at once).
-func (s *Server) reclaimFDs(listener string, err error) int {
-	n := s.idle.closeOldest(8)
-	s.metrics.FDExhausted()
-	if ok, held := s.refusalLog.allow(); ok {
-		s.log.Warn("out of file descriptors: closed idle keep-alive connections to make room",
+func (d *Deps) reclaimFDs(listener string, err error) int {
+	n := d.Idle.closeOldest(8)
+	d.Metrics.FDExhausted()
+	if ok, held := d.RefusalLog.Allow(); ok {
+		d.Log.Warn("out of file descriptors: closed idle keep-alive connections to make room",
 			"listener", listener, "error", err, "closed", n, "similar_lines_suppressed", held)
 	}
 	return n
@@ -86,7 +86,9 @@ type reserveListener struct {
 	spare io.Closer // nil while lent
 }
 
-func newReserveListener(ln net.Listener, onUse func()) *reserveListener {
+// NewReserveListener returns ln with one file descriptor in reserve;
+// onUse is called each time the reserve is spent.
+func NewReserveListener(ln net.Listener, onUse func()) net.Listener {
 	l := &reserveListener{Listener: ln, onUse: onUse}
 	l.take()
 	return l

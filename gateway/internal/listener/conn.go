@@ -1,4 +1,4 @@
-package gateway
+package listener
 
 import (
 	"bufio"
@@ -17,49 +17,54 @@ import (
 	"github.com/pires/go-proxyproto"
 )
 
-// connInfo is what the gateway knows about a downstream connection beyond
+// ConnInfo is what the gateway knows about a downstream connection beyond
 // what net/http keeps: the physical peer, which a PROXY header hides from
 // RemoteAddr, and the local address the connection arrived on.
-type connInfo struct {
-	peer    netip.AddrPort
-	local   netip.AddrPort
-	proxied bool // RemoteAddr comes from a PROXY header
-	// xfcc is the X-Forwarded-Client-Cert value for the connection's
+type ConnInfo struct {
+	Peer    netip.AddrPort
+	Local   netip.AddrPort
+	Proxied bool // RemoteAddr comes from a PROXY header
+	// XFCC is the X-Forwarded-Client-Cert value for the connection's
 	// client certificate, made on first use.
-	xfcc atomic.Pointer[string]
-	// tls is the TLS state of a connection the HTTP/1.1 engine serves
+	XFCC atomic.Pointer[string]
+	// TLS is the TLS state of a connection the HTTP/1.1 engine serves
 	// behind the request validator, which hides the *tls.Conn from it.
-	tls *tls.ConnectionState
-	// guard is the HTTP/1.1 request validator in front of the engine, nil
+	TLS *tls.ConnectionState
+	// Guard is the HTTP/1.1 request validator in front of the engine, nil
 	// on HTTP/2.
-	guard *h1guard.Conn
+	Guard *h1guard.Conn
 }
 
 type connInfoKey struct{}
 
-// withConnInfo is http.Server.ConnContext: it records the physical peer.
-func withConnInfo(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connInfoKey{}, newConnInfo(c))
+// WithConnInfo is http.Server.ConnContext: it records the physical peer.
+func WithConnInfo(ctx context.Context, c net.Conn) context.Context {
+	return NewContext(ctx, NewConnInfo(c))
 }
 
-// newConnInfo unwraps c down to the socket to find the physical peer and
+// NewContext returns ctx carrying ci, for ConnInfoOf.
+func NewContext(ctx context.Context, ci *ConnInfo) context.Context {
+	return context.WithValue(ctx, connInfoKey{}, ci)
+}
+
+// NewConnInfo unwraps c down to the socket to find the physical peer and
 // the local address. It never reads from c.
-func newConnInfo(c net.Conn) *connInfo {
-	ci := &connInfo{}
+func NewConnInfo(c net.Conn) *ConnInfo {
+	ci := &ConnInfo{}
 	raw := c
 	for unwrapped := false; !unwrapped; {
 		switch pc := raw.(type) {
 		case *h1guard.Conn:
-			ci.guard = pc
+			ci.Guard = pc
 			raw = pc.NetConn()
 		case *h2guard.Conn:
 			raw = pc.NetConn()
 		case *h2guard.TLSConn:
 			raw = pc.NetConn()
 		case *tls.Conn:
-			if ci.tls == nil {
+			if ci.TLS == nil {
 				cs := pc.ConnectionState()
-				ci.tls = &cs
+				ci.TLS = &cs
 			}
 			raw = pc.NetConn()
 		case *countedConn:
@@ -67,42 +72,42 @@ func newConnInfo(c net.Conn) *connInfo {
 		case *prefixConn:
 			raw = pc.Conn
 		case *headerConn:
-			raw, ci.proxied = pc.Conn, pc.remote != nil
+			raw, ci.Proxied = pc.Conn, pc.remote != nil
 		default:
 			unwrapped = true
 		}
 	}
 	// The socket's addresses: the header's are not the socket's.
 	if a, ok := raw.RemoteAddr().(*net.TCPAddr); ok {
-		ci.peer = a.AddrPort()
+		ci.Peer = a.AddrPort()
 	}
 	if a, ok := raw.LocalAddr().(*net.TCPAddr); ok {
-		ci.local = a.AddrPort()
+		ci.Local = a.AddrPort()
 	}
 	return ci
 }
 
-// bodyRefused reports whether the request validator refused the body of
+// BodyRefused reports whether the request validator refused the body of
 // the connection's current request.
-func (ci *connInfo) bodyRefused() bool { return ci.guard != nil && ci.guard.BodyRefused() }
+func (ci *ConnInfo) BodyRefused() bool { return ci.Guard != nil && ci.Guard.BodyRefused() }
 
-// connInfoOf returns the connection information of a request.
-func connInfoOf(ctx context.Context) *connInfo {
-	if ci, ok := ctx.Value(connInfoKey{}).(*connInfo); ok {
+// ConnInfoOf returns the connection information of a request.
+func ConnInfoOf(ctx context.Context) *ConnInfo {
+	if ci, ok := ctx.Value(connInfoKey{}).(*ConnInfo); ok {
 		return ci
 	}
-	return &connInfo{}
+	return &ConnInfo{}
 }
 
 // Why a connection was refused at its PROXY protocol header: the label
 // values of gatehouse_proxy_protocol_refused_total and the reasons logged.
 const (
-	proxyUntrusted   = "untrusted_peer"       // the peer may not send PROXY headers
-	proxyMissing     = "missing_header"       // a trusted peer sent something else first
-	proxyMalformed   = "malformed_header"     // a PROXY header that does not parse or whose TLVs overrun
-	proxyFamily      = "unsupported_family"   // a PROXY header for AF_UNIX or UDP on a TCP listener
-	proxyTimeout     = "timeout"              // the header did not arrive in time
-	proxyClosedEarly = "closed_before_header" // the peer closed without sending anything (health checks)
+	ProxyUntrusted   = "untrusted_peer"       // the peer may not send PROXY headers
+	ProxyMissing     = "missing_header"       // a trusted peer sent something else first
+	ProxyMalformed   = "malformed_header"     // a PROXY header that does not parse or whose TLVs overrun
+	ProxyFamily      = "unsupported_family"   // a PROXY header for AF_UNIX or UDP on a TCP listener
+	ProxyTimeout     = "timeout"              // the header did not arrive in time
+	ProxyClosedEarly = "closed_before_header" // the peer closed without sending anything (health checks)
 )
 
 // errProxyFamily refuses a PROXY header whose addresses are not TCP over
@@ -110,13 +115,13 @@ const (
 // a TCP connection (security.md PP-07).
 var errProxyFamily = errors.New("PROXY header is not for TCP over IPv4 or IPv6")
 
-// readProxyHeader reads and checks the PROXY header of a new connection
+// ReadProxyHeader reads and checks the PROXY header of a new connection
 // from a peer trusted to send one, within the listener's timeout, so that
 // a bad or missing header closes the connection before anything parses
 // it as HTTP or TLS, or dials an upstream. It returns the connection to
 // serve, whose RemoteAddr is the header's source (the socket peer for
 // LOCAL and UNKNOWN), or the refusal reason and error; c is then closed.
-func readProxyHeader(c net.Conn, p *mesh.ProxySettings) (net.Conn, string, error) {
+func ReadProxyHeader(c net.Conn, p *mesh.ProxySettings) (net.Conn, string, error) {
 	br := bufio.NewReaderSize(c, int(proxyproto.MaxV2HeaderSize)+16)
 	c.SetReadDeadline(time.Now().Add(p.Timeout))
 	var h *proxyproto.Header
@@ -168,15 +173,15 @@ func proxyRefusalReason(err error) string {
 	var ne net.Error
 	switch {
 	case errors.Is(err, errProxyFamily):
-		return proxyFamily
+		return ProxyFamily
 	case errors.Is(err, proxyproto.ErrNoProxyProtocol):
-		return proxyMissing
+		return ProxyMissing
 	case errors.Is(err, io.EOF):
-		return proxyClosedEarly
+		return ProxyClosedEarly
 	case errors.As(err, &ne) && ne.Timeout():
-		return proxyTimeout
+		return ProxyTimeout
 	}
-	return proxyMalformed
+	return ProxyMalformed
 }
 
 // headerConn is a connection whose PROXY header has been read: reads start
@@ -230,7 +235,7 @@ func (c *headerConn) WriteTo(w io.Writer) (int64, error) {
 }
 
 // CloseWrite half-closes the connection.
-func (c *headerConn) CloseWrite() error { return closeWrite(c.Conn) }
+func (c *headerConn) CloseWrite() error { return CloseWrite(c.Conn) }
 
 // prefixConn replays bytes already read (a peeked ClientHello) before the
 // rest of the stream.
@@ -260,12 +265,36 @@ func (c *prefixConn) WriteTo(w io.Writer) (int64, error) {
 }
 
 // CloseWrite half-closes the connection.
-func (c *prefixConn) CloseWrite() error { return closeWrite(c.Conn) }
+func (c *prefixConn) CloseWrite() error { return CloseWrite(c.Conn) }
 
-// closeWrite half-closes c if it can, else closes it.
-func closeWrite(c net.Conn) error {
-	if hc, ok := c.(halfCloser); ok {
+// CloseWrite half-closes c if it can, else closes it.
+func CloseWrite(c net.Conn) error {
+	if hc, ok := c.(interface{ CloseWrite() error }); ok {
 		return hc.CloseWrite()
 	}
 	return c.Close()
+}
+
+// RawConn returns the socket under a connection's wrappers.
+func RawConn(c net.Conn) net.Conn {
+	for {
+		switch w := c.(type) {
+		case *tls.Conn:
+			c = w.NetConn()
+		case *h1guard.Conn:
+			c = w.NetConn()
+		case *h2guard.Conn:
+			c = w.NetConn()
+		case *h2guard.TLSConn:
+			c = w.NetConn()
+		case *countedConn:
+			c = w.Conn
+		case *prefixConn:
+			c = w.Conn
+		case *headerConn:
+			c = w.Conn
+		default:
+			return c
+		}
+	}
 }

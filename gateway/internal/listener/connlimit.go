@@ -1,4 +1,4 @@
-package gateway
+package listener
 
 import (
 	"io"
@@ -12,10 +12,10 @@ import (
 // a new connection is closed at once and counted, so that one listener
 // cannot take every descriptor from the others. It returns the
 // connection to serve, counted until it closes, or nil.
-func (l *portListener) admit(c net.Conn, lc *listenerConfig) net.Conn {
-	limit := int64(lc.options.MaxConns)
+func (l *Listener) admit(c net.Conn, lc *Config) net.Conn {
+	limit := int64(lc.Options.MaxConns)
 	if limit == 0 {
-		limit = int64(l.s.opts.MaxConnections)
+		limit = int64(l.d.MaxConnections)
 	}
 	if limit <= 0 {
 		return c
@@ -23,9 +23,9 @@ func (l *portListener) admit(c net.Conn, lc *listenerConfig) net.Conn {
 	if l.active.Add(1) > limit {
 		l.active.Add(-1)
 		c.Close()
-		l.s.metrics.ConnRefused("max_connections")
-		if ok, held := l.s.refusalLog.allow(); ok {
-			l.s.log.Warn("connection refused: the listener holds its maximum of connections",
+		l.d.Metrics.ConnRefused("max_connections")
+		if ok, held := l.d.RefusalLog.Allow(); ok {
+			l.d.Log.Warn("connection refused: the listener holds its maximum of connections",
 				"listener", l.ln.Addr().String(), "peer", c.RemoteAddr().String(), "max", limit, "similar_lines_suppressed", held)
 		}
 		return nil
@@ -46,7 +46,7 @@ func (c *countedConn) Close() error {
 }
 
 // CloseWrite half-closes the connection.
-func (c *countedConn) CloseWrite() error { return closeWrite(c.Conn) }
+func (c *countedConn) CloseWrite() error { return CloseWrite(c.Conn) }
 
 // WriteTo and ReadFrom keep the kernel's socket-to-socket splice for
 // forwarded TCP.

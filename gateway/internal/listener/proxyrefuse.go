@@ -1,4 +1,4 @@
-package gateway
+package listener
 
 import (
 	"context"
@@ -20,23 +20,23 @@ func peerAddr(c net.Conn) netip.Addr {
 // flood of refusals never floods the log). A peer that closed without
 // sending anything is a load balancer's health check more often than an
 // attack: it is counted and logged at debug only.
-func (l *portListener) refuseProxy(c net.Conn, reason string, err error) {
-	l.s.metrics.ProxyRefused(reason)
+func (l *Listener) refuseProxy(c net.Conn, reason string, err error) {
+	l.d.Metrics.ProxyRefused(reason)
 	attrs := []slog.Attr{slog.String("listener", l.ln.Addr().String()), slog.String("peer", c.RemoteAddr().String()),
 		slog.String("reason", reason)}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	if reason == proxyClosedEarly {
-		l.s.log.LogAttrs(context.Background(), slog.LevelDebug, "connection closed before its PROXY header", attrs...)
+	if reason == ProxyClosedEarly {
+		l.d.Log.LogAttrs(context.Background(), slog.LevelDebug, "connection closed before its PROXY header", attrs...)
 		return
 	}
-	ok, held := l.s.refusalLog.allow()
+	ok, held := l.d.RefusalLog.Allow()
 	if !ok {
 		return
 	}
 	if held > 0 {
 		attrs = append(attrs, slog.Int64("similar_lines_suppressed", held))
 	}
-	l.s.log.LogAttrs(context.Background(), slog.LevelWarn, "connection refused at its PROXY protocol header", attrs...)
+	l.d.Log.LogAttrs(context.Background(), slog.LevelWarn, "connection refused at its PROXY protocol header", attrs...)
 }

@@ -1,4 +1,4 @@
-package gateway
+package listener
 
 import (
 	"net/http"
@@ -7,11 +7,11 @@ import (
 	"golang.org/x/net/http2/h2c"
 )
 
-// newH2CHandler returns a handler that answers "Upgrade: h2c" by switching
+// NewH2CHandler returns a handler that answers "Upgrade: h2c" by switching
 // the connection to HTTP/2 and serving it with next, as a plaintext HTTP2
 // or GRPC Gateway port does. (Prior-knowledge h2c is handled by the
 // server itself.)
-func newH2CHandler(next http.Handler) http.Handler {
+func NewH2CHandler(next http.Handler) http.Handler {
 	// The upgrading request becomes stream 1 of the HTTP/2 connection, its
 	// headers unchanged: without the upgrade headers, next serves it as any
 	// other request.

@@ -1,9 +1,8 @@
-package gateway
+package listener
 
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,23 +11,19 @@ import (
 	"time"
 )
 
-// DefaultHeaderTimeout is Options.HeaderTimeout's default: Envoy's
-// request_headers_timeout as Istio's edge guidance sets it.
-const DefaultHeaderTimeout = 10 * time.Second
-
 // Limits of the downstream HTTP servers (security.md HTTP-05, HTTP-06).
 const (
 	idleTimeout    = 5 * time.Minute
 	maxHeaderBytes = 64 << 10
 )
 
-// portListener is one bound socket. It lives as long as some Gateway server
+// Listener is one bound socket. It lives as long as some Gateway server
 // uses its bind address and port, across any number of reloads: what it
-// does with each connection is read from the snapshot current when the
-// connection is accepted.
-type portListener struct {
-	s    *Server
-	key  listenerKey
+// does with each connection is read from the generation current when the
+// connection is accepted (Deps.Current).
+type Listener struct {
+	d    *Deps
+	key  Key
 	ln   net.Listener
 	http *http.Server // plaintext HTTP/1.1 and h2c
 	tls  *http.Server // HTTPS after the handshake, HTTP/1.1 and h2
@@ -39,22 +34,16 @@ type portListener struct {
 	active        atomic.Int64 // connections held, when a cap applies (connlimit.go)
 }
 
-// bind opens the socket for k. It serves nothing until serve is called.
-func (s *Server) bind(k listenerKey) (*portListener, error) {
-	network, addr := s.listenAddr(k)
-	ln, err := s.opts.Listen(context.Background(), network, addr)
-	if err != nil {
-		return nil, err
-	}
-	l := &portListener{s: s, key: k, ln: ln, done: make(chan struct{})}
+// New makes the listener of key on the socket ln, whose HTTP requests h
+// serves. It serves nothing until Serve is called. On error ln is closed.
+func New(key Key, ln net.Listener, h http.Handler, d *Deps) (*Listener, error) {
+	l := &Listener{d: d, key: key, ln: ln, done: make(chan struct{})}
 	l.plain, l.secure = newChanListener(ln.Addr()), newChanListener(ln.Addr())
-	h := &httpHandler{s: s, key: k}
-	h.h2c = newH2CHandler(h)
-	l.http = s.newHTTPServer(h, ln.Addr().String())
+	l.http = d.newHTTPServer(h, ln.Addr().String())
 	l.http.Protocols = new(http.Protocols)
 	l.http.Protocols.SetHTTP1(true)
 	l.http.Protocols.SetUnencryptedHTTP2(true)
-	l.tls = s.newHTTPServer(h, ln.Addr().String())
+	l.tls = d.newHTTPServer(h, ln.Addr().String())
 	if err := l.newH2Server(l.tls, h); err != nil {
 		ln.Close()
 		return nil, err
@@ -62,16 +51,37 @@ func (s *Server) bind(k listenerKey) (*portListener, error) {
 	return l, nil
 }
 
+// Key returns the bind address and port the listener serves.
+func (l *Listener) Key() Key { return l.key }
+
+// Addr returns the socket's address.
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+
+// Close stops accepting connections; those accepted are left alone (see
+// Drain).
+func (l *Listener) Close() error { return l.ln.Close() }
+
+// SetKeepAlivesEnabled switches keep-alives of both HTTP servers: off,
+// responses say "Connection: close" and HTTP/2 connections get GOAWAY.
+func (l *Listener) SetKeepAlivesEnabled(v bool) {
+	l.http.SetKeepAlivesEnabled(v)
+	l.tls.SetKeepAlivesEnabled(v)
+}
+
+// HTTPServers returns the HTTP servers of plaintext and of terminated TLS
+// connections.
+func (l *Listener) HTTPServers() (plain, secure *http.Server) { return l.http, l.tls }
+
 // newHTTPServer configures a downstream HTTP server with edge limits.
-func (s *Server) newHTTPServer(h http.Handler, name string) *http.Server {
+func (d *Deps) newHTTPServer(h http.Handler, name string) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: s.opts.HeaderTimeout,
+		ReadHeaderTimeout: d.HeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return s.requests },
-		ConnContext:       withConnInfo,
-		ConnState:         s.idle.track,
+		BaseContext:       func(net.Listener) context.Context { return d.Requests },
+		ConnContext:       WithConnInfo,
+		ConnState:         d.Idle.Track,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: 100,
 			// Envoy's and the protocol's default: clients that send frames
@@ -81,12 +91,12 @@ func (s *Server) newHTTPServer(h http.Handler, name string) *http.Server {
 			MaxReceiveBufferPerConnection: 1 << 20,
 			MaxReceiveBufferPerStream:     64 << 10,
 		},
-		ErrorLog: slog.NewLogLogger(s.log.With("listener", name).Handler(), slog.LevelDebug),
+		ErrorLog: slog.NewLogLogger(d.Log.With("listener", name).Handler(), slog.LevelDebug),
 	}
 }
 
-// serve runs the accept loop and the HTTP servers.
-func (l *portListener) serve() {
+// Serve runs the accept loop and the HTTP servers.
+func (l *Listener) Serve() {
 	go l.http.Serve(l.plain)
 	go l.tls.Serve(l.secure)
 	defer close(l.done)
@@ -99,11 +109,11 @@ func (l *portListener) serve() {
 			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			if isFDExhausted(err) {
-				if l.s.reclaimFDs(l.ln.Addr().String(), err) > 0 {
+				if l.d.reclaimFDs(l.ln.Addr().String(), err) > 0 {
 					backoff = 5 * time.Millisecond // room was made: try again soon
 				}
 			} else {
-				l.s.log.Warn("accept failed; retrying", "listener", l.ln.Addr().String(), "error", err, "retry_in", backoff)
+				l.d.Log.Warn("accept failed; retrying", "listener", l.ln.Addr().String(), "error", err, "retry_in", backoff)
 			}
 			time.Sleep(backoff) // never spin
 			continue
@@ -113,15 +123,14 @@ func (l *portListener) serve() {
 	}
 }
 
-// dispatch hands a new connection to whatever the current snapshot says
-// this port is. Nothing here blocks the accept loop: reading a PROXY
+// dispatch hands a new connection to whatever the current generation
+// says this port is. Nothing here blocks the accept loop: reading a PROXY
 // header, a TLS handshake or dialling an upstream happen on the
 // connection's own goroutine. A peer that may not send PROXY headers to
 // a listener that takes them is closed at once (or, with
 // proxy-protocol-untrusted: plain, served as a direct client).
-func (l *portListener) dispatch(c net.Conn) {
-	snap := l.s.snap.Load()
-	lc := snap.listeners[l.key]
+func (l *Listener) dispatch(c net.Conn) {
+	lc, gen := l.d.Current(l.key)
 	if lc == nil {
 		c.Close()
 		return
@@ -129,49 +138,49 @@ func (l *portListener) dispatch(c net.Conn) {
 	if c = l.admit(c, lc); c == nil {
 		return
 	}
-	if p := lc.proxy; p != nil {
+	if p := lc.Proxy; p != nil {
 		switch {
 		case p.IsTrusted(peerAddr(c)):
 			l.conns.Go(func() {
-				hc, reason, err := readProxyHeader(c, p)
+				hc, reason, err := ReadProxyHeader(c, p)
 				if err != nil {
 					l.refuseProxy(c, reason, err)
 					return
 				}
-				l.route(hc, lc, snap)
+				l.route(hc, lc, gen)
 			})
 			return
 		case !p.PlainUntrusted:
 			c.Close()
-			l.refuseProxy(c, proxyUntrusted, nil)
+			l.refuseProxy(c, ProxyUntrusted, nil)
 			return
 		}
 	}
-	l.route(c, lc, snap)
+	l.route(c, lc, gen)
 }
 
 // route hands a connection, its PROXY header read, to what serves its
 // listener's protocol.
-func (l *portListener) route(c net.Conn, lc *listenerConfig, snap *Snapshot) {
+func (l *Listener) route(c net.Conn, lc *Config, gen any) {
 	switch {
-	case lc.family == familyHTTP:
+	case lc.Family == FamilyHTTP:
 		l.deliver(l.plain, l.h2Guard(l.guard(c, lc, false)))
-	case lc.family == familyTLS && lc.onlyHTTPS():
+	case lc.Family == FamilyTLS && lc.OnlyHTTPS():
 		l.conns.Go(func() { l.serveHTTPS(c, lc) })
 	default:
-		l.conns.Go(func() { l.s.serveConn(l, c, lc, snap) })
+		l.conns.Go(func() { l.serveStream(c, lc, gen) })
 	}
 }
 
-func (l *portListener) deliver(to *chanListener, c net.Conn) {
+func (l *Listener) deliver(to *chanListener, c net.Conn) {
 	if !to.deliver(c) {
 		c.Close()
 	}
 }
 
-// drain stops accepting, then lets in-flight requests finish until ctx
+// Drain stops accepting, then lets in-flight requests finish until ctx
 // ends, when the remaining connections are closed.
-func (l *portListener) drain(ctx context.Context) {
+func (l *Listener) Drain(ctx context.Context) {
 	l.ln.Close()
 	<-l.done
 	var wg sync.WaitGroup
@@ -227,67 +236,3 @@ func (l *chanListener) Close() error {
 
 // Addr returns the socket's address.
 func (l *chanListener) Addr() net.Addr { return l.addr }
-
-// tracker holds connections that http.Server.Shutdown does not know about
-// (hijacked for WebSocket tunnels), so that shutdown can close them.
-type tracker struct {
-	mu     sync.Mutex
-	conns  map[io.Closer]struct{}
-	empty  chan struct{} // closed while there are no connections
-	closed bool          // closeAll ran: new connections are closed at once
-}
-
-// add tracks c; after closeAll it closes c instead.
-func (t *tracker) add(c io.Closer) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		c.Close()
-		return
-	}
-	if t.conns == nil {
-		t.conns = map[io.Closer]struct{}{}
-	}
-	if len(t.conns) == 0 {
-		t.empty = make(chan struct{})
-	}
-	t.conns[c] = struct{}{}
-}
-
-func (t *tracker) remove(c io.Closer) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.conns[c]; !ok {
-		return
-	}
-	delete(t.conns, c)
-	if len(t.conns) == 0 {
-		close(t.empty)
-	}
-}
-
-// wait returns when no connection is tracked or ctx ends.
-func (t *tracker) wait(ctx context.Context) {
-	t.mu.Lock()
-	empty := t.empty
-	n := len(t.conns)
-	t.mu.Unlock()
-	if n == 0 {
-		return
-	}
-	select {
-	case <-empty:
-	case <-ctx.Done():
-	}
-}
-
-// closeAll closes every tracked connection.
-func (t *tracker) closeAll() {
-	t.mu.Lock()
-	conns := t.conns
-	t.conns, t.closed = nil, true
-	t.mu.Unlock()
-	for c := range conns {
-		c.Close()
-	}
-}
