@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/legacy"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -38,7 +39,7 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 		ps.Add(Problem{Err: errors.New("no Gateway in the configuration: gatehouse would listen on nothing")})
 	}
 	servers := gatewayServers(gws, ps)
-	reg := newRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], env, ps)
+	reg := upstream.NewRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], upstream.RegistryOptions{CredentialsDir: env.credentialsDir, CertFiles: env.addCertFiles}, ps)
 	vss := compileVirtualServices(byKind["VirtualService"], gatewayNames(gws), env.cache, ps)
 	b := &clusterBuilder{reg: reg, pools: env.pools, byKey: map[clusterKey]router.UpstreamID{}, warnedProxy: map[*config.Resource]bool{}}
 	snap := &Snapshot{Loaded: time.Now()}
@@ -338,16 +339,16 @@ func checkDestination(r *config.Resource, path string, d router.Destination, b *
 		return
 	}
 	ns := r.Meta.Namespace
-	svc, q := b.reg.lookupHost(d.Host, ns)
+	svc, q := b.reg.LookupHost(d.Host, ns)
 	if d.Subset != "" {
-		dr := b.reg.rule(d.Host, ns)
-		if dr == nil || dr.subset(d.Subset) == nil {
+		dr := b.reg.Rule(d.Host, ns)
+		if dr == nil || dr.Subset(d.Subset) == nil {
 			ps.Warnf(r, path+".subset", "no DestinationRule defines subset %q for host %s: requests routed here get 503", d.Subset, q)
 			return
 		}
 	}
-	if svc != nil && d.Port != nil && svc.port(d.Port.Number) == nil {
-		ps.Warnf(r, path+".port.number", "ServiceEntry %s has no port %d: requests routed here get 503", svc.res.Meta.Key(), d.Port.Number)
+	if svc != nil && d.Port != nil && svc.Port(d.Port.Number) == nil {
+		ps.Warnf(r, path+".port.number", "ServiceEntry %s has no port %d: requests routed here get 503", svc.Res.Meta.Key(), d.Port.Number)
 		return
 	}
 	if svc == nil && d.Port == nil {

@@ -29,7 +29,7 @@ func (p *connPool) newH2() *h2Pool {
 		HTTP2:                  &http.HTTP2Config{MaxReceiveBufferPerStream: 1 << 20, SendPingTimeout: 30 * time.Second},
 	}
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return p.connect(ctx, p.limits.connectTimeout)
+		return p.connect(ctx, p.limits.ConnectTimeout)
 	}
 	tr.Protocols = new(http.Protocols)
 	scheme := "http"

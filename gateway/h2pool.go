@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // h2Pool holds the HTTP/2 connections of one upstream pool. Each
@@ -25,7 +27,7 @@ type h2Pool struct {
 	tr     *http.Transport // makes connections (NewClientConn) and nothing else
 	scheme string
 	addr   string // what NewClientConn is given; the pool's dial ignores it
-	limits poolLimits
+	limits upstream.Limits
 	pool   *connPool // counts open connections
 
 	mu      sync.Mutex
@@ -87,7 +89,7 @@ func (h *h2Pool) acquire(ctx context.Context) (*http.ClientConn, error) {
 		if h.dialing != nil {
 			wait = h.dialing
 		}
-		if wait == nil && h.limits.maxConnections > 0 && len(h.conns) >= h.limits.maxConnections {
+		if wait == nil && h.limits.MaxConnections > 0 && len(h.conns) >= h.limits.MaxConnections {
 			wait = changed
 		}
 		if wait != nil {
@@ -161,10 +163,10 @@ func (h *h2Pool) reserveLocked() *http.ClientConn {
 // retiring reports whether c takes no new request: it reached
 // maxRequestsPerConnection or outlived maxConnectionDuration.
 func (h *h2Pool) retiring(c *h2Conn) bool {
-	if n := h.limits.maxRequestsPerConn; n > 0 && c.uses >= n {
+	if n := h.limits.MaxRequestsPerConn; n > 0 && c.uses >= n {
 		return true
 	}
-	d := h.limits.maxConnDuration
+	d := h.limits.MaxConnDuration
 	return d > 0 && time.Since(c.born) >= d
 }
 

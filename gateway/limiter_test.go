@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // queued returns the number of requests waiting for a connection.
@@ -47,7 +49,7 @@ func TestLimiter(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
 			l := &connLimiter{max: 2}
-			p := newTestPool(t, u, poolLimits{maxConnections: 2}, l)
+			p := newTestPool(t, u, upstream.Limits{MaxConnections: 2}, l)
 			a, b := mustGet(t, p, false), mustGet(t, p, false)
 			first := getAsync(t.Context(), p)
 			synctest.Wait()
@@ -73,7 +75,7 @@ func TestLimiter(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
 			l := &connLimiter{max: 1, maxPending: 1}
-			p := newTestPool(t, u, poolLimits{maxConnections: 1, maxPending: 1}, l)
+			p := newTestPool(t, u, upstream.Limits{MaxConnections: 1, MaxPending: 1}, l)
 			a := mustGet(t, p, false)
 			waiting := getAsync(t.Context(), p)
 			synctest.Wait()
@@ -90,7 +92,7 @@ func TestLimiter(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
 			l := &connLimiter{max: 1}
-			p := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+			p := newTestPool(t, u, upstream.Limits{MaxConnections: 1}, l)
 			a := mustGet(t, p, false)
 			waiting := getAsync(t.Context(), p)
 			synctest.Wait()
@@ -114,8 +116,8 @@ func TestLimiter(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
 			l := &connLimiter{max: 1}
-			pa := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
-			pb := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+			pa := newTestPool(t, u, upstream.Limits{MaxConnections: 1}, l)
+			pb := newTestPool(t, u, upstream.Limits{MaxConnections: 1}, l)
 			pa.put(mustGet(t, pa, false)) // idle, holding the only slot
 			b := mustGet(t, pb, false)
 			if u.dials() != 2 || slots(l) != 2 {
@@ -146,7 +148,7 @@ func TestLimiter(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
 			l := &connLimiter{max: 1}
-			p := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+			p := newTestPool(t, u, upstream.Limits{MaxConnections: 1}, l)
 			a := mustGet(t, p, false)
 			if p.popIdle() != nil { // the second request's look
 				t.Fatal("an idle connection before any was put back")
@@ -176,7 +178,7 @@ func TestLimiter(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
 			l := &connLimiter{max: 1}
-			p := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+			p := newTestPool(t, u, upstream.Limits{MaxConnections: 1}, l)
 			a := mustGet(t, p, false)
 			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 			defer cancel()
@@ -202,7 +204,7 @@ func TestLimiter(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				u := &testUpstream{}
 				l := &connLimiter{max: 1}
-				p := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+				p := newTestPool(t, u, upstream.Limits{MaxConnections: 1}, l)
 				a := mustGet(t, p, false)
 				ctx, cancel := context.WithCancel(t.Context())
 				waiting := getAsync(ctx, p)

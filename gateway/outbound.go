@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // errBodyAborted ends a read of the client's body after the exchange it
@@ -76,7 +78,7 @@ type outbound struct {
 // reset prepares o for request r.
 func (o *outbound) reset(r *http.Request) {
 	o.bodyMu.Lock()
-	o.in, o.method, o.rawQuery, o.host, o.connectTimeout = r, r.Method, r.URL.RawQuery, r.Host, defaultConnectTimeout
+	o.in, o.method, o.rawQuery, o.host, o.connectTimeout = r, r.Method, r.URL.RawQuery, r.Host, upstream.DefaultConnectTimeout
 	o.path, o.upgrade, o.body, o.replay, o.downstream, o.aborted, o.bodyEnded, o.bodyStarted = "", "", nil, nil, nil, false, false, false
 	o.streamIdle, o.upConn, o.idle = 0, nil, nil
 	o.bodyMu.Unlock()

@@ -18,7 +18,7 @@ import (
 // outlierCluster is a round-robin cluster of n endpoints under the
 // outlierDetection block od.
 func outlierCluster(n int, od *upstream.OutlierDetection) *cluster {
-	return &cluster{endpoints: testEndpoints(slices.Repeat([]uint32{1}, n)...), lb: &roundRobin{}, outlier: outlierOf(od)}
+	return &cluster{endpoints: testEndpoints(slices.Repeat([]uint32{1}, n)...), lb: &roundRobin{}, outlier: upstream.OutlierOf(od)}
 }
 
 // outcome is the result of one attempt: a status, or an error.

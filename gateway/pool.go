@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // Limits of upstream connection pools.
@@ -48,7 +50,7 @@ type poolKey struct {
 // poolOptions are what a new pool needs beyond its key.
 type poolOptions struct {
 	tls     *tls.Config
-	limits  poolLimits
+	limits  upstream.Limits
 	limiter *connLimiter
 }
 
@@ -93,13 +95,13 @@ func (s *poolSet) get(k poolKey, opts poolOptions) *connPool {
 
 // limiter returns the connection limiter shared by the pools of one
 // cluster, keyed by the cluster and its limits.
-func (s *poolSet) limiter(key string, l poolLimits) *connLimiter {
+func (s *poolSet) limiter(key string, l upstream.Limits) *connLimiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c := s.limiters[key]; c != nil {
 		return c
 	}
-	c := &connLimiter{max: l.maxConnections, maxPending: l.maxPending}
+	c := &connLimiter{max: l.MaxConnections, maxPending: l.MaxPending}
 	s.limiters[key] = c
 	return c
 }
@@ -185,7 +187,7 @@ type connPool struct {
 	addr    string
 	dial    DialFunc
 	tls     *tls.Config
-	limits  poolLimits
+	limits  upstream.Limits
 	limiter *connLimiter // nil: no connection limit
 	h2      *h2Pool
 
@@ -266,13 +268,13 @@ func (p *connPool) popIdle() *h1Conn {
 // maxConnectionDuration: it serves no further request (Envoy's
 // max_connection_duration drains it the same way).
 func (p *connPool) tooOld(pc *h1Conn) bool {
-	d := p.limits.maxConnDuration
+	d := p.limits.MaxConnDuration
 	return d > 0 && time.Since(pc.born) >= d
 }
 
 func (p *connPool) idleTimeout() time.Duration {
-	if p.limits.idleTimeout > 0 {
-		return p.limits.idleTimeout
+	if p.limits.IdleTimeout > 0 {
+		return p.limits.IdleTimeout
 	}
 	return idleConnTimeout
 }
@@ -283,7 +285,7 @@ func (p *connPool) idleTimeout() time.Duration {
 func (p *connPool) put(pc *h1Conn) {
 	pc.idleAt = time.Now()
 	pc.reused = true
-	if n := p.limits.maxRequestsPerConn; n > 0 && pc.uses >= n || p.tooOld(pc) {
+	if n := p.limits.MaxRequestsPerConn; n > 0 && pc.uses >= n || p.tooOld(pc) {
 		pc.close()
 		return
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // testUpstream is an upstream reached over in-memory connections
@@ -62,7 +64,7 @@ func (u *testUpstream) closeAll() {
 }
 
 // newTestPool is a pool of HTTP/1.1 connections to u.
-func newTestPool(t *testing.T, u *testUpstream, limits poolLimits, limiter *connLimiter) *connPool {
+func newTestPool(t *testing.T, u *testUpstream, limits upstream.Limits, limiter *connLimiter) *connPool {
 	p := &connPool{key: poolKey{addr: "upstream.test:80"}, network: "tcp", addr: "upstream.test:80", dial: u.dial, limits: limits, limiter: limiter}
 	t.Cleanup(func() {
 		p.close()
@@ -123,7 +125,7 @@ func waitClosed(t *testing.T, u *testUpstream, i int) {
 
 func TestPoolReusesIdleConnections(t *testing.T) {
 	u := &testUpstream{}
-	p := newTestPool(t, u, poolLimits{}, nil)
+	p := newTestPool(t, u, upstream.Limits{}, nil)
 	a := mustGet(t, p, false)
 	b := mustGet(t, p, false)
 	if u.dials() != 2 || p.open.Load() != 2 {
@@ -156,7 +158,7 @@ func TestPoolReusesIdleConnections(t *testing.T) {
 // At most maxIdlePerEndpoint connections are kept idle; the rest close.
 func TestPoolMaxIdle(t *testing.T) {
 	u := &testUpstream{}
-	p := newTestPool(t, u, poolLimits{}, nil)
+	p := newTestPool(t, u, upstream.Limits{}, nil)
 	var conns []*h1Conn
 	for range maxIdlePerEndpoint + 3 {
 		conns = append(conns, mustGet(t, p, false))
@@ -183,16 +185,16 @@ func TestPoolRetiresConnections(t *testing.T) {
 	long := time.Hour
 	tests := []struct {
 		name   string
-		limits poolLimits
+		limits upstream.Limits
 		age    func(pc *h1Conn) // makes pc older, before it is put back
 		pooled bool
 	}{
-		{"fresh", poolLimits{}, func(*h1Conn) {}, true},
-		{"below maxRequestsPerConnection", poolLimits{maxRequestsPerConn: 3}, func(pc *h1Conn) { pc.uses = 2 }, true},
-		{"at maxRequestsPerConnection", poolLimits{maxRequestsPerConn: 3}, func(pc *h1Conn) { pc.uses = 3 }, false},
-		{"maxRequestsPerConnection 1: no keep-alive", poolLimits{maxRequestsPerConn: 1}, func(pc *h1Conn) { pc.uses = 1 }, false},
-		{"younger than maxConnectionDuration", poolLimits{maxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long + time.Minute) }, true},
-		{"older than maxConnectionDuration", poolLimits{maxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long) }, false},
+		{"fresh", upstream.Limits{}, func(*h1Conn) {}, true},
+		{"below maxRequestsPerConnection", upstream.Limits{MaxRequestsPerConn: 3}, func(pc *h1Conn) { pc.uses = 2 }, true},
+		{"at maxRequestsPerConnection", upstream.Limits{MaxRequestsPerConn: 3}, func(pc *h1Conn) { pc.uses = 3 }, false},
+		{"maxRequestsPerConnection 1: no keep-alive", upstream.Limits{MaxRequestsPerConn: 1}, func(pc *h1Conn) { pc.uses = 1 }, false},
+		{"younger than maxConnectionDuration", upstream.Limits{MaxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long + time.Minute) }, true},
+		{"older than maxConnectionDuration", upstream.Limits{MaxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long) }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,12 +218,12 @@ func TestPoolRetiresConnections(t *testing.T) {
 	// next taken, and a new one dialed.
 	idleTests := []struct {
 		name   string
-		limits poolLimits
+		limits upstream.Limits
 		age    func(pc *h1Conn)
 	}{
-		{"idle timeout", poolLimits{idleTimeout: time.Minute}, func(pc *h1Conn) { pc.idleAt = time.Now().Add(-time.Minute) }},
-		{"default idle timeout", poolLimits{}, func(pc *h1Conn) { pc.idleAt = time.Now().Add(-idleConnTimeout) }},
-		{"maxConnectionDuration", poolLimits{maxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long) }},
+		{"idle timeout", upstream.Limits{IdleTimeout: time.Minute}, func(pc *h1Conn) { pc.idleAt = time.Now().Add(-time.Minute) }},
+		{"default idle timeout", upstream.Limits{}, func(pc *h1Conn) { pc.idleAt = time.Now().Add(-idleConnTimeout) }},
+		{"maxConnectionDuration", upstream.Limits{MaxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long) }},
 	}
 	for _, tt := range idleTests {
 		t.Run(tt.name+" while idle", func(t *testing.T) {
@@ -245,7 +247,7 @@ func TestPoolRetiresConnections(t *testing.T) {
 // connections, and those still in use when they come back.
 func TestPoolClose(t *testing.T) {
 	u := &testUpstream{}
-	p := newTestPool(t, u, poolLimits{}, nil)
+	p := newTestPool(t, u, upstream.Limits{}, nil)
 	idle, busy := mustGet(t, p, false), mustGet(t, p, false)
 	p.put(idle)
 	p.close()
@@ -261,7 +263,7 @@ func TestPoolDialFailure(t *testing.T) {
 	refused := errors.New("connection refused")
 	u := &testUpstream{fail: refused}
 	l := &connLimiter{max: 1}
-	p := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+	p := newTestPool(t, u, upstream.Limits{MaxConnections: 1}, l)
 	for range 3 { // each failure gives its slot back
 		_, err := p.get(context.Background(), time.Second, false)
 		var ce *connectError
@@ -290,7 +292,7 @@ func TestPoolKeepAlive(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := &testUpstream{serve: answer("ok", 0, tt.header)}
-			p := newTestPool(t, u, poolLimits{}, nil)
+			p := newTestPool(t, u, upstream.Limits{}, nil)
 			for i := range 2 {
 				resp, err := sendVia(p, "GET")
 				if err != nil {
@@ -332,7 +334,7 @@ func TestPoolStaleConnection(t *testing.T) {
 		t.Run(tt.method, func(t *testing.T) {
 			// Each connection answers once, then hangs up on the next request.
 			u := &testUpstream{serve: answer("", 1, "")}
-			p := newTestPool(t, u, poolLimits{}, nil)
+			p := newTestPool(t, u, upstream.Limits{}, nil)
 			resp, err := sendVia(p, "GET")
 			if err != nil {
 				t.Fatal(err)
@@ -374,11 +376,11 @@ func TestPoolSetReap(t *testing.T) {
 	if got := s.reapInterval(); got != idleConnTimeout/4 {
 		t.Errorf("default idle timeout: reap every %v, want %v", got, idleConnTimeout/4)
 	}
-	short := s.get(poolKey{addr: "b:80", settings: "idle=1s"}, poolOptions{limits: poolLimits{idleTimeout: time.Second}})
+	short := s.get(poolKey{addr: "b:80", settings: "idle=1s"}, poolOptions{limits: upstream.Limits{IdleTimeout: time.Second}})
 	if got := s.reapInterval(); got != 250*time.Millisecond {
 		t.Errorf("an idle timeout of 1s: reap every %v, want 250ms", got)
 	}
-	s.get(poolKey{addr: "c:80", settings: "idle=10ms"}, poolOptions{limits: poolLimits{idleTimeout: 10 * time.Millisecond}})
+	s.get(poolKey{addr: "c:80", settings: "idle=10ms"}, poolOptions{limits: upstream.Limits{IdleTimeout: 10 * time.Millisecond}})
 	if got := s.reapInterval(); got != minReapInterval {
 		t.Errorf("an idle timeout of 10ms: reap every %v, want %v", got, minReapInterval)
 	}

@@ -40,7 +40,7 @@ type exchange struct {
 func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
 	attemptHdr := len(x.o.extra)
 	x.o.add("X-Envoy-Attempt-Count", "1")
-	key, setCookie := x.c.hash.key(x.r)
+	key, setCookie := x.c.hash.Key(x.r)
 	x.setCookie = setCookie
 	for attempt := 0; ; attempt++ {
 		ep := x.c.pick(key, x.tried)

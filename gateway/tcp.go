@@ -131,12 +131,12 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	}
 	s.tunnels.add(c)
 	defer s.tunnels.remove(c)
-	idle := cl.limits.idleTimeout
+	idle := cl.limits.IdleTimeout
 	if idle == 0 {
 		idle = defaultTCPIdleTimeout
 	}
 	defer watchIdle(c, up, idle)()
-	if d := cl.limits.maxConnDuration; d > 0 {
+	if d := cl.limits.MaxConnDuration; d > 0 {
 		// connectionPool.tcp.maxConnectionDuration: the forwarded
 		// connection ends then, busy or not.
 		t := time.AfterFunc(d, func() {
