@@ -83,7 +83,7 @@ func (c *cluster) pick(key string, tried []*endpoint) *endpoint {
 // and counting the requests in flight until the response body is closed.
 func (c *cluster) send(ctx context.Context, eng engine, ep *endpoint, o *outbound) (*http.Response, error) {
 	if !c.admit() {
-		return nil, errOverflow
+		return nil, upstream.ErrOverflow
 	}
 	ep.active.Add(1)
 	done := func() {
@@ -138,7 +138,7 @@ func (b *doneBody) Close() error {
 // health: the client's body failed, the request could not be sent as it
 // stood, or the client went away.
 func errorsIsClientSide(err error) bool {
-	return errors.As(err, new(*clientBodyError)) || errors.As(err, new(*requestError)) || errors.Is(err, context.Canceled)
+	return errors.As(err, new(*upstream.ClientBodyError)) || errors.As(err, new(*upstream.RequestError)) || errors.Is(err, context.Canceled)
 }
 
 // clusterKey identifies a cluster within one compile.

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // engine sends one request to an endpoint and returns the response head;
@@ -49,7 +51,7 @@ func (e *stdEngine) roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*
 		return leanEngine{}.roundTrip(ctx, ep, o)
 	}
 	if strings.HasPrefix(ep.addr, "unix://") {
-		return nil, &connectError{err: errors.New("the net/http engine does not dial unix sockets")}
+		return nil, &upstream.ConnectError{Err: errors.New("the net/http engine does not dial unix sockets")}
 	}
 	u := &url.URL{Scheme: "http", Host: ep.addr, Path: o.path, RawPath: o.path, RawQuery: o.rawQuery}
 	hdr, err := o.header()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // h1Conn is one pooled HTTP/1.1 connection to an upstream. An exchange
@@ -132,7 +133,7 @@ func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, 
 			continue
 		}
 		if errors.Is(err, errStaleConn) {
-			err = &resetError{err: err} // the route's retry policy decides
+			err = &upstream.ResetError{Err: err} // the route's retry policy decides
 		}
 		return nil, err
 	}
@@ -180,9 +181,9 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 			// the upload before the body read reports the error).
 			berr := <-bodyDone
 			if connInfoOf(o.in.Context()).bodyRefused() {
-				return nil, &clientBodyError{err: h1guard.ErrBadRequestBody}
+				return nil, &upstream.ClientBodyError{Err: h1guard.ErrBadRequestBody}
 			}
-			if errors.As(berr, new(*clientBodyError)) && (ctx.Err() == nil || errors.Is(berr, os.ErrDeadlineExceeded)) {
+			if errors.As(berr, new(*upstream.ClientBodyError)) && (ctx.Err() == nil || errors.Is(berr, os.ErrDeadlineExceeded)) {
 				return nil, berr
 			}
 		}
@@ -237,10 +238,10 @@ func (pc *h1Conn) readHead(o *outbound) (*http.Response, error) {
 		end := len(*raw) - pc.br.Buffered() // (*raw)[:end] is resp's head
 		switch {
 		case resp.StatusCode < 100 || interim >= 5:
-			return nil, &protocolError{err: fmt.Errorf("upstream sent status %d (after %d interim responses)", resp.StatusCode, interim)}
+			return nil, &upstream.ProtocolError{Err: fmt.Errorf("upstream sent status %d (after %d interim responses)", resp.StatusCode, interim)}
 		case resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols:
 			if err := checkFraming((*raw)[:end], resp); err != nil {
-				return nil, &protocolError{err: err}
+				return nil, &upstream.ProtocolError{Err: err}
 			}
 			return resp, nil
 		}
@@ -336,17 +337,17 @@ func (pc *h1Conn) failure(ctx context.Context, err error, untouched bool) error 
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return errStreamIdle // the read deadline of the stream idle timeout
+		return upstream.ErrStreamIdle // the read deadline of the stream idle timeout
 	case untouched && pc.reused:
 		return errStaleConn
 	case errors.Is(err, errHeaderTooLarge):
-		return &protocolError{err: err}
-	case errors.As(err, new(*protocolError)):
+		return &upstream.ProtocolError{Err: err}
+	case errors.As(err, new(*upstream.ProtocolError)):
 		return err
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isNetError(err):
-		return &resetError{err: err}
+		return &upstream.ResetError{Err: err}
 	}
-	return &protocolError{err: err}
+	return &upstream.ProtocolError{Err: err}
 }
 
 func isNetError(err error) bool {

@@ -12,65 +12,14 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
-// Errors of an upstream exchange; the proxy turns each into Envoy's local
-// reply for it.
+// Errors of the HTTP/1.1 client's connections.
 var (
-	// errStreamIdle ends an exchange on which nothing moved for the
-	// stream idle timeout (Envoy's stream_idle_timeout).
-	errStreamIdle     = errors.New("stream idle timeout")
 	errStaleConn      = errors.New("pooled upstream connection was closed by the upstream")
 	errHeaderTooLarge = errors.New("upstream response headers exceed the limit")
 )
-
-// connectError is a failure to connect to an endpoint (Envoy's UF).
-type connectError struct{ err error }
-
-func (e *connectError) Error() string { return "upstream connect error: " + e.err.Error() }
-func (e *connectError) Unwrap() error { return e.err }
-
-// resetError is a connection closed or reset before the response head was
-// complete (Envoy's UC/UR).
-type resetError struct{ err error }
-
-func (e *resetError) Error() string { return "upstream reset before response: " + e.err.Error() }
-func (e *resetError) Unwrap() error { return e.err }
-
-// protocolError is a response the gateway cannot parse or accept.
-type protocolError struct{ err error }
-
-func (e *protocolError) Error() string { return "upstream protocol error: " + e.err.Error() }
-func (e *protocolError) Unwrap() error { return e.err }
-
-// clientBodyError is a failure reading the client's request body while
-// sending it upstream: the client's fault, answered 400 if still possible.
-type clientBodyError struct{ err error }
-
-func (e *clientBodyError) Error() string { return "reading request body: " + e.err.Error() }
-func (e *clientBodyError) Unwrap() error { return e.err }
-
-// requestError is an upstream request the gateway refuses to send: its
-// request line or a header field is not valid HTTP. A CR, LF or NUL there
-// would end the line early and let the rest be read as more fields or
-// another request. Nothing of the request was sent.
-type requestError struct {
-	part string // "method", "path", "query", "host", "header name" or "header value"
-	name string // the header, for a header value
-	err  error  // net/http's refusal, when it refused first
-}
-
-func (e *requestError) Error() string {
-	switch {
-	case e.err != nil:
-		return "upstream request not sent: " + e.err.Error()
-	case e.name != "":
-		return fmt.Sprintf("upstream request not sent: invalid %s for %q", e.part, e.name)
-	}
-	return "upstream request not sent: invalid " + e.part
-}
-
-func (e *requestError) Unwrap() error { return e.err }
 
 // Classes of the bytes a request head may hold.
 const (
@@ -170,9 +119,9 @@ func appendField(b []byte, k, v string) ([]byte, error) {
 func checkField(k, v string) error {
 	switch {
 	case k == "" || !valid(k, tokenByte):
-		return &requestError{part: "header name"}
+		return &upstream.RequestError{Part: "header name"}
 	case !valid(v, valueByte):
-		return &requestError{part: "header value", name: k}
+		return &upstream.RequestError{Part: "header value", Name: k}
 	}
 	return nil
 }
@@ -212,7 +161,7 @@ func (pc *h1Conn) writeBody(o *outbound) error {
 	}
 	if rerr != nil {
 		pc.close()
-		return &clientBodyError{err: rerr}
+		return &upstream.ClientBodyError{Err: rerr}
 	}
 	if werr != nil {
 		return werr

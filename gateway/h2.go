@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // newH2 builds the HTTP/2 client of a pool whose upstream speaks HTTP/2:
@@ -76,19 +77,19 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 	switch {
 	case err == nil:
 	case body != nil && body.failed() != nil:
-		return nil, &clientBodyError{err: body.failed()} // the client's body broke: 400
+		return nil, &upstream.ClientBodyError{Err: body.failed()} // the client's body broke: 400
 	case connInfoOf(o.in.Context()).bodyRefused():
 		// The validator refused the body; net/http's cancellation of the
 		// request got to the stream before the read error did.
-		return nil, &clientBodyError{err: h1guard.ErrBadRequestBody}
-	case errors.As(err, new(*connectError)), errors.As(err, new(*refusedStreamError)):
+		return nil, &upstream.ClientBodyError{Err: h1guard.ErrBadRequestBody}
+	case errors.As(err, new(*upstream.ConnectError)), errors.As(err, new(*upstream.RefusedStreamError)):
 		return nil, err
 	default:
 		return nil, classifyStd(ctx, err)
 	}
 	if err := checkH2Framing(resp.Header); err != nil {
 		resp.Body.Close() // resets the stream; the connection carries on
-		return nil, &protocolError{err: err}
+		return nil, &upstream.ProtocolError{Err: err}
 	}
 	return resp, nil
 }
@@ -155,13 +156,13 @@ func classifyStd(ctx context.Context, err error) error {
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
 	case refusedByNetHTTP(err):
-		return &requestError{part: "request", err: err}
+		return &upstream.RequestError{Part: "request", Err: err}
 	case errors.As(err, &oe) && oe.Op == "dial", errors.As(err, &te), isHandshakeError(err):
-		return &connectError{err: err}
+		return &upstream.ConnectError{Err: err}
 	case notProcessed(err):
-		return &refusedStreamError{err: err}
+		return &upstream.RefusedStreamError{Err: err}
 	}
-	return &resetError{err: err}
+	return &upstream.ResetError{Err: err}
 }
 
 // netHTTPRefusals begin the messages of net/http's checks of a request it
@@ -181,13 +182,6 @@ func refusedByNetHTTP(err error) bool {
 	}
 	return false
 }
-
-// refusedStreamError is an HTTP/2 stream the upstream refused before
-// processing it: always safe to retry (Envoy's refused-stream).
-type refusedStreamError struct{ err error }
-
-func (e *refusedStreamError) Error() string { return "upstream refused the stream: " + e.err.Error() }
-func (e *refusedStreamError) Unwrap() error { return e.err }
 
 func isHandshakeError(err error) bool {
 	var ce *tls.CertificateVerificationError

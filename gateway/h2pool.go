@@ -77,7 +77,7 @@ func (h *h2Pool) acquire(ctx context.Context) (*http.ClientConn, error) {
 		h.mu.Lock()
 		if h.closed.Load() {
 			h.mu.Unlock()
-			return nil, &connectError{err: errors.New("upstream pool closed by a configuration change")}
+			return nil, &upstream.ConnectError{Err: errors.New("upstream pool closed by a configuration change")}
 		}
 		stale := h.pruneLocked()
 		if cc := h.reserveLocked(); cc != nil {
@@ -122,7 +122,7 @@ func (h *h2Pool) dial(ctx context.Context) (*http.ClientConn, error) {
 		case h.closed.Load():
 			err = errors.New("upstream pool closed by a configuration change")
 		case cc.Reserve() != nil:
-			err = &refusedStreamError{err: errH2NoStreams}
+			err = &upstream.RefusedStreamError{Err: errH2NoStreams}
 		default:
 			h.conns = append(h.conns, &h2Conn{cc: cc, born: time.Now(), uses: 1})
 		}
@@ -134,13 +134,13 @@ func (h *h2Pool) dial(ctx context.Context) (*http.ClientConn, error) {
 	close(done)
 	if err != nil {
 		h.pool.open.Add(-1)
-		if errors.As(err, new(*refusedStreamError)) {
+		if errors.As(err, new(*upstream.RefusedStreamError)) {
 			return nil, err
 		}
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		return nil, &connectError{err: err}
+		return nil, &upstream.ConnectError{Err: err}
 	}
 	cc.SetStateHook(h.stateChanged)
 	return cc, nil

@@ -204,7 +204,7 @@ func TestH2PoolErrors(t *testing.T) {
 		u.fail = refused
 		for range 2 {
 			_, err := h2Get(t.Context(), h)
-			var ce *connectError
+			var ce *upstream.ConnectError
 			if !errors.As(err, &ce) || !errors.Is(err, refused) {
 				t.Fatalf("got %v, want a connect error wrapping %v", err, refused)
 			}
@@ -227,7 +227,7 @@ func TestH2PoolErrors(t *testing.T) {
 			t.Errorf("after close: %d open, want the idle connection closed", h.pool.open.Load())
 		}
 		_, err := h2Get(t.Context(), h)
-		var ce *connectError
+		var ce *upstream.ConnectError
 		if !errors.As(err, &ce) {
 			t.Errorf("after close: %v, want a connect error", err)
 		}

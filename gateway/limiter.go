@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"sync"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // connLimiter enforces a cluster's tcp.maxConnections and
@@ -51,7 +53,7 @@ func (l *connLimiter) acquire(ctx context.Context, p *connPool) (*h1Conn, error)
 	}
 	if l.maxPending > 0 && len(l.waiters) >= l.maxPending {
 		l.mu.Unlock()
-		return nil, errOverflow
+		return nil, upstream.ErrOverflow
 	}
 	w := &connWaiter{pool: p, ch: make(chan *h1Conn, 1)}
 	l.waiters = append(l.waiters, w)

@@ -79,8 +79,8 @@ func TestLimiter(t *testing.T) {
 			a := mustGet(t, p, false)
 			waiting := getAsync(t.Context(), p)
 			synctest.Wait()
-			if _, err := p.get(t.Context(), time.Second, false); !errors.Is(err, errOverflow) {
-				t.Fatalf("with the queue full: %v, want %v", err, errOverflow)
+			if _, err := p.get(t.Context(), time.Second, false); !errors.Is(err, upstream.ErrOverflow) {
+				t.Fatalf("with the queue full: %v, want %v", err, upstream.ErrOverflow)
 			}
 			p.put(a)
 			if r := <-waiting; r.pc != a {

@@ -261,13 +261,13 @@ func (o *outbound) header() (http.Header, error) {
 func (o *outbound) checkLine() error {
 	switch {
 	case o.method == "" || !valid(o.method, tokenByte):
-		return &requestError{part: "method"}
+		return &upstream.RequestError{Part: "method"}
 	case !valid(o.path, visibleByte):
-		return &requestError{part: "path"}
+		return &upstream.RequestError{Part: "path"}
 	case !valid(o.rawQuery, visibleByte):
-		return &requestError{part: "query"}
+		return &upstream.RequestError{Part: "query"}
 	case !valid(o.host, visibleByte):
-		return &requestError{part: "host"}
+		return &upstream.RequestError{Part: "host"}
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ func (c *cluster) observe(ep *endpoint, resp *http.Response, err error) {
 	status := http.StatusServiceUnavailable
 	if err == nil {
 		status = resp.StatusCode
-	} else if errorsIsClientSide(err) || errors.Is(err, errOverflow) || errors.Is(err, errNoHealthy) {
+	} else if errorsIsClientSide(err) || errors.Is(err, upstream.ErrOverflow) || errors.Is(err, upstream.ErrNoHealthy) {
 		return // nothing the endpoint did
 	}
 	now := time.Now()

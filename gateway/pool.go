@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -29,10 +28,6 @@ const (
 	minReapInterval = 100 * time.Millisecond
 	maxReapInterval = 30 * time.Second
 )
-
-// errOverflow is a request refused by a connection-pool limit (Envoy's
-// circuit breaker, flag UO).
-var errOverflow = errors.New("upstream connection pool overflow")
 
 // DialFunc opens a connection, as net.Dialer.DialContext does.
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -227,7 +222,7 @@ func (p *connPool) get(ctx context.Context, timeout time.Duration, fresh bool) (
 		if p.limiter != nil {
 			p.limiter.release()
 		}
-		return nil, &connectError{err: err}
+		return nil, &upstream.ConnectError{Err: err}
 	}
 	return newH1Conn(p, nc), nil
 }

@@ -266,7 +266,7 @@ func TestPoolDialFailure(t *testing.T) {
 	p := newTestPool(t, u, upstream.Limits{MaxConnections: 1}, l)
 	for range 3 { // each failure gives its slot back
 		_, err := p.get(context.Background(), time.Second, false)
-		var ce *connectError
+		var ce *upstream.ConnectError
 		if !errors.As(err, &ce) || !errors.Is(err, refused) {
 			t.Fatalf("get = %v, want a connectError wrapping %v", err, refused)
 		}
@@ -355,7 +355,7 @@ func TestPoolStaleConnection(t *testing.T) {
 				}
 				return
 			}
-			var re *resetError
+			var re *upstream.ResetError
 			if !errors.As(err, &re) || !errors.Is(err, errStaleConn) {
 				t.Fatalf("%s on a stale connection: %v, want a reset (stale connection)", tt.method, err)
 			}

@@ -9,14 +9,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
-// Errors of a forwarded request that never reached an upstream.
-var (
-	errPerTryTimeout = errors.New("per-try timeout")
-	errNoHealthy     = errors.New("no healthy upstream")
-)
+// errPerTryTimeout ends an attempt that outlived the route's perTryTimeout.
+var errPerTryTimeout = errors.New("per-try timeout")
 
 // exchange is one forwarded request: its attempts under the route's retry
 // policy, each to an endpoint not tried before when the cluster has one.
@@ -45,7 +43,7 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
 	for attempt := 0; ; attempt++ {
 		ep := x.c.pick(key, x.tried)
 		if ep == nil {
-			return nil, nil, errNoHealthy
+			return nil, nil, upstream.ErrNoHealthy
 		}
 		x.tried = append(x.tried, ep)
 		x.o.extra[attemptHdr].v = strconv.Itoa(attempt + 1)
@@ -103,13 +101,13 @@ func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Resp
 		want = p.RetryResponse(resp.StatusCode, resp.Header)
 	case errors.Is(context.Cause(tctx), errPerTryTimeout):
 		want = p.RetryPerTryTimeout()
-	case errors.As(err, new(*connectError)):
+	case errors.As(err, new(*upstream.ConnectError)):
 		want = p.RetryConnectFailure()
-	case errors.As(err, new(*refusedStreamError)):
+	case errors.As(err, new(*upstream.RefusedStreamError)):
 		want = p.RetryRefusedStream()
-	case errors.As(err, new(*clientBodyError)), errors.Is(err, errOverflow):
+	case errors.As(err, new(*upstream.ClientBodyError)), errors.Is(err, upstream.ErrOverflow):
 		want = false
-	case errors.As(err, new(*requestError)):
+	case errors.As(err, new(*upstream.RequestError)):
 		want = false // another attempt would be refused the same way
 	default:
 		// A reset after the request went out: the upstream may have acted

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // streamIdle is the stream idle timeout of an exchange on an engine whose
@@ -24,7 +26,7 @@ type streamIdle struct {
 func withStreamIdle(ctx context.Context, d time.Duration) (context.Context, *streamIdle) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	si := &streamIdle{d: d, cancel: cancel}
-	si.t = time.AfterFunc(d, func() { cancel(errStreamIdle) })
+	si.t = time.AfterFunc(d, func() { cancel(upstream.ErrStreamIdle) })
 	return ctx, si
 }
 
@@ -72,7 +74,7 @@ func midBodyFailure(ctx context.Context, err error) (flags, details string) {
 	switch {
 	case errors.Is(context.Cause(ctx), errRouteTimeout):
 		return "UT", "response_timeout"
-	case errors.Is(err, errStreamIdle), errors.Is(context.Cause(ctx), errStreamIdle), errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, upstream.ErrStreamIdle), errors.Is(context.Cause(ctx), upstream.ErrStreamIdle), errors.Is(err, os.ErrDeadlineExceeded):
 		return "UT", "stream_idle_timeout"
 	case isBodyFramingError(err):
 		return "UPE", "upstream_reset_after_response_started{protocol_error}"
@@ -83,7 +85,7 @@ func midBodyFailure(ctx context.Context, err error) (flags, details string) {
 // isBodyFramingError reports a response body that does not follow its own
 // framing (a bad chunk), as opposed to one cut short.
 func isBodyFramingError(err error) bool {
-	var pe *protocolError
+	var pe *upstream.ProtocolError
 	if errors.As(err, &pe) {
 		return true
 	}
@@ -103,8 +105,8 @@ func idleExchange(ctx context.Context, o *outbound, rt func(context.Context) (*h
 	resp, err := rt(ctx)
 	if err != nil {
 		si.stop()
-		if errors.Is(context.Cause(ctx), errStreamIdle) {
-			return nil, errStreamIdle
+		if errors.Is(context.Cause(ctx), upstream.ErrStreamIdle) {
+			return nil, upstream.ErrStreamIdle
 		}
 		return nil, err
 	}

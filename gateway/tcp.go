@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
 	"github.com/pires/go-proxyproto"
@@ -110,7 +111,7 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	up, err := ep.pool.connect(ctx, cl.connectTimeout)
 	cancel()
 	if err != nil {
-		cl.observe(ep, nil, &connectError{err: err})
+		cl.observe(ep, nil, &upstream.ConnectError{Err: err})
 		e.Note("UF", "upstream_reset_before_response_started{connection_failure}")
 		s.metrics.TCPFailed(serviceOf(cl), "UF")
 		s.log.Debug("TCP upstream connect failed", "cluster", cl.name, "endpoint", ep.addr, "error", err)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -355,28 +356,28 @@ func TestWriteHeadRefusesControlBytes(t *testing.T) {
 	cases := []struct {
 		name string
 		edit func(o *outbound)
-		want *requestError // nil: written
+		want *upstream.RequestError // nil: written
 	}{
 		{"plain", func(o *outbound) {}, nil},
 		{"tab and obs-text in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\tb \xe9") }, nil},
-		{"CR LF in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\r\nX-B: 1") }, &requestError{part: "header value", name: "X-A"}},
-		{"LF in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\nb") }, &requestError{part: "header value", name: "X-A"}},
-		{"CR in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\rb") }, &requestError{part: "header value", name: "X-A"}},
-		{"NUL in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\x00b") }, &requestError{part: "header value", name: "X-A"}},
-		{"DEL in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\x7fb") }, &requestError{part: "header value", name: "X-A"}},
-		{"second value", func(o *outbound) { o.in.Header["X-A"] = []string{"ok", "\r\n"} }, &requestError{part: "header value", name: "X-A"}},
-		{"CR LF in a name", func(o *outbound) { o.in.Header["X-A\r\nX-B"] = []string{"1"} }, &requestError{part: "header name"}},
-		{"space in a name", func(o *outbound) { o.in.Header["X A"] = []string{"1"} }, &requestError{part: "header name"}},
-		{"colon in a name", func(o *outbound) { o.in.Header["X-A:"] = []string{"1"} }, &requestError{part: "header name"}},
-		{"empty name", func(o *outbound) { o.in.Header[""] = []string{"1"} }, &requestError{part: "header name"}},
-		{"gateway's own field", func(o *outbound) { o.add("X-Envoy-Attempt-Count", "1\r\n") }, &requestError{part: "header value", name: "X-Envoy-Attempt-Count"}},
-		{"upgrade", func(o *outbound) { o.upgrade = "websocket\r\nX-B: 1" }, &requestError{part: "header value", name: "Upgrade"}},
-		{"CR LF in the path", func(o *outbound) { o.path = "/a HTTP/1.1\r\nHost: b\r\n\r\nGET /b" }, &requestError{part: "path"}},
-		{"space in the path", func(o *outbound) { o.path = "/a b" }, &requestError{part: "path"}},
-		{"NUL in the query", func(o *outbound) { o.rawQuery = "a=\x00" }, &requestError{part: "query"}},
-		{"LF in the query", func(o *outbound) { o.rawQuery = "a=\n" }, &requestError{part: "query"}},
-		{"CR LF in the host", func(o *outbound) { o.host = "a\r\nX-B: 1" }, &requestError{part: "host"}},
-		{"space in the method", func(o *outbound) { o.method = "GET /x" }, &requestError{part: "method"}},
+		{"CR LF in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\r\nX-B: 1") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"LF in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\nb") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"CR in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\rb") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"NUL in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\x00b") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"DEL in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\x7fb") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"second value", func(o *outbound) { o.in.Header["X-A"] = []string{"ok", "\r\n"} }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"CR LF in a name", func(o *outbound) { o.in.Header["X-A\r\nX-B"] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
+		{"space in a name", func(o *outbound) { o.in.Header["X A"] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
+		{"colon in a name", func(o *outbound) { o.in.Header["X-A:"] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
+		{"empty name", func(o *outbound) { o.in.Header[""] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
+		{"gateway's own field", func(o *outbound) { o.add("X-Envoy-Attempt-Count", "1\r\n") }, &upstream.RequestError{Part: "header value", Name: "X-Envoy-Attempt-Count"}},
+		{"upgrade", func(o *outbound) { o.upgrade = "websocket\r\nX-B: 1" }, &upstream.RequestError{Part: "header value", Name: "Upgrade"}},
+		{"CR LF in the path", func(o *outbound) { o.path = "/a HTTP/1.1\r\nHost: b\r\n\r\nGET /b" }, &upstream.RequestError{Part: "path"}},
+		{"space in the path", func(o *outbound) { o.path = "/a b" }, &upstream.RequestError{Part: "path"}},
+		{"NUL in the query", func(o *outbound) { o.rawQuery = "a=\x00" }, &upstream.RequestError{Part: "query"}},
+		{"LF in the query", func(o *outbound) { o.rawQuery = "a=\n" }, &upstream.RequestError{Part: "query"}},
+		{"CR LF in the host", func(o *outbound) { o.host = "a\r\nX-B: 1" }, &upstream.RequestError{Part: "host"}},
+		{"space in the method", func(o *outbound) { o.method = "GET /x" }, &upstream.RequestError{Part: "method"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -389,7 +390,7 @@ func TestWriteHeadRefusesControlBytes(t *testing.T) {
 			head, err := appendHead(make([]byte, 0, 512), &o)
 			_, stdErr := o.header()
 			for engine, err := range map[string]error{"HTTP/1.1 writer": err, "net/http engines": stdErr} {
-				var re *requestError
+				var re *upstream.RequestError
 				switch {
 				case tc.want == nil && err != nil:
 					t.Errorf("%s: %v", engine, err)
@@ -444,7 +445,7 @@ func TestWriteRefusalsOfNetHTTP(t *testing.T) {
 	}
 	for _, tc := range cases {
 		err := classifyStd(t.Context(), errors.New(tc.msg))
-		if got := errors.As(err, new(*requestError)); got != tc.refusal {
+		if got := errors.As(err, new(*upstream.RequestError)); got != tc.refusal {
 			t.Errorf("%q: classified %T, want a refusal %v", tc.msg, err, tc.refusal)
 		}
 	}
