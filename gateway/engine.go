@@ -53,17 +53,17 @@ func (e *stdEngine) roundTrip(ctx context.Context, ep *endpoint, o *outbound) (*
 	if strings.HasPrefix(ep.addr, "unix://") {
 		return nil, &upstream.ConnectError{Err: errors.New("the net/http engine does not dial unix sockets")}
 	}
-	u := &url.URL{Scheme: "http", Host: ep.addr, Path: o.path, RawPath: o.path, RawQuery: o.rawQuery}
-	hdr, err := o.header()
+	u := &url.URL{Scheme: "http", Host: ep.addr, Path: o.Path, RawPath: o.Path, RawQuery: o.RawQuery}
+	hdr, err := o.Header()
 	if err != nil {
 		return nil, err
 	}
 	req := &http.Request{
-		Method: o.method, URL: u, Host: o.host, Header: hdr,
+		Method: o.Method, URL: u, Host: o.Host, Header: hdr,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		ContentLength: o.bodyLen,
+		ContentLength: o.BodyLen,
 	}
-	if o.bodyLen != 0 {
+	if o.BodyLen != 0 {
 		var body io.Reader
 		req.Trailer, body = o.trailerBody()
 		req.Body = io.NopCloser(body)

@@ -120,7 +120,7 @@ func (pc *h1Conn) alive() bool {
 // can be replayed.
 func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, error) {
 	for try := 0; ; try++ {
-		pc, err := p.get(ctx, o.connectTimeout, try > 0)
+		pc, err := p.get(ctx, o.ConnectTimeout, try > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +128,7 @@ func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, 
 		if err == nil {
 			return resp, nil
 		}
-		if try == 0 && errors.Is(err, errStaleConn) && o.idempotent() && o.replayable() && ctx.Err() == nil {
+		if try == 0 && errors.Is(err, errStaleConn) && o.Idempotent() && o.replayable() && ctx.Err() == nil {
 			o.rewind()
 			continue
 		}
@@ -144,7 +144,7 @@ func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, 
 func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, error) {
 	// The head is built in the writer's free space: a request refused
 	// there leaves nothing written, and the connection can serve another.
-	head, err := appendHead(pc.bw.AvailableBuffer(), o)
+	head, err := o.AppendHead(pc.bw.AvailableBuffer())
 	if err != nil {
 		pc.pool.put(pc)
 		return nil, err
@@ -163,7 +163,7 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 	o.upConn = pc
 	o.touchUpstream()
 	var bodyDone chan error
-	if o.hasBody() {
+	if o.HasBody() {
 		bodyDone = make(chan error, 1)
 		o.sendingBody()
 		go func() { bodyDone <- pc.writeBody(o) }()
@@ -180,7 +180,7 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 			// the read error either causes (and the cancellation may cut
 			// the upload before the body read reports the error).
 			berr := <-bodyDone
-			if connInfoOf(o.in.Context()).bodyRefused() {
+			if connInfoOf(o.In.Context()).bodyRefused() {
 				return nil, &upstream.ClientBodyError{Err: h1guard.ErrBadRequestBody}
 			}
 			if errors.As(berr, new(*upstream.ClientBodyError)) && (ctx.Err() == nil || errors.Is(berr, os.ErrDeadlineExceeded)) {
@@ -231,7 +231,7 @@ func (pc *h1Conn) readHead(o *outbound) (*http.Response, error) {
 		}
 	}()
 	for interim := 0; ; interim++ {
-		resp, err := http.ReadResponse(pc.br, o.in)
+		resp, err := http.ReadResponse(pc.br, o.In)
 		if err != nil {
 			return nil, err
 		}

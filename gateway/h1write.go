@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http/httputil"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,111 +19,6 @@ var (
 	errStaleConn      = errors.New("pooled upstream connection was closed by the upstream")
 	errHeaderTooLarge = errors.New("upstream response headers exceed the limit")
 )
-
-// Classes of the bytes a request head may hold.
-const (
-	tokenByte   = 1 << iota // a tchar: methods and field names (RFC 9110 5.6.2)
-	valueByte               // a field value's: no control byte but HTAB (RFC 9110 5.5)
-	visibleByte             // the request target's and the Host's: no control byte, no space
-)
-
-// byteClass gives each byte its classes.
-var byteClass = func() (c [256]uint8) {
-	const tchars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	for b := range 256 {
-		switch {
-		case b == '\t' || b == ' ':
-			c[b] = valueByte
-		case b < ' ' || b == 0x7f:
-			// control bytes: none
-		case strings.IndexByte(tchars, byte(b)) >= 0:
-			c[b] = tokenByte | valueByte | visibleByte
-		default:
-			c[b] = valueByte | visibleByte
-		}
-	}
-	return c
-}()
-
-// valid reports whether every byte of s is of class.
-func valid(s string, class uint8) bool {
-	for i := 0; i < len(s); i++ {
-		if byteClass[s[i]]&class == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// appendHead appends the request line and headers to b. Each string is
-// checked as it is copied; on an error, b holds part of a head that must
-// be dropped.
-func appendHead(b []byte, o *outbound) ([]byte, error) {
-	b, err := appendLine(b, o)
-	if err != nil {
-		return b, err
-	}
-	for k, vs := range o.in.Header {
-		if o.skip(k) {
-			continue
-		}
-		for _, v := range vs {
-			if b, err = appendField(b, k, v); err != nil {
-				return b, err
-			}
-		}
-	}
-	for _, e := range o.extra {
-		if b, err = appendField(b, e.k, e.v); err != nil {
-			return b, err
-		}
-	}
-	if o.upgrade != "" {
-		b = append(b, "Connection: Upgrade\r\n"...)
-		if b, err = appendField(b, "Upgrade", o.upgrade); err != nil {
-			return b, err
-		}
-	}
-	if cl, ok := o.contentLength(); ok {
-		b = append(append(append(b, "Content-Length: "...), cl...), "\r\n"...)
-	} else if o.bodyLen < 0 {
-		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	}
-	return append(b, "\r\n"...), nil
-}
-
-// appendLine appends the request line and the Host field.
-func appendLine(b []byte, o *outbound) ([]byte, error) {
-	if err := o.checkLine(); err != nil {
-		return b, err
-	}
-	b = append(append(append(b, o.method...), ' '), o.path...)
-	if o.rawQuery != "" {
-		b = append(append(b, '?'), o.rawQuery...)
-	}
-	b = append(append(b, " HTTP/1.1\r\nHost: "...), o.host...)
-	return append(b, "\r\n"...), nil
-}
-
-// appendField appends one header field.
-func appendField(b []byte, k, v string) ([]byte, error) {
-	if err := checkField(k, v); err != nil {
-		return b, err
-	}
-	b = append(append(append(b, k...), ": "...), v...)
-	return append(b, "\r\n"...), nil
-}
-
-// checkField checks a header field's name and value.
-func checkField(k, v string) error {
-	switch {
-	case k == "" || !valid(k, tokenByte):
-		return &upstream.RequestError{Part: "header name"}
-	case !valid(v, valueByte):
-		return &upstream.RequestError{Part: "header value", Name: k}
-	}
-	return nil
-}
 
 // writeField writes one header field as it stands (the 101 response
 // relayed to a client, whose fields http.ReadResponse checked).
@@ -146,17 +40,17 @@ func (pc *h1Conn) writeBody(o *outbound) error {
 	defer copyBufs.Put(bp)
 	var dst io.Writer = pc.bw
 	var cw io.WriteCloser
-	if o.bodyLen < 0 {
+	if o.BodyLen < 0 {
 		cw = httputil.NewChunkedWriter(pc.bw)
 		dst = cw
 	}
-	src := o.body
-	if o.bodyLen > 0 {
-		src = io.LimitReader(src, o.bodyLen)
+	src := o.Body
+	if o.BodyLen > 0 {
+		src = io.LimitReader(src, o.BodyLen)
 	}
 	n, rerr, werr := copyFlushing(dst, pc.bw, &idleReader{r: src, o: o}, *bp)
 	o.bodyReadDeadline(time.Time{})
-	if rerr == nil && o.bodyLen > 0 && n < o.bodyLen {
+	if rerr == nil && o.BodyLen > 0 && n < o.BodyLen {
 		rerr = io.ErrUnexpectedEOF
 	}
 	if rerr != nil {
@@ -183,7 +77,7 @@ type idleReader struct {
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
-	if !r.o.bodyReadDeadline(time.Now().Add(r.o.idleOr(mesh.StreamIdleTimeout))) {
+	if !r.o.bodyReadDeadline(time.Now().Add(r.o.IdleOr(mesh.StreamIdleTimeout))) {
 		return 0, errBodyAborted
 	}
 	n, err := r.r.Read(p)

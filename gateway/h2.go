@@ -55,22 +55,22 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 	if p.tls != nil {
 		scheme = "https"
 	}
-	u := &url.URL{Scheme: scheme, Host: p.addr, Path: o.path, RawPath: o.path, RawQuery: o.rawQuery}
-	hdr, err := o.header()
+	u := &url.URL{Scheme: scheme, Host: p.addr, Path: o.Path, RawPath: o.Path, RawQuery: o.RawQuery}
+	hdr, err := o.Header()
 	if err != nil {
 		return nil, err
 	}
 	req := &http.Request{
-		Method: o.method, URL: u, Host: o.host, Header: hdr,
-		Proto: "HTTP/2.0", ProtoMajor: 2, ContentLength: o.bodyLen,
+		Method: o.Method, URL: u, Host: o.Host, Header: hdr,
+		Proto: "HTTP/2.0", ProtoMajor: 2, ContentLength: o.BodyLen,
 	}
 	var body *clientBody
-	if o.bodyLen != 0 {
+	if o.BodyLen != 0 {
 		body = &clientBody{}
 		req.Trailer, body.r = o.trailerBody()
 		req.Body = io.NopCloser(body)
 	}
-	if te := o.in.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
+	if te := o.In.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
 		req.Header.Set("Te", "trailers")
 	}
 	resp, err := p.h2.roundTrip(req.WithContext(ctx))
@@ -78,7 +78,7 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 	case err == nil:
 	case body != nil && body.failed() != nil:
 		return nil, &upstream.ClientBodyError{Err: body.failed()} // the client's body broke: 400
-	case connInfoOf(o.in.Context()).bodyRefused():
+	case connInfoOf(o.In.Context()).bodyRefused():
 		// The validator refused the body; net/http's cancellation of the
 		// request got to the stream before the read error did.
 		return nil, &upstream.ClientBodyError{Err: h1guard.ErrBadRequestBody}

@@ -101,7 +101,7 @@ func answer(body string, hangUpAfter int, header string) func(net.Conn) {
 func sendVia(p *connPool, method string) (*http.Response, error) {
 	o := &outbound{}
 	o.reset(httptest.NewRequest(method, "http://svc.test/x", nil))
-	o.path = "/x"
+	o.Path = "/x"
 	return p.roundTrip(context.Background(), o)
 }
 

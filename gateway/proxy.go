@@ -46,14 +46,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	o := outbounds.Get().(*outbound)
 	defer outbounds.Put(o)
 	o.reset(r)
-	o.connectTimeout = c.connectTimeout
-	o.streamIdle = rq.lc.options.StreamIdle()
+	o.ConnectTimeout = c.connectTimeout
+	o.StreamIdle = rq.lc.options.StreamIdle()
 	rc := http.NewResponseController(w)
-	if o.hasBody() {
+	if o.HasBody() {
 		o.downstream = rc
 	}
 	s.prepare(o, r, rq, rt, d)
-	if e := entryOf(w); e != nil && o.path != rq.path {
+	if e := entryOf(w); e != nil && o.Path != rq.path {
 		e.OriginalPath = r.URL.RequestURI()
 	}
 	x := &exchange{s: s, w: w, r: r, o: o, c: c, policy: act.Retry}
@@ -72,13 +72,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 		return
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		if o.upgrade == "" {
+		if o.Upgrade == "" {
 			resp.Body.Close() // a switch nobody asked for
 			note(w, "UPE", "upstream_reset_before_response_started{protocol_error}")
 			localReply(w, r, http.StatusBadGateway, bodyProtocol)
 			return
 		}
-		s.tunnel(w, r, resp, o.upgrade)
+		s.tunnel(w, r, resp, o.Upgrade)
 		return
 	}
 	edits := func(h http.Header) {
@@ -113,7 +113,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 			}
 		}()
 	}
-	writeResponse(w, ctx, rc, resp, x.took, o.idleOr(mesh.StreamIdleTimeout), edits)
+	writeResponse(w, ctx, rc, resp, x.took, o.IdleOr(mesh.StreamIdleTimeout), edits)
 }
 
 // prepare makes the client's request the upstream request: the forwarding
@@ -121,16 +121,16 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 // operations, which therefore win over the gateway's own headers as they
 // do in Envoy.
 func (s *Server) prepare(o *outbound, r *http.Request, rq *request, rt *router.Route, d *router.Dest) {
-	o.upgrade = rq.upgrade
-	o.path = rq.path
+	o.Upgrade = rq.upgrade
+	o.Path = rq.path
 	if rw := rt.Action.Rewrite; rw != nil {
 		if p := rw.Path(rq.path, rt); p != rq.path {
 			r.Header[router.OriginalPathHeader] = []string{r.URL.RequestURI()}
-			o.path = p
+			o.Path = p
 		}
 	}
 	if d.Authority != "" {
-		o.host = d.Authority
+		o.Host = d.Authority
 	}
 	if d.RequestHeaders.Len() > 0 {
 		d.RequestHeaders.Apply(r.Header, &fmtVars{s: s, r: r})

@@ -36,8 +36,8 @@ type exchange struct {
 // run sends attempts until one gives a response to relay or an error to
 // report. The returned response's body must be closed.
 func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
-	attemptHdr := len(x.o.extra)
-	x.o.add("X-Envoy-Attempt-Count", "1")
+	attemptHdr := len(x.o.Extra)
+	x.o.Add("X-Envoy-Attempt-Count", "1")
 	key, setCookie := x.c.hash.Key(x.r)
 	x.setCookie = setCookie
 	for attempt := 0; ; attempt++ {
@@ -46,7 +46,7 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
 			return nil, nil, upstream.ErrNoHealthy
 		}
 		x.tried = append(x.tried, ep)
-		x.o.extra[attemptHdr].v = strconv.Itoa(attempt + 1)
+		x.o.Extra[attemptHdr].Value = strconv.Itoa(attempt + 1)
 		tctx, cancel := ctx, context.CancelFunc(func() {})
 		if pt := x.perTry(); pt > 0 {
 			tctx, cancel = context.WithTimeoutCause(ctx, pt, errPerTryTimeout)
@@ -113,7 +113,7 @@ func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Resp
 		// A reset after the request went out: the upstream may have acted
 		// on it, so only an idempotent request is sent again (security.md
 		// UP-03; Envoy would retry a POST here too).
-		want = p.RetryReset(true) && x.o.idempotent()
+		want = p.RetryReset(true) && x.o.Idempotent()
 	}
 	return want && (x.retrying || x.c.allowRetry())
 }

@@ -97,10 +97,10 @@ func isBodyFramingError(err error) bool {
 // stream idle timeout of o: the wait for the head, and each read of the
 // body, end with errStreamIdle when nothing moved for that long.
 func idleExchange(ctx context.Context, o *outbound, rt func(context.Context) (*http.Response, error)) (*http.Response, error) {
-	if o.streamIdle <= 0 {
+	if o.StreamIdle <= 0 {
 		return rt(ctx)
 	}
-	ctx, si := withStreamIdle(ctx, o.streamIdle)
+	ctx, si := withStreamIdle(ctx, o.StreamIdle)
 	o.idle = si
 	resp, err := rt(ctx)
 	if err != nil {

@@ -359,25 +359,25 @@ func TestWriteHeadRefusesControlBytes(t *testing.T) {
 		want *upstream.RequestError // nil: written
 	}{
 		{"plain", func(o *outbound) {}, nil},
-		{"tab and obs-text in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\tb \xe9") }, nil},
-		{"CR LF in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\r\nX-B: 1") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
-		{"LF in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\nb") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
-		{"CR in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\rb") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
-		{"NUL in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\x00b") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
-		{"DEL in a value", func(o *outbound) { o.in.Header.Set("X-A", "a\x7fb") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
-		{"second value", func(o *outbound) { o.in.Header["X-A"] = []string{"ok", "\r\n"} }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
-		{"CR LF in a name", func(o *outbound) { o.in.Header["X-A\r\nX-B"] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
-		{"space in a name", func(o *outbound) { o.in.Header["X A"] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
-		{"colon in a name", func(o *outbound) { o.in.Header["X-A:"] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
-		{"empty name", func(o *outbound) { o.in.Header[""] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
-		{"gateway's own field", func(o *outbound) { o.add("X-Envoy-Attempt-Count", "1\r\n") }, &upstream.RequestError{Part: "header value", Name: "X-Envoy-Attempt-Count"}},
-		{"upgrade", func(o *outbound) { o.upgrade = "websocket\r\nX-B: 1" }, &upstream.RequestError{Part: "header value", Name: "Upgrade"}},
-		{"CR LF in the path", func(o *outbound) { o.path = "/a HTTP/1.1\r\nHost: b\r\n\r\nGET /b" }, &upstream.RequestError{Part: "path"}},
-		{"space in the path", func(o *outbound) { o.path = "/a b" }, &upstream.RequestError{Part: "path"}},
-		{"NUL in the query", func(o *outbound) { o.rawQuery = "a=\x00" }, &upstream.RequestError{Part: "query"}},
-		{"LF in the query", func(o *outbound) { o.rawQuery = "a=\n" }, &upstream.RequestError{Part: "query"}},
-		{"CR LF in the host", func(o *outbound) { o.host = "a\r\nX-B: 1" }, &upstream.RequestError{Part: "host"}},
-		{"space in the method", func(o *outbound) { o.method = "GET /x" }, &upstream.RequestError{Part: "method"}},
+		{"tab and obs-text in a value", func(o *outbound) { o.In.Header.Set("X-A", "a\tb \xe9") }, nil},
+		{"CR LF in a value", func(o *outbound) { o.In.Header.Set("X-A", "a\r\nX-B: 1") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"LF in a value", func(o *outbound) { o.In.Header.Set("X-A", "a\nb") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"CR in a value", func(o *outbound) { o.In.Header.Set("X-A", "a\rb") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"NUL in a value", func(o *outbound) { o.In.Header.Set("X-A", "a\x00b") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"DEL in a value", func(o *outbound) { o.In.Header.Set("X-A", "a\x7fb") }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"second value", func(o *outbound) { o.In.Header["X-A"] = []string{"ok", "\r\n"} }, &upstream.RequestError{Part: "header value", Name: "X-A"}},
+		{"CR LF in a name", func(o *outbound) { o.In.Header["X-A\r\nX-B"] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
+		{"space in a name", func(o *outbound) { o.In.Header["X A"] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
+		{"colon in a name", func(o *outbound) { o.In.Header["X-A:"] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
+		{"empty name", func(o *outbound) { o.In.Header[""] = []string{"1"} }, &upstream.RequestError{Part: "header name"}},
+		{"gateway's own field", func(o *outbound) { o.Add("X-Envoy-Attempt-Count", "1\r\n") }, &upstream.RequestError{Part: "header value", Name: "X-Envoy-Attempt-Count"}},
+		{"upgrade", func(o *outbound) { o.Upgrade = "websocket\r\nX-B: 1" }, &upstream.RequestError{Part: "header value", Name: "Upgrade"}},
+		{"CR LF in the path", func(o *outbound) { o.Path = "/a HTTP/1.1\r\nHost: b\r\n\r\nGET /b" }, &upstream.RequestError{Part: "path"}},
+		{"space in the path", func(o *outbound) { o.Path = "/a b" }, &upstream.RequestError{Part: "path"}},
+		{"NUL in the query", func(o *outbound) { o.RawQuery = "a=\x00" }, &upstream.RequestError{Part: "query"}},
+		{"LF in the query", func(o *outbound) { o.RawQuery = "a=\n" }, &upstream.RequestError{Part: "query"}},
+		{"CR LF in the host", func(o *outbound) { o.Host = "a\r\nX-B: 1" }, &upstream.RequestError{Part: "host"}},
+		{"space in the method", func(o *outbound) { o.Method = "GET /x" }, &upstream.RequestError{Part: "method"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -385,10 +385,10 @@ func TestWriteHeadRefusesControlBytes(t *testing.T) {
 			req.Header.Set("Accept", "*/*")
 			var o outbound
 			o.reset(req)
-			o.path = "/p"
+			o.Path = "/p"
 			tc.edit(&o)
-			head, err := appendHead(make([]byte, 0, 512), &o)
-			_, stdErr := o.header()
+			head, err := o.AppendHead(make([]byte, 0, 512))
+			_, stdErr := o.Header()
 			for engine, err := range map[string]error{"HTTP/1.1 writer": err, "net/http engines": stdErr} {
 				var re *upstream.RequestError
 				switch {
@@ -402,7 +402,7 @@ func TestWriteHeadRefusesControlBytes(t *testing.T) {
 				return
 			}
 			parsed, perr := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
-			if perr != nil || parsed.Host != o.host || parsed.RequestURI != "/p?q=1" {
+			if perr != nil || parsed.Host != o.Host || parsed.RequestURI != "/p?q=1" {
 				t.Errorf("wrote %q: %v", head, perr)
 			}
 		})
@@ -417,10 +417,10 @@ func TestWriteHeadAllocations(t *testing.T) {
 	req.Header.Set("X-Forwarded-For", "10.0.0.1")
 	var o outbound
 	o.reset(req)
-	o.path = "/p"
-	o.add("X-Envoy-Attempt-Count", "1")
+	o.Path = "/p"
+	o.Add("X-Envoy-Attempt-Count", "1")
 	buf := make([]byte, 0, 1024)
-	if n := testing.AllocsPerRun(100, func() { appendHead(buf, &o) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { o.AppendHead(buf) }); n != 0 {
 		t.Errorf("%v allocations per head", n)
 	}
 }
