@@ -21,7 +21,7 @@ var arrows = map[string][]string{
 	"mesh":      {"api", "envoyfmt", "router", "gateway/internal/config"},
 	"listener":  {"api"},
 	"upstream":  {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh"},
-	"legacy":    {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/listener", "gateway/internal/upstream"},
+	"legacy":    {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh", "gateway/internal/listener", "gateway/internal/upstream"},
 	"accesslog": {"envoyfmt"},
 	"metrics":   {"envoyfmt", "gateway/internal/accesslog"},
 	"h1guard":   nil,

@@ -54,7 +54,7 @@ type endpoint struct {
 	addr   string // "host:port" or "unix:///path"
 	labels map[string]string
 	weight uint32
-	pool   *connPool
+	pool   *upstream.Pool
 	active atomic.Int64 // requests in flight from this cluster
 	health health
 }
@@ -81,7 +81,7 @@ func (c *cluster) pick(key string, tried []*endpoint) *endpoint {
 
 // send runs one attempt against ep, enforcing the cluster's request limit
 // and counting the requests in flight until the response body is closed.
-func (c *cluster) send(ctx context.Context, eng engine, ep *endpoint, o *outbound) (*http.Response, error) {
+func (c *cluster) send(ctx context.Context, eng upstream.Engine, ep *endpoint, o *outbound) (*http.Response, error) {
 	if !c.admit() {
 		return nil, upstream.ErrOverflow
 	}
@@ -90,7 +90,7 @@ func (c *cluster) send(ctx context.Context, eng engine, ep *endpoint, o *outboun
 		c.active.Add(-1)
 		ep.active.Add(-1)
 	}
-	resp, err := eng.roundTrip(ctx, ep, o)
+	resp, err := eng.RoundTrip(ctx, ep.pool, &o.Request)
 	if err != nil || resp.StatusCode == http.StatusSwitchingProtocols {
 		done()
 		return resp, err
@@ -156,7 +156,7 @@ func clusterName(k clusterKey) string {
 // clusterBuilder resolves route destinations into clusters, once each.
 type clusterBuilder struct {
 	reg      *upstream.Registry
-	pools    *poolSet
+	pools    *upstream.PoolSet
 	byKey    map[clusterKey]router.UpstreamID
 	clusters []*cluster
 	// warnedProxy holds the DestinationRules already warned about.
@@ -241,29 +241,29 @@ func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint
 func (b *clusterBuilder) poolSpec(c *cluster, pol upstream.Policy, sp *upstream.ServicePort, sni string) poolSpec {
 	var spec poolSpec
 	if ut := b.reg.TLSFor(pol.TLS); ut != nil {
-		spec.opts.tls = ut.ForHost(sni)
-		spec.key.tls = ut.Key + "|" + spec.opts.tls.ServerName
+		spec.opts.TLS = ut.ForHost(sni)
+		spec.key.TLS = ut.Key + "|" + spec.opts.TLS.ServerName
 	}
 	if sp != nil {
 		switch strings.ToUpper(sp.Protocol) {
 		case "HTTP2", "GRPC", "GRPC-WEB":
-			spec.key.h2 = true
+			spec.key.H2 = true
 		}
 	}
-	spec.key.h2 = (spec.key.h2 || c.limits.UpgradeH2) && !c.limits.KeepProto
-	spec.opts.limits = c.limits
-	spec.key.settings = c.limits.PoolSettings()
-	if c.limits.MaxConnections > 0 && !spec.key.h2 {
-		spec.key.settings = c.name + " " + spec.key.settings
-		spec.opts.limiter = b.pools.limiter(spec.key.settings, c.limits)
+	spec.key.H2 = (spec.key.H2 || c.limits.UpgradeH2) && !c.limits.KeepProto
+	spec.opts.Limits = c.limits
+	spec.key.Settings = c.limits.PoolSettings()
+	if c.limits.MaxConnections > 0 && !spec.key.H2 {
+		spec.key.Settings = c.name + " " + spec.key.Settings
+		spec.opts.Limiter = b.pools.Limiter(spec.key.Settings, c.limits)
 	}
 	return spec
 }
 
 // poolSpec is a pool key without its address, with the options to build it.
 type poolSpec struct {
-	key  poolKey
-	opts poolOptions
+	key  upstream.PoolKey
+	opts upstream.PoolOptions
 }
 
 // serviceEndpoints lists the endpoints of a ServiceEntry port whose labels
@@ -307,8 +307,8 @@ func (b *clusterBuilder) serviceEndpoints(svc *upstream.Service, sp *upstream.Se
 
 func (b *clusterBuilder) endpoint(addr string, labels map[string]string, weight uint32, ps poolSpec) *endpoint {
 	k := ps.key
-	k.addr = addr
-	return &endpoint{addr: addr, labels: maps.Clone(labels), weight: weight, pool: b.pools.get(k, ps.opts)}
+	k.Addr = addr
+	return &endpoint{addr: addr, labels: maps.Clone(labels), weight: weight, pool: b.pools.Get(k, ps.opts)}
 }
 
 // labelsMatch reports whether have includes every label of want.

@@ -60,7 +60,7 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 		checkDestinations(r, b, ps)
 	}
 	snap.clusters = b.clusters
-	snap.pools = map[*connPool]bool{}
+	snap.pools = map[*upstream.Pool]bool{}
 	for _, c := range b.clusters {
 		for _, ep := range c.endpoints {
 			snap.pools[ep.pool] = true
@@ -113,7 +113,7 @@ func translateLegacyKinds(d *config.Decoded) {
 type compileEnv struct {
 	// pools supplies upstream connection pools, so a reload reuses warm
 	// connections.
-	pools *poolSet
+	pools *upstream.PoolSet
 	// credentialsDir is where credentialName secrets are looked up.
 	credentialsDir string
 	// cache carries decoded files and compiled VirtualServices from one

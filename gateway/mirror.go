@@ -62,6 +62,7 @@ func (s *Server) mirrorCopy(r *http.Request, o *outbound, body []byte) *outbound
 	in := &http.Request{Method: r.Method, Header: r.Header.Clone(), Host: r.Host, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor}
 	c := &outbound{Request: upstream.Request{In: in, Method: o.Method, Path: o.Path, RawQuery: o.RawQuery, Host: shadowHost(o.Host),
 		Extra: append([]upstream.Field(nil), o.Extra...), BodyLen: int64(len(body)), ConnectTimeout: o.ConnectTimeout}}
+	c.Client = c
 	if len(body) > 0 {
 		c.replay = newReplayBody(bytes.NewReader(bytes.Clone(body)), int64(len(body)))
 		c.Body = c.replay

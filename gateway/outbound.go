@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -9,16 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
-
-// errBodyAborted ends a read of the client's body after the exchange it
-// fed has ended.
-var errBodyAborted = errors.New("request body no longer read: the exchange ended")
-
-// maxResponseHeaderBytes caps an upstream response head; a larger one is a
-// 502, never an unbounded read (security.md UP-05).
-const maxResponseHeaderBytes = 64 << 10
 
 // outbound is one request to send upstream (upstream.Request) with the
 // client's side of its exchange: the client's body, kept for replay, and
@@ -28,11 +20,6 @@ type outbound struct {
 	// replay keeps a copy of what was read of the body so that the
 	// request can be sent again.
 	replay *replayBody
-	// upConn is the HTTP/1.1 upstream connection of the current attempt,
-	// whose read deadline enforces streamIdle; nil on other engines.
-	upConn *h1Conn
-	// idle is the stream idle timeout of an attempt on another engine.
-	idle *streamIdle
 	// downstream controls the client's connection while its body is read:
 	// a read stalled longer than streamIdleTimeout fails, and an exchange
 	// that ends early makes a blocked read fail at once instead of waiting
@@ -56,9 +43,9 @@ type outbound struct {
 // reset prepares o for request r.
 func (o *outbound) reset(r *http.Request) {
 	o.bodyMu.Lock()
-	o.In, o.Method, o.RawQuery, o.Host, o.ConnectTimeout = r, r.Method, r.URL.RawQuery, r.Host, upstream.DefaultConnectTimeout
-	o.Path, o.Upgrade, o.Body, o.replay, o.downstream, o.aborted, o.bodyEnded, o.bodyStarted = "", "", nil, nil, nil, false, false, false
-	o.StreamIdle, o.upConn, o.idle = 0, nil, nil
+	o.Request = upstream.Request{In: r, Method: r.Method, RawQuery: r.URL.RawQuery, Host: r.Host,
+		ConnectTimeout: upstream.DefaultConnectTimeout, Client: o}
+	o.replay, o.downstream, o.aborted, o.bodyEnded, o.bodyStarted = nil, nil, false, false, false
 	o.bodyMu.Unlock()
 	o.Extra = o.extraBuf[:0]
 	o.BodyLen = r.ContentLength
@@ -70,16 +57,16 @@ func (o *outbound) reset(r *http.Request) {
 	}
 }
 
-// replayable reports whether the request can be sent again, on another
+// Replayable reports whether the request can be sent again, on another
 // connection or to another endpoint: it is not an upgrade, and its body
 // was either never touched or has been kept whole. A body an earlier
 // attempt is still reading is never shared with the next one.
-func (o *outbound) replayable() bool { return o.Upgrade == "" && o.replay.replayable() }
+func (o *outbound) Replayable() bool { return o.Upgrade == "" && o.replay.replayable() }
 
-// rewind prepares the body for another attempt. The previous attempt's
+// Rewind prepares the body for another attempt. The previous attempt's
 // writer has stopped (an aborted HTTP/1.1 attempt is waited for), so the
 // abort that stopped it must not fail the next attempt's reads.
-func (o *outbound) rewind() {
+func (o *outbound) Rewind() {
 	if o.replay != nil {
 		o.Body = o.replay.replay()
 	}
@@ -88,12 +75,12 @@ func (o *outbound) rewind() {
 	o.bodyMu.Unlock()
 }
 
-// trailerBody returns the request trailers the client declared that may
+// TrailerBody returns the request trailers the client declared that may
 // reach an upstream, and a body to send in place of o.body that fills in
 // their values when it ends (the client's values arrive only then). The
 // framing, hop-by-hop, forwarding and client-address fields and Envoy's
 // x-envoy-* never pass: a trailer is read after every header check.
-func (o *outbound) trailerBody() (http.Header, io.Reader) {
+func (o *outbound) TrailerBody() (http.Header, io.Reader) {
 	if len(o.In.Trailer) == 0 {
 		return nil, o.Body
 	}
@@ -168,9 +155,9 @@ func sanitizeRequestHeaders(h http.Header) {
 	}
 }
 
-// bodyReadDeadline bounds the next read of the client's body. It reports
+// BodyReadDeadline bounds the next read of the client's body. It reports
 // false once abortBody was called: the body must not be read any more.
-func (o *outbound) bodyReadDeadline(t time.Time) bool {
+func (o *outbound) BodyReadDeadline(t time.Time) bool {
 	o.bodyMu.Lock()
 	defer o.bodyMu.Unlock()
 	if o.aborted {
@@ -182,9 +169,9 @@ func (o *outbound) bodyReadDeadline(t time.Time) bool {
 	return true
 }
 
-// bodyEnd records that the client's body has been read to its end (or
+// BodyEnd records that the client's body has been read to its end (or
 // failed), and lifts the read deadline while net/http is not reading.
-func (o *outbound) bodyEnd() {
+func (o *outbound) BodyEnd() {
 	o.bodyMu.Lock()
 	defer o.bodyMu.Unlock()
 	if o.downstream != nil && !o.bodyEnded && !o.aborted {
@@ -204,17 +191,17 @@ func (o *outbound) bodyPending() bool {
 	return o.bodyStarted && !o.bodyEnded
 }
 
-// sendingBody records that the client's body is being copied upstream.
-func (o *outbound) sendingBody() {
+// SendingBody records that the client's body is being copied upstream.
+func (o *outbound) SendingBody() {
 	o.bodyMu.Lock()
 	o.bodyStarted = true
 	o.bodyMu.Unlock()
 }
 
-// abortBody makes a read of the client's body that is blocked (the client
+// AbortBody makes a read of the client's body that is blocked (the client
 // stalled) fail at once, and every later one fail too, so that the end of
 // an exchange never waits on the client.
-func (o *outbound) abortBody() {
+func (o *outbound) AbortBody() {
 	o.bodyMu.Lock()
 	defer o.bodyMu.Unlock()
 	o.aborted = true
@@ -223,19 +210,14 @@ func (o *outbound) abortBody() {
 	}
 }
 
-// touchUpstream records that the stream moved: the HTTP/1.1 upstream
-// connection may stay silent for streamIdle from now.
-func (o *outbound) touchUpstream() {
-	if pc := o.upConn; pc != nil && o.StreamIdle > 0 {
-		pc.extendRead(time.Now().Add(o.StreamIdle))
+// BodyRefused returns the listener validator's refusal of the client's
+// body, or nil.
+func (o *outbound) BodyRefused() error {
+	if connInfoOf(o.In.Context()).bodyRefused() {
+		return h1guard.ErrBadRequestBody
 	}
-	o.idle.touch()
+	return nil
 }
 
-// IdleOr is the stream idle timeout, or d when it is unset.
-func (o *outbound) IdleOr(d time.Duration) time.Duration {
-	if o.StreamIdle > 0 {
-		return o.StreamIdle
-	}
-	return d
-}
+// aLongTimeAgo is a deadline already past: it fails pending I/O at once.
+var aLongTimeAgo = time.Unix(1, 0)

@@ -75,7 +75,7 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
 		if !sleepCtx(ctx, x.policy.Backoff(attempt+1, rand.Uint64())) {
 			return nil, ep, context.Cause(ctx)
 		}
-		x.o.rewind()
+		x.o.Rewind()
 	}
 }
 
@@ -92,7 +92,7 @@ func (x *exchange) perTry() time.Duration {
 // upstream may have seen it, and the cluster's retry budget has room.
 func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Response, err error) bool {
 	p := x.policy
-	if p == nil || attempt >= p.Attempts || ctx.Err() != nil || !x.o.replayable() {
+	if p == nil || attempt >= p.Attempts || ctx.Err() != nil || !x.o.Replayable() {
 		return false
 	}
 	var want bool

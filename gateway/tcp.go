@@ -108,7 +108,7 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	}
 	e.SetUpstream(cl.name, ep.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), cl.connectTimeout)
-	up, err := ep.pool.connect(ctx, cl.connectTimeout)
+	up, err := ep.pool.Connect(ctx, cl.connectTimeout)
 	cancel()
 	if err != nil {
 		cl.observe(ep, nil, &upstream.ConnectError{Err: err})

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -36,6 +37,43 @@ type Request struct {
 	// StreamIdle is the stream idle timeout: how long the exchange may
 	// see nothing move, either way, before it ends (zero: never).
 	StreamIdle time.Duration
+	// Client is the client's side of the exchange; the proxy sets it.
+	Client Client
+	// upConn is the HTTP/1.1 upstream connection of the current attempt,
+	// whose read deadline enforces streamIdle; nil on other engines.
+	upConn *h1Conn
+	// idle is the stream idle timeout of an attempt on another engine.
+	idle *streamIdle
+}
+
+// Client is the client's side of an exchange, which the proxy owns: the
+// client's body, whether the request may be sent again, and the deadlines
+// of the body's reads. The engines call it as they send the body.
+type Client interface {
+	// Replayable reports whether the request can be sent again, on another
+	// connection or to another endpoint.
+	Replayable() bool
+	// Rewind prepares the body for another attempt.
+	Rewind()
+	// TrailerBody returns the request trailers that may reach an upstream,
+	// and the body to send in place of Request.Body, which fills in their
+	// values when it ends.
+	TrailerBody() (http.Header, io.Reader)
+	// BodyReadDeadline bounds the next read of the client's body. It
+	// reports false once AbortBody was called: the body must not be read
+	// any more.
+	BodyReadDeadline(t time.Time) bool
+	// BodyEnd records that the client's body has been read to its end (or
+	// failed).
+	BodyEnd()
+	// SendingBody records that the client's body is being copied upstream.
+	SendingBody()
+	// AbortBody makes a blocked read of the client's body, and every later
+	// one, fail at once.
+	AbortBody()
+	// BodyRefused returns the listener validator's refusal of the
+	// client's body, or nil.
+	BodyRefused() error
 }
 
 // Add adds a header line to send.
@@ -236,3 +274,28 @@ func valid(s string, class uint8) bool {
 	}
 	return true
 }
+
+// touchUpstream records that the stream moved: the HTTP/1.1 upstream
+// connection may stay silent for streamIdle from now.
+func (o *Request) touchUpstream() {
+	if pc := o.upConn; pc != nil && o.StreamIdle > 0 {
+		pc.extendRead(time.Now().Add(o.StreamIdle))
+	}
+	o.idle.touch()
+}
+
+// IdleOr is the stream idle timeout, or d when it is unset.
+func (o *Request) IdleOr(d time.Duration) time.Duration {
+	if o.StreamIdle > 0 {
+		return o.StreamIdle
+	}
+	return d
+}
+
+// errBodyAborted ends a read of the client's body after the exchange it
+// fed has ended.
+var errBodyAborted = errors.New("request body no longer read: the exchange ended")
+
+// maxResponseHeaderBytes caps an upstream response head; a larger one is a
+// 502, never an unbounded read (security.md UP-05).
+const maxResponseHeaderBytes = 64 << 10

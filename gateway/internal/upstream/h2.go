@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"context"
@@ -13,16 +13,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // newH2 builds the HTTP/2 client of a pool whose upstream speaks HTTP/2:
 // with prior knowledge over plaintext (h2c, ServiceEntry port protocol
 // HTTP2 or GRPC), or negotiated by ALPN over TLS. Its connections
 // multiplex requests (h2Pool), so the pool's idle list is unused.
-func (p *connPool) newH2() *h2Pool {
+func (p *Pool) newH2() *h2Pool {
 	tr := &http.Transport{
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		DisableCompression:     true,
@@ -30,7 +27,7 @@ func (p *connPool) newH2() *h2Pool {
 		HTTP2:                  &http.HTTP2Config{MaxReceiveBufferPerStream: 1 << 20, SendPingTimeout: 30 * time.Second},
 	}
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return p.connect(ctx, p.limits.ConnectTimeout)
+		return p.Connect(ctx, p.limits.ConnectTimeout)
 	}
 	tr.Protocols = new(http.Protocols)
 	scheme := "http"
@@ -50,7 +47,7 @@ func (p *connPool) newH2() *h2Pool {
 
 // roundTripH2 sends o over the pool's HTTP/2 transport. Trailers (gRPC
 // status) arrive in the response's Trailer once its body is read.
-func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response, error) {
+func (p *Pool) roundTripH2(ctx context.Context, o *Request) (*http.Response, error) {
 	scheme := "http"
 	if p.tls != nil {
 		scheme = "https"
@@ -67,7 +64,7 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 	var body *clientBody
 	if o.BodyLen != 0 {
 		body = &clientBody{}
-		req.Trailer, body.r = o.trailerBody()
+		req.Trailer, body.r = o.Client.TrailerBody()
 		req.Body = io.NopCloser(body)
 	}
 	if te := o.In.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
@@ -77,19 +74,19 @@ func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response
 	switch {
 	case err == nil:
 	case body != nil && body.failed() != nil:
-		return nil, &upstream.ClientBodyError{Err: body.failed()} // the client's body broke: 400
-	case connInfoOf(o.In.Context()).bodyRefused():
+		return nil, &ClientBodyError{Err: body.failed()} // the client's body broke: 400
+	case o.Client.BodyRefused() != nil:
 		// The validator refused the body; net/http's cancellation of the
 		// request got to the stream before the read error did.
-		return nil, &upstream.ClientBodyError{Err: h1guard.ErrBadRequestBody}
-	case errors.As(err, new(*upstream.ConnectError)), errors.As(err, new(*upstream.RefusedStreamError)):
+		return nil, &ClientBodyError{Err: o.Client.BodyRefused()}
+	case errors.As(err, new(*ConnectError)), errors.As(err, new(*RefusedStreamError)):
 		return nil, err
 	default:
 		return nil, classifyStd(ctx, err)
 	}
 	if err := checkH2Framing(resp.Header); err != nil {
 		resp.Body.Close() // resets the stream; the connection carries on
-		return nil, &upstream.ProtocolError{Err: err}
+		return nil, &ProtocolError{Err: err}
 	}
 	return resp, nil
 }
@@ -156,17 +153,17 @@ func classifyStd(ctx context.Context, err error) error {
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
 	case refusedByNetHTTP(err):
-		return &upstream.RequestError{Part: "request", Err: err}
+		return &RequestError{Part: "request", Err: err}
 	case errors.As(err, &oe) && oe.Op == "dial", errors.As(err, &te), isHandshakeError(err):
-		return &upstream.ConnectError{Err: err}
+		return &ConnectError{Err: err}
 	case notProcessed(err):
-		return &upstream.RefusedStreamError{Err: err}
+		return &RefusedStreamError{Err: err}
 	}
-	return &upstream.ResetError{Err: err}
+	return &ResetError{Err: err}
 }
 
 // netHTTPRefusals begin the messages of net/http's checks of a request it
-// will not send. outbound.header checks first, so they are a backstop.
+// will not send. Request.Header checks first, so they are a backstop.
 var netHTTPRefusals = []string{
 	"net/http: invalid header field", "net/http: can't write control character", "http: invalid Host header",
 	"http2: invalid Host header", "http2: invalid HTTP header", "http2: invalid HTTP trailer", "http2: invalid request :path",
@@ -186,4 +183,18 @@ func refusedByNetHTTP(err error) bool {
 func isHandshakeError(err error) bool {
 	var ce *tls.CertificateVerificationError
 	return errors.As(err, &ce)
+}
+
+// headerHasToken reports whether a comma-separated header lists tok.
+func headerHasToken(vs []string, tok string) bool {
+	for _, v := range vs {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(t), tok) {
+				return true
+			}
+		}
+	}
+	return false
 }

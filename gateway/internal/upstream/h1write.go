@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"bufio"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // Errors of the HTTP/1.1 client's connections.
@@ -20,22 +19,13 @@ var (
 	errHeaderTooLarge = errors.New("upstream response headers exceed the limit")
 )
 
-// writeField writes one header field as it stands (the 101 response
-// relayed to a client, whose fields http.ReadResponse checked).
-func writeField(bw *bufio.Writer, k, v string) {
-	bw.WriteString(k)
-	bw.WriteString(": ")
-	bw.WriteString(v)
-	bw.WriteString("\r\n")
-}
-
 // copyBufs holds the 32 KiB buffers bodies are copied through.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // writeBody streams the client's body to the upstream, framed by length
 // or chunked. A client-side read failure poisons the upstream connection
 // so that the upstream never takes a truncated body for a whole one.
-func (pc *h1Conn) writeBody(o *outbound) error {
+func (pc *h1Conn) writeBody(o *Request) error {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	var dst io.Writer = pc.bw
@@ -49,13 +39,13 @@ func (pc *h1Conn) writeBody(o *outbound) error {
 		src = io.LimitReader(src, o.BodyLen)
 	}
 	n, rerr, werr := copyFlushing(dst, pc.bw, &idleReader{r: src, o: o}, *bp)
-	o.bodyReadDeadline(time.Time{})
+	o.Client.BodyReadDeadline(time.Time{})
 	if rerr == nil && o.BodyLen > 0 && n < o.BodyLen {
 		rerr = io.ErrUnexpectedEOF
 	}
 	if rerr != nil {
 		pc.close()
-		return &upstream.ClientBodyError{Err: rerr}
+		return &ClientBodyError{Err: rerr}
 	}
 	if werr != nil {
 		return werr
@@ -73,11 +63,11 @@ func (pc *h1Conn) writeBody(o *outbound) error {
 // a client that stops sending is cut off instead of holding the upstream.
 type idleReader struct {
 	r io.Reader
-	o *outbound
+	o *Request
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
-	if !r.o.bodyReadDeadline(time.Now().Add(r.o.IdleOr(mesh.StreamIdleTimeout))) {
+	if !r.o.Client.BodyReadDeadline(time.Now().Add(r.o.IdleOr(mesh.StreamIdleTimeout))) {
 		return 0, errBodyAborted
 	}
 	n, err := r.r.Read(p)
@@ -85,7 +75,7 @@ func (r *idleReader) Read(p []byte) (int, error) {
 		r.o.touchUpstream() // an upload in progress is activity
 	}
 	if err != nil {
-		r.o.bodyEnd()
+		r.o.Client.BodyEnd()
 	}
 	return n, err
 }
