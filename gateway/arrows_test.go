@@ -21,7 +21,7 @@ var arrows = map[string][]string{
 	"mesh":   {"api", "envoyfmt", "router", "gateway/internal/config"},
 	"listener": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
 		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics"},
-	"upstream": {"api", "envoyfmt", "router"},
+	"upstream": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh"},
 	// legacy builds Gateway specs (listener.GatewaySpec), so it comes
 	// with what listener needs.
 	"legacy": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",

@@ -20,9 +20,6 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
-// defaultConnectTimeout is Istio's meshConfig connectTimeout.
-const defaultConnectTimeout = 10 * time.Second
-
 // cluster is where one route destination sends requests: the endpoints of
 // a service port, narrowed to a subset when the route names one, with the
 // DestinationRule's policy for them. It belongs to one Snapshot; its
@@ -37,9 +34,9 @@ type cluster struct {
 	endpoints []*endpoint
 	lb        balancer
 	lbName    string
-	hash      *hashPolicy // consistent-hash key source; nil for none
-	limits    poolLimits
-	outlier   *outlierConfig
+	hash      *upstream.HashPolicy // consistent-hash key source; nil for none
+	limits    upstream.Limits
+	outlier   *upstream.OutlierConfig
 	// connectTimeout bounds each new upstream connection.
 	connectTimeout time.Duration
 	// sendProxy is the PROXY protocol version (1 or 2) written at the start
@@ -57,7 +54,7 @@ type endpoint struct {
 	addr   string // "host:port" or "unix:///path"
 	labels map[string]string
 	weight uint32
-	pool   *connPool
+	pool   *upstream.Pool
 	active atomic.Int64 // requests in flight from this cluster
 	health health
 }
@@ -84,16 +81,16 @@ func (c *cluster) pick(key string, tried []*endpoint) *endpoint {
 
 // send runs one attempt against ep, enforcing the cluster's request limit
 // and counting the requests in flight until the response body is closed.
-func (c *cluster) send(ctx context.Context, eng engine, ep *endpoint, o *outbound) (*http.Response, error) {
+func (c *cluster) send(ctx context.Context, eng upstream.Engine, ep *endpoint, o *outbound) (*http.Response, error) {
 	if !c.admit() {
-		return nil, errOverflow
+		return nil, upstream.ErrOverflow
 	}
 	ep.active.Add(1)
 	done := func() {
 		c.active.Add(-1)
 		ep.active.Add(-1)
 	}
-	resp, err := eng.roundTrip(ctx, ep, o)
+	resp, err := eng.RoundTrip(ctx, ep.pool, &o.Request)
 	if err != nil || resp.StatusCode == http.StatusSwitchingProtocols {
 		done()
 		return resp, err
@@ -105,7 +102,7 @@ func (c *cluster) send(ctx context.Context, eng engine, ep *endpoint, o *outboun
 // admit counts a request in flight, refusing it when the cluster's
 // http2MaxRequests is reached.
 func (c *cluster) admit() bool {
-	max := c.limits.maxRequests
+	max := c.limits.MaxRequests
 	for {
 		n := c.active.Load()
 		if max > 0 && n >= max {
@@ -120,7 +117,7 @@ func (c *cluster) admit() bool {
 // allowRetry takes a slot of the cluster's retry budget (maxRetries) for
 // the duration of the current request.
 func (c *cluster) allowRetry() bool {
-	max := c.limits.maxRetries
+	max := c.limits.MaxRetries
 	return max <= 0 || c.retries.Load() < max
 }
 
@@ -141,7 +138,7 @@ func (b *doneBody) Close() error {
 // health: the client's body failed, the request could not be sent as it
 // stood, or the client went away.
 func errorsIsClientSide(err error) bool {
-	return errors.As(err, new(*clientBodyError)) || errors.As(err, new(*requestError)) || errors.Is(err, context.Canceled)
+	return errors.As(err, new(*upstream.ClientBodyError)) || errors.As(err, new(*upstream.RequestError)) || errors.Is(err, context.Canceled)
 }
 
 // clusterKey identifies a cluster within one compile.
@@ -158,8 +155,8 @@ func clusterName(k clusterKey) string {
 
 // clusterBuilder resolves route destinations into clusters, once each.
 type clusterBuilder struct {
-	reg      *registry
-	pools    *poolSet
+	reg      *upstream.Registry
+	pools    *upstream.PoolSet
 	byKey    map[clusterKey]router.UpstreamID
 	clusters []*cluster
 	// warnedProxy holds the DestinationRules already warned about.
@@ -194,34 +191,34 @@ func (b *clusterBuilder) resolve(d router.Destination, ns string, listenerPort u
 // unknown port of a ServiceEntry, or an undefined subset): Envoy answers
 // those 503 with an empty body.
 func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint32) (clusterKey, *cluster) {
-	svc, q := b.reg.lookupHost(d.Host, ns)
+	svc, q := b.reg.LookupHost(d.Host, ns)
 	port := listenerPort
 	if d.Port != nil && d.Port.Number != 0 {
 		port = d.Port.Number
-	} else if svc != nil && len(svc.spec.Ports) == 1 {
-		port = svc.spec.Ports[0].Number
+	} else if svc != nil && len(svc.Spec.Ports) == 1 {
+		port = svc.Spec.Ports[0].Number
 	}
 	k := clusterKey{host: q, subset: d.Subset, port: port}
-	dr := b.reg.rule(d.Host, ns)
+	dr := b.reg.Rule(d.Host, ns)
 	var sel map[string]string
 	if d.Subset != "" {
-		if dr == nil || dr.subset(d.Subset) == nil {
+		if dr == nil || dr.Subset(d.Subset) == nil {
 			return k, nil
 		}
-		sel = dr.subset(d.Subset).Labels
+		sel = dr.Subset(d.Subset).Labels
 	}
-	pol := effectivePolicy(dr, d.Subset, port)
-	sendProxy := upstreamProxyVersion(dr)
-	c := &cluster{name: clusterName(k), host: q, port: port, subset: d.Subset, limits: limitsOf(pol.pool),
-		outlier: outlierOf(pol.outlier), hash: hashPolicyOf(pol.lb), lbName: lbName(pol.lb)}
-	c.connectTimeout = c.limits.connectTimeout
+	pol := upstream.EffectivePolicy(dr, d.Subset, port)
+	sendProxy := dr.ProxyVersion()
+	c := &cluster{name: clusterName(k), host: q, port: port, subset: d.Subset, limits: upstream.LimitsOf(pol.Pool),
+		outlier: upstream.OutlierOf(pol.Outlier), hash: upstream.HashPolicyOf(pol.LB), lbName: lbName(pol.LB)}
+	c.connectTimeout = c.limits.ConnectTimeout
 	c.sendProxy = sendProxy
 	if sendProxy != 0 {
-		c.proxyFrom = dr.res
+		c.proxyFrom = dr.Res
 	}
 	var sp *upstream.ServicePort
 	if svc != nil {
-		if sp = svc.port(port); sp == nil {
+		if sp = svc.Port(port); sp == nil {
 			return k, nil
 		}
 	}
@@ -233,7 +230,7 @@ func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint
 	} else {
 		c.endpoints = b.serviceEndpoints(svc, sp, sel, ps)
 	}
-	c.lb = newBalancer(pol.lb, c.endpoints)
+	c.lb = newBalancer(pol.LB, c.endpoints)
 	return k, c
 }
 
@@ -241,32 +238,32 @@ func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint
 // policy (server name defaulting to the destination host), HTTP/2 for
 // HTTP2 and GRPC ports or h2UpgradePolicy UPGRADE, and pool settings. A
 // connection limit makes the pools the cluster's own.
-func (b *clusterBuilder) poolSpec(c *cluster, pol policyParts, sp *upstream.ServicePort, sni string) poolSpec {
+func (b *clusterBuilder) poolSpec(c *cluster, pol upstream.Policy, sp *upstream.ServicePort, sni string) poolSpec {
 	var spec poolSpec
-	if ut := b.reg.clientTLS[pol.tls]; ut != nil {
-		spec.opts.tls = ut.forHost(sni)
-		spec.key.tls = ut.key + "|" + spec.opts.tls.ServerName
+	if ut := b.reg.TLSFor(pol.TLS); ut != nil {
+		spec.opts.TLS = ut.ForHost(sni)
+		spec.key.TLS = ut.Key + "|" + spec.opts.TLS.ServerName
 	}
 	if sp != nil {
 		switch strings.ToUpper(sp.Protocol) {
 		case "HTTP2", "GRPC", "GRPC-WEB":
-			spec.key.h2 = true
+			spec.key.H2 = true
 		}
 	}
-	spec.key.h2 = (spec.key.h2 || c.limits.upgradeH2) && !c.limits.keepProto
-	spec.opts.limits = c.limits
-	spec.key.settings = c.limits.poolSettings()
-	if c.limits.maxConnections > 0 && !spec.key.h2 {
-		spec.key.settings = c.name + " " + spec.key.settings
-		spec.opts.limiter = b.pools.limiter(spec.key.settings, c.limits)
+	spec.key.H2 = (spec.key.H2 || c.limits.UpgradeH2) && !c.limits.KeepProto
+	spec.opts.Limits = c.limits
+	spec.key.Settings = c.limits.PoolSettings()
+	if c.limits.MaxConnections > 0 && !spec.key.H2 {
+		spec.key.Settings = c.name + " " + spec.key.Settings
+		spec.opts.Limiter = b.pools.Limiter(spec.key.Settings, c.limits)
 	}
 	return spec
 }
 
 // poolSpec is a pool key without its address, with the options to build it.
 type poolSpec struct {
-	key  poolKey
-	opts poolOptions
+	key  upstream.PoolKey
+	opts upstream.PoolOptions
 }
 
 // serviceEndpoints lists the endpoints of a ServiceEntry port whose labels
@@ -274,24 +271,24 @@ type poolSpec struct {
 // endpoints (resolution DNS, and NONE, which a gateway resolves by DNS);
 // resolution STATIC without endpoints has none (security.md UP-01: 503 no
 // healthy upstream, nothing dialled).
-func (b *clusterBuilder) serviceEndpoints(svc *service, sp *upstream.ServicePort, sel map[string]string, ps poolSpec) []*endpoint {
+func (b *clusterBuilder) serviceEndpoints(svc *upstream.Service, sp *upstream.ServicePort, sel map[string]string, ps poolSpec) []*endpoint {
 	port := sp.Number
 	if sp.TargetPort != 0 {
 		port = sp.TargetPort
 	}
 	var out []*endpoint
-	if len(svc.spec.Endpoints) == 0 {
-		if len(sel) > 0 || svc.resolution == "STATIC" {
+	if len(svc.Spec.Endpoints) == 0 {
+		if len(sel) > 0 || svc.Resolution == "STATIC" {
 			return nil
 		}
-		for _, h := range svc.spec.Hosts {
+		for _, h := range svc.Spec.Hosts {
 			if !strings.HasPrefix(h, "*") {
 				out = append(out, b.endpoint(net.JoinHostPort(h, strconv.Itoa(int(port))), nil, 1, ps))
 			}
 		}
 		return out
 	}
-	for _, ep := range svc.spec.Endpoints {
+	for _, ep := range svc.Spec.Endpoints {
 		if !labelsMatch(ep.Labels, sel) {
 			continue
 		}
@@ -310,8 +307,8 @@ func (b *clusterBuilder) serviceEndpoints(svc *service, sp *upstream.ServicePort
 
 func (b *clusterBuilder) endpoint(addr string, labels map[string]string, weight uint32, ps poolSpec) *endpoint {
 	k := ps.key
-	k.addr = addr
-	return &endpoint{addr: addr, labels: maps.Clone(labels), weight: weight, pool: b.pools.get(k, ps.opts)}
+	k.Addr = addr
+	return &endpoint{addr: addr, labels: maps.Clone(labels), weight: weight, pool: b.pools.Get(k, ps.opts)}
 }
 
 // labelsMatch reports whether have includes every label of want.
@@ -322,16 +319,4 @@ func labelsMatch(have, want map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// upstreamProxyVersion returns the PROXY protocol version a
-// DestinationRule asks gatehouse to send upstream, 0 for none.
-func upstreamProxyVersion(dr *destRule) byte {
-	if dr == nil || dr.spec.TrafficPolicy == nil || dr.spec.TrafficPolicy.ProxyProtocol == nil {
-		return 0
-	}
-	if dr.spec.TrafficPolicy.ProxyProtocol.Version == "V2" {
-		return 2
-	}
-	return 1
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/legacy"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -38,7 +39,7 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 		ps.Add(Problem{Err: errors.New("no Gateway in the configuration: gatehouse would listen on nothing")})
 	}
 	servers := listener.GatewayServers(gws, ps)
-	reg := newRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], env, ps)
+	reg := upstream.NewRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], upstream.RegistryOptions{CredentialsDir: env.credentialsDir, CertFiles: env.addCertFiles}, ps)
 	vss := compileVirtualServices(byKind["VirtualService"], gatewayNames(gws), env.cache, ps)
 	b := &clusterBuilder{reg: reg, pools: env.pools, byKey: map[clusterKey]router.UpstreamID{}, warnedProxy: map[*config.Resource]bool{}}
 	snap := &Snapshot{Loaded: time.Now()}
@@ -65,7 +66,7 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 		checkDestinations(r, b, ps)
 	}
 	snap.clusters = b.clusters
-	snap.pools = map[*connPool]bool{}
+	snap.pools = map[*upstream.Pool]bool{}
 	for _, c := range b.clusters {
 		for _, ep := range c.endpoints {
 			snap.pools[ep.pool] = true
@@ -118,7 +119,7 @@ func translateLegacyKinds(d *config.Decoded) {
 type compileEnv struct {
 	// pools supplies upstream connection pools, so a reload reuses warm
 	// connections.
-	pools *poolSet
+	pools *upstream.PoolSet
 	// credentialsDir is where credentialName secrets are looked up.
 	credentialsDir string
 	// cache carries decoded files and compiled VirtualServices from one
@@ -235,16 +236,16 @@ func checkDestination(r *config.Resource, path string, d router.Destination, b *
 		return
 	}
 	ns := r.Meta.Namespace
-	svc, q := b.reg.lookupHost(d.Host, ns)
+	svc, q := b.reg.LookupHost(d.Host, ns)
 	if d.Subset != "" {
-		dr := b.reg.rule(d.Host, ns)
-		if dr == nil || dr.subset(d.Subset) == nil {
+		dr := b.reg.Rule(d.Host, ns)
+		if dr == nil || dr.Subset(d.Subset) == nil {
 			ps.Warnf(r, path+".subset", "no DestinationRule defines subset %q for host %s: requests routed here get 503", d.Subset, q)
 			return
 		}
 	}
-	if svc != nil && d.Port != nil && svc.port(d.Port.Number) == nil {
-		ps.Warnf(r, path+".port.number", "ServiceEntry %s has no port %d: requests routed here get 503", svc.res.Meta.Key(), d.Port.Number)
+	if svc != nil && d.Port != nil && svc.Port(d.Port.Number) == nil {
+		ps.Warnf(r, path+".port.number", "ServiceEntry %s has no port %d: requests routed here get 503", svc.Res.Meta.Key(), d.Port.Number)
 		return
 	}
 	if svc == nil && d.Port == nil {

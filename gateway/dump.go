@@ -118,7 +118,7 @@ func (s *Server) dump() configDump {
 		cd := clusterDump{Name: c.name}
 		for _, ep := range c.endpoints {
 			cd.Endpoints = append(cd.Endpoints, endpointDump{Address: ep.addr, Labels: ep.labels, Weight: ep.weight,
-				Active: ep.pool.active.Load(), Idle: ep.pool.idleCount()})
+				Active: ep.pool.Active(), Idle: ep.pool.IdleCount()})
 		}
 		d.Clusters = append(d.Clusters, cd)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // ExplainConfig loads the configuration of opts (ConfigPaths,
@@ -22,8 +23,8 @@ func ExplainConfig(ctx context.Context, opts Options, req ExplainRequest) (*Expl
 	}
 	ks := authz.NewKeySets(ctx, authz.KeySetOptions{Logger: log})
 	defer ks.Close()
-	pools := newPoolSet(nil)
-	defer pools.closeAll()
+	pools := upstream.NewPoolSet(nil)
+	defer pools.CloseAll()
 	snap, d := compile(files, compileEnv{pools: pools, credentialsDir: opts.CredentialsDir, keySets: ks, log: log})
 	if d.Problems.ErrorCount() > 0 {
 		return nil, &ConfigError{Problems: d.Problems.List}

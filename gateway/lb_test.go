@@ -536,7 +536,7 @@ func TestClusterPickAvoidsTriedEndpoints(t *testing.T) {
 		{"first attempt", &cluster{endpoints: eps, lb: &roundRobin{}}, nil, func(int) bool { return true }},
 		{"retry", &cluster{endpoints: eps, lb: &roundRobin{}}, []int{0, 1}, func(got int) bool { return got == 2 }},
 		{"all tried: any", &cluster{endpoints: eps, lb: &roundRobin{}}, []int{0, 1, 2}, func(int) bool { return true }},
-		{"consistent hash keeps its endpoint", &cluster{endpoints: eps, lb: newRing(eps, 0), hash: &hashPolicy{}}, []int{-1}, nil},
+		{"consistent hash keeps its endpoint", &cluster{endpoints: eps, lb: newRing(eps, 0), hash: &upstream.HashPolicy{}}, []int{-1}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -59,11 +60,12 @@ func (s *Server) mirror(snap *Snapshot, r *http.Request, o *outbound, rt *router
 // and its outbound description are reused once the handler returns.
 func (s *Server) mirrorCopy(r *http.Request, o *outbound, body []byte) *outbound {
 	in := &http.Request{Method: r.Method, Header: r.Header.Clone(), Host: r.Host, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor}
-	c := &outbound{in: in, method: o.method, path: o.path, rawQuery: o.rawQuery, host: shadowHost(o.host),
-		extra: append([]hdr(nil), o.extra...), bodyLen: int64(len(body)), connectTimeout: o.connectTimeout}
+	c := &outbound{Request: upstream.Request{In: in, Method: o.Method, Path: o.Path, RawQuery: o.RawQuery, Host: shadowHost(o.Host),
+		Extra: append([]upstream.Field(nil), o.Extra...), BodyLen: int64(len(body)), ConnectTimeout: o.ConnectTimeout}}
+	c.Client = c
 	if len(body) > 0 {
 		c.replay = newReplayBody(bytes.NewReader(bytes.Clone(body)), int64(len(body)))
-		c.body = c.replay
+		c.Body = c.replay
 	}
 	return c
 }

@@ -1,58 +1,26 @@
 package gateway
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
-// errBodyAborted ends a read of the client's body after the exchange it
-// fed has ended.
-var errBodyAborted = errors.New("request body no longer read: the exchange ended")
-
-// maxResponseHeaderBytes caps an upstream response head; a larger one is a
-// 502, never an unbounded read (security.md UP-05).
-const maxResponseHeaderBytes = 64 << 10
-
-// hdr is one header line the gateway adds to an upstream request.
-type hdr struct{ k, v string }
-
-// outbound describes the request to send upstream without copying the
-// inbound one. The inbound header map is made the upstream request's
-// (sanitizeRequestHeaders, then the forwarding headers, then the route's
-// header operations) and written out as it stands, minus the framing
-// headers each engine writes itself; extra holds the few lines that change
-// per attempt. Both upstream engines take this same description.
+// outbound is one request to send upstream (upstream.Request) with the
+// client's side of its exchange: the client's body, kept for replay, and
+// the deadlines of its reads. Both upstream engines take it.
 type outbound struct {
-	in       *http.Request
-	method   string
-	path     string // escaped path, normalized or rewritten
-	rawQuery string
-	host     string // the Host header to send
-	extra    []hdr
-	// upgrade is the protocol the client asked to switch to ("websocket"),
-	// or "" for an ordinary request.
-	upgrade string
-	// bodyLen is the request body length: 0 none, -1 unknown (chunked).
-	bodyLen int64
-	// body is what the next attempt sends; replay keeps a copy of what
-	// was read so that the request can be sent again.
-	body           io.Reader
-	replay         *replayBody
-	connectTimeout time.Duration
-	// streamIdle is the stream idle timeout: how long the exchange may
-	// see nothing move, either way, before it ends (zero: never).
-	streamIdle time.Duration
-	// upConn is the HTTP/1.1 upstream connection of the current attempt,
-	// whose read deadline enforces streamIdle; nil on other engines.
-	upConn *h1Conn
-	// idle is the stream idle timeout of an attempt on another engine.
-	idle *streamIdle
+	upstream.Request
+	// replay keeps a copy of what was read of the body so that the
+	// request can be sent again.
+	replay *replayBody
 	// downstream controls the client's connection while its body is read:
 	// a read stalled longer than streamIdleTimeout fails, and an exchange
 	// that ends early makes a blocked read fail at once instead of waiting
@@ -70,96 +38,69 @@ type outbound struct {
 	// client's body upstream; bodyEnded then tells whether it is all in.
 	bodyStarted bool
 
-	extraBuf [4]hdr
+	extraBuf [4]upstream.Field
 }
 
 // reset prepares o for request r.
 func (o *outbound) reset(r *http.Request) {
 	o.bodyMu.Lock()
-	o.in, o.method, o.rawQuery, o.host, o.connectTimeout = r, r.Method, r.URL.RawQuery, r.Host, defaultConnectTimeout
-	o.path, o.upgrade, o.body, o.replay, o.downstream, o.aborted, o.bodyEnded, o.bodyStarted = "", "", nil, nil, nil, false, false, false
-	o.streamIdle, o.upConn, o.idle = 0, nil, nil
+	o.Request = upstream.Request{In: r, Method: r.Method, RawQuery: r.URL.RawQuery, Host: r.Host,
+		ConnectTimeout: upstream.DefaultConnectTimeout, Client: o}
+	o.replay, o.downstream, o.aborted, o.bodyEnded, o.bodyStarted = nil, nil, false, false, false
 	o.bodyMu.Unlock()
-	o.extra = o.extraBuf[:0]
-	o.bodyLen = r.ContentLength
+	o.Extra = o.extraBuf[:0]
+	o.BodyLen = r.ContentLength
 	if r.Body == nil || r.Body == http.NoBody {
-		o.bodyLen = 0
-	} else if o.bodyLen != 0 {
-		o.replay = newReplayBody(r.Body, o.bodyLen)
-		o.body = o.replay
+		o.BodyLen = 0
+	} else if o.BodyLen != 0 {
+		o.replay = newReplayBody(r.Body, o.BodyLen)
+		o.Body = o.replay
 	}
 }
 
-func (o *outbound) add(k, v string) { o.extra = append(o.extra, hdr{k, v}) }
-
-// hasBody reports whether a request body follows the head.
-func (o *outbound) hasBody() bool { return o.bodyLen != 0 }
-
-// replayable reports whether the request can be sent again, on another
+// Replayable reports whether the request can be sent again, on another
 // connection or to another endpoint: it is not an upgrade, and its body
 // was either never touched or has been kept whole. A body an earlier
 // attempt is still reading is never shared with the next one.
-func (o *outbound) replayable() bool { return o.upgrade == "" && o.replay.replayable() }
+func (o *outbound) Replayable() bool { return o.Upgrade == "" && o.replay.replayable() }
 
-// idempotent reports whether sending the request twice is harmless, so a
-// pooled connection the upstream closed may be retried transparently (as
-// net/http's Transport decides).
-func (o *outbound) idempotent() bool {
-	switch o.method {
-	case "GET", "HEAD", "OPTIONS", "TRACE":
-		return true
-	}
-	h := o.in.Header
-	return len(h["Idempotency-Key"]) > 0 || len(h["X-Idempotency-Key"]) > 0
-}
-
-// rewind prepares the body for another attempt. The previous attempt's
+// Rewind prepares the body for another attempt. The previous attempt's
 // writer has stopped (an aborted HTTP/1.1 attempt is waited for), so the
 // abort that stopped it must not fail the next attempt's reads.
-func (o *outbound) rewind() {
+func (o *outbound) Rewind() {
 	if o.replay != nil {
-		o.body = o.replay.replay()
+		o.Body = o.replay.replay()
 	}
 	o.bodyMu.Lock()
 	o.aborted = false
 	o.bodyMu.Unlock()
 }
 
-// skip reports whether header k of the prepared request map is written by
-// the engine itself rather than copied.
-func (o *outbound) skip(k string) bool {
-	switch k {
-	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer":
-		return true
-	}
-	return false
-}
-
-// trailerBody returns the request trailers the client declared that may
+// TrailerBody returns the request trailers the client declared that may
 // reach an upstream, and a body to send in place of o.body that fills in
 // their values when it ends (the client's values arrive only then). The
 // framing, hop-by-hop, forwarding and client-address fields and Envoy's
 // x-envoy-* never pass: a trailer is read after every header check.
-func (o *outbound) trailerBody() (http.Header, io.Reader) {
-	if len(o.in.Trailer) == 0 {
-		return nil, o.body
+func (o *outbound) TrailerBody() (http.Header, io.Reader) {
+	if len(o.In.Trailer) == 0 {
+		return nil, o.Body
 	}
-	out := make(http.Header, len(o.in.Trailer))
-	for k := range o.in.Trailer {
+	out := make(http.Header, len(o.In.Trailer))
+	for k := range o.In.Trailer {
 		out[k] = nil
 	}
 	// The header rules, with no proxy trusted: a trailer is nobody's word.
 	sanitizeRequestHeaders(out)
 	sanitizeTrustHeaders(out, 0)
 	for k := range out {
-		if o.skip(k) || slices.Contains(forwardingHeaders, k) {
+		if o.Skip(k) || slices.Contains(forwardingHeaders, k) {
 			delete(out, k)
 		}
 	}
 	if len(out) == 0 {
-		return nil, o.body
+		return nil, o.Body
 	}
-	return out, &trailerReader{r: o.body, from: o.in.Trailer, to: out}
+	return out, &trailerReader{r: o.Body, from: o.In.Trailer, to: out}
 }
 
 // forwardingHeaders are the ones setForwardingHeaders writes.
@@ -215,75 +156,9 @@ func sanitizeRequestHeaders(h http.Header) {
 	}
 }
 
-// header returns the request headers as they will reach the upstream, for
-// the engines built on net/http, checking the request line and each field
-// as it is copied, as the HTTP/1.1 writer does. net/http's own checks
-// differ by engine: its HTTP/1.1 client sends an invalid Host as an empty
-// one, both escape control bytes in the path, and its HTTP/2 client sends
-// those of the query as they stand.
-func (o *outbound) header() (http.Header, error) {
-	if err := o.checkLine(); err != nil {
-		return nil, err
-	}
-	h := make(http.Header, len(o.in.Header)+len(o.extra))
-	for k, vs := range o.in.Header {
-		if o.skip(k) {
-			continue
-		}
-		for _, v := range vs {
-			if err := checkField(k, v); err != nil {
-				return nil, err
-			}
-		}
-		h[k] = vs
-	}
-	for _, e := range o.extra {
-		if err := checkField(e.k, e.v); err != nil {
-			return nil, err
-		}
-		h.Add(e.k, e.v)
-	}
-	if o.upgrade != "" {
-		if err := checkField("Upgrade", o.upgrade); err != nil {
-			return nil, err
-		}
-		h.Set("Connection", "Upgrade")
-		h.Set("Upgrade", o.upgrade)
-	}
-	return h, nil
-}
-
-// checkLine checks what the request line and the Host are made of: a
-// token for the method; for the path, the query and the Host, bytes that
-// are neither control bytes nor spaces.
-func (o *outbound) checkLine() error {
-	switch {
-	case o.method == "" || !valid(o.method, tokenByte):
-		return &requestError{part: "method"}
-	case !valid(o.path, visibleByte):
-		return &requestError{part: "path"}
-	case !valid(o.rawQuery, visibleByte):
-		return &requestError{part: "query"}
-	case !valid(o.host, visibleByte):
-		return &requestError{part: "host"}
-	}
-	return nil
-}
-
-// contentLength returns the Content-Length value to send, if any.
-func (o *outbound) contentLength() (string, bool) {
-	switch {
-	case o.bodyLen > 0:
-		return strconv.FormatInt(o.bodyLen, 10), true
-	case o.bodyLen == 0 && (o.method == "POST" || o.method == "PUT" || o.method == "PATCH"):
-		return "0", true
-	}
-	return "", false
-}
-
-// bodyReadDeadline bounds the next read of the client's body. It reports
+// BodyReadDeadline bounds the next read of the client's body. It reports
 // false once abortBody was called: the body must not be read any more.
-func (o *outbound) bodyReadDeadline(t time.Time) bool {
+func (o *outbound) BodyReadDeadline(t time.Time) bool {
 	o.bodyMu.Lock()
 	defer o.bodyMu.Unlock()
 	if o.aborted {
@@ -295,9 +170,9 @@ func (o *outbound) bodyReadDeadline(t time.Time) bool {
 	return true
 }
 
-// bodyEnd records that the client's body has been read to its end (or
+// BodyEnd records that the client's body has been read to its end (or
 // failed), and lifts the read deadline while net/http is not reading.
-func (o *outbound) bodyEnd() {
+func (o *outbound) BodyEnd() {
 	o.bodyMu.Lock()
 	defer o.bodyMu.Unlock()
 	if o.downstream != nil && !o.bodyEnded && !o.aborted {
@@ -309,7 +184,7 @@ func (o *outbound) bodyEnd() {
 // bodyPending reports whether the client's body has not been read to its
 // end yet.
 func (o *outbound) bodyPending() bool {
-	if !o.hasBody() {
+	if !o.HasBody() {
 		return false
 	}
 	o.bodyMu.Lock()
@@ -317,17 +192,17 @@ func (o *outbound) bodyPending() bool {
 	return o.bodyStarted && !o.bodyEnded
 }
 
-// sendingBody records that the client's body is being copied upstream.
-func (o *outbound) sendingBody() {
+// SendingBody records that the client's body is being copied upstream.
+func (o *outbound) SendingBody() {
 	o.bodyMu.Lock()
 	o.bodyStarted = true
 	o.bodyMu.Unlock()
 }
 
-// abortBody makes a read of the client's body that is blocked (the client
+// AbortBody makes a read of the client's body that is blocked (the client
 // stalled) fail at once, and every later one fail too, so that the end of
 // an exchange never waits on the client.
-func (o *outbound) abortBody() {
+func (o *outbound) AbortBody() {
 	o.bodyMu.Lock()
 	defer o.bodyMu.Unlock()
 	o.aborted = true
@@ -336,19 +211,14 @@ func (o *outbound) abortBody() {
 	}
 }
 
-// touchUpstream records that the stream moved: the HTTP/1.1 upstream
-// connection may stay silent for streamIdle from now.
-func (o *outbound) touchUpstream() {
-	if pc := o.upConn; pc != nil && o.streamIdle > 0 {
-		pc.extendRead(time.Now().Add(o.streamIdle))
+// BodyRefused returns the listener validator's refusal of the client's
+// body, or nil.
+func (o *outbound) BodyRefused() error {
+	if listener.ConnInfoOf(o.In.Context()).BodyRefused() {
+		return h1guard.ErrBadRequestBody
 	}
-	o.idle.touch()
+	return nil
 }
 
-// idleOr is the stream idle timeout, or d when it is unset.
-func (o *outbound) idleOr(d time.Duration) time.Duration {
-	if o.streamIdle > 0 {
-		return o.streamIdle
-	}
-	return d
-}
+// aLongTimeAgo is a deadline already past: it fails pending I/O at once.
+var aLongTimeAgo = time.Unix(1, 0)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // health is an endpoint's outlier-detection state within one cluster.
@@ -34,7 +36,7 @@ func (c *cluster) observe(ep *endpoint, resp *http.Response, err error) {
 	status := http.StatusServiceUnavailable
 	if err == nil {
 		status = resp.StatusCode
-	} else if errorsIsClientSide(err) || errors.Is(err, errOverflow) || errors.Is(err, errNoHealthy) {
+	} else if errorsIsClientSide(err) || errors.Is(err, upstream.ErrOverflow) || errors.Is(err, upstream.ErrNoHealthy) {
 		return // nothing the endpoint did
 	}
 	now := time.Now()
@@ -57,8 +59,8 @@ func (c *cluster) observe(ep *endpoint, resp *http.Response, err error) {
 	} else {
 		h.consecGW = 0 // another 5xx breaks a run of gateway errors, as in Envoy
 	}
-	trip := (oc.consecutive5xx > 0 && h.consec5xx >= oc.consecutive5xx) ||
-		(oc.consecutiveGateway > 0 && h.consecGW >= oc.consecutiveGateway)
+	trip := (oc.Consecutive5xx > 0 && h.consec5xx >= oc.Consecutive5xx) ||
+		(oc.ConsecutiveGateway > 0 && h.consecGW >= oc.ConsecutiveGateway)
 	h.mu.Unlock()
 	if trip {
 		c.eject(ep, now)
@@ -76,7 +78,7 @@ func (c *cluster) eject(ep *endpoint, now time.Time) {
 			ejected++
 		}
 	}
-	if ejected > 0 && (ejected+1)*100 > c.outlier.maxEjectionPercent*len(c.endpoints) {
+	if ejected > 0 && (ejected+1)*100 > c.outlier.MaxEjectionPercent*len(c.endpoints) {
 		return
 	}
 	h := &ep.health
@@ -87,14 +89,14 @@ func (c *cluster) eject(ep *endpoint, now time.Time) {
 	}
 	h.ejections++
 	h.consec5xx, h.consecGW = 0, 0
-	h.ejectedUntil = now.Add(min(c.outlier.baseEjection*time.Duration(h.ejections), max(maxEjectionTime, c.outlier.baseEjection)))
+	h.ejectedUntil = now.Add(min(c.outlier.BaseEjection*time.Duration(h.ejections), max(upstream.MaxEjectionTime, c.outlier.BaseEjection)))
 }
 
 // panicking reports whether so few endpoints are healthy that the cluster
 // ignores ejections (minHealthPercent, Envoy's panic threshold; Istio's
 // default of 0 never panics).
 func (c *cluster) panicking(now time.Time) bool {
-	if c.outlier == nil || c.outlier.minHealthPercent <= 0 {
+	if c.outlier == nil || c.outlier.MinHealthPercent <= 0 {
 		return false
 	}
 	healthy := 0
@@ -103,5 +105,5 @@ func (c *cluster) panicking(now time.Time) bool {
 			healthy++
 		}
 	}
-	return healthy*100 < c.outlier.minHealthPercent*len(c.endpoints)
+	return healthy*100 < c.outlier.MinHealthPercent*len(c.endpoints)
 }

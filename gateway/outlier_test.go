@@ -18,7 +18,7 @@ import (
 // outlierCluster is a round-robin cluster of n endpoints under the
 // outlierDetection block od.
 func outlierCluster(n int, od *upstream.OutlierDetection) *cluster {
-	return &cluster{endpoints: testEndpoints(slices.Repeat([]uint32{1}, n)...), lb: &roundRobin{}, outlier: outlierOf(od)}
+	return &cluster{endpoints: testEndpoints(slices.Repeat([]uint32{1}, n)...), lb: &roundRobin{}, outlier: upstream.OutlierOf(od)}
 }
 
 // outcome is the result of one attempt: a status, or an error.
@@ -62,7 +62,7 @@ func apiDuration(d time.Duration) *api.Duration { v := api.Duration(d); return &
 func TestOutlierEjectsAfterConsecutiveErrors(t *testing.T) {
 	gatewayOnly := &upstream.OutlierDetection{Consecutive5xxErrors: u32(0), ConsecutiveGatewayErrors: u32(3)}
 	two := &upstream.OutlierDetection{Consecutive5xxErrors: u32(2)}
-	connectErr := &connectError{err: errors.New("connection refused")}
+	connectErr := &upstream.ConnectError{Err: errors.New("connection refused")}
 	tests := []struct {
 		name  string
 		od    *upstream.OutlierDetection
@@ -83,12 +83,12 @@ func TestOutlierEjectsAfterConsecutiveErrors(t *testing.T) {
 		{"another 5xx breaks a run of gateway errors", gatewayOnly, results(502, 502, 500, 502, 502), false},
 		{"both runs at once", &upstream.OutlierDetection{Consecutive5xxErrors: u32(4), ConsecutiveGatewayErrors: u32(3)}, results(502, 502, 500, 502), true},
 		{"a failure to connect is a gateway error", gatewayOnly, []outcome{{err: connectErr}, {err: connectErr}, {err: connectErr}}, true},
-		{"resets and timeouts are 5xx", two, []outcome{{err: &resetError{err: errors.New("EOF")}}, {err: context.DeadlineExceeded}}, true},
+		{"resets and timeouts are 5xx", two, []outcome{{err: &upstream.ResetError{Err: errors.New("EOF")}}, {err: context.DeadlineExceeded}}, true},
 		// What the client or the gateway itself did says nothing of the
 		// endpoint: neither counted nor breaking a run.
-		{"client and gateway failures do not count", two, []outcome{{err: context.Canceled}, {err: &clientBodyError{err: errors.New("unexpected EOF")}},
-			{err: &requestError{part: "header name"}}, {err: errOverflow}, {err: errNoHealthy}, {code: 500}}, false},
-		{"client and gateway failures do not break a run", two, []outcome{{code: 500}, {err: context.Canceled}, {err: errOverflow}, {code: 500}}, true},
+		{"client and gateway failures do not count", two, []outcome{{err: context.Canceled}, {err: &upstream.ClientBodyError{Err: errors.New("unexpected EOF")}},
+			{err: &upstream.RequestError{Part: "header name"}}, {err: upstream.ErrOverflow}, {err: upstream.ErrNoHealthy}, {code: 500}}, false},
+		{"client and gateway failures do not break a run", two, []outcome{{code: 500}, {err: context.Canceled}, {err: upstream.ErrOverflow}, {code: 500}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

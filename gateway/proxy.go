@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -37,14 +38,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	o := outbounds.Get().(*outbound)
 	defer outbounds.Put(o)
 	o.reset(r)
-	o.connectTimeout = c.connectTimeout
-	o.streamIdle = rq.lc.Options.StreamIdle()
+	o.ConnectTimeout = c.connectTimeout
+	o.StreamIdle = rq.lc.Options.StreamIdle()
 	rc := http.NewResponseController(w)
-	if o.hasBody() {
+	if o.HasBody() {
 		o.downstream = rc
 	}
 	s.prepare(o, r, rq, p)
-	if e := entryOf(w); e != nil && o.path != rq.path {
+	if e := entryOf(w); e != nil && o.Path != rq.path {
 		e.OriginalPath = r.URL.RequestURI()
 	}
 	x := &exchange{s: s, w: w, r: r, o: o, c: c, policy: act.Retry}
@@ -63,13 +64,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 		return
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		if o.upgrade == "" {
+		if o.Upgrade == "" {
 			resp.Body.Close() // a switch nobody asked for
 			note(w, "UPE", "upstream_reset_before_response_started{protocol_error}")
 			localReply(w, r, http.StatusBadGateway, bodyProtocol)
 			return
 		}
-		s.tunnel(w, r, resp, o.upgrade)
+		s.tunnel(w, r, resp, o.Upgrade)
 		return
 	}
 	edits := func(h http.Header) {
@@ -104,7 +105,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 			}
 		}()
 	}
-	writeResponse(w, ctx, rc, resp, x.took, o.idleOr(mesh.StreamIdleTimeout), edits)
+	writeResponse(w, ctx, rc, resp, x.took, o.IdleOr(mesh.StreamIdleTimeout), edits)
 }
 
 // prepare makes the client's request the upstream request: the forwarding
@@ -112,7 +113,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 // operations, which therefore win over the gateway's own headers as they
 // do in Envoy.
 func (s *Server) prepare(o *outbound, r *http.Request, rq *request, p *plan) {
-	o.upgrade, o.path, o.host = rq.upgrade, p.path, p.authority
+	o.Upgrade, o.Path, o.Host = rq.upgrade, p.path, p.authority
 	if p.path != rq.path {
 		r.Header[router.OriginalPathHeader] = []string{r.URL.RequestURI()}
 	}
@@ -151,36 +152,36 @@ func failureOf(ctx context.Context, r *http.Request, err error) failure {
 	switch {
 	case errors.Is(context.Cause(ctx), errRouteTimeout):
 		return failure{status: http.StatusGatewayTimeout, body: bodyTimeout, flags: "UT", details: "response_timeout"}
-	case errors.As(err, new(*clientBodyError)) && errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.As(err, new(*upstream.ClientBodyError)) && errors.Is(err, os.ErrDeadlineExceeded):
 		// The client stopped sending its body for the stream idle timeout:
 		// it is stalled, not gone (net/http cancelled the request on the
 		// read error all the same), and is told so, then closed.
 		return failure{status: http.StatusRequestTimeout, body: "stream timeout", flags: "SI", details: "stream_idle_timeout", close: true}
-	case errors.As(err, new(*clientBodyError)) && listener.ConnInfoOf(r.Context()).BodyRefused():
+	case errors.As(err, new(*upstream.ClientBodyError)) && listener.ConnInfoOf(r.Context()).BodyRefused():
 		// The validator found the body malformed (net/http cancelled the
 		// request on that read error; the client is not gone): 400 and a
 		// close, as for a malformed head (security.md HTTP-02).
 		return failure{status: http.StatusBadRequest, body: "Bad Request", flags: "DPE", details: "downstream_protocol_error", close: true}
 	case r.Context().Err() != nil:
 		return failure{flags: "DC", details: "downstream_remote_disconnect"}
-	case errors.As(err, new(*clientBodyError)):
+	case errors.As(err, new(*upstream.ClientBodyError)):
 		return failure{status: http.StatusBadRequest, body: "Bad Request", flags: "DPE", details: "downstream_protocol_error", close: true}
-	case errors.As(err, new(*requestError)):
+	case errors.As(err, new(*upstream.RequestError)):
 		// As Envoy flags a request its upstream codec refuses to encode.
 		return failure{status: http.StatusBadGateway, body: bodyInvalidRequest, flags: "DPE", details: "invalid_upstream_request"}
-	case errors.Is(err, errOverflow):
+	case errors.Is(err, upstream.ErrOverflow):
 		return failure{status: http.StatusServiceUnavailable, body: bodyOverflow, flags: "UO", details: "upstream_reset_before_response_started{overflow}"}
-	case errors.Is(err, errNoHealthy):
+	case errors.Is(err, upstream.ErrNoHealthy):
 		return failure{status: http.StatusServiceUnavailable, body: bodyNoHealthy, flags: "UH", details: "no_healthy_upstream"}
-	case errors.Is(err, errStreamIdle):
+	case errors.Is(err, upstream.ErrStreamIdle):
 		return failure{status: http.StatusGatewayTimeout, body: bodyTimeout, flags: "UT", details: "stream_idle_timeout"}
 	case errors.Is(err, errPerTryTimeout):
 		return failure{status: http.StatusGatewayTimeout, body: bodyTimeout, flags: "UT", details: "upstream_per_try_timeout"}
-	case errors.As(err, new(*connectError)):
+	case errors.As(err, new(*upstream.ConnectError)):
 		return failure{status: http.StatusServiceUnavailable, body: bodyConnect, flags: "UF", details: "upstream_reset_before_response_started{connection_failure}"}
-	case errors.As(err, new(*protocolError)):
+	case errors.As(err, new(*upstream.ProtocolError)):
 		return failure{status: http.StatusBadGateway, body: bodyProtocol, flags: "UPE", details: "upstream_reset_before_response_started{protocol_error}"}
-	case errors.As(err, new(*refusedStreamError)):
+	case errors.As(err, new(*upstream.RefusedStreamError)):
 		return failure{status: http.StatusServiceUnavailable, body: bodyRefused, flags: "UR", details: "upstream_reset_before_response_started{remote_refused_stream_reset}"}
 	}
 	return failure{status: http.StatusServiceUnavailable, body: bodyReset, flags: "UC", details: "upstream_reset_before_response_started{connection_termination}"}

@@ -9,14 +9,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
-// Errors of a forwarded request that never reached an upstream.
-var (
-	errPerTryTimeout = errors.New("per-try timeout")
-	errNoHealthy     = errors.New("no healthy upstream")
-)
+// errPerTryTimeout ends an attempt that outlived the route's perTryTimeout.
+var errPerTryTimeout = errors.New("per-try timeout")
 
 // exchange is one forwarded request: its attempts under the route's retry
 // policy, each to an endpoint not tried before when the cluster has one.
@@ -38,17 +36,17 @@ type exchange struct {
 // run sends attempts until one gives a response to relay or an error to
 // report. The returned response's body must be closed.
 func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
-	attemptHdr := len(x.o.extra)
-	x.o.add("X-Envoy-Attempt-Count", "1")
-	key, setCookie := x.c.hash.key(x.r)
+	attemptHdr := len(x.o.Extra)
+	x.o.Add("X-Envoy-Attempt-Count", "1")
+	key, setCookie := x.c.hash.Key(x.r)
 	x.setCookie = setCookie
 	for attempt := 0; ; attempt++ {
 		ep := x.c.pick(key, x.tried)
 		if ep == nil {
-			return nil, nil, errNoHealthy
+			return nil, nil, upstream.ErrNoHealthy
 		}
 		x.tried = append(x.tried, ep)
-		x.o.extra[attemptHdr].v = strconv.Itoa(attempt + 1)
+		x.o.Extra[attemptHdr].Value = strconv.Itoa(attempt + 1)
 		tctx, cancel := ctx, context.CancelFunc(func() {})
 		if pt := x.perTry(); pt > 0 {
 			tctx, cancel = context.WithTimeoutCause(ctx, pt, errPerTryTimeout)
@@ -77,7 +75,7 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
 		if !sleepCtx(ctx, x.policy.Backoff(attempt+1, rand.Uint64())) {
 			return nil, ep, context.Cause(ctx)
 		}
-		x.o.rewind()
+		x.o.Rewind()
 	}
 }
 
@@ -94,7 +92,7 @@ func (x *exchange) perTry() time.Duration {
 // upstream may have seen it, and the cluster's retry budget has room.
 func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Response, err error) bool {
 	p := x.policy
-	if p == nil || attempt >= p.Attempts || ctx.Err() != nil || !x.o.replayable() {
+	if p == nil || attempt >= p.Attempts || ctx.Err() != nil || !x.o.Replayable() {
 		return false
 	}
 	var want bool
@@ -103,19 +101,19 @@ func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Resp
 		want = p.RetryResponse(resp.StatusCode, resp.Header)
 	case errors.Is(context.Cause(tctx), errPerTryTimeout):
 		want = p.RetryPerTryTimeout()
-	case errors.As(err, new(*connectError)):
+	case errors.As(err, new(*upstream.ConnectError)):
 		want = p.RetryConnectFailure()
-	case errors.As(err, new(*refusedStreamError)):
+	case errors.As(err, new(*upstream.RefusedStreamError)):
 		want = p.RetryRefusedStream()
-	case errors.As(err, new(*clientBodyError)), errors.Is(err, errOverflow):
+	case errors.As(err, new(*upstream.ClientBodyError)), errors.Is(err, upstream.ErrOverflow):
 		want = false
-	case errors.As(err, new(*requestError)):
+	case errors.As(err, new(*upstream.RequestError)):
 		want = false // another attempt would be refused the same way
 	default:
 		// A reset after the request went out: the upstream may have acted
 		// on it, so only an idempotent request is sent again (security.md
 		// UP-03; Envoy would retry a POST here too).
-		want = p.RetryReset(true) && x.o.idempotent()
+		want = p.RetryReset(true) && x.o.Idempotent()
 	}
 	return want && (x.retrying || x.c.allowRetry())
 }

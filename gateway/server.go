@@ -19,7 +19,11 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
+
+// DialFunc opens a connection, as net.Dialer.DialContext does.
+type DialFunc = upstream.DialFunc
 
 // Options configures a Server. The zero value of every field is a
 // documented default.
@@ -93,8 +97,8 @@ type Server struct {
 	opts   Options
 	log    *slog.Logger
 	snap   atomic.Pointer[Snapshot] // the only state the request path reads
-	pools  *poolSet
-	engine engine
+	pools  *upstream.PoolSet
+	engine upstream.Engine
 	// keySets fetches remote JWT key sets for every generation; it lives
 	// as long as the server.
 	keySets *authz.KeySets
@@ -158,10 +162,10 @@ func New(opts Options) (*Server, error) {
 	s.refusalLog = listener.NewLogLimiter(time.Second, 20)
 	s.edge = s.listenerDeps()
 	s.cache = newLoadCache()
-	s.pools = newPoolSet(opts.Dial)
-	s.engine = leanEngine{}
+	s.pools = upstream.NewPoolSet(opts.Dial)
+	s.engine = upstream.LeanEngine{}
 	if opts.StdUpstream {
-		s.engine = newStdEngine(opts.Dial)
+		s.engine = upstream.NewStdEngine(opts.Dial)
 	}
 	s.keySets = authz.NewKeySets(context.Background(), authz.KeySetOptions{Logger: s.log})
 	snap, err := s.load()
@@ -328,7 +332,7 @@ func (s *Server) Run(ctx context.Context) error {
 		admin.Close()
 	}
 	wg.Wait()
-	s.pools.closeAll()
+	s.pools.CloseAll()
 	s.keySets.Close()
 	s.snap.Load().alog.Close()
 	return nil
@@ -399,7 +403,7 @@ func (s *Server) apply(next *Snapshot) error {
 			})
 		}
 	}
-	s.pools.retain(next.pools)
+	s.pools.Retain(next.pools)
 	return nil
 }
 
@@ -432,7 +436,7 @@ func Check(opts Options) (*Summary, []Problem, []string, error) {
 	if err != nil {
 		return nil, []Problem{{Err: err}}, nil, &ConfigError{Problems: []Problem{{Err: err}}}
 	}
-	snap, d := compile(files, compileEnv{pools: newPoolSet(nil), credentialsDir: opts.CredentialsDir})
+	snap, d := compile(files, compileEnv{pools: upstream.NewPoolSet(nil), credentialsDir: opts.CredentialsDir})
 	if d.Problems.ErrorCount() > 0 {
 		return nil, d.Problems.List, d.Notes, &ConfigError{Problems: d.Problems.List}
 	}
@@ -450,7 +454,7 @@ var errShuttingDown = errors.New("shutting down")
 // reapIdle closes expired idle upstream connections, checking often enough
 // for the shortest idle timeout (see reapInterval).
 func (s *Server) reapIdle(ctx context.Context) {
-	every := s.pools.reapInterval()
+	every := s.pools.ReapInterval()
 	due := time.Now().Add(every)
 	t := time.NewTimer(every)
 	defer t.Stop()
@@ -458,15 +462,15 @@ func (s *Server) reapIdle(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.pools.added:
+		case <-s.pools.Added():
 			// A new pool may want an earlier check; never postpone one.
-			if every = s.pools.reapInterval(); time.Now().Add(every).Before(due) {
+			if every = s.pools.ReapInterval(); time.Now().Add(every).Before(due) {
 				due = time.Now().Add(every)
 				t.Reset(every)
 			}
 		case now := <-t.C:
-			s.pools.reap(now)
-			every = s.pools.reapInterval()
+			s.pools.Reap(now)
+			every = s.pools.ReapInterval()
 			due = time.Now().Add(every)
 			t.Reset(every)
 		}

@@ -3,67 +3,11 @@ package gateway
 import (
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"strings"
-	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
-
-// streamIdle is the stream idle timeout of an exchange on an engine whose
-// connections gatehouse does not read itself (HTTP/2 upstreams, net/http's
-// client): a context cancelled with errStreamIdle once the timeout passes
-// with nothing moving either way. gatehouse's own HTTP/1.1 client uses the
-// connection's read deadline instead (outbound.touchUpstream).
-type streamIdle struct {
-	t      *time.Timer
-	d      time.Duration
-	cancel context.CancelCauseFunc
-}
-
-func withStreamIdle(ctx context.Context, d time.Duration) (context.Context, *streamIdle) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	si := &streamIdle{d: d, cancel: cancel}
-	si.t = time.AfterFunc(d, func() { cancel(errStreamIdle) })
-	return ctx, si
-}
-
-// touch restarts the wait; nil-safe.
-func (si *streamIdle) touch() {
-	if si != nil {
-		si.t.Reset(si.d)
-	}
-}
-
-// stop ends the wait and releases the context; nil-safe.
-func (si *streamIdle) stop() {
-	if si != nil {
-		si.t.Stop()
-		si.cancel(nil)
-	}
-}
-
-// idleBody moves the stream idle timeout on with every read of the
-// response body, and ends it with the body.
-type idleBody struct {
-	io.ReadCloser
-	si *streamIdle
-}
-
-func (b *idleBody) Read(p []byte) (int, error) {
-	b.si.touch()
-	n, err := b.ReadCloser.Read(p)
-	if err != nil {
-		b.si.t.Stop()
-	}
-	return n, err
-}
-
-func (b *idleBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.si.stop()
-	return err
-}
 
 // midBodyFailure is how a response body that broke off after the head was
 // relayed is logged: Envoy's flags and details for a reset or a protocol
@@ -72,7 +16,7 @@ func midBodyFailure(ctx context.Context, err error) (flags, details string) {
 	switch {
 	case errors.Is(context.Cause(ctx), errRouteTimeout):
 		return "UT", "response_timeout"
-	case errors.Is(err, errStreamIdle), errors.Is(context.Cause(ctx), errStreamIdle), errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, upstream.ErrStreamIdle), errors.Is(context.Cause(ctx), upstream.ErrStreamIdle), errors.Is(err, os.ErrDeadlineExceeded):
 		return "UT", "stream_idle_timeout"
 	case isBodyFramingError(err):
 		return "UPE", "upstream_reset_after_response_started{protocol_error}"
@@ -83,35 +27,10 @@ func midBodyFailure(ctx context.Context, err error) (flags, details string) {
 // isBodyFramingError reports a response body that does not follow its own
 // framing (a bad chunk), as opposed to one cut short.
 func isBodyFramingError(err error) bool {
-	var pe *protocolError
+	var pe *upstream.ProtocolError
 	if errors.As(err, &pe) {
 		return true
 	}
 	s := err.Error()
 	return strings.Contains(s, "chunk") || strings.Contains(s, "PROTOCOL_ERROR")
-}
-
-// idleExchange runs one exchange of a net/http-based engine under the
-// stream idle timeout of o: the wait for the head, and each read of the
-// body, end with errStreamIdle when nothing moved for that long.
-func idleExchange(ctx context.Context, o *outbound, rt func(context.Context) (*http.Response, error)) (*http.Response, error) {
-	if o.streamIdle <= 0 {
-		return rt(ctx)
-	}
-	ctx, si := withStreamIdle(ctx, o.streamIdle)
-	o.idle = si
-	resp, err := rt(ctx)
-	if err != nil {
-		si.stop()
-		if errors.Is(context.Cause(ctx), errStreamIdle) {
-			return nil, errStreamIdle
-		}
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		si.t.Stop() // the tunnel has its own idle limit; the context lives on with it
-		return resp, nil
-	}
-	resp.Body = &idleBody{ReadCloser: resp.Body, si: si}
-	return resp, nil
 }

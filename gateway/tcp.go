@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 	"github.com/pires/go-proxyproto"
 )
@@ -40,10 +41,10 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	}
 	e.SetUpstream(cl.name, ep.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), cl.connectTimeout)
-	up, err := ep.pool.connect(ctx, cl.connectTimeout)
+	up, err := ep.pool.Connect(ctx, cl.connectTimeout)
 	cancel()
 	if err != nil {
-		cl.observe(ep, nil, &connectError{err: err})
+		cl.observe(ep, nil, &upstream.ConnectError{Err: err})
 		e.Note("UF", "upstream_reset_before_response_started{connection_failure}")
 		s.metrics.TCPFailed(serviceOf(cl), "UF")
 		s.log.Debug("TCP upstream connect failed", "cluster", cl.name, "endpoint", ep.addr, "error", err)
@@ -64,12 +65,12 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	}
 	s.tunnels.add(c)
 	defer s.tunnels.remove(c)
-	idle := cl.limits.idleTimeout
+	idle := cl.limits.IdleTimeout
 	if idle == 0 {
 		idle = defaultTCPIdleTimeout
 	}
 	defer watchIdle(c, up, idle)()
-	if d := cl.limits.maxConnDuration; d > 0 {
+	if d := cl.limits.MaxConnDuration; d > 0 {
 		// connectionPool.tcp.maxConnectionDuration: the forwarded
 		// connection ends then, busy or not.
 		t := time.AfterFunc(d, func() {

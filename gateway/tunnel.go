@@ -95,3 +95,15 @@ func pipe(dst io.WriteCloser, src io.Reader) int64 {
 }
 
 var _ halfCloser = (*net.TCPConn)(nil)
+
+// writeField writes one header field as it stands (the 101 response
+// relayed to a client, whose fields http.ReadResponse checked).
+func writeField(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	bw.WriteString(v)
+	bw.WriteString("\r\n")
+}
+
+// copyBufs holds the 32 KiB buffers bodies are copied through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

@@ -1,6 +1,31 @@
-// Package upstream holds the schema of the kinds that describe upstreams:
-// networking.istio.io ServiceEntry (hosts, ports, endpoints) and
-// DestinationRule (subsets and traffic policy: load balancer, connection
-// pool, outlier detection, upstream TLS), as decoded from YAML. The
-// gateway package compiles them into clusters.
+// Package upstream is gatehouse's side of the upstreams: what a route's
+// destination resolves to and how a request reaches it.
+//
+//   - Schema (schema.go): networking.istio.io ServiceEntry and
+//     DestinationRule as decoded from YAML.
+//   - Compile: NewRegistry validates them (problems go to a
+//     config.Problems) and indexes them by host; EffectivePolicy merges a
+//     DestinationRule's traffic policy for one port and subset into a
+//     Policy, from which come Limits (connection pool and circuit
+//     breakers), an OutlierConfig, a HashPolicy (consistent-hash keys) and
+//     the compiled upstream TLS (ClientTLS).
+//   - Connections: a PoolSet owns every Pool, keyed by address and how
+//     connections are made (PoolKey); pools outlive configuration
+//     snapshots, so a reload keeps warm connections. A Pool speaks
+//     HTTP/1.1 with gatehouse's own client (pooled connections, checked
+//     for a close by the upstream before reuse) or HTTP/2 over
+//     net/http's ClientConn, one stream per attempt. A Limiter enforces a
+//     cluster's maxConnections and http1MaxPendingRequests.
+//   - Exchange: an Engine sends one Request (the head to write, with the
+//     client's side behind the Client interface, which the proxy
+//     implements) on a Pool and returns the response head; the body
+//     streams from it. Failures are the error types of errors.go
+//     (ConnectError, ResetError, ProtocolError, ClientBodyError,
+//     RequestError, RefusedStreamError, ErrOverflow, ErrStreamIdle,
+//     ErrNoHealthy), which the proxy turns into Envoy's local replies and
+//     response flags.
+//
+// The package never imports gateway, listener, proxy, accesslog or
+// metrics: what it needs of the server (the dialer, the files TLS reads)
+// is passed in as values and functions.
 package upstream

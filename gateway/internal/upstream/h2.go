@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"context"
@@ -13,16 +13,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // newH2 builds the HTTP/2 client of a pool whose upstream speaks HTTP/2:
 // with prior knowledge over plaintext (h2c, ServiceEntry port protocol
 // HTTP2 or GRPC), or negotiated by ALPN over TLS. Its connections
 // multiplex requests (h2Pool), so the pool's idle list is unused.
-func (p *connPool) newH2() *h2Pool {
+func (p *Pool) newH2() *h2Pool {
 	tr := &http.Transport{
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		DisableCompression:     true,
@@ -30,7 +27,7 @@ func (p *connPool) newH2() *h2Pool {
 		HTTP2:                  &http.HTTP2Config{MaxReceiveBufferPerStream: 1 << 20, SendPingTimeout: 30 * time.Second},
 	}
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return p.connect(ctx, p.limits.connectTimeout)
+		return p.Connect(ctx, p.limits.ConnectTimeout)
 	}
 	tr.Protocols = new(http.Protocols)
 	scheme := "http"
@@ -50,46 +47,46 @@ func (p *connPool) newH2() *h2Pool {
 
 // roundTripH2 sends o over the pool's HTTP/2 transport. Trailers (gRPC
 // status) arrive in the response's Trailer once its body is read.
-func (p *connPool) roundTripH2(ctx context.Context, o *outbound) (*http.Response, error) {
+func (p *Pool) roundTripH2(ctx context.Context, o *Request) (*http.Response, error) {
 	scheme := "http"
 	if p.tls != nil {
 		scheme = "https"
 	}
-	u := &url.URL{Scheme: scheme, Host: p.addr, Path: o.path, RawPath: o.path, RawQuery: o.rawQuery}
-	hdr, err := o.header()
+	u := &url.URL{Scheme: scheme, Host: p.addr, Path: o.Path, RawPath: o.Path, RawQuery: o.RawQuery}
+	hdr, err := o.Header()
 	if err != nil {
 		return nil, err
 	}
 	req := &http.Request{
-		Method: o.method, URL: u, Host: o.host, Header: hdr,
-		Proto: "HTTP/2.0", ProtoMajor: 2, ContentLength: o.bodyLen,
+		Method: o.Method, URL: u, Host: o.Host, Header: hdr,
+		Proto: "HTTP/2.0", ProtoMajor: 2, ContentLength: o.BodyLen,
 	}
 	var body *clientBody
-	if o.bodyLen != 0 {
+	if o.BodyLen != 0 {
 		body = &clientBody{}
-		req.Trailer, body.r = o.trailerBody()
+		req.Trailer, body.r = o.Client.TrailerBody()
 		req.Body = io.NopCloser(body)
 	}
-	if te := o.in.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
+	if te := o.In.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
 		req.Header.Set("Te", "trailers")
 	}
 	resp, err := p.h2.roundTrip(req.WithContext(ctx))
 	switch {
 	case err == nil:
 	case body != nil && body.failed() != nil:
-		return nil, &clientBodyError{err: body.failed()} // the client's body broke: 400
-	case listener.ConnInfoOf(o.in.Context()).BodyRefused():
+		return nil, &ClientBodyError{Err: body.failed()} // the client's body broke: 400
+	case o.Client.BodyRefused() != nil:
 		// The validator refused the body; net/http's cancellation of the
 		// request got to the stream before the read error did.
-		return nil, &clientBodyError{err: h1guard.ErrBadRequestBody}
-	case errors.As(err, new(*connectError)), errors.As(err, new(*refusedStreamError)):
+		return nil, &ClientBodyError{Err: o.Client.BodyRefused()}
+	case errors.As(err, new(*ConnectError)), errors.As(err, new(*RefusedStreamError)):
 		return nil, err
 	default:
 		return nil, classifyStd(ctx, err)
 	}
 	if err := checkH2Framing(resp.Header); err != nil {
 		resp.Body.Close() // resets the stream; the connection carries on
-		return nil, &protocolError{err: err}
+		return nil, &ProtocolError{Err: err}
 	}
 	return resp, nil
 }
@@ -156,17 +153,17 @@ func classifyStd(ctx context.Context, err error) error {
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
 	case refusedByNetHTTP(err):
-		return &requestError{part: "request", err: err}
+		return &RequestError{Part: "request", Err: err}
 	case errors.As(err, &oe) && oe.Op == "dial", errors.As(err, &te), isHandshakeError(err):
-		return &connectError{err: err}
+		return &ConnectError{Err: err}
 	case notProcessed(err):
-		return &refusedStreamError{err: err}
+		return &RefusedStreamError{Err: err}
 	}
-	return &resetError{err: err}
+	return &ResetError{Err: err}
 }
 
 // netHTTPRefusals begin the messages of net/http's checks of a request it
-// will not send. outbound.header checks first, so they are a backstop.
+// will not send. Request.Header checks first, so they are a backstop.
 var netHTTPRefusals = []string{
 	"net/http: invalid header field", "net/http: can't write control character", "http: invalid Host header",
 	"http2: invalid Host header", "http2: invalid HTTP header", "http2: invalid HTTP trailer", "http2: invalid request :path",
@@ -183,14 +180,21 @@ func refusedByNetHTTP(err error) bool {
 	return false
 }
 
-// refusedStreamError is an HTTP/2 stream the upstream refused before
-// processing it: always safe to retry (Envoy's refused-stream).
-type refusedStreamError struct{ err error }
-
-func (e *refusedStreamError) Error() string { return "upstream refused the stream: " + e.err.Error() }
-func (e *refusedStreamError) Unwrap() error { return e.err }
-
 func isHandshakeError(err error) bool {
 	var ce *tls.CertificateVerificationError
 	return errors.As(err, &ce)
+}
+
+// headerHasToken reports whether a comma-separated header lists tok.
+func headerHasToken(vs []string, tok string) bool {
+	for _, v := range vs {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(t), tok) {
+				return true
+			}
+		}
+	}
+	return false
 }

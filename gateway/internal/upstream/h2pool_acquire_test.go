@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 // newTestH2Pool is an HTTP/2 pool (h2c, prior knowledge) to an upstream
 // served over in-memory connections by h, with net/http's server.
-func newTestH2Pool(t *testing.T, limits poolLimits, h http.HandlerFunc) (*h2Pool, *testUpstream) {
+func newTestH2Pool(t *testing.T, limits Limits, h http.HandlerFunc) (*h2Pool, *testUpstream) {
 	ln := newChanListener(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	srv := &http.Server{Handler: h, Protocols: new(http.Protocols)}
 	srv.Protocols.SetUnencryptedHTTP2(true)
@@ -26,7 +26,7 @@ func newTestH2Pool(t *testing.T, limits poolLimits, h http.HandlerFunc) (*h2Pool
 			c.Close()
 		}
 	}}
-	limits.connectTimeout = time.Second
+	limits.ConnectTimeout = time.Second
 	p := newTestPool(t, u, limits, nil)
 	p.h2 = p.newH2()
 	return p.h2, u
@@ -66,15 +66,15 @@ func TestH2PoolRetiring(t *testing.T) {
 	now := time.Now()
 	tests := []struct {
 		name   string
-		limits poolLimits
+		limits Limits
 		conn   h2Conn
 		want   bool
 	}{
-		{"no limits", poolLimits{}, h2Conn{uses: 1000, born: now.Add(-24 * time.Hour)}, false},
-		{"below maxRequestsPerConnection", poolLimits{maxRequestsPerConn: 3}, h2Conn{uses: 2, born: now}, false},
-		{"at maxRequestsPerConnection", poolLimits{maxRequestsPerConn: 3}, h2Conn{uses: 3, born: now}, true},
-		{"younger than maxConnectionDuration", poolLimits{maxConnDuration: time.Hour}, h2Conn{uses: 1, born: now.Add(-time.Minute)}, false},
-		{"older than maxConnectionDuration", poolLimits{maxConnDuration: time.Hour}, h2Conn{uses: 1, born: now.Add(-time.Hour)}, true},
+		{"no limits", Limits{}, h2Conn{uses: 1000, born: now.Add(-24 * time.Hour)}, false},
+		{"below maxRequestsPerConnection", Limits{MaxRequestsPerConn: 3}, h2Conn{uses: 2, born: now}, false},
+		{"at maxRequestsPerConnection", Limits{MaxRequestsPerConn: 3}, h2Conn{uses: 3, born: now}, true},
+		{"younger than maxConnectionDuration", Limits{MaxConnDuration: time.Hour}, h2Conn{uses: 1, born: now.Add(-time.Minute)}, false},
+		{"older than maxConnectionDuration", Limits{MaxConnDuration: time.Hour}, h2Conn{uses: 1, born: now.Add(-time.Hour)}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,7 +112,7 @@ func TestH2NotProcessed(t *testing.T) {
 // connection at a time, the others waiting for it rather than dialing.
 func TestH2PoolSharesOneConnection(t *testing.T) {
 	hd := newHeld()
-	h, u := newTestH2Pool(t, poolLimits{}, hd.ServeHTTP)
+	h, u := newTestH2Pool(t, Limits{}, hd.ServeHTTP)
 	const n = 10
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -149,7 +149,7 @@ func TestH2PoolWaitsForRoom(t *testing.T) {
 		hd := newHeld()
 		// One request per connection, one connection: the second request
 		// waits for the first to end and its connection to retire.
-		h, u := newTestH2Pool(t, poolLimits{maxConnections: 1, maxRequestsPerConn: 1}, hd.ServeHTTP)
+		h, u := newTestH2Pool(t, Limits{MaxConnections: 1, MaxRequestsPerConn: 1}, hd.ServeHTTP)
 		first := make(chan error, 1)
 		go func() {
 			_, err := h2Get(t.Context(), h)
@@ -197,12 +197,12 @@ func TestH2PoolWaitsForRoom(t *testing.T) {
 
 func TestH2PoolErrors(t *testing.T) {
 	t.Run("a failed dial is a connect error, and the next request dials again", func(t *testing.T) {
-		h, u := newTestH2Pool(t, poolLimits{}, func(http.ResponseWriter, *http.Request) {})
+		h, u := newTestH2Pool(t, Limits{}, func(http.ResponseWriter, *http.Request) {})
 		refused := errors.New("connection refused")
 		u.fail = refused
 		for range 2 {
 			_, err := h2Get(t.Context(), h)
-			var ce *connectError
+			var ce *ConnectError
 			if !errors.As(err, &ce) || !errors.Is(err, refused) {
 				t.Fatalf("got %v, want a connect error wrapping %v", err, refused)
 			}
@@ -216,7 +216,7 @@ func TestH2PoolErrors(t *testing.T) {
 		}
 	})
 	t.Run("a closed pool refuses requests and closes its idle connections", func(t *testing.T) {
-		h, u := newTestH2Pool(t, poolLimits{}, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+		h, u := newTestH2Pool(t, Limits{}, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 		if _, err := h2Get(t.Context(), h); err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func TestH2PoolErrors(t *testing.T) {
 			t.Errorf("after close: %d open, want the idle connection closed", h.pool.open.Load())
 		}
 		_, err := h2Get(t.Context(), h)
-		var ce *connectError
+		var ce *ConnectError
 		if !errors.As(err, &ce) {
 			t.Errorf("after close: %v, want a connect error", err)
 		}

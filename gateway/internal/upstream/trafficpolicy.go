@@ -1,11 +1,10 @@
-package gateway
+package upstream
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 var (
@@ -16,7 +15,7 @@ var (
 
 // validateTrafficPolicy checks the enums, oneofs and durations of a
 // DestinationRule traffic policy and its port-level settings.
-func validateTrafficPolicy(r *config.Resource, path string, tp *upstream.TrafficPolicy, ps *config.Problems) {
+func validateTrafficPolicy(r *config.Resource, path string, tp *TrafficPolicy, ps *config.Problems) {
 	if tp == nil {
 		return
 	}
@@ -33,7 +32,7 @@ func validateTrafficPolicy(r *config.Resource, path string, tp *upstream.Traffic
 	}
 }
 
-func validatePolicyParts(r *config.Resource, path string, lb *upstream.LoadBalancerSettings, cp *upstream.ConnectionPool, od *upstream.OutlierDetection, t *upstream.ClientTLSSettings, ps *config.Problems) {
+func validatePolicyParts(r *config.Resource, path string, lb *LoadBalancerSettings, cp *ConnectionPool, od *OutlierDetection, t *ClientTLSSettings, ps *config.Problems) {
 	validateLB(r, path+".loadBalancer", lb, ps)
 	if cp != nil {
 		validatePool(r, path+".connectionPool", cp, ps)
@@ -54,7 +53,7 @@ func validatePolicyParts(r *config.Resource, path string, lb *upstream.LoadBalan
 	}
 }
 
-func validateLB(r *config.Resource, path string, lb *upstream.LoadBalancerSettings, ps *config.Problems) {
+func validateLB(r *config.Resource, path string, lb *LoadBalancerSettings, ps *config.Problems) {
 	if lb == nil {
 		return
 	}
@@ -83,7 +82,7 @@ func validateLB(r *config.Resource, path string, lb *upstream.LoadBalancerSettin
 	}
 }
 
-func validatePool(r *config.Resource, path string, cp *upstream.ConnectionPool, ps *config.Problems) {
+func validatePool(r *config.Resource, path string, cp *ConnectionPool, ps *config.Problems) {
 	if t := cp.TCP; t != nil {
 		checkDuration(r, path+".tcp.connectTimeout", t.ConnectTimeout, ps)
 		checkDuration(r, path+".tcp.maxConnectionDuration", t.MaxConnectionDuration, ps)
@@ -104,7 +103,7 @@ func validatePool(r *config.Resource, path string, cp *upstream.ConnectionPool, 
 	}
 }
 
-func validateClientTLS(r *config.Resource, path string, t *upstream.ClientTLSSettings, ps *config.Problems) {
+func validateClientTLS(r *config.Resource, path string, t *ClientTLSSettings, ps *config.Problems) {
 	mode := strings.ToUpper(t.Mode)
 	switch {
 	case !enumCheck(mode, clientTLSMode):

@@ -1,18 +1,16 @@
-package gateway
+package upstream
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"time"
-
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
-// hashPolicy is where a consistent-hash key comes from (DestinationRule
+// HashPolicy is where a consistent-hash key comes from (DestinationRule
 // loadBalancer.consistentHash): a header, a cookie, the client address or
 // a query parameter.
-type hashPolicy struct {
+type HashPolicy struct {
 	header   string
 	cookie   string
 	path     string
@@ -21,12 +19,12 @@ type hashPolicy struct {
 	query    string
 }
 
-func hashPolicyOf(lb *upstream.LoadBalancerSettings) *hashPolicy {
+func HashPolicyOf(lb *LoadBalancerSettings) *HashPolicy {
 	if lb == nil || lb.ConsistentHash == nil {
 		return nil
 	}
 	ch := lb.ConsistentHash
-	h := &hashPolicy{header: http.CanonicalHeaderKey(ch.HTTPHeaderName), sourceIP: ch.UseSourceIP, query: ch.HTTPQueryParameterName}
+	h := &HashPolicy{header: http.CanonicalHeaderKey(ch.HTTPHeaderName), sourceIP: ch.UseSourceIP, query: ch.HTTPQueryParameterName}
 	if c := ch.HTTPCookie; c != nil {
 		h.header, h.cookie, h.path = "", c.Name, c.Path
 		if c.TTL != nil {
@@ -36,10 +34,10 @@ func hashPolicyOf(lb *upstream.LoadBalancerSettings) *hashPolicy {
 	return h
 }
 
-// key returns the hash key of r, and a Set-Cookie value when the key is a
+// Key returns the hash Key of r, and a Set-Cookie value when the Key is a
 // cookie the client does not have yet: Envoy then makes one up (when a ttl
 // is set), so the client's next requests stick to the same endpoint.
-func (h *hashPolicy) key(r *http.Request) (key, setCookie string) {
+func (h *HashPolicy) Key(r *http.Request) (key, setCookie string) {
 	switch {
 	case h == nil:
 		return "", ""
@@ -63,4 +61,18 @@ func (h *hashPolicy) key(r *http.Request) (key, setCookie string) {
 	}
 	sc += fmt.Sprintf("; Max-Age=%d; HttpOnly", int(h.ttl.Seconds()))
 	return v, sc
+}
+
+// hostOf returns the address part of "host:port" without allocating.
+func hostOf(hostport string) string {
+	for i := len(hostport) - 1; i >= 0; i-- {
+		if hostport[i] == ':' {
+			h := hostport[:i]
+			if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+				return h[1 : len(h)-1]
+			}
+			return h
+		}
+	}
+	return hostport
 }

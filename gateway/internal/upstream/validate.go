@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"fmt"
@@ -10,7 +10,6 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/api"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -26,8 +25,8 @@ func enumCheck(v string, allowed []string) bool {
 	return v == "" || slices.Contains(allowed, v)
 }
 
-func validateServiceEntry(r *config.Resource, ps *config.Problems) *service {
-	spec := r.Spec.(*upstream.ServiceEntrySpec)
+func validateServiceEntry(r *config.Resource, ps *config.Problems) *Service {
+	spec := r.Spec.(*ServiceEntrySpec)
 	before := ps.ErrorCount()
 	if len(spec.Hosts) == 0 {
 		ps.Errf(r, "spec.hosts", "a ServiceEntry needs at least one host")
@@ -63,10 +62,10 @@ func validateServiceEntry(r *config.Resource, ps *config.Problems) *service {
 	if ps.ErrorCount() > before {
 		return nil
 	}
-	return &service{res: r, spec: spec, resolution: res}
+	return &Service{Res: r, Spec: spec, Resolution: res}
 }
 
-func validateSEPorts(r *config.Resource, spec *upstream.ServiceEntrySpec, ps *config.Problems) map[string]bool {
+func validateSEPorts(r *config.Resource, spec *ServiceEntrySpec, ps *config.Problems) map[string]bool {
 	names := map[string]bool{}
 	numbers := map[uint32]bool{}
 	for i, p := range spec.Ports {
@@ -95,7 +94,7 @@ func validateSEPorts(r *config.Resource, spec *upstream.ServiceEntrySpec, ps *co
 	return names
 }
 
-func validateEndpoint(r *config.Resource, path string, ep *upstream.WorkloadEntry, res string, ports map[string]bool, ps *config.Problems) {
+func validateEndpoint(r *config.Resource, path string, ep *WorkloadEntry, res string, ports map[string]bool, ps *config.Problems) {
 	a := ep.Address
 	switch {
 	case a == "":
@@ -122,8 +121,8 @@ func validateEndpoint(r *config.Resource, path string, ep *upstream.WorkloadEntr
 	}
 }
 
-func validateDestinationRule(r *config.Resource, ps *config.Problems) *destRule {
-	spec := r.Spec.(*upstream.DestinationRuleSpec)
+func validateDestinationRule(r *config.Resource, ps *config.Problems) *DestRule {
+	spec := r.Spec.(*DestinationRuleSpec)
 	before := ps.ErrorCount()
 	if spec.Host == "" {
 		ps.Errf(r, "spec.host", "required")
@@ -147,7 +146,7 @@ func validateDestinationRule(r *config.Resource, ps *config.Problems) *destRule 
 	if ps.ErrorCount() > before {
 		return nil
 	}
-	return &destRule{res: r, spec: spec, host: router.QualifyHost(spec.Host, r.Meta.Namespace)}
+	return &DestRule{Res: r, Spec: spec, Host: router.QualifyHost(spec.Host, r.Meta.Namespace)}
 }
 
 // checkDuration records an error for a duration below Istio's 1 ms floor.

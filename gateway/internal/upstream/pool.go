@@ -1,9 +1,8 @@
-package gateway
+package upstream
 
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -28,59 +27,55 @@ const (
 	maxReapInterval = 30 * time.Second
 )
 
-// errOverflow is a request refused by a connection-pool limit (Envoy's
-// circuit breaker, flag UO).
-var errOverflow = errors.New("upstream connection pool overflow")
-
 // DialFunc opens a connection, as net.Dialer.DialContext does.
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
-// poolKey identifies an upstream connection pool: the address dialed and
+// PoolKey identifies an upstream connection pool: the address dialed and
 // how connections to it are made. Clusters whose settings agree share a
 // pool, and so its warm connections.
-type poolKey struct {
-	addr     string
-	tls      string // identity of the upstream TLS settings, "" for plaintext
-	h2       bool   // HTTP/2 (h2c without TLS)
-	settings string // connection-pool settings; with a connection limit, also the cluster
+type PoolKey struct {
+	Addr     string
+	TLS      string // identity of the upstream TLS settings, "" for plaintext
+	H2       bool   // HTTP/2 (h2c without TLS)
+	Settings string // connection-pool settings; with a connection limit, also the cluster
 }
 
-// poolOptions are what a new pool needs beyond its key.
-type poolOptions struct {
-	tls     *tls.Config
-	limits  poolLimits
-	limiter *connLimiter
+// PoolOptions are what a new pool needs beyond its key.
+type PoolOptions struct {
+	TLS     *tls.Config
+	Limits  Limits
+	Limiter *Limiter
 }
 
-// poolSet owns every upstream connection pool. Pools outlive snapshots: a
+// PoolSet owns every upstream connection pool. Pools outlive snapshots: a
 // reload that keeps an endpoint keeps its warm connections.
-type poolSet struct {
+type PoolSet struct {
 	dial     DialFunc
 	mu       sync.Mutex
-	pools    map[poolKey]*connPool
-	limiters map[string]*connLimiter
+	pools    map[PoolKey]*Pool
+	limiters map[string]*Limiter
 	// added is signalled when a pool is created, so that the reaper can
 	// shorten its interval for the new pool's idle timeout.
 	added chan struct{}
 }
 
-func newPoolSet(dial DialFunc) *poolSet {
-	return &poolSet{dial: dial, pools: map[poolKey]*connPool{}, limiters: map[string]*connLimiter{}, added: make(chan struct{}, 1)}
+func NewPoolSet(dial DialFunc) *PoolSet {
+	return &PoolSet{dial: dial, pools: map[PoolKey]*Pool{}, limiters: map[string]*Limiter{}, added: make(chan struct{}, 1)}
 }
 
-// get returns the pool for k, creating it with opts if needed.
-func (s *poolSet) get(k poolKey, opts poolOptions) *connPool {
+// Get returns the pool for k, creating it with opts if needed.
+func (s *PoolSet) Get(k PoolKey, opts PoolOptions) *Pool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p := s.pools[k]; p != nil {
 		return p
 	}
-	network, addr := "tcp", k.addr
-	if rest, ok := strings.CutPrefix(k.addr, "unix://"); ok {
+	network, addr := "tcp", k.Addr
+	if rest, ok := strings.CutPrefix(k.Addr, "unix://"); ok {
 		network, addr = "unix", rest
 	}
-	p := &connPool{key: k, network: network, addr: addr, dial: s.dial, tls: opts.tls, limits: opts.limits, limiter: opts.limiter}
-	if k.h2 {
+	p := &Pool{key: k, network: network, addr: addr, dial: s.dial, tls: opts.TLS, limits: opts.Limits, limiter: opts.Limiter}
+	if k.H2 {
 		p.h2 = p.newH2()
 	}
 	s.pools[k] = p
@@ -91,31 +86,31 @@ func (s *poolSet) get(k poolKey, opts poolOptions) *connPool {
 	return p
 }
 
-// limiter returns the connection limiter shared by the pools of one
+// Limiter returns the connection Limiter shared by the pools of one
 // cluster, keyed by the cluster and its limits.
-func (s *poolSet) limiter(key string, l poolLimits) *connLimiter {
+func (s *PoolSet) Limiter(key string, l Limits) *Limiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c := s.limiters[key]; c != nil {
 		return c
 	}
-	c := &connLimiter{max: l.maxConnections, maxPending: l.maxPending}
+	c := &Limiter{max: l.MaxConnections, maxPending: l.MaxPending}
 	s.limiters[key] = c
 	return c
 }
 
-// retain closes every pool not in keep. Requests still using a closed pool
+// Retain closes every pool not in keep. Requests still using a closed pool
 // finish; their connections are closed instead of pooled.
-func (s *poolSet) retain(keep map[*connPool]bool) {
+func (s *PoolSet) Retain(keep map[*Pool]bool) {
 	s.mu.Lock()
-	var drop []*connPool
+	var drop []*Pool
 	for k, p := range s.pools {
 		if !keep[p] {
 			delete(s.pools, k)
 			drop = append(drop, p)
 		}
 	}
-	live := map[*connLimiter]bool{}
+	live := map[*Limiter]bool{}
 	for _, p := range s.pools {
 		live[p.limiter] = true
 	}
@@ -130,15 +125,15 @@ func (s *poolSet) retain(keep map[*connPool]bool) {
 	}
 }
 
-// closeAll closes every pool.
-func (s *poolSet) closeAll() { s.retain(nil) }
+// CloseAll closes every pool.
+func (s *PoolSet) CloseAll() { s.Retain(nil) }
 
-// reap closes the idle connections that have outlived their pool's idle
+// Reap closes the idle connections that have outlived their pool's idle
 // timeout, so that they neither linger nor hold a cluster's connection
 // slots.
-func (s *poolSet) reap(now time.Time) {
+func (s *PoolSet) Reap(now time.Time) {
 	s.mu.Lock()
-	pools := make([]*connPool, 0, len(s.pools))
+	pools := make([]*Pool, 0, len(s.pools))
 	for _, p := range s.pools {
 		pools = append(pools, p)
 	}
@@ -166,8 +161,8 @@ func (s *poolSet) reap(now time.Time) {
 	}
 }
 
-// reapInterval is how often reap should run for the current pools.
-func (s *poolSet) reapInterval() time.Duration {
+// ReapInterval is how often reap should run for the current pools.
+func (s *PoolSet) ReapInterval() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	every := maxReapInterval
@@ -177,16 +172,16 @@ func (s *poolSet) reapInterval() time.Duration {
 	return max(every, minReapInterval)
 }
 
-// connPool keeps idle connections to one upstream address: HTTP/1.1
+// Pool keeps idle connections to one upstream address: HTTP/1.1
 // connections in idle, or HTTP/2 connections in h2.
-type connPool struct {
-	key     poolKey
+type Pool struct {
+	key     PoolKey
 	network string
 	addr    string
 	dial    DialFunc
 	tls     *tls.Config
-	limits  poolLimits
-	limiter *connLimiter // nil: no connection limit
+	limits  Limits
+	limiter *Limiter // nil: no connection limit
 	h2      *h2Pool
 
 	active atomic.Int64 // requests in flight, for dumps
@@ -200,7 +195,7 @@ type connPool struct {
 // get returns an idle connection that still looks alive, or a new one
 // (waiting for a slot when the cluster limits its connections). fresh
 // skips the idle connections.
-func (p *connPool) get(ctx context.Context, timeout time.Duration, fresh bool) (*h1Conn, error) {
+func (p *Pool) get(ctx context.Context, timeout time.Duration, fresh bool) (*h1Conn, error) {
 	for !fresh {
 		pc := p.popIdle()
 		if pc == nil {
@@ -219,20 +214,20 @@ func (p *connPool) get(ctx context.Context, timeout time.Duration, fresh bool) (
 	} else {
 		p.open.Add(1)
 	}
-	nc, err := p.connect(ctx, timeout)
+	nc, err := p.Connect(ctx, timeout)
 	if err != nil {
 		p.open.Add(-1)
 		if p.limiter != nil {
 			p.limiter.release()
 		}
-		return nil, &connectError{err: err}
+		return nil, &ConnectError{Err: err}
 	}
 	return newH1Conn(p, nc), nil
 }
 
-// connect dials the address and, for upstream TLS, completes the
+// Connect dials the address and, for upstream TLS, completes the
 // handshake, all within timeout.
-func (p *connPool) connect(ctx context.Context, timeout time.Duration) (net.Conn, error) {
+func (p *Pool) Connect(ctx context.Context, timeout time.Duration) (net.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	nc, err := p.dial(dctx, p.network, p.addr)
@@ -247,7 +242,7 @@ func (p *connPool) connect(ctx context.Context, timeout time.Duration) (net.Conn
 	return tc, nil
 }
 
-func (p *connPool) popIdle() *h1Conn {
+func (p *Pool) popIdle() *h1Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for n := len(p.idle); n > 0; n = len(p.idle) {
@@ -265,14 +260,14 @@ func (p *connPool) popIdle() *h1Conn {
 // tooOld reports whether a connection has lived past the cluster's
 // maxConnectionDuration: it serves no further request (Envoy's
 // max_connection_duration drains it the same way).
-func (p *connPool) tooOld(pc *h1Conn) bool {
-	d := p.limits.maxConnDuration
+func (p *Pool) tooOld(pc *h1Conn) bool {
+	d := p.limits.MaxConnDuration
 	return d > 0 && time.Since(pc.born) >= d
 }
 
-func (p *connPool) idleTimeout() time.Duration {
-	if p.limits.idleTimeout > 0 {
-		return p.limits.idleTimeout
+func (p *Pool) idleTimeout() time.Duration {
+	if p.limits.IdleTimeout > 0 {
+		return p.limits.IdleTimeout
 	}
 	return idleConnTimeout
 }
@@ -280,10 +275,10 @@ func (p *connPool) idleTimeout() time.Duration {
 // put returns a connection whose last exchange completed cleanly: to a
 // request waiting for a connection of this pool, else to the idle list.
 // With a limiter, both happen under its lock (see handOff).
-func (p *connPool) put(pc *h1Conn) {
+func (p *Pool) put(pc *h1Conn) {
 	pc.idleAt = time.Now()
 	pc.reused = true
-	if n := p.limits.maxRequestsPerConn; n > 0 && pc.uses >= n || p.tooOld(pc) {
+	if n := p.limits.MaxRequestsPerConn; n > 0 && pc.uses >= n || p.tooOld(pc) {
 		pc.close()
 		return
 	}
@@ -300,7 +295,7 @@ func (p *connPool) put(pc *h1Conn) {
 
 // pool adds pc to the idle connections, unless the pool is closed or
 // full.
-func (p *connPool) pool(pc *h1Conn) bool {
+func (p *Pool) pool(pc *h1Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || len(p.idle) >= maxIdlePerEndpoint {
@@ -311,7 +306,7 @@ func (p *connPool) pool(pc *h1Conn) bool {
 }
 
 // close closes the idle connections and stops pooling.
-func (p *connPool) close() {
+func (p *Pool) close() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle, p.closed = nil, true
@@ -324,9 +319,16 @@ func (p *connPool) close() {
 	}
 }
 
-// idleCount returns the number of pooled idle connections.
-func (p *connPool) idleCount() int {
+// IdleCount returns the number of pooled idle connections.
+func (p *Pool) IdleCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.idle)
 }
+
+// Added is signalled when a pool is created, so that the reaper can
+// shorten its interval for the new pool's idle timeout.
+func (s *PoolSet) Added() <-chan struct{} { return s.added }
+
+// Active returns the number of requests in flight on the pool.
+func (p *Pool) Active() int64 { return p.active.Load() }

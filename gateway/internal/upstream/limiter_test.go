@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"context"
@@ -9,14 +9,14 @@ import (
 )
 
 // queued returns the number of requests waiting for a connection.
-func queued(l *connLimiter) int {
+func queued(l *Limiter) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.waiters)
 }
 
 // slots returns the connections the limiter counts as open.
-func slots(l *connLimiter) int {
+func slots(l *Limiter) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.open
@@ -29,7 +29,7 @@ type result struct {
 }
 
 // getAsync takes a connection from p in the background.
-func getAsync(ctx context.Context, p *connPool) <-chan result {
+func getAsync(ctx context.Context, p *Pool) <-chan result {
 	ch := make(chan result, 1)
 	go func() {
 		pc, err := p.get(ctx, time.Second, false)
@@ -46,8 +46,8 @@ func TestLimiter(t *testing.T) {
 	t.Run("a queue beyond maxConnections; a finished request's connection goes to the first in it", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
-			l := &connLimiter{max: 2}
-			p := newTestPool(t, u, poolLimits{maxConnections: 2}, l)
+			l := &Limiter{max: 2}
+			p := newTestPool(t, u, Limits{MaxConnections: 2}, l)
 			a, b := mustGet(t, p, false), mustGet(t, p, false)
 			first := getAsync(t.Context(), p)
 			synctest.Wait()
@@ -64,21 +64,21 @@ func TestLimiter(t *testing.T) {
 			if r := <-second; r.err != nil || r.pc != a {
 				t.Fatalf("the second waiting request got %v, %v; want the connection put back", r.pc, r.err)
 			}
-			if u.dials() != 2 || p.idleCount() != 0 || slots(l) != 2 {
-				t.Errorf("%d dials, %d idle, %d slots; want 2, 0, 2", u.dials(), p.idleCount(), slots(l))
+			if u.dials() != 2 || p.IdleCount() != 0 || slots(l) != 2 {
+				t.Errorf("%d dials, %d idle, %d slots; want 2, 0, 2", u.dials(), p.IdleCount(), slots(l))
 			}
 		})
 	})
 	t.Run("http1MaxPendingRequests bounds the queue", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
-			l := &connLimiter{max: 1, maxPending: 1}
-			p := newTestPool(t, u, poolLimits{maxConnections: 1, maxPending: 1}, l)
+			l := &Limiter{max: 1, maxPending: 1}
+			p := newTestPool(t, u, Limits{MaxConnections: 1, MaxPending: 1}, l)
 			a := mustGet(t, p, false)
 			waiting := getAsync(t.Context(), p)
 			synctest.Wait()
-			if _, err := p.get(t.Context(), time.Second, false); !errors.Is(err, errOverflow) {
-				t.Fatalf("with the queue full: %v, want %v", err, errOverflow)
+			if _, err := p.get(t.Context(), time.Second, false); !errors.Is(err, ErrOverflow) {
+				t.Fatalf("with the queue full: %v, want %v", err, ErrOverflow)
 			}
 			p.put(a)
 			if r := <-waiting; r.pc != a {
@@ -89,8 +89,8 @@ func TestLimiter(t *testing.T) {
 	t.Run("a closed connection's slot goes to the first in the queue", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
-			l := &connLimiter{max: 1}
-			p := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+			l := &Limiter{max: 1}
+			p := newTestPool(t, u, Limits{MaxConnections: 1}, l)
 			a := mustGet(t, p, false)
 			waiting := getAsync(t.Context(), p)
 			synctest.Wait()
@@ -113,9 +113,9 @@ func TestLimiter(t *testing.T) {
 		// slot while this one's requests wait forever (Envoy does the same).
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
-			l := &connLimiter{max: 1}
-			pa := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
-			pb := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+			l := &Limiter{max: 1}
+			pa := newTestPool(t, u, Limits{MaxConnections: 1}, l)
+			pb := newTestPool(t, u, Limits{MaxConnections: 1}, l)
 			pa.put(mustGet(t, pa, false)) // idle, holding the only slot
 			b := mustGet(t, pb, false)
 			if u.dials() != 2 || slots(l) != 2 {
@@ -127,8 +127,8 @@ func TestLimiter(t *testing.T) {
 			synctest.Wait()
 			pa.put(mustGet(t, pa, false))
 			synctest.Wait()
-			if queued(l) != 1 || pa.idleCount() != 1 {
-				t.Fatalf("another endpoint's connection: %d waiting, %d idle there; want 1 and 1", queued(l), pa.idleCount())
+			if queued(l) != 1 || pa.IdleCount() != 1 {
+				t.Fatalf("another endpoint's connection: %d waiting, %d idle there; want 1 and 1", queued(l), pa.IdleCount())
 			}
 			pb.put(b)
 			if r := <-waiting; r.pc != b {
@@ -145,8 +145,8 @@ func TestLimiter(t *testing.T) {
 		// times out, 90 s by default).
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
-			l := &connLimiter{max: 1}
-			p := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+			l := &Limiter{max: 1}
+			p := newTestPool(t, u, Limits{MaxConnections: 1}, l)
 			a := mustGet(t, p, false)
 			if p.popIdle() != nil { // the second request's look
 				t.Fatal("an idle connection before any was put back")
@@ -166,7 +166,7 @@ func TestLimiter(t *testing.T) {
 					t.Errorf("the second request got %v, %v; want the connection put back", r.pc, r.err)
 				}
 			default:
-				t.Errorf("the second request waits while a connection is idle (%d idle)", p.idleCount())
+				t.Errorf("the second request waits while a connection is idle (%d idle)", p.IdleCount())
 				cancel()
 				<-ch
 			}
@@ -175,8 +175,8 @@ func TestLimiter(t *testing.T) {
 	t.Run("a request that gives up leaves the queue", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			u := &testUpstream{}
-			l := &connLimiter{max: 1}
-			p := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+			l := &Limiter{max: 1}
+			p := newTestPool(t, u, Limits{MaxConnections: 1}, l)
 			a := mustGet(t, p, false)
 			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 			defer cancel()
@@ -201,8 +201,8 @@ func TestLimiter(t *testing.T) {
 		for i := range 20 {
 			synctest.Test(t, func(t *testing.T) {
 				u := &testUpstream{}
-				l := &connLimiter{max: 1}
-				p := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+				l := &Limiter{max: 1}
+				p := newTestPool(t, u, Limits{MaxConnections: 1}, l)
 				a := mustGet(t, p, false)
 				ctx, cancel := context.WithCancel(t.Context())
 				waiting := getAsync(ctx, p)

@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"bufio"
@@ -14,9 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 )
 
 // h1Conn is one pooled HTTP/1.1 connection to an upstream. An exchange
@@ -24,7 +21,7 @@ import (
 // body), which is what makes this engine cheaper than http.Transport: no
 // per-connection read and write loops, no channel hand-offs.
 type h1Conn struct {
-	pool   *connPool
+	pool   *Pool
 	nc     net.Conn
 	lim    countingReader
 	br     *bufio.Reader
@@ -39,7 +36,7 @@ type h1Conn struct {
 	interrupted atomic.Bool
 }
 
-func newH1Conn(p *connPool, nc net.Conn) *h1Conn {
+func newH1Conn(p *Pool, nc net.Conn) *h1Conn {
 	pc := &h1Conn{pool: p, nc: nc, born: time.Now()}
 	pc.lim = countingReader{r: nc, n: math.MaxInt64}
 	pc.br = bufio.NewReaderSize(&pc.lim, 8<<10)
@@ -118,9 +115,9 @@ func (pc *h1Conn) alive() bool {
 // the pool that turns out to have been closed by the upstream before it
 // answered anything is replaced once by a new connection, when the request
 // can be replayed.
-func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, error) {
+func (p *Pool) roundTrip(ctx context.Context, o *Request) (*http.Response, error) {
 	for try := 0; ; try++ {
-		pc, err := p.get(ctx, o.connectTimeout, try > 0)
+		pc, err := p.get(ctx, o.ConnectTimeout, try > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -128,12 +125,12 @@ func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, 
 		if err == nil {
 			return resp, nil
 		}
-		if try == 0 && errors.Is(err, errStaleConn) && o.idempotent() && o.replayable() && ctx.Err() == nil {
-			o.rewind()
+		if try == 0 && errors.Is(err, errStaleConn) && o.Idempotent() && o.Client.Replayable() && ctx.Err() == nil {
+			o.Client.Rewind()
 			continue
 		}
 		if errors.Is(err, errStaleConn) {
-			err = &resetError{err: err} // the route's retry policy decides
+			err = &ResetError{Err: err} // the route's retry policy decides
 		}
 		return nil, err
 	}
@@ -141,10 +138,10 @@ func (p *connPool) roundTrip(ctx context.Context, o *outbound) (*http.Response, 
 
 // exchange writes the request and reads the response head. The returned
 // body hands the connection back to the pool when read to the end.
-func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, error) {
+func (pc *h1Conn) exchange(ctx context.Context, o *Request) (*http.Response, error) {
 	// The head is built in the writer's free space: a request refused
 	// there leaves nothing written, and the connection can serve another.
-	head, err := appendHead(pc.bw.AvailableBuffer(), o)
+	head, err := o.AppendHead(pc.bw.AvailableBuffer())
 	if err != nil {
 		pc.pool.put(pc)
 		return nil, err
@@ -163,9 +160,9 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 	o.upConn = pc
 	o.touchUpstream()
 	var bodyDone chan error
-	if o.hasBody() {
+	if o.HasBody() {
 		bodyDone = make(chan error, 1)
-		o.sendingBody()
+		o.Client.SendingBody()
 		go func() { bodyDone <- pc.writeBody(o) }()
 	}
 	resp, err := pc.readHead(o)
@@ -173,17 +170,17 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 		stop()
 		pc.close()
 		if bodyDone != nil {
-			o.abortBody() // never wait on a stalled client
+			o.Client.AbortBody() // never wait on a stalled client
 			// The client's fault wins, unless the client went away. A
 			// stalled client is not gone, nor is one whose body the
 			// validator refused, though net/http cancels the request on
 			// the read error either causes (and the cancellation may cut
 			// the upload before the body read reports the error).
 			berr := <-bodyDone
-			if listener.ConnInfoOf(o.in.Context()).BodyRefused() {
-				return nil, &clientBodyError{err: h1guard.ErrBadRequestBody}
+			if refused := o.Client.BodyRefused(); refused != nil {
+				return nil, &ClientBodyError{Err: refused}
 			}
-			if errors.As(berr, new(*clientBodyError)) && (ctx.Err() == nil || errors.Is(berr, os.ErrDeadlineExceeded)) {
+			if errors.As(berr, new(*ClientBodyError)) && (ctx.Err() == nil || errors.Is(berr, os.ErrDeadlineExceeded)) {
 				return nil, berr
 			}
 		}
@@ -219,7 +216,7 @@ func (pc *h1Conn) exchange(ctx context.Context, o *outbound) (*http.Response, er
 // are copied aside while the head is read. What it consumed of them is
 // exactly the heads read so far: the rest, the start of the body, is still
 // buffered in br.
-func (pc *h1Conn) readHead(o *outbound) (*http.Response, error) {
+func (pc *h1Conn) readHead(o *Request) (*http.Response, error) {
 	raw := headBufs.Get().(*[]byte)
 	buffered, _ := pc.br.Peek(pc.br.Buffered()) // none on a clean connection
 	*raw = append((*raw)[:0], buffered...)
@@ -231,17 +228,17 @@ func (pc *h1Conn) readHead(o *outbound) (*http.Response, error) {
 		}
 	}()
 	for interim := 0; ; interim++ {
-		resp, err := http.ReadResponse(pc.br, o.in)
+		resp, err := http.ReadResponse(pc.br, o.In)
 		if err != nil {
 			return nil, err
 		}
 		end := len(*raw) - pc.br.Buffered() // (*raw)[:end] is resp's head
 		switch {
 		case resp.StatusCode < 100 || interim >= 5:
-			return nil, &protocolError{err: fmt.Errorf("upstream sent status %d (after %d interim responses)", resp.StatusCode, interim)}
+			return nil, &ProtocolError{Err: fmt.Errorf("upstream sent status %d (after %d interim responses)", resp.StatusCode, interim)}
 		case resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols:
 			if err := checkFraming((*raw)[:end], resp); err != nil {
-				return nil, &protocolError{err: err}
+				return nil, &ProtocolError{Err: err}
 			}
 			return resp, nil
 		}
@@ -337,17 +334,17 @@ func (pc *h1Conn) failure(ctx context.Context, err error, untouched bool) error 
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return errStreamIdle // the read deadline of the stream idle timeout
+		return ErrStreamIdle // the read deadline of the stream idle timeout
 	case untouched && pc.reused:
 		return errStaleConn
 	case errors.Is(err, errHeaderTooLarge):
-		return &protocolError{err: err}
-	case errors.As(err, new(*protocolError)):
+		return &ProtocolError{Err: err}
+	case errors.As(err, new(*ProtocolError)):
 		return err
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isNetError(err):
-		return &resetError{err: err}
+		return &ResetError{Err: err}
 	}
-	return &protocolError{err: err}
+	return &ProtocolError{Err: err}
 }
 
 func isNetError(err error) bool {
@@ -361,7 +358,7 @@ func isNetError(err error) bool {
 // not interrupt the connection.
 type respBody struct {
 	pc       *h1Conn
-	o        *outbound
+	o        *Request
 	rc       io.ReadCloser
 	stop     func() bool
 	bodyDone chan error
@@ -401,7 +398,7 @@ func (b *respBody) finish(eof bool) {
 			// stop reading the client's and close.
 			reuse = false
 			b.pc.close()
-			b.o.abortBody()
+			b.o.Client.AbortBody()
 			<-b.bodyDone
 		}
 	}

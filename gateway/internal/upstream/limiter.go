@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"context"
@@ -6,12 +6,12 @@ import (
 	"sync"
 )
 
-// connLimiter enforces a cluster's tcp.maxConnections and
+// Limiter enforces a cluster's tcp.maxConnections and
 // http.http1MaxPendingRequests across the pools of its endpoints: at most
 // max connections are open, requests that find none free wait in a queue
 // of at most maxPending (0: unbounded), and the rest are refused with
 // errOverflow, as Envoy's circuit breakers do.
-type connLimiter struct {
+type Limiter struct {
 	max, maxPending int
 
 	mu      sync.Mutex
@@ -23,7 +23,7 @@ type connLimiter struct {
 // connection of its pool that just finished an exchange, or nil: a slot to
 // dial a new one.
 type connWaiter struct {
-	pool *connPool
+	pool *Pool
 	ch   chan *h1Conn
 }
 
@@ -31,7 +31,7 @@ type connWaiter struct {
 // (nil, nil) when the caller may dial (a slot is reserved for it), a
 // connection handed over by another request, or an error: errOverflow
 // when the queue is full, or the cause of ctx ending.
-func (l *connLimiter) acquire(ctx context.Context, p *connPool) (*h1Conn, error) {
+func (l *Limiter) acquire(ctx context.Context, p *Pool) (*h1Conn, error) {
 	l.mu.Lock()
 	// A pool without any connection may always open one, as Envoy does:
 	// otherwise idle connections to one endpoint could hold every slot
@@ -51,7 +51,7 @@ func (l *connLimiter) acquire(ctx context.Context, p *connPool) (*h1Conn, error)
 	}
 	if l.maxPending > 0 && len(l.waiters) >= l.maxPending {
 		l.mu.Unlock()
-		return nil, errOverflow
+		return nil, ErrOverflow
 	}
 	w := &connWaiter{pool: p, ch: make(chan *h1Conn, 1)}
 	l.waiters = append(l.waiters, w)
@@ -86,7 +86,7 @@ func (l *connLimiter) acquire(ctx context.Context, p *connPool) (*h1Conn, error)
 // l.mu, so that a request about to wait (acquire) either finds it idle or
 // is handed it. It reports false when pc was neither handed on nor pooled
 // (the pool is closed or full): the caller closes it.
-func (l *connLimiter) handOff(p *connPool, pc *h1Conn) bool {
+func (l *Limiter) handOff(p *Pool, pc *h1Conn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, w := range l.waiters {
@@ -101,7 +101,7 @@ func (l *connLimiter) handOff(p *connPool, pc *h1Conn) bool {
 
 // release frees the slot of a closed connection (or a failed dial): the
 // first waiting request may dial in its place.
-func (l *connLimiter) release() {
+func (l *Limiter) release() {
 	l.mu.Lock()
 	if len(l.waiters) > 0 {
 		w := l.waiters[0]

@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"bufio"
@@ -62,8 +62,8 @@ func (u *testUpstream) closeAll() {
 }
 
 // newTestPool is a pool of HTTP/1.1 connections to u.
-func newTestPool(t *testing.T, u *testUpstream, limits poolLimits, limiter *connLimiter) *connPool {
-	p := &connPool{key: poolKey{addr: "upstream.test:80"}, network: "tcp", addr: "upstream.test:80", dial: u.dial, limits: limits, limiter: limiter}
+func newTestPool(t *testing.T, u *testUpstream, limits Limits, limiter *Limiter) *Pool {
+	p := &Pool{key: PoolKey{Addr: "upstream.test:80"}, network: "tcp", addr: "upstream.test:80", dial: u.dial, limits: limits, limiter: limiter}
 	t.Cleanup(func() {
 		p.close()
 		u.closeAll()
@@ -96,15 +96,14 @@ func answer(body string, hangUpAfter int, header string) func(net.Conn) {
 }
 
 // sendVia sends one request through the pool's HTTP/1.1 engine.
-func sendVia(p *connPool, method string) (*http.Response, error) {
-	o := &outbound{}
-	o.reset(httptest.NewRequest(method, "http://svc.test/x", nil))
-	o.path = "/x"
+func sendVia(p *Pool, method string) (*http.Response, error) {
+	o := newTestRequest(httptest.NewRequest(method, "http://svc.test/x", nil))
+	o.Path = "/x"
 	return p.roundTrip(context.Background(), o)
 }
 
 // mustGet takes a connection from the pool, failing the test on an error.
-func mustGet(t *testing.T, p *connPool, fresh bool) *h1Conn {
+func mustGet(t *testing.T, p *Pool, fresh bool) *h1Conn {
 	t.Helper()
 	pc, err := p.get(context.Background(), time.Second, fresh)
 	if err != nil {
@@ -123,7 +122,7 @@ func waitClosed(t *testing.T, u *testUpstream, i int) {
 
 func TestPoolReusesIdleConnections(t *testing.T) {
 	u := &testUpstream{}
-	p := newTestPool(t, u, poolLimits{}, nil)
+	p := newTestPool(t, u, Limits{}, nil)
 	a := mustGet(t, p, false)
 	b := mustGet(t, p, false)
 	if u.dials() != 2 || p.open.Load() != 2 {
@@ -131,7 +130,7 @@ func TestPoolReusesIdleConnections(t *testing.T) {
 	}
 	p.put(a)
 	p.put(b)
-	if n := p.idleCount(); n != 2 {
+	if n := p.IdleCount(); n != 2 {
 		t.Fatalf("%d idle after two were put back, want 2", n)
 	}
 	// The most recently used first: the others stay idle and time out.
@@ -147,8 +146,8 @@ func TestPoolReusesIdleConnections(t *testing.T) {
 	t.Run("fresh skips the idle ones", func(t *testing.T) {
 		p.put(a)
 		c := mustGet(t, p, true)
-		if c == a || u.dials() != 3 || p.idleCount() != 1 {
-			t.Errorf("fresh: reused %v, %d dials, %d idle", c == a, u.dials(), p.idleCount())
+		if c == a || u.dials() != 3 || p.IdleCount() != 1 {
+			t.Errorf("fresh: reused %v, %d dials, %d idle", c == a, u.dials(), p.IdleCount())
 		}
 	})
 }
@@ -156,7 +155,7 @@ func TestPoolReusesIdleConnections(t *testing.T) {
 // At most maxIdlePerEndpoint connections are kept idle; the rest close.
 func TestPoolMaxIdle(t *testing.T) {
 	u := &testUpstream{}
-	p := newTestPool(t, u, poolLimits{}, nil)
+	p := newTestPool(t, u, Limits{}, nil)
 	var conns []*h1Conn
 	for range maxIdlePerEndpoint + 3 {
 		conns = append(conns, mustGet(t, p, false))
@@ -164,7 +163,7 @@ func TestPoolMaxIdle(t *testing.T) {
 	for _, pc := range conns {
 		p.put(pc)
 	}
-	if n := p.idleCount(); n != maxIdlePerEndpoint {
+	if n := p.IdleCount(); n != maxIdlePerEndpoint {
 		t.Errorf("%d idle, want %d", n, maxIdlePerEndpoint)
 	}
 	for i, pc := range conns {
@@ -183,16 +182,16 @@ func TestPoolRetiresConnections(t *testing.T) {
 	long := time.Hour
 	tests := []struct {
 		name   string
-		limits poolLimits
+		limits Limits
 		age    func(pc *h1Conn) // makes pc older, before it is put back
 		pooled bool
 	}{
-		{"fresh", poolLimits{}, func(*h1Conn) {}, true},
-		{"below maxRequestsPerConnection", poolLimits{maxRequestsPerConn: 3}, func(pc *h1Conn) { pc.uses = 2 }, true},
-		{"at maxRequestsPerConnection", poolLimits{maxRequestsPerConn: 3}, func(pc *h1Conn) { pc.uses = 3 }, false},
-		{"maxRequestsPerConnection 1: no keep-alive", poolLimits{maxRequestsPerConn: 1}, func(pc *h1Conn) { pc.uses = 1 }, false},
-		{"younger than maxConnectionDuration", poolLimits{maxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long + time.Minute) }, true},
-		{"older than maxConnectionDuration", poolLimits{maxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long) }, false},
+		{"fresh", Limits{}, func(*h1Conn) {}, true},
+		{"below maxRequestsPerConnection", Limits{MaxRequestsPerConn: 3}, func(pc *h1Conn) { pc.uses = 2 }, true},
+		{"at maxRequestsPerConnection", Limits{MaxRequestsPerConn: 3}, func(pc *h1Conn) { pc.uses = 3 }, false},
+		{"maxRequestsPerConnection 1: no keep-alive", Limits{MaxRequestsPerConn: 1}, func(pc *h1Conn) { pc.uses = 1 }, false},
+		{"younger than maxConnectionDuration", Limits{MaxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long + time.Minute) }, true},
+		{"older than maxConnectionDuration", Limits{MaxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long) }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,7 +200,7 @@ func TestPoolRetiresConnections(t *testing.T) {
 			pc := mustGet(t, p, false)
 			tt.age(pc)
 			p.put(pc)
-			if got := p.idleCount() == 1; got != tt.pooled {
+			if got := p.IdleCount() == 1; got != tt.pooled {
 				t.Fatalf("pooled = %v, want %v", got, tt.pooled)
 			}
 			if !tt.pooled {
@@ -216,12 +215,12 @@ func TestPoolRetiresConnections(t *testing.T) {
 	// next taken, and a new one dialed.
 	idleTests := []struct {
 		name   string
-		limits poolLimits
+		limits Limits
 		age    func(pc *h1Conn)
 	}{
-		{"idle timeout", poolLimits{idleTimeout: time.Minute}, func(pc *h1Conn) { pc.idleAt = time.Now().Add(-time.Minute) }},
-		{"default idle timeout", poolLimits{}, func(pc *h1Conn) { pc.idleAt = time.Now().Add(-idleConnTimeout) }},
-		{"maxConnectionDuration", poolLimits{maxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long) }},
+		{"idle timeout", Limits{IdleTimeout: time.Minute}, func(pc *h1Conn) { pc.idleAt = time.Now().Add(-time.Minute) }},
+		{"default idle timeout", Limits{}, func(pc *h1Conn) { pc.idleAt = time.Now().Add(-idleConnTimeout) }},
+		{"maxConnectionDuration", Limits{MaxConnDuration: long}, func(pc *h1Conn) { pc.born = time.Now().Add(-long) }},
 	}
 	for _, tt := range idleTests {
 		t.Run(tt.name+" while idle", func(t *testing.T) {
@@ -245,26 +244,26 @@ func TestPoolRetiresConnections(t *testing.T) {
 // connections, and those still in use when they come back.
 func TestPoolClose(t *testing.T) {
 	u := &testUpstream{}
-	p := newTestPool(t, u, poolLimits{}, nil)
+	p := newTestPool(t, u, Limits{}, nil)
 	idle, busy := mustGet(t, p, false), mustGet(t, p, false)
 	p.put(idle)
 	p.close()
 	waitClosed(t, u, 0)
 	p.put(busy)
 	waitClosed(t, u, 1)
-	if p.idleCount() != 0 || p.open.Load() != 0 {
-		t.Errorf("closed pool: %d idle, %d open", p.idleCount(), p.open.Load())
+	if p.IdleCount() != 0 || p.open.Load() != 0 {
+		t.Errorf("closed pool: %d idle, %d open", p.IdleCount(), p.open.Load())
 	}
 }
 
 func TestPoolDialFailure(t *testing.T) {
 	refused := errors.New("connection refused")
 	u := &testUpstream{fail: refused}
-	l := &connLimiter{max: 1}
-	p := newTestPool(t, u, poolLimits{maxConnections: 1}, l)
+	l := &Limiter{max: 1}
+	p := newTestPool(t, u, Limits{MaxConnections: 1}, l)
 	for range 3 { // each failure gives its slot back
 		_, err := p.get(context.Background(), time.Second, false)
-		var ce *connectError
+		var ce *ConnectError
 		if !errors.As(err, &ce) || !errors.Is(err, refused) {
 			t.Fatalf("get = %v, want a connectError wrapping %v", err, refused)
 		}
@@ -290,7 +289,7 @@ func TestPoolKeepAlive(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := &testUpstream{serve: answer("ok", 0, tt.header)}
-			p := newTestPool(t, u, poolLimits{}, nil)
+			p := newTestPool(t, u, Limits{}, nil)
 			for i := range 2 {
 				resp, err := sendVia(p, "GET")
 				if err != nil {
@@ -332,14 +331,14 @@ func TestPoolStaleConnection(t *testing.T) {
 		t.Run(tt.method, func(t *testing.T) {
 			// Each connection answers once, then hangs up on the next request.
 			u := &testUpstream{serve: answer("", 1, "")}
-			p := newTestPool(t, u, poolLimits{}, nil)
+			p := newTestPool(t, u, Limits{}, nil)
 			resp, err := sendVia(p, "GET")
 			if err != nil {
 				t.Fatal(err)
 			}
 			io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if p.idleCount() != 1 {
+			if p.IdleCount() != 1 {
 				t.Fatal("the first connection was not pooled")
 			}
 			resp, err = sendVia(p, tt.method)
@@ -353,7 +352,7 @@ func TestPoolStaleConnection(t *testing.T) {
 				}
 				return
 			}
-			var re *resetError
+			var re *ResetError
 			if !errors.As(err, &re) || !errors.Is(err, errStaleConn) {
 				t.Fatalf("%s on a stale connection: %v, want a reset (stale connection)", tt.method, err)
 			}
@@ -365,24 +364,24 @@ func TestPoolStaleConnection(t *testing.T) {
 }
 
 func TestPoolSetReap(t *testing.T) {
-	s := newPoolSet((&testUpstream{}).dial)
-	defer s.closeAll()
-	if got := s.reapInterval(); got != maxReapInterval {
+	s := NewPoolSet((&testUpstream{}).dial)
+	defer s.CloseAll()
+	if got := s.ReapInterval(); got != maxReapInterval {
 		t.Errorf("no pools: reap every %v, want %v", got, maxReapInterval)
 	}
-	def := s.get(poolKey{addr: "a:80"}, poolOptions{})
-	if got := s.reapInterval(); got != idleConnTimeout/4 {
+	def := s.Get(PoolKey{Addr: "a:80"}, PoolOptions{})
+	if got := s.ReapInterval(); got != idleConnTimeout/4 {
 		t.Errorf("default idle timeout: reap every %v, want %v", got, idleConnTimeout/4)
 	}
-	short := s.get(poolKey{addr: "b:80", settings: "idle=1s"}, poolOptions{limits: poolLimits{idleTimeout: time.Second}})
-	if got := s.reapInterval(); got != 250*time.Millisecond {
+	short := s.Get(PoolKey{Addr: "b:80", Settings: "idle=1s"}, PoolOptions{Limits: Limits{IdleTimeout: time.Second}})
+	if got := s.ReapInterval(); got != 250*time.Millisecond {
 		t.Errorf("an idle timeout of 1s: reap every %v, want 250ms", got)
 	}
-	s.get(poolKey{addr: "c:80", settings: "idle=10ms"}, poolOptions{limits: poolLimits{idleTimeout: 10 * time.Millisecond}})
-	if got := s.reapInterval(); got != minReapInterval {
+	s.Get(PoolKey{Addr: "c:80", Settings: "idle=10ms"}, PoolOptions{Limits: Limits{IdleTimeout: 10 * time.Millisecond}})
+	if got := s.ReapInterval(); got != minReapInterval {
 		t.Errorf("an idle timeout of 10ms: reap every %v, want %v", got, minReapInterval)
 	}
-	if s.get(poolKey{addr: "a:80"}, poolOptions{}) != def {
+	if s.Get(PoolKey{Addr: "a:80"}, PoolOptions{}) != def {
 		t.Error("the same key gave another pool")
 	}
 
@@ -396,22 +395,22 @@ func TestPoolSetReap(t *testing.T) {
 	conns[1].idleAt = now.Add(-time.Minute)     // not yet
 	conns[2].idleAt = now.Add(-time.Second)     // expired
 	conns[3].idleAt = now.Add(-time.Millisecond)
-	s.reap(now)
+	s.Reap(now)
 	for i, want := range []bool{true, false, true, false} {
 		if got := conns[i].closed.Load(); got != want {
 			t.Errorf("connection %d: closed %v, want %v", i, got, want)
 		}
 	}
-	if def.idleCount() != 1 || short.idleCount() != 1 {
-		t.Errorf("after reaping: %d and %d idle, want 1 and 1", def.idleCount(), short.idleCount())
+	if def.IdleCount() != 1 || short.IdleCount() != 1 {
+		t.Errorf("after reaping: %d and %d idle, want 1 and 1", def.IdleCount(), short.IdleCount())
 	}
 
 	// retain closes the pools a new configuration no longer uses.
-	s.retain(map[*connPool]bool{def: true})
+	s.Retain(map[*Pool]bool{def: true})
 	if !conns[3].closed.Load() || conns[1].closed.Load() {
 		t.Errorf("retain: dropped pool's idle connection closed %v, kept pool's %v", conns[3].closed.Load(), conns[1].closed.Load())
 	}
-	if got := s.get(poolKey{addr: "b:80", settings: "idle=1s"}, poolOptions{}); got == short {
+	if got := s.Get(PoolKey{Addr: "b:80", Settings: "idle=1s"}, PoolOptions{}); got == short {
 		t.Error("a dropped pool was handed out again")
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"context"
@@ -25,8 +25,8 @@ type h2Pool struct {
 	tr     *http.Transport // makes connections (NewClientConn) and nothing else
 	scheme string
 	addr   string // what NewClientConn is given; the pool's dial ignores it
-	limits poolLimits
-	pool   *connPool // counts open connections
+	limits Limits
+	pool   *Pool // counts open connections
 
 	mu      sync.Mutex
 	conns   []*h2Conn
@@ -50,7 +50,7 @@ type h2Conn struct {
 // all: the upstream would never process a request on it.
 var errH2NoStreams = errors.New("upstream HTTP/2 connection allows no streams")
 
-func newH2Pool(p *connPool, tr *http.Transport, scheme string) *h2Pool {
+func newH2Pool(p *Pool, tr *http.Transport, scheme string) *h2Pool {
 	addr := p.addr
 	if p.network == "unix" {
 		addr = "localhost:0" // NewClientConn wants host:port; the dial uses the socket path
@@ -75,7 +75,7 @@ func (h *h2Pool) acquire(ctx context.Context) (*http.ClientConn, error) {
 		h.mu.Lock()
 		if h.closed.Load() {
 			h.mu.Unlock()
-			return nil, &connectError{err: errors.New("upstream pool closed by a configuration change")}
+			return nil, &ConnectError{Err: errors.New("upstream pool closed by a configuration change")}
 		}
 		stale := h.pruneLocked()
 		if cc := h.reserveLocked(); cc != nil {
@@ -87,7 +87,7 @@ func (h *h2Pool) acquire(ctx context.Context) (*http.ClientConn, error) {
 		if h.dialing != nil {
 			wait = h.dialing
 		}
-		if wait == nil && h.limits.maxConnections > 0 && len(h.conns) >= h.limits.maxConnections {
+		if wait == nil && h.limits.MaxConnections > 0 && len(h.conns) >= h.limits.MaxConnections {
 			wait = changed
 		}
 		if wait != nil {
@@ -120,7 +120,7 @@ func (h *h2Pool) dial(ctx context.Context) (*http.ClientConn, error) {
 		case h.closed.Load():
 			err = errors.New("upstream pool closed by a configuration change")
 		case cc.Reserve() != nil:
-			err = &refusedStreamError{err: errH2NoStreams}
+			err = &RefusedStreamError{Err: errH2NoStreams}
 		default:
 			h.conns = append(h.conns, &h2Conn{cc: cc, born: time.Now(), uses: 1})
 		}
@@ -132,13 +132,13 @@ func (h *h2Pool) dial(ctx context.Context) (*http.ClientConn, error) {
 	close(done)
 	if err != nil {
 		h.pool.open.Add(-1)
-		if errors.As(err, new(*refusedStreamError)) {
+		if errors.As(err, new(*RefusedStreamError)) {
 			return nil, err
 		}
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		return nil, &connectError{err: err}
+		return nil, &ConnectError{Err: err}
 	}
 	cc.SetStateHook(h.stateChanged)
 	return cc, nil
@@ -161,10 +161,10 @@ func (h *h2Pool) reserveLocked() *http.ClientConn {
 // retiring reports whether c takes no new request: it reached
 // maxRequestsPerConnection or outlived maxConnectionDuration.
 func (h *h2Pool) retiring(c *h2Conn) bool {
-	if n := h.limits.maxRequestsPerConn; n > 0 && c.uses >= n {
+	if n := h.limits.MaxRequestsPerConn; n > 0 && c.uses >= n {
 		return true
 	}
-	d := h.limits.maxConnDuration
+	d := h.limits.MaxConnDuration
 	return d > 0 && time.Since(c.born) >= d
 }
 

@@ -1,6 +1,6 @@
 //go:build unix
 
-package gateway
+package upstream
 
 import (
 	"net"
@@ -53,9 +53,9 @@ func TestPoolDropsConnectionsTheUpstreamClosed(t *testing.T) {
 					accepted <- c
 				}
 			}()
-			s := newPoolSet((&net.Dialer{}).DialContext)
-			t.Cleanup(s.closeAll)
-			p := s.get(poolKey{addr: "unix://" + path}, poolOptions{})
+			s := NewPoolSet((&net.Dialer{}).DialContext)
+			t.Cleanup(s.CloseAll)
+			p := s.Get(PoolKey{Addr: "unix://" + path}, PoolOptions{})
 
 			pc := mustGet(t, p, false)
 			up := <-accepted

@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"crypto/sha256"
@@ -9,22 +9,21 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
 )
 
-// upstreamTLS is a compiled DestinationRule tls block.
-type upstreamTLS struct {
+// ClientTLS is a compiled DestinationRule tls block.
+type ClientTLS struct {
 	cfg *tls.Config
-	// key identifies the settings and the contents of their files, so a
+	// Key identifies the settings and the contents of their files, so a
 	// rotated certificate makes new pools instead of reusing old ones.
-	key string
+	Key string
 }
 
-// forHost returns the configuration for an upstream named host: the
+// ForHost returns the configuration for an upstream named host: the
 // rule's sni if it set one, else the host itself, which the upstream's
 // certificate is then checked against.
-func (u *upstreamTLS) forHost(host string) *tls.Config {
+func (u *ClientTLS) ForHost(host string) *tls.Config {
 	if u.cfg.ServerName != "" {
 		return u.cfg
 	}
@@ -35,8 +34,8 @@ func (u *upstreamTLS) forHost(host string) *tls.Config {
 
 // compileClientTLS loads the certificates of every tls block of a
 // DestinationRule, recording problems at their fields.
-func (reg *registry) compileClientTLS(dr *destRule, ps *config.Problems) {
-	each := func(path string, tp *upstream.TrafficPolicy) {
+func (reg *Registry) compileClientTLS(dr *DestRule, ps *config.Problems) {
+	each := func(path string, tp *TrafficPolicy) {
 		if tp == nil {
 			return
 		}
@@ -45,13 +44,13 @@ func (reg *registry) compileClientTLS(dr *destRule, ps *config.Problems) {
 			reg.addClientTLS(dr, fmt.Sprintf("%s.portLevelSettings[%d].tls", path, i), tp.PortLevelSettings[i].TLS, ps)
 		}
 	}
-	each("spec.trafficPolicy", dr.spec.TrafficPolicy)
-	for i := range dr.spec.Subsets {
-		each(fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), dr.spec.Subsets[i].TrafficPolicy)
+	each("spec.trafficPolicy", dr.Spec.TrafficPolicy)
+	for i := range dr.Spec.Subsets {
+		each(fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), dr.Spec.Subsets[i].TrafficPolicy)
 	}
 }
 
-func (reg *registry) addClientTLS(dr *destRule, path string, t *upstream.ClientTLSSettings, ps *config.Problems) {
+func (reg *Registry) addClientTLS(dr *DestRule, path string, t *ClientTLSSettings, ps *config.Problems) {
 	if t == nil {
 		return
 	}
@@ -61,13 +60,13 @@ func (reg *registry) addClientTLS(dr *destRule, path string, t *upstream.ClientT
 		Path: path,
 	}
 	if t.CredentialName != "" {
-		if reg.credentialsDir == "" {
-			ps.Errf(dr.res, path+".credentialName", "credentialName needs --credentials-dir (a directory laid out like mounted Kubernetes secrets)")
+		if reg.opts.CredentialsDir == "" {
+			ps.Errf(dr.Res, path+".credentialName", "credentialName needs --credentials-dir (a directory laid out like mounted Kubernetes secrets)")
 			return
 		}
-		cert, key, ca, err := gwtls.ResolveCredential(reg.credentialsDir, t.CredentialName)
+		cert, key, ca, err := gwtls.ResolveCredential(reg.opts.CredentialsDir, t.CredentialName)
 		if err != nil {
-			ps.Errf(dr.res, path+".credentialName", "%v", err)
+			ps.Errf(dr.Res, path+".credentialName", "%v", err)
 			return
 		}
 		settings.CertFile, settings.KeyFile = cert, key
@@ -75,16 +74,18 @@ func (reg *registry) addClientTLS(dr *destRule, path string, t *upstream.ClientT
 			settings.CAFile = ca
 		}
 	}
-	reg.env.addCertFiles(settings.CertFile, settings.KeyFile, settings.CAFile)
+	if reg.opts.CertFiles != nil {
+		reg.opts.CertFiles(settings.CertFile, settings.KeyFile, settings.CAFile)
+	}
 	cfg, err := gwtls.ClientConfig(settings)
 	if err != nil {
-		ps.ResourceErrs(dr.res, []error{err})
+		ps.ResourceErrs(dr.Res, []error{err})
 		return
 	}
 	if cfg == nil {
 		return
 	}
-	reg.clientTLS[t] = &upstreamTLS{cfg: cfg, key: tlsKey(settings)}
+	reg.clientTLS[t] = &ClientTLS{cfg: cfg, Key: tlsKey(settings)}
 }
 
 // tlsKey digests the settings and the files they name.
