@@ -73,7 +73,7 @@ func destinationOf(snap *Snapshot, f *router.Forward) string {
 	}
 	d := &f.Dests[0]
 	if c := snap.cluster(d.Upstream); c != nil {
-		return c.host
+		return c.Host
 	}
 	return d.Host
 }

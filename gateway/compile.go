@@ -41,7 +41,8 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 	servers := listener.GatewayServers(gws, ps)
 	reg := upstream.NewRegistry(byKind["ServiceEntry"], byKind["DestinationRule"], upstream.RegistryOptions{CredentialsDir: env.credentialsDir, CertFiles: env.addCertFiles}, ps)
 	vss := compileVirtualServices(byKind["VirtualService"], gatewayNames(gws), env.cache, ps)
-	b := &clusterBuilder{reg: reg, pools: env.pools, byKey: map[clusterKey]router.UpstreamID{}, warnedProxy: map[*config.Resource]bool{}}
+	b := upstream.NewBuilder(reg, env.pools)
+	warned := map[*config.Resource]bool{} // DestinationRules warned about proxyProtocol
 	snap := &Snapshot{Loaded: time.Now()}
 	for _, f := range files {
 		snap.Files = append(snap.Files, f.Path)
@@ -52,10 +53,10 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 		rsByVS[r.Meta.Key()] = r
 	}
 	snap.listeners = listener.Build(servers, vss, listener.BuildOptions{
-		Resolve: b.resolve, Mesh: ms, CredentialsDir: env.credentialsDir, CertFiles: env.addCertFiles,
+		Resolve: b.Resolve, Mesh: ms, CredentialsDir: env.credentialsDir, CertFiles: env.addCertFiles,
 		CheckTable: func(t *router.Table) {
 			collectTableWarnings(t, vss, rsByVS, ps)
-			warnHTTPProxyProtocol(t, b, ps)
+			warnHTTPProxyProtocol(t, b, warned, ps)
 		},
 	}, ps)
 	ms.CheckFilterPorts(listenerPorts(snap.listeners), ps)
@@ -65,11 +66,11 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 	for _, r := range byKind["VirtualService"] {
 		checkDestinations(r, b, ps)
 	}
-	snap.clusters = b.clusters
+	snap.clusters = b.Clusters()
 	snap.pools = map[*upstream.Pool]bool{}
-	for _, c := range b.clusters {
-		for _, ep := range c.endpoints {
-			snap.pools[ep.pool] = true
+	for _, c := range b.Clusters() {
+		for _, ep := range c.Endpoints {
+			snap.pools[ep.Pool] = true
 		}
 	}
 	for _, p := range ps.List {
@@ -188,7 +189,7 @@ func checkGatewayRefs(r *config.Resource, path string, refs []string, gateways m
 // reach a cluster whose DestinationRule asks for PROXY protocol headers:
 // gatehouse sends them on forwarded TCP connections only, since pooled
 // HTTP connections carry many clients.
-func warnHTTPProxyProtocol(t *router.Table, b *clusterBuilder, ps *config.Problems) {
+func warnHTTPProxyProtocol(t *router.Table, b *upstream.Builder, warned map[*config.Resource]bool, ps *config.Problems) {
 	if t == nil {
 		return
 	}
@@ -198,12 +199,12 @@ func warnHTTPProxyProtocol(t *router.Table, b *clusterBuilder, ps *config.Proble
 				continue
 			}
 			for _, d := range rt.Forward.Dests {
-				c := b.cluster(d.Upstream)
-				if c == nil || c.proxyFrom == nil || b.warnedProxy[c.proxyFrom] {
+				c := b.Cluster(d.Upstream)
+				if c == nil || c.ProxyFrom == nil || warned[c.ProxyFrom] {
 					continue
 				}
-				b.warnedProxy[c.proxyFrom] = true
-				ps.Warnf(c.proxyFrom, "spec.trafficPolicy.proxyProtocol", "ignored for HTTP routes (%s): gatehouse sends PROXY headers only on connections it forwards as TCP", rt.VirtualService)
+				warned[c.ProxyFrom] = true
+				ps.Warnf(c.ProxyFrom, "spec.trafficPolicy.proxyProtocol", "ignored for HTTP routes (%s): gatehouse sends PROXY headers only on connections it forwards as TCP", rt.VirtualService)
 			}
 		}
 	}
@@ -222,7 +223,7 @@ func collectTableWarnings(t *router.Table, vss []*router.VS, rsByVS map[string]*
 // checkDestinations warns about route destinations that can only ever
 // answer 503: an undefined subset, a port the ServiceEntry lacks, or a
 // subset that selects no endpoint.
-func checkDestinations(r *config.Resource, b *clusterBuilder, ps *config.Problems) {
+func checkDestinations(r *config.Resource, b *upstream.Builder, ps *config.Problems) {
 	spec := r.Spec.(*router.VirtualService)
 	for i, h := range spec.HTTP {
 		for j, d := range h.Route {
@@ -231,14 +232,14 @@ func checkDestinations(r *config.Resource, b *clusterBuilder, ps *config.Problem
 	}
 }
 
-func checkDestination(r *config.Resource, path string, d router.Destination, b *clusterBuilder, ps *config.Problems) {
+func checkDestination(r *config.Resource, path string, d router.Destination, b *upstream.Builder, ps *config.Problems) {
 	if d.Host == "" {
 		return
 	}
 	ns := r.Meta.Namespace
-	svc, q := b.reg.LookupHost(d.Host, ns)
+	svc, q := b.Registry().LookupHost(d.Host, ns)
 	if d.Subset != "" {
-		dr := b.reg.Rule(d.Host, ns)
+		dr := b.Registry().Rule(d.Host, ns)
 		if dr == nil || dr.Subset(d.Subset) == nil {
 			ps.Warnf(r, path+".subset", "no DestinationRule defines subset %q for host %s: requests routed here get 503", d.Subset, q)
 			return
@@ -252,7 +253,7 @@ func checkDestination(r *config.Resource, path string, d router.Destination, b *
 		ps.Warnf(r, path+".port", "host %s is in no ServiceEntry, so it is dialled directly; without port.number the Gateway port is used", d.Host)
 	}
 	if d.Subset != "" {
-		if _, c := b.plan(d, ns, 0); c != nil && len(c.endpoints) == 0 {
+		if c := b.Plan(d, ns, 0); c != nil && len(c.Endpoints) == 0 {
 			ps.Warnf(r, path+".subset", "subset %q of host %s selects no endpoint (subsets select ServiceEntry endpoints by labels): requests get 503", d.Subset, q)
 		}
 	}

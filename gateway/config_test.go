@@ -334,7 +334,7 @@ spec:
 		t.Fatal(err)
 	}
 	// The dump and explain name the balancer that actually picks.
-	if got := lbName(&upstream.LoadBalancerSettings{Simple: "PASSTHROUGH"}); got != "LEAST_REQUEST" {
+	if got := upstream.BalancerName(&upstream.LoadBalancerSettings{Simple: "PASSTHROUGH"}); got != "LEAST_REQUEST" {
 		t.Errorf("PASSTHROUGH is described as %q, want LEAST_REQUEST", got)
 	}
 	want := "dr.yaml:7: DestinationRule default/pt: spec.trafficPolicy.loadBalancer.simple: PASSTHROUGH forwards to the connection's original destination"

@@ -115,10 +115,10 @@ func (s *Server) dump() configDump {
 	}
 	slices.SortFunc(d.Listeners, func(a, b listenerDump) int { return cmp.Compare(a.Address, b.Address) })
 	for _, c := range snap.clusters {
-		cd := clusterDump{Name: c.name}
-		for _, ep := range c.endpoints {
-			cd.Endpoints = append(cd.Endpoints, endpointDump{Address: ep.addr, Labels: ep.labels, Weight: ep.weight,
-				Active: ep.pool.Active(), Idle: ep.pool.IdleCount()})
+		cd := clusterDump{Name: c.Name}
+		for _, ep := range c.Endpoints {
+			cd.Endpoints = append(cd.Endpoints, endpointDump{Address: ep.Addr, Labels: ep.Labels, Weight: ep.Weight,
+				Active: ep.Pool.Active(), Idle: ep.Pool.IdleCount()})
 		}
 		d.Clusters = append(d.Clusters, cd)
 	}
@@ -147,7 +147,7 @@ func dumpTable(snap *Snapshot, t *router.Table) []vhostDump {
 				for _, dst := range rt.Forward.Dests {
 					dd := destDump{Host: dst.Host, Subset: dst.Subset, Port: dst.Port, Weight: dst.Weight}
 					if c := snap.cluster(dst.Upstream); c != nil {
-						dd.Cluster = c.name
+						dd.Cluster = c.Name
 					}
 					rd.Destinations = append(rd.Destinations, dd)
 				}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -42,7 +43,7 @@ func (e *explainer) action(rq *request, rt *router.Route) *Explanation {
 	if rq.rawQuery != "" {
 		path += "?" + rq.rawQuery
 	}
-	return e.done(0, "forward %s %s%s to %s (the upstream's answer is relayed)", rq.method, p.authority, path, p.cluster.name)
+	return e.done(0, "forward %s %s%s to %s (the upstream's answer is relayed)", rq.method, p.authority, path, p.cluster.Name)
 }
 
 // route explains a forwarding route: its rewrite, timeout, retries,
@@ -66,12 +67,12 @@ func (e *explainer) route(rq *request, rt *router.Route, p *plan, info *router.R
 }
 
 // cluster describes an upstream cluster and its endpoints.
-func (e *explainer) cluster(c *cluster) {
+func (e *explainer) cluster(c *upstream.Cluster) {
 	var eps []string
-	for _, ep := range c.endpoints {
-		eps = append(eps, ep.addr)
+	for _, ep := range c.Endpoints {
+		eps = append(eps, ep.Addr)
 	}
-	e.line("cluster", "%s: load balancer %s, connect timeout %s, endpoints %s", c.name, c.lbName, c.connectTimeout, orNone(strings.Join(eps, ", ")))
+	e.line("cluster", "%s: load balancer %s, connect timeout %s, endpoints %s", c.Name, c.LBName, c.ConnectTimeout, orNone(strings.Join(eps, ", ")))
 }
 
 func orNone(s string) string {
@@ -125,7 +126,7 @@ func (e *explainer) tcp(ctx context.Context, lc *listener.Config, r *http.Reques
 	}
 	c := e.snap.cluster(d.Upstream)
 	e.cluster(c)
-	return e.done(0, "bytes forwarded both ways to %s", c.name)
+	return e.done(0, "bytes forwarded both ways to %s", c.Name)
 }
 
 // addrOf parses the address part of "host:port".

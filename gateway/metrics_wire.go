@@ -5,6 +5,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // The metrics' wiring into the gateway: what it reports about itself at
@@ -26,7 +27,7 @@ func (s *Server) metricsState() (metrics.State, bool) {
 	// duplicate series would fail the scrape.
 	for _, cl := range snap.clusters {
 		if cl != nil {
-			st.ActiveRequests[cl.name] += cl.active.Load()
+			st.ActiveRequests[cl.Name] += cl.Active()
 		}
 	}
 	return st, true
@@ -43,9 +44,9 @@ func recordHTTP(m *metrics.Metrics, e *accesslog.Entry, r *http.Request, w http.
 }
 
 // serviceOf is the destination service host of c, "" for none.
-func serviceOf(c *cluster) string {
+func serviceOf(c *upstream.Cluster) string {
 	if c == nil {
 		return ""
 	}
-	return c.host
+	return c.Host
 }

@@ -40,12 +40,12 @@ func (s *Server) mirror(snap *Snapshot, r *http.Request, o *outbound, rt *router
 			continue
 		}
 		if !whole {
-			s.log.Debug("request body too large to mirror", "mirror", c.name)
+			s.log.Debug("request body too large to mirror", "mirror", c.Name)
 			continue
 		}
 		if s.mirrors.Add(1) > maxMirrorsInFlight {
 			s.mirrors.Add(-1)
-			s.log.Debug("mirror skipped: too many mirrored requests in flight", "mirror", c.name)
+			s.log.Debug("mirror skipped: too many mirrored requests in flight", "mirror", c.Name)
 			continue
 		}
 		copyReq := s.mirrorCopy(r, o, body)
@@ -70,16 +70,16 @@ func (s *Server) mirrorCopy(r *http.Request, o *outbound, body []byte) *outbound
 	return c
 }
 
-func (s *Server) sendMirror(c *cluster, o *outbound, timeout time.Duration) {
+func (s *Server) sendMirror(c *upstream.Cluster, o *outbound, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	ep := c.pick("", nil)
+	ep := c.Pick("", nil)
 	if ep == nil {
 		return
 	}
-	resp, err := c.send(ctx, s.engine, ep, o)
+	resp, err := c.Send(ctx, s.engine, ep, &o.Request)
 	if err != nil {
-		s.log.Debug("mirror failed", "cluster", c.name, "error", err)
+		s.log.Debug("mirror failed", "cluster", c.Name, "error", err)
 		return
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {

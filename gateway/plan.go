@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -32,7 +33,7 @@ type plan struct {
 	// dest and cluster are where a forward goes; path (rewritten) and
 	// authority are what the upstream receives.
 	dest      *router.Dest
-	cluster   *cluster
+	cluster   *upstream.Cluster
 	path      string
 	authority string
 }

@@ -38,7 +38,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	o := outbounds.Get().(*outbound)
 	defer outbounds.Put(o)
 	o.reset(r)
-	o.ConnectTimeout = c.connectTimeout
+	o.ConnectTimeout = c.ConnectTimeout
 	o.StreamIdle = rq.lc.Options.StreamIdle()
 	rc := http.NewResponseController(w)
 	if o.HasBody() {
@@ -75,7 +75,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 	}
 	edits := func(h http.Header) {
 		if d.ResponseHeaders.Len() > 0 {
-			d.ResponseHeaders.Apply(h, &fmtVars{s: s, r: r, upstream: ep.addr})
+			d.ResponseHeaders.Apply(h, &fmtVars{s: s, r: r, upstream: ep.Addr})
 		}
 		if act.CORS != nil && rq.origin != "" {
 			setHeaders(h, act.CORS.ResponseHeaders(rq.origin))
@@ -188,11 +188,11 @@ func failureOf(ctx context.Context, r *http.Request, err error) failure {
 }
 
 // noteUpstream records which upstream answered and how fast.
-func noteUpstream(e *accesslog.Entry, c *cluster, ep *endpoint, x *exchange, err error) {
-	e.UpstreamCluster = c.name
-	e.DestinationService = c.host // metrics: destination_service
+func noteUpstream(e *accesslog.Entry, c *upstream.Cluster, ep *upstream.Endpoint, x *exchange, err error) {
+	e.UpstreamCluster = c.Name
+	e.DestinationService = c.Host // metrics: destination_service
 	if ep != nil {
-		e.UpstreamHost = ep.addr
+		e.UpstreamHost = ep.Addr
 	}
 	if err == nil {
 		e.UpstreamServiceTime = x.took

@@ -23,10 +23,10 @@ type exchange struct {
 	w      http.ResponseWriter
 	r      *http.Request
 	o      *outbound
-	c      *cluster
+	c      *upstream.Cluster
 	policy *router.RetryPolicy
 	took   time.Duration // time to the final response head
-	tried  []*endpoint
+	tried  []*upstream.Endpoint
 	// setCookie is the consistent-hash cookie made up for a client that
 	// had none, to send back with the response.
 	setCookie string
@@ -35,13 +35,13 @@ type exchange struct {
 
 // run sends attempts until one gives a response to relay or an error to
 // report. The returned response's body must be closed.
-func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
+func (x *exchange) run(ctx context.Context) (*http.Response, *upstream.Endpoint, error) {
 	attemptHdr := len(x.o.Extra)
 	x.o.Add("X-Envoy-Attempt-Count", "1")
-	key, setCookie := x.c.hash.Key(x.r)
+	key, setCookie := x.c.Hash.Key(x.r)
 	x.setCookie = setCookie
 	for attempt := 0; ; attempt++ {
-		ep := x.c.pick(key, x.tried)
+		ep := x.c.Pick(key, x.tried)
 		if ep == nil {
 			return nil, nil, upstream.ErrNoHealthy
 		}
@@ -52,9 +52,9 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
 			tctx, cancel = context.WithTimeoutCause(ctx, pt, errPerTryTimeout)
 		}
 		start := time.Now()
-		resp, err := x.c.send(tctx, x.s.engine, ep, x.o)
+		resp, err := x.c.Send(tctx, x.s.engine, ep, &x.o.Request)
 		x.took = time.Since(start)
-		x.c.observe(ep, resp, err)
+		x.c.Observe(ep, resp, err)
 		if !x.retry(attempt, ctx, tctx, resp, err) {
 			if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 				resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
@@ -69,8 +69,7 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *endpoint, error) {
 		cancel()
 		if !x.retrying {
 			x.retrying = true
-			x.c.retries.Add(1) // the retry budget, held until the request ends
-			defer x.c.retries.Add(-1)
+			defer x.c.HoldRetry()() // the retry budget, held until the request ends
 		}
 		if !sleepCtx(ctx, x.policy.Backoff(attempt+1, rand.Uint64())) {
 			return nil, ep, context.Cause(ctx)
@@ -115,7 +114,7 @@ func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Resp
 		// UP-03; Envoy would retry a POST here too).
 		want = p.RetryReset(true) && x.o.Idempotent()
 	}
-	return want && (x.retrying || x.c.allowRetry())
+	return want && (x.retrying || x.c.AllowRetry())
 }
 
 // sleepCtx waits for d unless ctx ends first; it reports whether it slept.

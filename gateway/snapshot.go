@@ -34,7 +34,7 @@ type Snapshot struct {
 	// watched and part of Digest, so rotating a certificate reloads.
 	certFiles []string
 	listeners map[listener.Key]*listener.Config
-	clusters  []*cluster
+	clusters  []*upstream.Cluster
 	mesh      *mesh.Settings
 	// authz authenticates and authorizes requests; nil when the
 	// configuration has no security resources.
@@ -50,7 +50,7 @@ type Snapshot struct {
 
 // cluster returns the cluster a route destination resolved to, or nil for
 // router.NoUpstream.
-func (s *Snapshot) cluster(id router.UpstreamID) *cluster {
+func (s *Snapshot) cluster(id router.UpstreamID) *upstream.Cluster {
 	if id < 0 || int(id) >= len(s.clusters) {
 		return nil
 	}

@@ -26,51 +26,51 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 		defer func() { e.Duration = time.Since(e.Start) }()
 	}
 	d := f.Pick(rand.Uint32())
-	var cl *cluster
+	var cl *upstream.Cluster
 	if d != nil {
 		cl = snap.cluster(d.Upstream)
 	}
-	var ep *endpoint
+	var ep *upstream.Endpoint
 	if cl != nil {
-		ep = cl.pick("", nil)
+		ep = cl.Pick("", nil)
 	}
 	if ep == nil {
 		e.Note("UH", "no_healthy_upstream")
 		s.metrics.TCPFailed(serviceOf(cl), "UH")
 		return
 	}
-	e.SetUpstream(cl.name, ep.addr)
-	ctx, cancel := context.WithTimeout(context.Background(), cl.connectTimeout)
-	up, err := ep.pool.Connect(ctx, cl.connectTimeout)
+	e.SetUpstream(cl.Name, ep.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), cl.ConnectTimeout)
+	up, err := ep.Pool.Connect(ctx, cl.ConnectTimeout)
 	cancel()
 	if err != nil {
-		cl.observe(ep, nil, &upstream.ConnectError{Err: err})
+		cl.Observe(ep, nil, &upstream.ConnectError{Err: err})
 		e.Note("UF", "upstream_reset_before_response_started{connection_failure}")
 		s.metrics.TCPFailed(serviceOf(cl), "UF")
-		s.log.Debug("TCP upstream connect failed", "cluster", cl.name, "endpoint", ep.addr, "error", err)
+		s.log.Debug("TCP upstream connect failed", "cluster", cl.Name, "endpoint", ep.Addr, "error", err)
 		return
 	}
 	defer up.Close()
 	var received, sent int64
-	mt := s.metrics.TCPOpen(cl.host)
+	mt := s.metrics.TCPOpen(cl.Host)
 	defer func() { mt.Closed(received, sent) }()
 	if e != nil {
 		e.UpstreamLocal = up.LocalAddr().String()
 	}
-	if cl.sendProxy != 0 {
-		h := proxyproto.HeaderProxyFromAddrs(cl.sendProxy, c.RemoteAddr(), c.LocalAddr())
+	if cl.SendProxy != 0 {
+		h := proxyproto.HeaderProxyFromAddrs(cl.SendProxy, c.RemoteAddr(), c.LocalAddr())
 		if _, err := h.WriteTo(up); err != nil {
 			return
 		}
 	}
 	s.tunnels.add(c)
 	defer s.tunnels.remove(c)
-	idle := cl.limits.IdleTimeout
+	idle := cl.Limits.IdleTimeout
 	if idle == 0 {
 		idle = defaultTCPIdleTimeout
 	}
 	defer watchIdle(c, up, idle)()
-	if d := cl.limits.MaxConnDuration; d > 0 {
+	if d := cl.Limits.MaxConnDuration; d > 0 {
 		// connectionPool.tcp.maxConnectionDuration: the forwarded
 		// connection ends then, busy or not.
 		t := time.AfterFunc(d, func() {
@@ -79,8 +79,7 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 		})
 		defer t.Stop()
 	}
-	ep.active.Add(1)
-	defer ep.active.Add(-1)
+	defer ep.Hold()()
 	done := make(chan struct{})
 	go func() {
 		received = pipe(up, c)

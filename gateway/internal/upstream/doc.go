@@ -9,6 +9,12 @@
 //     Policy, from which come Limits (connection pool and circuit
 //     breakers), an OutlierConfig, a HashPolicy (consistent-hash keys) and
 //     the compiled upstream TLS (ClientTLS).
+//   - Clusters: a Builder resolves each route destination (host, subset,
+//     port) into a Cluster once per compile: its endpoints, each on a
+//     Pool, its balancer (round robin, least request weighted by
+//     endpoint weight, random, ring hash), its limits and outlier
+//     detection, which ejects endpoints after consecutive 5xx or gateway
+//     errors. Pick chooses an endpoint for an attempt; Send runs it.
 //   - Connections: a PoolSet owns every Pool, keyed by address and how
 //     connections are made (PoolKey); pools outlive configuration
 //     snapshots, so a reload keeps warm connections. A Pool speaks

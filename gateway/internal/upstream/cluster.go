@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"context"
@@ -16,81 +16,80 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
-// cluster is where one route destination sends requests: the endpoints of
+// Cluster is where one route destination sends requests: the endpoints of
 // a service port, narrowed to a subset when the route names one, with the
 // DestinationRule's policy for them. It belongs to one Snapshot; its
 // endpoints share connection pools that outlive it.
-type cluster struct {
-	// name follows Envoy's "outbound|port|subset|host" so that logs and
+type Cluster struct {
+	// Name follows Envoy's "outbound|port|subset|host" so that logs and
 	// dumps read like Istio's.
-	name      string
-	host      string // the service host, qualified
-	port      uint32
-	subset    string
-	endpoints []*endpoint
+	Name      string
+	Host      string // the service host, qualified
+	Port      uint32
+	Subset    string
+	Endpoints []*Endpoint
 	lb        balancer
-	lbName    string
-	hash      *upstream.HashPolicy // consistent-hash key source; nil for none
-	limits    upstream.Limits
-	outlier   *upstream.OutlierConfig
-	// connectTimeout bounds each new upstream connection.
-	connectTimeout time.Duration
-	// sendProxy is the PROXY protocol version (1 or 2) written at the start
+	LBName    string
+	Hash      *HashPolicy // consistent-hash key source; nil for none
+	Limits    Limits
+	Outlier   *OutlierConfig
+	// ConnectTimeout bounds each new upstream connection.
+	ConnectTimeout time.Duration
+	// SendProxy is the PROXY protocol version (1 or 2) written at the start
 	// of each forwarded TCP connection; 0 for none.
-	sendProxy byte
-	// proxyFrom is the DestinationRule that asked for sendProxy.
-	proxyFrom *config.Resource
+	SendProxy byte
+	// ProxyFrom is the DestinationRule that asked for SendProxy.
+	ProxyFrom *config.Resource
 
 	active  atomic.Int64 // requests in flight (http2MaxRequests)
 	retries atomic.Int64 // retries in flight (maxRetries)
 }
 
-// endpoint is one address of a cluster.
-type endpoint struct {
-	addr   string // "host:port" or "unix:///path"
-	labels map[string]string
-	weight uint32
-	pool   *upstream.Pool
+// Endpoint is one address of a cluster.
+type Endpoint struct {
+	Addr   string // "host:port" or "unix:///path"
+	Labels map[string]string
+	Weight uint32
+	Pool   *Pool
 	active atomic.Int64 // requests in flight from this cluster
 	health health
 }
 
-// pick chooses the endpoint for an attempt: by the cluster's balancer,
+// Pick chooses the endpoint for an attempt: by the cluster's balancer,
 // among endpoints not ejected, avoiding those already tried when another
 // is available (Envoy's previous-hosts retry predicate, which Istio drops
 // for consistent hashing). It returns nil when no endpoint is usable.
-func (c *cluster) pick(key string, tried []*endpoint) *endpoint {
-	if len(c.endpoints) == 0 {
+func (c *Cluster) Pick(key string, tried []*Endpoint) *Endpoint {
+	if len(c.Endpoints) == 0 {
 		return nil
 	}
 	now := time.Now()
-	all := c.outlier == nil || c.panicking(now)
-	healthy := func(ep *endpoint) bool { return all || !ep.health.ejected(now) }
-	if len(tried) > 0 && c.hash == nil && len(c.endpoints) > 1 {
-		fresh := func(ep *endpoint) bool { return healthy(ep) && !slices.Contains(tried, ep) }
-		if ep := c.lb.pick(c.endpoints, key, fresh); ep != nil {
+	all := c.Outlier == nil || c.panicking(now)
+	healthy := func(ep *Endpoint) bool { return all || !ep.health.ejected(now) }
+	if len(tried) > 0 && c.Hash == nil && len(c.Endpoints) > 1 {
+		fresh := func(ep *Endpoint) bool { return healthy(ep) && !slices.Contains(tried, ep) }
+		if ep := c.lb.pick(c.Endpoints, key, fresh); ep != nil {
 			return ep
 		}
 	}
-	return c.lb.pick(c.endpoints, key, healthy)
+	return c.lb.pick(c.Endpoints, key, healthy)
 }
 
-// send runs one attempt against ep, enforcing the cluster's request limit
+// Send runs one attempt against ep, enforcing the cluster's request limit
 // and counting the requests in flight until the response body is closed.
-func (c *cluster) send(ctx context.Context, eng upstream.Engine, ep *endpoint, o *outbound) (*http.Response, error) {
-	if !c.admit() {
-		return nil, upstream.ErrOverflow
+func (c *Cluster) Send(ctx context.Context, eng Engine, ep *Endpoint, req *Request) (*http.Response, error) {
+	if !c.Admit() {
+		return nil, ErrOverflow
 	}
 	ep.active.Add(1)
 	done := func() {
 		c.active.Add(-1)
 		ep.active.Add(-1)
 	}
-	resp, err := eng.RoundTrip(ctx, ep.pool, &o.Request)
+	resp, err := eng.RoundTrip(ctx, ep.Pool, req)
 	if err != nil || resp.StatusCode == http.StatusSwitchingProtocols {
 		done()
 		return resp, err
@@ -99,10 +98,10 @@ func (c *cluster) send(ctx context.Context, eng upstream.Engine, ep *endpoint, o
 	return resp, nil
 }
 
-// admit counts a request in flight, refusing it when the cluster's
+// Admit counts a request in flight, refusing it when the cluster's
 // http2MaxRequests is reached.
-func (c *cluster) admit() bool {
-	max := c.limits.MaxRequests
+func (c *Cluster) Admit() bool {
+	max := c.Limits.MaxRequests
 	for {
 		n := c.active.Load()
 		if max > 0 && n >= max {
@@ -114,10 +113,10 @@ func (c *cluster) admit() bool {
 	}
 }
 
-// allowRetry takes a slot of the cluster's retry budget (maxRetries) for
+// AllowRetry takes a slot of the cluster's retry budget (maxRetries) for
 // the duration of the current request.
-func (c *cluster) allowRetry() bool {
-	max := c.limits.MaxRetries
+func (c *Cluster) AllowRetry() bool {
+	max := c.Limits.MaxRetries
 	return max <= 0 || c.retries.Load() < max
 }
 
@@ -134,11 +133,11 @@ func (b *doneBody) Close() error {
 	return err
 }
 
-// errorsIsClientSide reports errors that say nothing about the upstream's
+// IsClientSide reports errors that say nothing about the upstream's
 // health: the client's body failed, the request could not be sent as it
 // stood, or the client went away.
-func errorsIsClientSide(err error) bool {
-	return errors.As(err, new(*upstream.ClientBodyError)) || errors.As(err, new(*upstream.RequestError)) || errors.Is(err, context.Canceled)
+func IsClientSide(err error) bool {
+	return errors.As(err, new(*ClientBodyError)) || errors.As(err, new(*RequestError)) || errors.Is(err, context.Canceled)
 }
 
 // clusterKey identifies a cluster within one compile.
@@ -153,26 +152,43 @@ func clusterName(k clusterKey) string {
 	return fmt.Sprintf("outbound|%d|%s|%s", k.port, k.subset, k.host)
 }
 
-// clusterBuilder resolves route destinations into clusters, once each.
-type clusterBuilder struct {
-	reg      *upstream.Registry
-	pools    *upstream.PoolSet
+// Builder resolves route destinations into clusters, once each.
+type Builder struct {
+	reg      *Registry
+	pools    *PoolSet
 	byKey    map[clusterKey]router.UpstreamID
-	clusters []*cluster
-	// warnedProxy holds the DestinationRules already warned about.
-	warnedProxy map[*config.Resource]bool
+	clusters []*Cluster
 }
 
-// cluster returns the cluster of id, or nil.
-func (b *clusterBuilder) cluster(id router.UpstreamID) *cluster {
+// NewBuilder returns a builder of the clusters of one compile, resolving
+// destinations through reg and taking connection pools from pools.
+func NewBuilder(reg *Registry, pools *PoolSet) *Builder {
+	return &Builder{reg: reg, pools: pools, byKey: map[clusterKey]router.UpstreamID{}}
+}
+
+// Clusters returns the clusters built so far, indexed by UpstreamID.
+func (b *Builder) Clusters() []*Cluster { return b.clusters }
+
+// Registry returns the registry destinations are resolved through.
+func (b *Builder) Registry() *Registry { return b.reg }
+
+// Plan returns the cluster a destination would resolve to, without
+// keeping it.
+func (b *Builder) Plan(d router.Destination, ns string, listenerPort uint32) *Cluster {
+	_, c := b.plan(d, ns, listenerPort)
+	return c
+}
+
+// Cluster returns the cluster of id, or nil.
+func (b *Builder) Cluster(id router.UpstreamID) *Cluster {
 	if id < 0 || int(id) >= len(b.clusters) {
 		return nil
 	}
 	return b.clusters[id]
 }
 
-// resolve implements router.Resolver.
-func (b *clusterBuilder) resolve(d router.Destination, ns string, listenerPort uint32) router.UpstreamID {
+// Resolve implements router.Resolver.
+func (b *Builder) Resolve(d router.Destination, ns string, listenerPort uint32) router.UpstreamID {
 	k, c := b.plan(d, ns, listenerPort)
 	if c == nil {
 		return router.NoUpstream
@@ -190,7 +206,7 @@ func (b *clusterBuilder) resolve(d router.Destination, ns string, listenerPort u
 // It returns a nil cluster for a destination that names no cluster (an
 // unknown port of a ServiceEntry, or an undefined subset): Envoy answers
 // those 503 with an empty body.
-func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint32) (clusterKey, *cluster) {
+func (b *Builder) plan(d router.Destination, ns string, listenerPort uint32) (clusterKey, *Cluster) {
 	svc, q := b.reg.LookupHost(d.Host, ns)
 	port := listenerPort
 	if d.Port != nil && d.Port.Number != 0 {
@@ -207,16 +223,16 @@ func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint
 		}
 		sel = dr.Subset(d.Subset).Labels
 	}
-	pol := upstream.EffectivePolicy(dr, d.Subset, port)
+	pol := EffectivePolicy(dr, d.Subset, port)
 	sendProxy := dr.ProxyVersion()
-	c := &cluster{name: clusterName(k), host: q, port: port, subset: d.Subset, limits: upstream.LimitsOf(pol.Pool),
-		outlier: upstream.OutlierOf(pol.Outlier), hash: upstream.HashPolicyOf(pol.LB), lbName: lbName(pol.LB)}
-	c.connectTimeout = c.limits.ConnectTimeout
-	c.sendProxy = sendProxy
+	c := &Cluster{Name: clusterName(k), Host: q, Port: port, Subset: d.Subset, Limits: LimitsOf(pol.Pool),
+		Outlier: OutlierOf(pol.Outlier), Hash: HashPolicyOf(pol.LB), LBName: BalancerName(pol.LB)}
+	c.ConnectTimeout = c.Limits.ConnectTimeout
+	c.SendProxy = sendProxy
 	if sendProxy != 0 {
-		c.proxyFrom = dr.Res
+		c.ProxyFrom = dr.Res
 	}
-	var sp *upstream.ServicePort
+	var sp *ServicePort
 	if svc != nil {
 		if sp = svc.Port(port); sp == nil {
 			return k, nil
@@ -225,12 +241,12 @@ func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint
 	ps := b.poolSpec(c, pol, sp, d.Host)
 	if svc == nil {
 		if d.Subset == "" || len(sel) == 0 {
-			c.endpoints = []*endpoint{b.endpoint(net.JoinHostPort(d.Host, strconv.Itoa(int(port))), nil, 1, ps)}
+			c.Endpoints = []*Endpoint{b.endpoint(net.JoinHostPort(d.Host, strconv.Itoa(int(port))), nil, 1, ps)}
 		}
 	} else {
-		c.endpoints = b.serviceEndpoints(svc, sp, sel, ps)
+		c.Endpoints = b.serviceEndpoints(svc, sp, sel, ps)
 	}
-	c.lb = newBalancer(pol.LB, c.endpoints)
+	c.lb = newBalancer(pol.LB, c.Endpoints)
 	return k, c
 }
 
@@ -238,7 +254,7 @@ func (b *clusterBuilder) plan(d router.Destination, ns string, listenerPort uint
 // policy (server name defaulting to the destination host), HTTP/2 for
 // HTTP2 and GRPC ports or h2UpgradePolicy UPGRADE, and pool settings. A
 // connection limit makes the pools the cluster's own.
-func (b *clusterBuilder) poolSpec(c *cluster, pol upstream.Policy, sp *upstream.ServicePort, sni string) poolSpec {
+func (b *Builder) poolSpec(c *Cluster, pol Policy, sp *ServicePort, sni string) poolSpec {
 	var spec poolSpec
 	if ut := b.reg.TLSFor(pol.TLS); ut != nil {
 		spec.opts.TLS = ut.ForHost(sni)
@@ -250,20 +266,20 @@ func (b *clusterBuilder) poolSpec(c *cluster, pol upstream.Policy, sp *upstream.
 			spec.key.H2 = true
 		}
 	}
-	spec.key.H2 = (spec.key.H2 || c.limits.UpgradeH2) && !c.limits.KeepProto
-	spec.opts.Limits = c.limits
-	spec.key.Settings = c.limits.PoolSettings()
-	if c.limits.MaxConnections > 0 && !spec.key.H2 {
-		spec.key.Settings = c.name + " " + spec.key.Settings
-		spec.opts.Limiter = b.pools.Limiter(spec.key.Settings, c.limits)
+	spec.key.H2 = (spec.key.H2 || c.Limits.UpgradeH2) && !c.Limits.KeepProto
+	spec.opts.Limits = c.Limits
+	spec.key.Settings = c.Limits.PoolSettings()
+	if c.Limits.MaxConnections > 0 && !spec.key.H2 {
+		spec.key.Settings = c.Name + " " + spec.key.Settings
+		spec.opts.Limiter = b.pools.Limiter(spec.key.Settings, c.Limits)
 	}
 	return spec
 }
 
 // poolSpec is a pool key without its address, with the options to build it.
 type poolSpec struct {
-	key  upstream.PoolKey
-	opts upstream.PoolOptions
+	key  PoolKey
+	opts PoolOptions
 }
 
 // serviceEndpoints lists the endpoints of a ServiceEntry port whose labels
@@ -271,12 +287,12 @@ type poolSpec struct {
 // endpoints (resolution DNS, and NONE, which a gateway resolves by DNS);
 // resolution STATIC without endpoints has none (security.md UP-01: 503 no
 // healthy upstream, nothing dialled).
-func (b *clusterBuilder) serviceEndpoints(svc *upstream.Service, sp *upstream.ServicePort, sel map[string]string, ps poolSpec) []*endpoint {
+func (b *Builder) serviceEndpoints(svc *Service, sp *ServicePort, sel map[string]string, ps poolSpec) []*Endpoint {
 	port := sp.Number
 	if sp.TargetPort != 0 {
 		port = sp.TargetPort
 	}
-	var out []*endpoint
+	var out []*Endpoint
 	if len(svc.Spec.Endpoints) == 0 {
 		if len(sel) > 0 || svc.Resolution == "STATIC" {
 			return nil
@@ -305,10 +321,10 @@ func (b *clusterBuilder) serviceEndpoints(svc *upstream.Service, sp *upstream.Se
 	return out
 }
 
-func (b *clusterBuilder) endpoint(addr string, labels map[string]string, weight uint32, ps poolSpec) *endpoint {
+func (b *Builder) endpoint(addr string, labels map[string]string, weight uint32, ps poolSpec) *Endpoint {
 	k := ps.key
 	k.Addr = addr
-	return &endpoint{addr: addr, labels: maps.Clone(labels), weight: weight, pool: b.pools.Get(k, ps.opts)}
+	return &Endpoint{Addr: addr, Labels: maps.Clone(labels), Weight: weight, Pool: b.pools.Get(k, ps.opts)}
 }
 
 // labelsMatch reports whether have includes every label of want.
@@ -319,4 +335,21 @@ func labelsMatch(have, want map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// Active returns the cluster's requests in flight.
+func (c *Cluster) Active() int64 { return c.active.Load() }
+
+// HoldRetry counts a request that is retrying against the cluster's retry
+// budget (maxRetries) until release is called, once the request ends.
+func (c *Cluster) HoldRetry() (release func()) {
+	c.retries.Add(1)
+	return func() { c.retries.Add(-1) }
+}
+
+// Hold counts a connection or request in flight to ep (what LEAST_REQUEST
+// balances by) until release is called.
+func (ep *Endpoint) Hold() (release func()) {
+	ep.active.Add(1)
+	return func() { ep.active.Add(-1) }
 }

@@ -1,31 +1,29 @@
-package gateway
+package upstream
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
-
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // testEndpoints makes endpoints with the given weights at distinct
 // addresses, without pools: enough for the balancers.
-func testEndpoints(weights ...uint32) []*endpoint {
-	eps := make([]*endpoint, len(weights))
+func testEndpoints(weights ...uint32) []*Endpoint {
+	eps := make([]*Endpoint, len(weights))
 	for i, w := range weights {
-		eps[i] = &endpoint{addr: fmt.Sprintf("10.0.0.%d:8080", i+1), weight: w}
+		eps[i] = &Endpoint{Addr: fmt.Sprintf("10.0.0.%d:8080", i+1), Weight: w}
 	}
 	return eps
 }
 
 // anyEndpoint is the usable filter of a cluster without ejections.
-func anyEndpoint(*endpoint) bool { return true }
+func anyEndpoint(*Endpoint) bool { return true }
 
 // except is a usable filter that refuses the endpoints of eps at the
 // given indexes (ejected, or already tried).
-func except(eps []*endpoint, out ...int) func(*endpoint) bool {
-	return func(ep *endpoint) bool { return !slices.Contains(out, slices.Index(eps, ep)) }
+func except(eps []*Endpoint, out ...int) func(*Endpoint) bool {
+	return func(ep *Endpoint) bool { return !slices.Contains(out, slices.Index(eps, ep)) }
 }
 
 // seeded is a fixed random source, so that the random balancers pick the
@@ -34,7 +32,7 @@ func seeded() func(int) int { return rand.New(rand.NewPCG(1, 2)).IntN }
 
 // picks returns the indexes in eps of n picks of b with keys from key
 // (nil: no key); a pick outside eps, or none, fails the test.
-func picks(t *testing.T, b balancer, eps []*endpoint, n int, key func(int) string, usable func(*endpoint) bool) []int {
+func picks(t *testing.T, b balancer, eps []*Endpoint, n int, key func(int) string, usable func(*Endpoint) bool) []int {
 	t.Helper()
 	out := make([]int, n)
 	for i := range n {
@@ -81,25 +79,25 @@ func TestNewBalancerByLoadBalancerSettings(t *testing.T) {
 	eps := testEndpoints(1, 1)
 	tests := []struct {
 		name   string
-		lb     *upstream.LoadBalancerSettings
+		lb     *LoadBalancerSettings
 		want   string // the balancer's type
 		lbName string // as dumps show it
 	}{
-		{"unset is least request", nil, "*gateway.leastRequest", "LEAST_REQUEST"},
-		{"UNSPECIFIED", &upstream.LoadBalancerSettings{Simple: "UNSPECIFIED"}, "*gateway.leastRequest", "LEAST_REQUEST"},
-		{"LEAST_REQUEST", &upstream.LoadBalancerSettings{Simple: "LEAST_REQUEST"}, "*gateway.leastRequest", "LEAST_REQUEST"},
-		{"LEAST_CONN is its deprecated alias", &upstream.LoadBalancerSettings{Simple: "LEAST_CONN"}, "*gateway.leastRequest", "LEAST_REQUEST"},
-		{"PASSTHROUGH has no original destination", &upstream.LoadBalancerSettings{Simple: "PASSTHROUGH"}, "*gateway.leastRequest", "LEAST_REQUEST"},
-		{"ROUND_ROBIN", &upstream.LoadBalancerSettings{Simple: "ROUND_ROBIN"}, "*gateway.roundRobin", "ROUND_ROBIN"},
-		{"RANDOM", &upstream.LoadBalancerSettings{Simple: "RANDOM"}, "gateway.randomLB", "RANDOM"},
-		{"consistentHash", &upstream.LoadBalancerSettings{ConsistentHash: &upstream.ConsistentHash{HTTPHeaderName: "x-user"}}, "*gateway.ring", "RING_HASH"},
+		{"unset is least request", nil, "*upstream.leastRequest", "LEAST_REQUEST"},
+		{"UNSPECIFIED", &LoadBalancerSettings{Simple: "UNSPECIFIED"}, "*upstream.leastRequest", "LEAST_REQUEST"},
+		{"LEAST_REQUEST", &LoadBalancerSettings{Simple: "LEAST_REQUEST"}, "*upstream.leastRequest", "LEAST_REQUEST"},
+		{"LEAST_CONN is its deprecated alias", &LoadBalancerSettings{Simple: "LEAST_CONN"}, "*upstream.leastRequest", "LEAST_REQUEST"},
+		{"PASSTHROUGH has no original destination", &LoadBalancerSettings{Simple: "PASSTHROUGH"}, "*upstream.leastRequest", "LEAST_REQUEST"},
+		{"ROUND_ROBIN", &LoadBalancerSettings{Simple: "ROUND_ROBIN"}, "*upstream.roundRobin", "ROUND_ROBIN"},
+		{"RANDOM", &LoadBalancerSettings{Simple: "RANDOM"}, "upstream.randomLB", "RANDOM"},
+		{"consistentHash", &LoadBalancerSettings{ConsistentHash: &ConsistentHash{HTTPHeaderName: "x-user"}}, "*upstream.ring", "RING_HASH"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := fmt.Sprintf("%T", newBalancer(tt.lb, eps)); got != tt.want {
 				t.Errorf("newBalancer = %s, want %s", got, tt.want)
 			}
-			if got := lbName(tt.lb); got != tt.lbName {
+			if got := BalancerName(tt.lb); got != tt.lbName {
 				t.Errorf("lbName = %s, want %s", got, tt.lbName)
 			}
 		})
@@ -152,7 +150,7 @@ func TestSchedule(t *testing.T) {
 func TestRoundRobinBalancer(t *testing.T) {
 	t.Run("each endpoint in turn", func(t *testing.T) {
 		eps := testEndpoints(1, 1, 1)
-		got := picks(t, newBalancer(&upstream.LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps), eps, 30, nil, anyEndpoint)
+		got := picks(t, newBalancer(&LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps), eps, 30, nil, anyEndpoint)
 		for i := range got {
 			if i >= 3 && got[i] != got[i-3] {
 				t.Fatalf("picks %v: not a cycle of the three", got)
@@ -165,7 +163,7 @@ func TestRoundRobinBalancer(t *testing.T) {
 	t.Run("weighted", func(t *testing.T) {
 		weights := []uint32{5, 1, 1}
 		eps := testEndpoints(weights...)
-		got := picks(t, newBalancer(&upstream.LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps), eps, 70, nil, anyEndpoint)
+		got := picks(t, newBalancer(&LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps), eps, 70, nil, anyEndpoint)
 		for i := 0; i+7 <= len(got); i++ {
 			if c := counts(got[i:i+7], 3); !slices.Equal(c, []int{5, 1, 1}) {
 				t.Fatalf("picks %d-%d = %v, want 5, 1 and 1 of every 7", i, i+7, c)
@@ -187,7 +185,7 @@ func TestRoundRobinBalancer(t *testing.T) {
 			{[]uint32{1, 1, 2, 2}, []int{2}, []int{30, 30, 0, 60}},
 		} {
 			eps := testEndpoints(tt.weights...)
-			b := newBalancer(&upstream.LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps)
+			b := newBalancer(&LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps)
 			if got := counts(picks(t, b, eps, 120, nil, except(eps, tt.out...)), len(eps)); !slices.Equal(got, tt.want) {
 				t.Errorf("weights %v without %v: picks %v, want %v", tt.weights, tt.out, got, tt.want)
 			}
@@ -196,8 +194,8 @@ func TestRoundRobinBalancer(t *testing.T) {
 	t.Run("none usable", func(t *testing.T) {
 		for _, weights := range [][]uint32{{1, 1}, {1, 2}} {
 			eps := testEndpoints(weights...)
-			if ep := newBalancer(&upstream.LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps).pick(eps, "", except(eps, 0, 1)); ep != nil {
-				t.Errorf("weights %v: picked %s with no endpoint usable", weights, ep.addr)
+			if ep := newBalancer(&LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps).pick(eps, "", except(eps, 0, 1)); ep != nil {
+				t.Errorf("weights %v: picked %s with no endpoint usable", weights, ep.Addr)
 			}
 		}
 	})
@@ -311,7 +309,7 @@ func TestLeastRequestBalancer(t *testing.T) {
 			r := rand.New(rand.NewPCG(3, 4))
 			b := newBalancer(nil, eps).(*leastRequest)
 			b.intN = r.IntN
-			var inflight []*endpoint
+			var inflight []*Endpoint
 			served := make([]int, len(eps))
 			for i := range 30000 {
 				ep := b.pick(eps, "", anyEndpoint)
@@ -339,7 +337,7 @@ func TestLeastRequestBalancer(t *testing.T) {
 				out = append(out, i)
 			}
 			if ep := (&leastRequest{intN: seeded()}).pick(eps, "", except(eps, out...)); ep != nil {
-				t.Errorf("%d endpoints: picked %s with none usable", len(eps), ep.addr)
+				t.Errorf("%d endpoints: picked %s with none usable", len(eps), ep.Addr)
 			}
 		}
 	})
@@ -383,7 +381,7 @@ func TestRandomBalancer(t *testing.T) {
 	t.Run("none usable", func(t *testing.T) {
 		eps := testEndpoints(1, 1)
 		if ep := (randomLB{intN: seeded()}).pick(eps, "", except(eps, 0, 1)); ep != nil {
-			t.Errorf("picked %s with none usable", ep.addr)
+			t.Errorf("picked %s with none usable", ep.Addr)
 		}
 	})
 }
@@ -403,11 +401,11 @@ func TestRingHashBalancer(t *testing.T) {
 			first := b.pick(eps, userKey(i), anyEndpoint)
 			for range 3 {
 				if ep := b.pick(eps, userKey(i), anyEndpoint); ep != first {
-					t.Fatalf("key %s went to %s, then to %s", userKey(i), first.addr, ep.addr)
+					t.Fatalf("key %s went to %s, then to %s", userKey(i), first.Addr, ep.Addr)
 				}
 			}
-			if ep := b2.pick(again, userKey(i), anyEndpoint); ep.addr != first.addr {
-				t.Fatalf("key %s went to %s, then to %s on a rebuilt ring", userKey(i), first.addr, ep.addr)
+			if ep := b2.pick(again, userKey(i), anyEndpoint); ep.Addr != first.Addr {
+				t.Fatalf("key %s went to %s, then to %s on a rebuilt ring", userKey(i), first.Addr, ep.Addr)
 			}
 		}
 	})
@@ -504,7 +502,7 @@ func TestRingHashBalancer(t *testing.T) {
 	t.Run("none usable", func(t *testing.T) {
 		eps := testEndpoints(1, 1)
 		if ep := newRing(eps, 0).pick(eps, "k", except(eps, 0, 1)); ep != nil {
-			t.Errorf("picked %s with none usable", ep.addr)
+			t.Errorf("picked %s with none usable", ep.Addr)
 		}
 	})
 	t.Run("without a key, weighted round robin", func(t *testing.T) {
@@ -529,18 +527,18 @@ func TestClusterPickAvoidsTriedEndpoints(t *testing.T) {
 	eps := testEndpoints(1, 1, 1)
 	tests := []struct {
 		name  string
-		c     *cluster
+		c     *Cluster
 		tried []int
 		want  func(got int) bool
 	}{
-		{"first attempt", &cluster{endpoints: eps, lb: &roundRobin{}}, nil, func(int) bool { return true }},
-		{"retry", &cluster{endpoints: eps, lb: &roundRobin{}}, []int{0, 1}, func(got int) bool { return got == 2 }},
-		{"all tried: any", &cluster{endpoints: eps, lb: &roundRobin{}}, []int{0, 1, 2}, func(int) bool { return true }},
-		{"consistent hash keeps its endpoint", &cluster{endpoints: eps, lb: newRing(eps, 0), hash: &upstream.HashPolicy{}}, []int{-1}, nil},
+		{"first attempt", &Cluster{Endpoints: eps, lb: &roundRobin{}}, nil, func(int) bool { return true }},
+		{"retry", &Cluster{Endpoints: eps, lb: &roundRobin{}}, []int{0, 1}, func(got int) bool { return got == 2 }},
+		{"all tried: any", &Cluster{Endpoints: eps, lb: &roundRobin{}}, []int{0, 1, 2}, func(int) bool { return true }},
+		{"consistent hash keeps its endpoint", &Cluster{Endpoints: eps, lb: newRing(eps, 0), Hash: &HashPolicy{}}, []int{-1}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var tried []*endpoint
+			var tried []*Endpoint
 			for _, i := range tt.tried {
 				if i >= 0 {
 					tried = append(tried, eps[i])
@@ -553,7 +551,7 @@ func TestClusterPickAvoidsTriedEndpoints(t *testing.T) {
 				want = func(got int) bool { return got == own }
 			}
 			for range 6 {
-				ep := tt.c.pick("k", tried)
+				ep := tt.c.Pick("k", tried)
 				if got := slices.Index(eps, ep); got < 0 || !want(got) {
 					t.Fatalf("pick after trying %v = %d", tt.tried, got)
 				}

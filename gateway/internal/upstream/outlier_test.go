@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"context"
@@ -12,13 +12,12 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // outlierCluster is a round-robin cluster of n endpoints under the
 // outlierDetection block od.
-func outlierCluster(n int, od *upstream.OutlierDetection) *cluster {
-	return &cluster{endpoints: testEndpoints(slices.Repeat([]uint32{1}, n)...), lb: &roundRobin{}, outlier: upstream.OutlierOf(od)}
+func outlierCluster(n int, od *OutlierDetection) *Cluster {
+	return &Cluster{Endpoints: testEndpoints(slices.Repeat([]uint32{1}, n)...), lb: &roundRobin{}, Outlier: OutlierOf(od)}
 }
 
 // outcome is the result of one attempt: a status, or an error.
@@ -35,13 +34,13 @@ func (o outcome) String() string {
 }
 
 // observeAll reports the outcomes of attempts on ep.
-func observeAll(c *cluster, ep *endpoint, outs ...outcome) {
+func observeAll(c *Cluster, ep *Endpoint, outs ...outcome) {
 	for _, o := range outs {
 		var resp *http.Response
 		if o.err == nil {
 			resp = &http.Response{StatusCode: o.code}
 		}
-		c.observe(ep, resp, o.err)
+		c.Observe(ep, resp, o.err)
 	}
 }
 
@@ -60,54 +59,54 @@ func i32(v int32) *int32   { return &v }
 func apiDuration(d time.Duration) *api.Duration { v := api.Duration(d); return &v }
 
 func TestOutlierEjectsAfterConsecutiveErrors(t *testing.T) {
-	gatewayOnly := &upstream.OutlierDetection{Consecutive5xxErrors: u32(0), ConsecutiveGatewayErrors: u32(3)}
-	two := &upstream.OutlierDetection{Consecutive5xxErrors: u32(2)}
-	connectErr := &upstream.ConnectError{Err: errors.New("connection refused")}
+	gatewayOnly := &OutlierDetection{Consecutive5xxErrors: u32(0), ConsecutiveGatewayErrors: u32(3)}
+	two := &OutlierDetection{Consecutive5xxErrors: u32(2)}
+	connectErr := &ConnectError{Err: errors.New("connection refused")}
 	tests := []struct {
 		name  string
-		od    *upstream.OutlierDetection
+		od    *OutlierDetection
 		outs  []outcome
 		eject bool
 	}{
-		{"5 consecutive 5xx by default", &upstream.OutlierDetection{}, results(500, 503, 500, 501, 599), true},
-		{"4 are not enough", &upstream.OutlierDetection{}, results(500, 500, 500, 500), false},
-		{"a success breaks the run", &upstream.OutlierDetection{}, results(500, 500, 500, 500, 200, 500, 500, 500, 500), false},
-		{"a 4xx breaks the run", &upstream.OutlierDetection{}, results(500, 500, 500, 500, 404, 500), false},
+		{"5 consecutive 5xx by default", &OutlierDetection{}, results(500, 503, 500, 501, 599), true},
+		{"4 are not enough", &OutlierDetection{}, results(500, 500, 500, 500), false},
+		{"a success breaks the run", &OutlierDetection{}, results(500, 500, 500, 500, 200, 500, 500, 500, 500), false},
+		{"a 4xx breaks the run", &OutlierDetection{}, results(500, 500, 500, 500, 404, 500), false},
 		{"consecutive5xxErrors", two, results(200, 500, 500), true},
-		{"consecutive5xxErrors 0 disables", &upstream.OutlierDetection{Consecutive5xxErrors: u32(0)}, results(500, 500, 500, 500, 500, 500, 500), false},
-		{"deprecated consecutiveErrors", &upstream.OutlierDetection{ConsecutiveErrors: 2}, results(502, 500), true},
-		{"consecutive5xxErrors wins over consecutiveErrors", &upstream.OutlierDetection{ConsecutiveErrors: 2, Consecutive5xxErrors: u32(3)}, results(502, 500), false},
+		{"consecutive5xxErrors 0 disables", &OutlierDetection{Consecutive5xxErrors: u32(0)}, results(500, 500, 500, 500, 500, 500, 500), false},
+		{"deprecated consecutiveErrors", &OutlierDetection{ConsecutiveErrors: 2}, results(502, 500), true},
+		{"consecutive5xxErrors wins over consecutiveErrors", &OutlierDetection{ConsecutiveErrors: 2, Consecutive5xxErrors: u32(3)}, results(502, 500), false},
 		{"gateway errors", gatewayOnly, results(502, 503, 504), true},
 		{"500 is no gateway error", gatewayOnly, results(500, 500, 500, 500, 500, 500), false},
 		{"a success breaks a run of gateway errors", gatewayOnly, results(502, 502, 200, 502, 502), false},
 		{"another 5xx breaks a run of gateway errors", gatewayOnly, results(502, 502, 500, 502, 502), false},
-		{"both runs at once", &upstream.OutlierDetection{Consecutive5xxErrors: u32(4), ConsecutiveGatewayErrors: u32(3)}, results(502, 502, 500, 502), true},
+		{"both runs at once", &OutlierDetection{Consecutive5xxErrors: u32(4), ConsecutiveGatewayErrors: u32(3)}, results(502, 502, 500, 502), true},
 		{"a failure to connect is a gateway error", gatewayOnly, []outcome{{err: connectErr}, {err: connectErr}, {err: connectErr}}, true},
-		{"resets and timeouts are 5xx", two, []outcome{{err: &upstream.ResetError{Err: errors.New("EOF")}}, {err: context.DeadlineExceeded}}, true},
+		{"resets and timeouts are 5xx", two, []outcome{{err: &ResetError{Err: errors.New("EOF")}}, {err: context.DeadlineExceeded}}, true},
 		// What the client or the gateway itself did says nothing of the
 		// endpoint: neither counted nor breaking a run.
-		{"client and gateway failures do not count", two, []outcome{{err: context.Canceled}, {err: &upstream.ClientBodyError{Err: errors.New("unexpected EOF")}},
-			{err: &upstream.RequestError{Part: "header name"}}, {err: upstream.ErrOverflow}, {err: upstream.ErrNoHealthy}, {code: 500}}, false},
-		{"client and gateway failures do not break a run", two, []outcome{{code: 500}, {err: context.Canceled}, {err: upstream.ErrOverflow}, {code: 500}}, true},
+		{"client and gateway failures do not count", two, []outcome{{err: context.Canceled}, {err: &ClientBodyError{Err: errors.New("unexpected EOF")}},
+			{err: &RequestError{Part: "header name"}}, {err: ErrOverflow}, {err: ErrNoHealthy}, {code: 500}}, false},
+		{"client and gateway failures do not break a run", two, []outcome{{code: 500}, {err: context.Canceled}, {err: ErrOverflow}, {code: 500}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := outlierCluster(3, tt.od)
-			observeAll(c, c.endpoints[0], tt.outs...)
-			if got := c.endpoints[0].health.ejected(time.Now()); got != tt.eject {
+			observeAll(c, c.Endpoints[0], tt.outs...)
+			if got := c.Endpoints[0].health.ejected(time.Now()); got != tt.eject {
 				t.Errorf("after %v: ejected = %v, want %v", tt.outs, got, tt.eject)
 			}
-			for _, ep := range c.endpoints[1:] {
+			for _, ep := range c.Endpoints[1:] {
 				if ep.health.ejected(time.Now()) {
-					t.Errorf("endpoint %s was ejected for another's errors", ep.addr)
+					t.Errorf("endpoint %s was ejected for another's errors", ep.Addr)
 				}
 			}
 		})
 	}
 	t.Run("without outlierDetection nothing is ejected", func(t *testing.T) {
 		c := outlierCluster(3, nil)
-		observeAll(c, c.endpoints[0], results(500, 500, 500, 500, 500, 500, 500, 500, 500, 500)...)
-		if c.endpoints[0].health.ejected(time.Now()) {
+		observeAll(c, c.Endpoints[0], results(500, 500, 500, 500, 500, 500, 500, 500, 500, 500)...)
+		if c.Endpoints[0].health.ejected(time.Now()) {
 			t.Error("ejected without outlierDetection")
 		}
 	})
@@ -129,8 +128,8 @@ func TestOutlierEjectionTimeGrows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.base.String(), func(t *testing.T) {
-			c := outlierCluster(2, &upstream.OutlierDetection{BaseEjectionTime: apiDuration(tt.base)})
-			ep := c.endpoints[0]
+			c := outlierCluster(2, &OutlierDetection{BaseEjectionTime: apiDuration(tt.base)})
+			ep := c.Endpoints[0]
 			now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 			for i, want := range tt.want {
 				c.eject(ep, now)
@@ -173,17 +172,17 @@ func TestOutlierMaxEjectionPercent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d endpoints, %d%%", tt.n, tt.percent), func(t *testing.T) {
-			od := &upstream.OutlierDetection{}
+			od := &OutlierDetection{}
 			if tt.percent >= 0 {
 				od.MaxEjectionPercent = i32(tt.percent)
 			}
 			c := outlierCluster(int(tt.n), od)
 			now := time.Now()
-			for _, ep := range c.endpoints { // all failing
+			for _, ep := range c.Endpoints { // all failing
 				c.eject(ep, now)
 			}
 			got := 0
-			for _, ep := range c.endpoints {
+			for _, ep := range c.Endpoints {
 				if ep.health.ejected(now) {
 					got++
 				}
@@ -194,8 +193,8 @@ func TestOutlierMaxEjectionPercent(t *testing.T) {
 		})
 	}
 	t.Run("room again once one returns", func(t *testing.T) {
-		c := outlierCluster(4, &upstream.OutlierDetection{MaxEjectionPercent: i32(25), BaseEjectionTime: apiDuration(time.Minute)})
-		a, b := c.endpoints[0], c.endpoints[1]
+		c := outlierCluster(4, &OutlierDetection{MaxEjectionPercent: i32(25), BaseEjectionTime: apiDuration(time.Minute)})
+		a, b := c.Endpoints[0], c.Endpoints[1]
 		now := time.Now()
 		c.eject(a, now)
 		c.eject(b, now)
@@ -215,12 +214,12 @@ func TestOutlierMaxEjectionPercent(t *testing.T) {
 // it again.
 func TestOutlierEndpointReturns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := outlierCluster(3, &upstream.OutlierDetection{Consecutive5xxErrors: u32(3), BaseEjectionTime: apiDuration(10 * time.Second), MaxEjectionPercent: i32(50)})
-		bad := c.endpoints[0]
+		c := outlierCluster(3, &OutlierDetection{Consecutive5xxErrors: u32(3), BaseEjectionTime: apiDuration(10 * time.Second), MaxEjectionPercent: i32(50)})
+		bad := c.Endpoints[0]
 		served := func() []int {
 			got := make([]int, 3)
 			for range 30 {
-				got[slices.Index(c.endpoints, c.pick("", nil))]++
+				got[slices.Index(c.Endpoints, c.Pick("", nil))]++
 			}
 			return got
 		}
@@ -261,8 +260,8 @@ func TestOutlierEndpointReturns(t *testing.T) {
 // eject it again (Envoy resets the counts on return).
 func TestOutlierErrorsWhileEjectedDoNotCount(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := outlierCluster(3, &upstream.OutlierDetection{Consecutive5xxErrors: u32(3), BaseEjectionTime: apiDuration(10 * time.Second), MaxEjectionPercent: i32(50)})
-		bad := c.endpoints[0]
+		c := outlierCluster(3, &OutlierDetection{Consecutive5xxErrors: u32(3), BaseEjectionTime: apiDuration(10 * time.Second), MaxEjectionPercent: i32(50)})
+		bad := c.Endpoints[0]
 		observeAll(c, bad, results(500, 500, 500)...)
 		observeAll(c, bad, results(500, 500, 500, 500)...) // in flight when it was ejected
 		time.Sleep(10 * time.Second)
@@ -282,24 +281,24 @@ func TestOutlierErrorsWhileEjectedDoNotCount(t *testing.T) {
 func TestOutlierPanicThreshold(t *testing.T) {
 	tests := []struct {
 		name      string
-		od        *upstream.OutlierDetection
+		od        *OutlierDetection
 		ejected   int // of 4
 		panicking bool
 		want      []int // endpoints picked in 40 picks
 	}{
 		{"no outlierDetection", nil, 0, false, []int{0, 1, 2, 3}},
-		{"healthy", &upstream.OutlierDetection{MinHealthPercent: 50}, 0, false, []int{0, 1, 2, 3}},
-		{"at the threshold", &upstream.OutlierDetection{MinHealthPercent: 50}, 2, false, []int{2, 3}},
-		{"below the threshold", &upstream.OutlierDetection{MinHealthPercent: 50}, 3, true, []int{0, 1, 2, 3}},
-		{"100% panics on one ejection", &upstream.OutlierDetection{MinHealthPercent: 100}, 1, true, []int{0, 1, 2, 3}},
-		{"0 never panics", &upstream.OutlierDetection{}, 3, false, []int{3}},
-		{"0 never panics, none left", &upstream.OutlierDetection{}, 4, false, nil},
+		{"healthy", &OutlierDetection{MinHealthPercent: 50}, 0, false, []int{0, 1, 2, 3}},
+		{"at the threshold", &OutlierDetection{MinHealthPercent: 50}, 2, false, []int{2, 3}},
+		{"below the threshold", &OutlierDetection{MinHealthPercent: 50}, 3, true, []int{0, 1, 2, 3}},
+		{"100% panics on one ejection", &OutlierDetection{MinHealthPercent: 100}, 1, true, []int{0, 1, 2, 3}},
+		{"0 never panics", &OutlierDetection{}, 3, false, []int{3}},
+		{"0 never panics, none left", &OutlierDetection{}, 4, false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := outlierCluster(4, tt.od)
 			now := time.Now()
-			for _, ep := range c.endpoints[:tt.ejected] {
+			for _, ep := range c.Endpoints[:tt.ejected] {
 				ep.health.ejectedUntil = now.Add(time.Hour)
 			}
 			if got := c.panicking(now); got != tt.panicking {
@@ -307,8 +306,8 @@ func TestOutlierPanicThreshold(t *testing.T) {
 			}
 			seen := map[int]bool{}
 			for range 40 {
-				if ep := c.pick("", nil); ep != nil {
-					seen[slices.Index(c.endpoints, ep)] = true
+				if ep := c.Pick("", nil); ep != nil {
+					seen[slices.Index(c.Endpoints, ep)] = true
 				}
 			}
 			got := slices.Sorted(maps.Keys(seen))

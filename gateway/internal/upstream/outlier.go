@@ -1,12 +1,10 @@
-package gateway
+package upstream
 
 import (
 	"errors"
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // health is an endpoint's outlier-detection state within one cluster.
@@ -25,18 +23,18 @@ func (h *health) ejected(now time.Time) bool {
 	return now.Before(h.ejectedUntil)
 }
 
-// observe records the outcome of an attempt for outlier detection.
+// Observe records the outcome of an attempt for outlier detection.
 // Failures to connect, resets and timeouts count as 503s (Envoy maps local
 // failures onto the upstream's errors unless told to split them).
-func (c *cluster) observe(ep *endpoint, resp *http.Response, err error) {
-	oc := c.outlier
+func (c *Cluster) Observe(ep *Endpoint, resp *http.Response, err error) {
+	oc := c.Outlier
 	if oc == nil {
 		return
 	}
 	status := http.StatusServiceUnavailable
 	if err == nil {
 		status = resp.StatusCode
-	} else if errorsIsClientSide(err) || errors.Is(err, upstream.ErrOverflow) || errors.Is(err, upstream.ErrNoHealthy) {
+	} else if IsClientSide(err) || errors.Is(err, ErrOverflow) || errors.Is(err, ErrNoHealthy) {
 		return // nothing the endpoint did
 	}
 	now := time.Now()
@@ -71,14 +69,14 @@ func (c *cluster) observe(ep *endpoint, resp *http.Response, err error) {
 // times it has been ejected, unless that would eject more than
 // maxEjectionPercent of the cluster (at least one endpoint may always be
 // ejected, as in Envoy).
-func (c *cluster) eject(ep *endpoint, now time.Time) {
+func (c *Cluster) eject(ep *Endpoint, now time.Time) {
 	ejected := 0
-	for _, e := range c.endpoints {
+	for _, e := range c.Endpoints {
 		if e != ep && e.health.ejected(now) {
 			ejected++
 		}
 	}
-	if ejected > 0 && (ejected+1)*100 > c.outlier.MaxEjectionPercent*len(c.endpoints) {
+	if ejected > 0 && (ejected+1)*100 > c.Outlier.MaxEjectionPercent*len(c.Endpoints) {
 		return
 	}
 	h := &ep.health
@@ -89,21 +87,21 @@ func (c *cluster) eject(ep *endpoint, now time.Time) {
 	}
 	h.ejections++
 	h.consec5xx, h.consecGW = 0, 0
-	h.ejectedUntil = now.Add(min(c.outlier.BaseEjection*time.Duration(h.ejections), max(upstream.MaxEjectionTime, c.outlier.BaseEjection)))
+	h.ejectedUntil = now.Add(min(c.Outlier.BaseEjection*time.Duration(h.ejections), max(MaxEjectionTime, c.Outlier.BaseEjection)))
 }
 
 // panicking reports whether so few endpoints are healthy that the cluster
 // ignores ejections (minHealthPercent, Envoy's panic threshold; Istio's
 // default of 0 never panics).
-func (c *cluster) panicking(now time.Time) bool {
-	if c.outlier == nil || c.outlier.MinHealthPercent <= 0 {
+func (c *Cluster) panicking(now time.Time) bool {
+	if c.Outlier == nil || c.Outlier.MinHealthPercent <= 0 {
 		return false
 	}
 	healthy := 0
-	for _, e := range c.endpoints {
+	for _, e := range c.Endpoints {
 		if !e.health.ejected(now) {
 			healthy++
 		}
 	}
-	return healthy*100 < c.outlier.MinHealthPercent*len(c.endpoints)
+	return healthy*100 < c.Outlier.MinHealthPercent*len(c.Endpoints)
 }

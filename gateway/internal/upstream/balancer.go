@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"math/rand/v2"
@@ -6,21 +6,19 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // balancer chooses an endpoint of a cluster for one attempt. usable says
 // which endpoints may be chosen (healthy, and not tried before when that is
 // possible); key is the consistent-hash key, "" for none.
 type balancer interface {
-	pick(eps []*endpoint, key string, usable func(*endpoint) bool) *endpoint
+	pick(eps []*Endpoint, key string, usable func(*Endpoint) bool) *Endpoint
 }
 
 // newBalancer builds the balancer for a loadBalancer setting. Istio's
 // default (UNSPECIFIED) is LEAST_REQUEST; so is PASSTHROUGH here, as an
 // edge gateway has no original destination to pass through to.
-func newBalancer(lb *upstream.LoadBalancerSettings, eps []*endpoint) balancer {
+func newBalancer(lb *LoadBalancerSettings, eps []*Endpoint) balancer {
 	switch {
 	case lb != nil && lb.ConsistentHash != nil:
 		return newRing(eps, int(lb.ConsistentHash.MinimumRingSize))
@@ -34,21 +32,21 @@ func newBalancer(lb *upstream.LoadBalancerSettings, eps []*endpoint) balancer {
 
 // schedule spreads endpoints over a cycle in proportion to their weights
 // (smooth weighted round robin); nil when all weights are equal.
-func schedule(eps []*endpoint) []int {
-	if len(eps) < 2 || !slices.ContainsFunc(eps, func(e *endpoint) bool { return e.weight != eps[0].weight }) {
+func schedule(eps []*Endpoint) []int {
+	if len(eps) < 2 || !slices.ContainsFunc(eps, func(e *Endpoint) bool { return e.Weight != eps[0].Weight }) {
 		return nil
 	}
 	// Weights scaled to a cycle of at most 10 000 picks, each at least 1.
 	sum := 0
 	for _, e := range eps {
-		sum += int(e.weight)
+		sum += int(e.Weight)
 	}
 	w := make([]int, len(eps))
 	total := 0
 	for i, e := range eps {
-		w[i] = int(e.weight)
+		w[i] = int(e.Weight)
 		if sum > 10000 {
-			w[i] = max(1, int(e.weight)*10000/sum)
+			w[i] = max(1, int(e.Weight)*10000/sum)
 		}
 		total += w[i]
 	}
@@ -74,7 +72,7 @@ type roundRobin struct {
 	sched []int
 }
 
-func (b *roundRobin) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
+func (b *roundRobin) pick(eps []*Endpoint, _ string, usable func(*Endpoint) bool) *Endpoint {
 	if i := b.index(eps, usable); i >= 0 {
 		return eps[i]
 	}
@@ -85,7 +83,7 @@ func (b *roundRobin) pick(eps []*endpoint, _ string, usable func(*endpoint) bool
 // -1 when none is usable. The turn moves past the endpoint returned, so
 // that the turns of unusable endpoints are shared by all the others
 // rather than all handed to the one after them.
-func (b *roundRobin) index(eps []*endpoint, usable func(*endpoint) bool) int {
+func (b *roundRobin) index(eps []*Endpoint, usable func(*Endpoint) bool) int {
 	n := len(eps)
 	if b.sched != nil {
 		n = len(b.sched)
@@ -107,7 +105,7 @@ func (b *roundRobin) index(eps []*endpoint, usable func(*endpoint) bool) int {
 }
 
 // scan returns the first usable endpoint from start, wrapping around.
-func scan(eps []*endpoint, start int, usable func(*endpoint) bool) *endpoint {
+func scan(eps []*Endpoint, start int, usable func(*Endpoint) bool) *Endpoint {
 	for i := range eps {
 		if ep := eps[(start+i)%len(eps)]; usable(ep) {
 			return ep
@@ -121,7 +119,7 @@ type randomLB struct {
 	intN func(int) int // the random source; nil for math/rand/v2
 }
 
-func (b randomLB) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
+func (b randomLB) pick(eps []*Endpoint, _ string, usable func(*Endpoint) bool) *Endpoint {
 	// An unusable endpoint drawn is drawn again rather than passed to the
 	// next one, which would take its share on top of its own.
 	for range 4 {
@@ -171,7 +169,7 @@ type leastRequest struct {
 	intN func(int) int // the random source; nil for math/rand/v2
 }
 
-func (b *leastRequest) pick(eps []*endpoint, _ string, usable func(*endpoint) bool) *endpoint {
+func (b *leastRequest) pick(eps []*Endpoint, _ string, usable func(*Endpoint) bool) *Endpoint {
 	at := b.rr.index(eps, usable)
 	if at < 0 {
 		return nil
@@ -190,7 +188,7 @@ func (b *leastRequest) pick(eps []*endpoint, _ string, usable func(*endpoint) bo
 
 // twoChoices compares the candidate with another usable endpoint drawn at
 // random.
-func (b *leastRequest) twoChoices(eps []*endpoint, candidate *endpoint, usable func(*endpoint) bool) *endpoint {
+func (b *leastRequest) twoChoices(eps []*Endpoint, candidate *Endpoint, usable func(*Endpoint) bool) *Endpoint {
 	for range 8 {
 		ep := eps[randN(b.intN, len(eps))]
 		if ep == candidate || !usable(ep) {
@@ -205,8 +203,8 @@ func (b *leastRequest) twoChoices(eps []*endpoint, candidate *endpoint, usable f
 }
 
 // lighter compares load per unit of weight.
-func lighter(a, b *endpoint) bool {
-	return a.active.Load()*int64(b.weight) < b.active.Load()*int64(a.weight)
+func lighter(a, b *Endpoint) bool {
+	return a.active.Load()*int64(b.Weight) < b.active.Load()*int64(a.Weight)
 }
 
 // ring is a consistent-hash ring (Envoy's ring hash): each endpoint owns
@@ -222,26 +220,26 @@ type ringPoint struct {
 	ep   int
 }
 
-func newRing(eps []*endpoint, minSize int) *ring {
+func newRing(eps []*Endpoint, minSize int) *ring {
 	if minSize <= 0 {
 		minSize = 1024
 	}
 	total := 0
 	for _, e := range eps {
-		total += int(e.weight)
+		total += int(e.Weight)
 	}
 	r := &ring{rr: roundRobin{sched: schedule(eps)}}
 	for i, e := range eps {
-		n := max(1, (minSize*int(e.weight)+total-1)/max(total, 1))
+		n := max(1, (minSize*int(e.Weight)+total-1)/max(total, 1))
 		for j := range n {
-			r.points = append(r.points, ringPoint{hashString(e.addr + "_" + strconv.Itoa(j)), i})
+			r.points = append(r.points, ringPoint{hashString(e.Addr + "_" + strconv.Itoa(j)), i})
 		}
 	}
 	slices.SortFunc(r.points, func(a, b ringPoint) int { return compareU64(a.hash, b.hash) })
 	return r
 }
 
-func (r *ring) pick(eps []*endpoint, key string, usable func(*endpoint) bool) *endpoint {
+func (r *ring) pick(eps []*Endpoint, key string, usable func(*Endpoint) bool) *Endpoint {
 	if key == "" || len(r.points) == 0 {
 		return r.rr.pick(eps, "", usable)
 	}
@@ -282,8 +280,8 @@ func hashString(s string) uint64 {
 	return h ^ h>>33
 }
 
-// lbName describes a balancer for dumps.
-func lbName(lb *upstream.LoadBalancerSettings) string {
+// BalancerName describes a balancer for dumps.
+func BalancerName(lb *LoadBalancerSettings) string {
 	switch {
 	case lb == nil || lb.Simple == "" || lb.Simple == "UNSPECIFIED" || lb.Simple == "LEAST_CONN" || lb.Simple == "PASSTHROUGH":
 		if lb != nil && lb.ConsistentHash != nil {
