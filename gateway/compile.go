@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -67,7 +68,7 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 		checkDestinations(r, b, ps)
 	}
 	snap.clusters = b.Clusters()
-	snap.pools = map[*upstream.Pool]bool{}
+	snap.pools = map[*transport.Pool]bool{}
 	for _, c := range b.Clusters() {
 		for _, ep := range c.Endpoints {
 			snap.pools[ep.Pool] = true
@@ -120,7 +121,7 @@ func translateLegacyKinds(d *config.Decoded) {
 type compileEnv struct {
 	// pools supplies upstream connection pools, so a reload reuses warm
 	// connections.
-	pools *upstream.PoolSet
+	pools *transport.PoolSet
 	// credentialsDir is where credentialName secrets are looked up.
 	credentialsDir string
 	// cache carries decoded files and compiled VirtualServices from one

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
 // checkDir writes files into a directory and runs Check on it.
@@ -207,7 +208,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n")
 	f.Add("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: [}\n")
 	f.Fuzz(func(t *testing.T, data string) {
-		snap, d := compile([]config.File{config.NewFile("f.yaml", []byte(data))}, compileEnv{pools: upstream.NewPoolSet(nil)})
+		snap, d := compile([]config.File{config.NewFile("f.yaml", []byte(data))}, compileEnv{pools: transport.NewPoolSet(nil)})
 		if snap == nil {
 			t.Fatal("nil snapshot")
 		}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
 // ExplainConfig loads the configuration of opts (ConfigPaths,
@@ -23,7 +23,7 @@ func ExplainConfig(ctx context.Context, opts Options, req ExplainRequest) (*Expl
 	}
 	ks := authz.NewKeySets(ctx, authz.KeySetOptions{Logger: log})
 	defer ks.Close()
-	pools := upstream.NewPoolSet(nil)
+	pools := transport.NewPoolSet(nil)
 	defer pools.CloseAll()
 	snap, d := compile(files, compileEnv{pools: pools, credentialsDir: opts.CredentialsDir, keySets: ks, log: log})
 	if d.Problems.ErrorCount() > 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -60,8 +61,8 @@ func (s *Server) mirror(snap *Snapshot, r *http.Request, o *outbound, rt *router
 // and its outbound description are reused once the handler returns.
 func (s *Server) mirrorCopy(r *http.Request, o *outbound, body []byte) *outbound {
 	in := &http.Request{Method: r.Method, Header: r.Header.Clone(), Host: r.Host, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor}
-	c := &outbound{Request: upstream.Request{In: in, Method: o.Method, Path: o.Path, RawQuery: o.RawQuery, Host: shadowHost(o.Host),
-		Extra: append([]upstream.Field(nil), o.Extra...), BodyLen: int64(len(body)), ConnectTimeout: o.ConnectTimeout}}
+	c := &outbound{Request: transport.Request{In: in, Method: o.Method, Path: o.Path, RawQuery: o.RawQuery, Host: shadowHost(o.Host),
+		Extra: append([]transport.Field(nil), o.Extra...), BodyLen: int64(len(body)), ConnectTimeout: o.ConnectTimeout}}
 	c.Client = c
 	if len(body) > 0 {
 		c.replay = newReplayBody(bytes.NewReader(bytes.Clone(body)), int64(len(body)))

@@ -11,13 +11,14 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
-// outbound is one request to send upstream (upstream.Request) with the
+// outbound is one request to send upstream (transport.Request) with the
 // client's side of its exchange: the client's body, kept for replay, and
 // the deadlines of its reads. Both upstream engines take it.
 type outbound struct {
-	upstream.Request
+	transport.Request
 	// replay keeps a copy of what was read of the body so that the
 	// request can be sent again.
 	replay *replayBody
@@ -38,13 +39,13 @@ type outbound struct {
 	// client's body upstream; bodyEnded then tells whether it is all in.
 	bodyStarted bool
 
-	extraBuf [4]upstream.Field
+	extraBuf [4]transport.Field
 }
 
 // reset prepares o for request r.
 func (o *outbound) reset(r *http.Request) {
 	o.bodyMu.Lock()
-	o.Request = upstream.Request{In: r, Method: r.Method, RawQuery: r.URL.RawQuery, Host: r.Host,
+	o.Request = transport.Request{In: r, Method: r.Method, RawQuery: r.URL.RawQuery, Host: r.Host,
 		ConnectTimeout: upstream.DefaultConnectTimeout, Client: o}
 	o.replay, o.downstream, o.aborted, o.bodyEnded, o.bodyStarted = nil, nil, false, false, false
 	o.bodyMu.Unlock()

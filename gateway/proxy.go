@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -152,36 +153,36 @@ func failureOf(ctx context.Context, r *http.Request, err error) failure {
 	switch {
 	case errors.Is(context.Cause(ctx), errRouteTimeout):
 		return failure{status: http.StatusGatewayTimeout, body: bodyTimeout, flags: "UT", details: "response_timeout"}
-	case errors.As(err, new(*upstream.ClientBodyError)) && errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.As(err, new(*transport.ClientBodyError)) && errors.Is(err, os.ErrDeadlineExceeded):
 		// The client stopped sending its body for the stream idle timeout:
 		// it is stalled, not gone (net/http cancelled the request on the
 		// read error all the same), and is told so, then closed.
 		return failure{status: http.StatusRequestTimeout, body: "stream timeout", flags: "SI", details: "stream_idle_timeout", close: true}
-	case errors.As(err, new(*upstream.ClientBodyError)) && listener.ConnInfoOf(r.Context()).BodyRefused():
+	case errors.As(err, new(*transport.ClientBodyError)) && listener.ConnInfoOf(r.Context()).BodyRefused():
 		// The validator found the body malformed (net/http cancelled the
 		// request on that read error; the client is not gone): 400 and a
 		// close, as for a malformed head (security.md HTTP-02).
 		return failure{status: http.StatusBadRequest, body: "Bad Request", flags: "DPE", details: "downstream_protocol_error", close: true}
 	case r.Context().Err() != nil:
 		return failure{flags: "DC", details: "downstream_remote_disconnect"}
-	case errors.As(err, new(*upstream.ClientBodyError)):
+	case errors.As(err, new(*transport.ClientBodyError)):
 		return failure{status: http.StatusBadRequest, body: "Bad Request", flags: "DPE", details: "downstream_protocol_error", close: true}
-	case errors.As(err, new(*upstream.RequestError)):
+	case errors.As(err, new(*transport.RequestError)):
 		// As Envoy flags a request its upstream codec refuses to encode.
 		return failure{status: http.StatusBadGateway, body: bodyInvalidRequest, flags: "DPE", details: "invalid_upstream_request"}
-	case errors.Is(err, upstream.ErrOverflow):
+	case errors.Is(err, transport.ErrOverflow):
 		return failure{status: http.StatusServiceUnavailable, body: bodyOverflow, flags: "UO", details: "upstream_reset_before_response_started{overflow}"}
-	case errors.Is(err, upstream.ErrNoHealthy):
+	case errors.Is(err, transport.ErrNoHealthy):
 		return failure{status: http.StatusServiceUnavailable, body: bodyNoHealthy, flags: "UH", details: "no_healthy_upstream"}
-	case errors.Is(err, upstream.ErrStreamIdle):
+	case errors.Is(err, transport.ErrStreamIdle):
 		return failure{status: http.StatusGatewayTimeout, body: bodyTimeout, flags: "UT", details: "stream_idle_timeout"}
 	case errors.Is(err, errPerTryTimeout):
 		return failure{status: http.StatusGatewayTimeout, body: bodyTimeout, flags: "UT", details: "upstream_per_try_timeout"}
-	case errors.As(err, new(*upstream.ConnectError)):
+	case errors.As(err, new(*transport.ConnectError)):
 		return failure{status: http.StatusServiceUnavailable, body: bodyConnect, flags: "UF", details: "upstream_reset_before_response_started{connection_failure}"}
-	case errors.As(err, new(*upstream.ProtocolError)):
+	case errors.As(err, new(*transport.ProtocolError)):
 		return failure{status: http.StatusBadGateway, body: bodyProtocol, flags: "UPE", details: "upstream_reset_before_response_started{protocol_error}"}
-	case errors.As(err, new(*upstream.RefusedStreamError)):
+	case errors.As(err, new(*transport.RefusedStreamError)):
 		return failure{status: http.StatusServiceUnavailable, body: bodyRefused, flags: "UR", details: "upstream_reset_before_response_started{remote_refused_stream_reset}"}
 	}
 	return failure{status: http.StatusServiceUnavailable, body: bodyReset, flags: "UC", details: "upstream_reset_before_response_started{connection_termination}"}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -43,7 +44,7 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *upstream.Endpoint,
 	for attempt := 0; ; attempt++ {
 		ep := x.c.Pick(key, x.tried)
 		if ep == nil {
-			return nil, nil, upstream.ErrNoHealthy
+			return nil, nil, transport.ErrNoHealthy
 		}
 		x.tried = append(x.tried, ep)
 		x.o.Extra[attemptHdr].Value = strconv.Itoa(attempt + 1)
@@ -100,13 +101,13 @@ func (x *exchange) retry(attempt int, ctx, tctx context.Context, resp *http.Resp
 		want = p.RetryResponse(resp.StatusCode, resp.Header)
 	case errors.Is(context.Cause(tctx), errPerTryTimeout):
 		want = p.RetryPerTryTimeout()
-	case errors.As(err, new(*upstream.ConnectError)):
+	case errors.As(err, new(*transport.ConnectError)):
 		want = p.RetryConnectFailure()
-	case errors.As(err, new(*upstream.RefusedStreamError)):
+	case errors.As(err, new(*transport.RefusedStreamError)):
 		want = p.RetryRefusedStream()
-	case errors.As(err, new(*upstream.ClientBodyError)), errors.Is(err, upstream.ErrOverflow):
+	case errors.As(err, new(*transport.ClientBodyError)), errors.Is(err, transport.ErrOverflow):
 		want = false
-	case errors.As(err, new(*upstream.RequestError)):
+	case errors.As(err, new(*transport.RequestError)):
 		want = false // another attempt would be refused the same way
 	default:
 		// A reset after the request went out: the upstream may have acted

@@ -19,11 +19,11 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
 // DialFunc opens a connection, as net.Dialer.DialContext does.
-type DialFunc = upstream.DialFunc
+type DialFunc = transport.DialFunc
 
 // Options configures a Server. The zero value of every field is a
 // documented default.
@@ -97,8 +97,8 @@ type Server struct {
 	opts   Options
 	log    *slog.Logger
 	snap   atomic.Pointer[Snapshot] // the only state the request path reads
-	pools  *upstream.PoolSet
-	engine upstream.Engine
+	pools  *transport.PoolSet
+	engine transport.Engine
 	// keySets fetches remote JWT key sets for every generation; it lives
 	// as long as the server.
 	keySets *authz.KeySets
@@ -162,10 +162,10 @@ func New(opts Options) (*Server, error) {
 	s.refusalLog = listener.NewLogLimiter(time.Second, 20)
 	s.edge = s.listenerDeps()
 	s.cache = newLoadCache()
-	s.pools = upstream.NewPoolSet(opts.Dial)
-	s.engine = upstream.LeanEngine{}
+	s.pools = transport.NewPoolSet(opts.Dial)
+	s.engine = transport.LeanEngine{}
 	if opts.StdUpstream {
-		s.engine = upstream.NewStdEngine(opts.Dial)
+		s.engine = transport.NewStdEngine(opts.Dial)
 	}
 	s.keySets = authz.NewKeySets(context.Background(), authz.KeySetOptions{Logger: s.log})
 	snap, err := s.load()
@@ -436,7 +436,7 @@ func Check(opts Options) (*Summary, []Problem, []string, error) {
 	if err != nil {
 		return nil, []Problem{{Err: err}}, nil, &ConfigError{Problems: []Problem{{Err: err}}}
 	}
-	snap, d := compile(files, compileEnv{pools: upstream.NewPoolSet(nil), credentialsDir: opts.CredentialsDir})
+	snap, d := compile(files, compileEnv{pools: transport.NewPoolSet(nil), credentialsDir: opts.CredentialsDir})
 	if d.Problems.ErrorCount() > 0 {
 		return nil, d.Problems.List, d.Notes, &ConfigError{Problems: d.Problems.List}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -45,7 +46,7 @@ type Snapshot struct {
 	// alog is the access log (meshConfig accessLogFile), nil when off; it
 	// is shared by the generations that configure it the same way.
 	alog  *accesslog.Writer
-	pools map[*upstream.Pool]bool // pools its clusters use
+	pools map[*transport.Pool]bool // pools its clusters use
 }
 
 // cluster returns the cluster a route destination resolved to, or nil for

@@ -6,7 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
 // midBodyFailure is how a response body that broke off after the head was
@@ -16,7 +16,7 @@ func midBodyFailure(ctx context.Context, err error) (flags, details string) {
 	switch {
 	case errors.Is(context.Cause(ctx), errRouteTimeout):
 		return "UT", "response_timeout"
-	case errors.Is(err, upstream.ErrStreamIdle), errors.Is(context.Cause(ctx), upstream.ErrStreamIdle), errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, transport.ErrStreamIdle), errors.Is(context.Cause(ctx), transport.ErrStreamIdle), errors.Is(err, os.ErrDeadlineExceeded):
 		return "UT", "stream_idle_timeout"
 	case isBodyFramingError(err):
 		return "UPE", "upstream_reset_after_response_started{protocol_error}"
@@ -27,7 +27,7 @@ func midBodyFailure(ctx context.Context, err error) (flags, details string) {
 // isBodyFramingError reports a response body that does not follow its own
 // framing (a bad chunk), as opposed to one cut short.
 func isBodyFramingError(err error) bool {
-	var pe *upstream.ProtocolError
+	var pe *transport.ProtocolError
 	if errors.As(err, &pe) {
 		return true
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
 	"github.com/pires/go-proxyproto"
 )
@@ -44,7 +45,7 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	up, err := ep.Pool.Connect(ctx, cl.ConnectTimeout)
 	cancel()
 	if err != nil {
-		cl.Observe(ep, nil, &upstream.ConnectError{Err: err})
+		cl.Observe(ep, nil, &transport.ConnectError{Err: err})
 		e.Note("UF", "upstream_reset_before_response_started{connection_failure}")
 		s.metrics.TCPFailed(serviceOf(cl), "UF")
 		s.log.Debug("TCP upstream connect failed", "cluster", cl.Name, "endpoint", ep.Addr, "error", err)

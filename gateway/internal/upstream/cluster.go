@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -34,7 +35,7 @@ type Cluster struct {
 	lb        balancer
 	LBName    string
 	Hash      *HashPolicy // consistent-hash key source; nil for none
-	Limits    Limits
+	Limits    transport.Limits
 	Outlier   *OutlierConfig
 	// ConnectTimeout bounds each new upstream connection.
 	ConnectTimeout time.Duration
@@ -53,7 +54,7 @@ type Endpoint struct {
 	Addr   string // "host:port" or "unix:///path"
 	Labels map[string]string
 	Weight uint32
-	Pool   *Pool
+	Pool   *transport.Pool
 	active atomic.Int64 // requests in flight from this cluster
 	health health
 }
@@ -80,9 +81,9 @@ func (c *Cluster) Pick(key string, tried []*Endpoint) *Endpoint {
 
 // Send runs one attempt against ep, enforcing the cluster's request limit
 // and counting the requests in flight until the response body is closed.
-func (c *Cluster) Send(ctx context.Context, eng Engine, ep *Endpoint, req *Request) (*http.Response, error) {
+func (c *Cluster) Send(ctx context.Context, eng transport.Engine, ep *Endpoint, req *transport.Request) (*http.Response, error) {
 	if !c.Admit() {
-		return nil, ErrOverflow
+		return nil, transport.ErrOverflow
 	}
 	ep.active.Add(1)
 	done := func() {
@@ -137,7 +138,7 @@ func (b *doneBody) Close() error {
 // health: the client's body failed, the request could not be sent as it
 // stood, or the client went away.
 func IsClientSide(err error) bool {
-	return errors.As(err, new(*ClientBodyError)) || errors.As(err, new(*RequestError)) || errors.Is(err, context.Canceled)
+	return errors.As(err, new(*transport.ClientBodyError)) || errors.As(err, new(*transport.RequestError)) || errors.Is(err, context.Canceled)
 }
 
 // clusterKey identifies a cluster within one compile.
@@ -155,14 +156,14 @@ func clusterName(k clusterKey) string {
 // Builder resolves route destinations into clusters, once each.
 type Builder struct {
 	reg      *Registry
-	pools    *PoolSet
+	pools    *transport.PoolSet
 	byKey    map[clusterKey]router.UpstreamID
 	clusters []*Cluster
 }
 
 // NewBuilder returns a builder of the clusters of one compile, resolving
 // destinations through reg and taking connection pools from pools.
-func NewBuilder(reg *Registry, pools *PoolSet) *Builder {
+func NewBuilder(reg *Registry, pools *transport.PoolSet) *Builder {
 	return &Builder{reg: reg, pools: pools, byKey: map[clusterKey]router.UpstreamID{}}
 }
 
@@ -278,8 +279,8 @@ func (b *Builder) poolSpec(c *Cluster, pol Policy, sp *ServicePort, sni string) 
 
 // poolSpec is a pool key without its address, with the options to build it.
 type poolSpec struct {
-	key  PoolKey
-	opts PoolOptions
+	key  transport.PoolKey
+	opts transport.PoolOptions
 }
 
 // serviceEndpoints lists the endpoints of a ServiceEntry port whose labels

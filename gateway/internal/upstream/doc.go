@@ -15,21 +15,7 @@
 //     endpoint weight, random, ring hash), its limits and outlier
 //     detection, which ejects endpoints after consecutive 5xx or gateway
 //     errors. Pick chooses an endpoint for an attempt; Send runs it.
-//   - Connections: a PoolSet owns every Pool, keyed by address and how
-//     connections are made (PoolKey); pools outlive configuration
-//     snapshots, so a reload keeps warm connections. A Pool speaks
-//     HTTP/1.1 with gatehouse's own client (pooled connections, checked
-//     for a close by the upstream before reuse) or HTTP/2 over
-//     net/http's ClientConn, one stream per attempt. A Limiter enforces a
-//     cluster's maxConnections and http1MaxPendingRequests.
-//   - Exchange: an Engine sends one Request (the head to write, with the
-//     client's side behind the Client interface, which the proxy
-//     implements) on a Pool and returns the response head; the body
-//     streams from it. Failures are the error types of errors.go
-//     (ConnectError, ResetError, ProtocolError, ClientBodyError,
-//     RequestError, RefusedStreamError, ErrOverflow, ErrStreamIdle,
-//     ErrNoHealthy), which the proxy turns into Envoy's local replies and
-//     response flags.
+//   - Connections and exchanges live in the transport sub-package.
 //
 // The package never imports gateway, listener, proxy, accesslog or
 // metrics: what it needs of the server (the dialer, the files TLS reads)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
 // health is an endpoint's outlier-detection state within one cluster.
@@ -34,7 +36,7 @@ func (c *Cluster) Observe(ep *Endpoint, resp *http.Response, err error) {
 	status := http.StatusServiceUnavailable
 	if err == nil {
 		status = resp.StatusCode
-	} else if IsClientSide(err) || errors.Is(err, ErrOverflow) || errors.Is(err, ErrNoHealthy) {
+	} else if IsClientSide(err) || errors.Is(err, transport.ErrOverflow) || errors.Is(err, transport.ErrNoHealthy) {
 		return // nothing the endpoint did
 	}
 	now := time.Now()

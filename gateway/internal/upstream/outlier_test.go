@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/api"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
 // outlierCluster is a round-robin cluster of n endpoints under the
@@ -61,7 +62,7 @@ func apiDuration(d time.Duration) *api.Duration { v := api.Duration(d); return &
 func TestOutlierEjectsAfterConsecutiveErrors(t *testing.T) {
 	gatewayOnly := &OutlierDetection{Consecutive5xxErrors: u32(0), ConsecutiveGatewayErrors: u32(3)}
 	two := &OutlierDetection{Consecutive5xxErrors: u32(2)}
-	connectErr := &ConnectError{Err: errors.New("connection refused")}
+	connectErr := &transport.ConnectError{Err: errors.New("connection refused")}
 	tests := []struct {
 		name  string
 		od    *OutlierDetection
@@ -82,12 +83,12 @@ func TestOutlierEjectsAfterConsecutiveErrors(t *testing.T) {
 		{"another 5xx breaks a run of gateway errors", gatewayOnly, results(502, 502, 500, 502, 502), false},
 		{"both runs at once", &OutlierDetection{Consecutive5xxErrors: u32(4), ConsecutiveGatewayErrors: u32(3)}, results(502, 502, 500, 502), true},
 		{"a failure to connect is a gateway error", gatewayOnly, []outcome{{err: connectErr}, {err: connectErr}, {err: connectErr}}, true},
-		{"resets and timeouts are 5xx", two, []outcome{{err: &ResetError{Err: errors.New("EOF")}}, {err: context.DeadlineExceeded}}, true},
+		{"resets and timeouts are 5xx", two, []outcome{{err: &transport.ResetError{Err: errors.New("EOF")}}, {err: context.DeadlineExceeded}}, true},
 		// What the client or the gateway itself did says nothing of the
 		// endpoint: neither counted nor breaking a run.
-		{"client and gateway failures do not count", two, []outcome{{err: context.Canceled}, {err: &ClientBodyError{Err: errors.New("unexpected EOF")}},
-			{err: &RequestError{Part: "header name"}}, {err: ErrOverflow}, {err: ErrNoHealthy}, {code: 500}}, false},
-		{"client and gateway failures do not break a run", two, []outcome{{code: 500}, {err: context.Canceled}, {err: ErrOverflow}, {code: 500}}, true},
+		{"client and gateway failures do not count", two, []outcome{{err: context.Canceled}, {err: &transport.ClientBodyError{Err: errors.New("unexpected EOF")}},
+			{err: &transport.RequestError{Part: "header name"}}, {err: transport.ErrOverflow}, {err: transport.ErrNoHealthy}, {code: 500}}, false},
+		{"client and gateway failures do not break a run", two, []outcome{{code: 500}, {err: context.Canceled}, {err: transport.ErrOverflow}, {code: 500}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

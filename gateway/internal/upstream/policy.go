@@ -1,9 +1,10 @@
 package upstream
 
 import (
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
 // DefaultConnectTimeout is Istio's meshConfig connectTimeout.
@@ -59,22 +60,9 @@ func EffectivePolicy(dr *DestRule, subset string, port uint32) Policy {
 	return p
 }
 
-// Limits are a cluster's connection-pool settings (Envoy circuit
-// breakers and connection options). Zero means unlimited or default.
-type Limits struct {
-	MaxConnections       int
-	MaxPending           int
-	MaxRequests          int64
-	MaxRetries           int64
-	MaxRequestsPerConn   int
-	IdleTimeout          time.Duration
-	ConnectTimeout       time.Duration
-	MaxConnDuration      time.Duration // tcp.maxConnectionDuration
-	UpgradeH2, KeepProto bool
-}
-
-func LimitsOf(cp *ConnectionPool) Limits {
-	l := Limits{ConnectTimeout: DefaultConnectTimeout}
+// LimitsOf compiles a connectionPool block.
+func LimitsOf(cp *ConnectionPool) transport.Limits {
+	l := transport.Limits{ConnectTimeout: DefaultConnectTimeout}
 	if cp == nil {
 		return l
 	}
@@ -102,15 +90,6 @@ func LimitsOf(cp *ConnectionPool) Limits {
 		l.KeepProto = h.UseClientProtocol
 	}
 	return l
-}
-
-// PoolSettings is the part of the limits that shapes the connections
-// themselves; pools with different settings are different pools.
-func (l Limits) PoolSettings() string {
-	if l.MaxConnections == 0 && l.MaxRequestsPerConn == 0 && l.IdleTimeout == 0 && l.MaxConnDuration == 0 {
-		return ""
-	}
-	return fmt.Sprintf("conns=%d pending=%d perconn=%d idle=%s life=%s", l.MaxConnections, l.MaxPending, l.MaxRequestsPerConn, l.IdleTimeout, l.MaxConnDuration)
 }
 
 // OutlierConfig is a compiled outlierDetection block.

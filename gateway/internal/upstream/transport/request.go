@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"errors"
@@ -299,3 +299,8 @@ var errBodyAborted = errors.New("request body no longer read: the exchange ended
 // maxResponseHeaderBytes caps an upstream response head; a larger one is a
 // 502, never an unbounded read (security.md UP-05).
 const maxResponseHeaderBytes = 64 << 10
+
+// defaultStreamIdle bounds each read of the client's body when a request
+// sets no StreamIdle: Envoy's stream_idle_timeout default, as
+// mesh.StreamIdleTimeout is for listeners.
+const defaultStreamIdle = 5 * time.Minute

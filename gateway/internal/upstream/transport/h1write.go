@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"bufio"
@@ -9,8 +9,6 @@ import (
 	"net/http/httputil"
 	"sync"
 	"time"
-
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
 // Errors of the HTTP/1.1 client's connections.
@@ -67,7 +65,7 @@ type idleReader struct {
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
-	if !r.o.Client.BodyReadDeadline(time.Now().Add(r.o.IdleOr(mesh.StreamIdleTimeout))) {
+	if !r.o.Client.BodyReadDeadline(time.Now().Add(r.o.IdleOr(defaultStreamIdle))) {
 		return 0, errBodyAborted
 	}
 	n, err := r.r.Read(p)
