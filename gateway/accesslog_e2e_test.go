@@ -150,3 +150,21 @@ func TestAccessLogUnopenable(t *testing.T) {
 		t.Fatalf("New = %v, want an access log error at mesh.yaml", err)
 	}
 }
+
+// The access log's path is never taken from a client's
+// X-Envoy-Original-Path.
+//
+// Regression (security review): guards against a client choosing the logged path.
+func TestAccessLogPathNotFromClient(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "access.log")
+	g := startGW(t, accessLogConfig(startUpstream(t, named("app")), file, "TEXT"))
+	got := rawRequests(t, g.srv.Addr(80).String(),
+		"GET /real%2Fpath HTTP/1.1\r\nHost: a\r\nX-Envoy-Original-Path: /innocent\r\nConnection: close\r\n\r\n")
+	if got[0] != "HTTP/1.1 400 Bad Request" {
+		t.Fatalf("response %q", got)
+	}
+	if lines := readLog(t, g, file); len(lines) != 1 || !strings.Contains(lines[0], `"GET /real%2Fpath HTTP/1.1" 400`) {
+		t.Fatalf("access log: %q", lines)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -250,5 +251,86 @@ func TestMirror(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatal("the mirror got nothing")
+	}
+}
+
+// mirrors with per-mirror percentages, end to end: a 100% mirror gets a
+// copy of every request, a 0% one nothing, a 50% one about half; the
+// client always gets the primary's answer.
+func TestMirrorPercentages(t *testing.T) {
+	t.Parallel()
+	var all, none, half atomic.Int32
+	allDone := make(chan struct{})
+	const n = 200
+	count := func(c *atomic.Int32, done chan struct{}) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c.Add(1) == n && done != nil {
+				close(done)
+			}
+		})
+	}
+	mAll, mNone, mHalf := startUpstream(t, count(&all, allDone)), startUpstream(t, count(&none, nil)), startUpstream(t, count(&half, nil))
+	g := startGW(t, routes(fmt.Sprintf(`
+  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+    mirrors:
+    - {destination: {host: 127.0.0.1, port: {number: %d}}}
+    - {destination: {host: 127.0.0.1, port: {number: %d}}, percentage: {value: 0}}
+    - {destination: {host: 127.0.0.1, port: {number: %d}}, percentage: {value: 50}}
+`, startUpstream(t, named("primary")), mAll, mNone, mHalf)))
+	for range n {
+		if code, body, _ := g.get(80, "", "/"); code != 200 || body != "primary" {
+			t.Fatalf("client got %d %q", code, body)
+		}
+	}
+	select {
+	case <-allDone:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the 100%% mirror got %d of %d copies", all.Load(), n)
+	}
+	if c := none.Load(); c != 0 {
+		t.Errorf("the 0%% mirror got %d copies", c)
+	}
+	if c := half.Load(); c < n/2-40 || c > n/2+40 {
+		t.Errorf("the 50%% mirror got %d of %d copies", c, n)
+	}
+}
+
+// Regression (found in review): route request-header ops are applied to the inbound header map, so
+// (a) a client's Connection header can delete a header the route sets, and
+// (b) a route's set of X-Forwarded-Proto / X-Forwarded-For is dropped by
+// skip() and replaced with the gateway's own value.
+func TestRouteHeadersKept(t *testing.T) {
+	ch := make(chan seen, 4)
+	port := startUpstream(t, recorder(ch))
+	g := startGW(t, routes(fmt.Sprintf(`
+  - headers:
+      request:
+        set: {x-tenant: fixed, x-forwarded-proto: https}
+    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+`, port)))
+	g.get(80, "", "/", "Connection", "x-tenant", "X-Tenant", "evil")
+	up := <-ch
+	t.Logf("upstream X-Tenant=%q X-Forwarded-Proto=%q", up.Header.Values("X-Tenant"), up.Header.Values("X-Forwarded-Proto"))
+	if up.Header.Get("X-Tenant") != "fixed" {
+		t.Errorf("route-set X-Tenant lost: %q", up.Header.Values("X-Tenant"))
+	}
+	if up.Header.Get("X-Forwarded-Proto") != "https" {
+		t.Errorf("route-set X-Forwarded-Proto replaced: %q", up.Header.Values("X-Forwarded-Proto"))
+	}
+}
+
+// Regression (found in review): rewrite.uri (and uriRegexRewrite templates) are not checked for
+// control characters; writeHead copies o.path into the request line raw,
+// so a config value with CR/LF splits the upstream request. Envoy rejects
+// such a prefix_rewrite (HTTP_HEADER_VALUE rule).
+func TestRewriteURIControlCharsRejected(t *testing.T) {
+	t.Parallel()
+	_, problems, _, err := checkDir(t, routes(`
+  - match: [{uri: {prefix: /pub}}]
+    rewrite: {uri: "/pub HTTP/1.1\r\nHost: a\r\n\r\nGET /admin"}
+    route: [{destination: {host: 127.0.0.1, port: {number: 80}}}]
+`))
+	if err == nil || !strings.Contains(fmt.Sprint(problems), "may not contain spaces, control characters") {
+		t.Errorf("a rewrite with CR/LF loaded: %v %v", err, problems)
 	}
 }

@@ -215,3 +215,28 @@ func azNothing(t *testing.T, ch <-chan seen, what string) {
 	default:
 	}
 }
+
+// A CORS preflight skips JWT verification, but never lets a client set
+// the headers a verified token would set.
+//
+// Regression (security review): guards against a preflight carrying client-set
+// JWT output headers upstream.
+func TestCORSPreflightCannotForgeOutputHeaders(t *testing.T) {
+	t.Parallel()
+	idp := newAzIdP(t)
+	ch := make(chan seen, 1)
+	g := startGW(t, azJWTConfig(startUpstream(t, recorder(ch)), idp.URL))
+	req, _ := http.NewRequest("OPTIONS", g.url(80)+"/open", nil)
+	req.Host = "api.example.com"
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("X-Jwt-Sub", "root")
+	req.Header.Set("X-Jwt-Payload", "eyJzdWIiOiJyb290In0")
+	if code, _, _ := do(t, req); code != 200 {
+		t.Fatalf("preflight: %d", code)
+	}
+	s := <-ch
+	if v := s.Header.Get("X-Jwt-Sub") + s.Header.Get("X-Jwt-Payload"); v != "" {
+		t.Errorf("upstream got forged output headers %q", v)
+	}
+}

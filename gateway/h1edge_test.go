@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -117,5 +118,73 @@ func TestParserRefusalsLoggedAndCounted(t *testing.T) {
 	}
 	if !strings.Contains(g.logs.String(), `msg="request refused by the HTTP/1.1 parser"`) || !strings.Contains(g.logs.String(), "peer=127.0.0.1:") {
 		t.Errorf("no log line with the peer:\n%s", g.logs.String())
+	}
+}
+
+// Regression (found by FuzzRequest): a client that sends its request and
+// half-closes is a client that went away to net/http, and the gateway gave
+// up on the exchange (DC) but returned without answering, so net/http
+// answered "200 OK" with an empty body: a success the upstream never gave.
+// The gateway must answer with the upstream's response or not at all.
+func TestHalfClosedClientGetsNoFakeSuccess(t *testing.T) {
+	port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		time.Sleep(20 * time.Millisecond) // the gateway sees the half-close first
+		io.WriteString(w, "ok")
+	}))
+	g := startGW(t, oneRoute(port, ""))
+	for _, req := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+	} {
+		c := g.dial(80)
+		io.WriteString(c, req)
+		c.(*net.TCPConn).CloseWrite()
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		out, err := io.ReadAll(c)
+		c.Close()
+		if err != nil {
+			t.Fatalf("%q: %v", req, err)
+		}
+		if len(out) > 0 && !strings.HasSuffix(string(out), "\r\n\r\nok") {
+			t.Errorf("%q: half-closed client got %q; want the upstream's answer or nothing", req, out)
+		}
+	}
+}
+
+// Regression (found while adding metrics): when the upstream answered a
+// POST before gatehouse had finished writing the body upstream, the
+// gateway set a past read deadline on the client's connection although
+// the body had already been read to its end. net/http was by then reading
+// the connection in the background; that read failed and cancelled the
+// connection's context, so the next request on the connection started
+// out cancelled and its client got an empty 200.
+func TestKeepAliveAfterEarlyAnsweredPOST(t *testing.T) {
+	t.Parallel()
+	port := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok "+r.Method) // answers without reading the body
+	}))
+	g := startGW(t, oneRoute(port, ""))
+	tr := &http.Transport{MaxConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	body := []byte("payload")
+	for i := range 2000 {
+		resp, err := c.Post(g.url(80)+"/p", "text/plain", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("POST %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		gr, err := c.Get(g.url(80) + "/g")
+		if err != nil {
+			t.Fatalf("GET %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(gr.Body)
+		gr.Body.Close()
+		code, got := gr.StatusCode, string(b)
+		if resp.StatusCode != 200 || code != 200 || !strings.HasPrefix(got, "ok GET") {
+			t.Fatalf("round %d: POST %d, then GET on the same connection %d %q", i, resp.StatusCode, code, got)
+		}
 	}
 }

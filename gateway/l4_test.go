@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -189,5 +190,79 @@ spec:
 	io.WriteString(c, "PROXY TCP4 203.0.113.7 10.0.0.1 4321 9000\r\nhello")
 	if src := <-got; src != "203.0.113.7:4321" {
 		t.Errorf("upstream PROXY source %q, want the client 203.0.113.7:4321", src)
+	}
+}
+
+// nameServer is a TCP upstream that writes its name and closes.
+func nameServer(t *testing.T, name string) uint32 {
+	return rawUpstream(t, func(c net.Conn) {
+		io.WriteString(c, name)
+		c.Close()
+	})
+}
+
+// TCP routes: destinationSubnets picks the route by the address the
+// client connected to, and a weighted route splits connections.
+func TestTCPRouteMatchAndWeights(t *testing.T) {
+	t.Parallel()
+	a, b, never := nameServer(t, "a"), nameServer(t, "b"), nameServer(t, "never")
+	g := startGW(t, map[string]string{
+		"gw.yaml": tcpGateway,
+		"vs.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  tcp:
+  - match: [{port: 9000, destinationSubnets: [10.0.0.0/8]}]
+    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+  - match: [{port: 9000, destinationSubnets: [127.0.0.0/8]}]
+    route:
+    - {destination: {host: 127.0.0.1, port: {number: %d}}, weight: 80}
+    - {destination: {host: 127.0.0.1, port: {number: %d}}, weight: 20}
+`, never, a, b),
+	})
+	const n = 500
+	counts := map[string]int{}
+	for range n {
+		c := g.dial(9000)
+		got, _ := io.ReadAll(c)
+		c.Close()
+		counts[string(got)]++
+	}
+	if counts["never"] != 0 {
+		t.Errorf("the 10.0.0.0/8 route took %d connections made to 127.0.0.1", counts["never"])
+	}
+	if share := float64(counts["a"]) / n; math.Abs(share-0.8) > 0.06 || counts["a"]+counts["b"] != n {
+		t.Errorf("weights 80/20 gave %v", counts)
+	}
+}
+
+// Behind a TLS-terminating load balancer (numTrustedProxies 1), a
+// trusted X-Forwarded-Proto: https satisfies httpsRedirect, as Envoy's
+// require_tls; from an untrusted client it does not.
+//
+// Regression (security review): guards against httpsRedirect ignoring a trusted
+// X-Forwarded-Proto, or believing an untrusted one.
+func TestHTTPSRedirectTrustsForwardedProto(t *testing.T) {
+	t.Parallel()
+	for _, hops := range []int{0, 1} {
+		cfg := oneRoute(startUpstream(t, named("up")), "")
+		cfg["gw.yaml"] = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec:\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [secure.example.com]\n    tls: {httpsRedirect: true}\n"
+		cfg["mesh.yaml"] = azMeshHops(hops)
+		g := startGW(t, cfg)
+		req, _ := http.NewRequest("GET", g.url(80)+"/x", nil)
+		req.Host = "secure.example.com"
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[int]int{0: 301, 1: 200}[hops]; resp.StatusCode != want {
+			t.Errorf("numTrustedProxies %d: %d, want %d", hops, resp.StatusCode, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -245,4 +246,111 @@ func TestUpstreamTLS(t *testing.T) {
 			t.Errorf("upstream with an unknown CA: %d %q, want 503", code, body)
 		}
 	})
+}
+
+// getFrom sends GET path to the gateway from the local address src.
+func getFrom(t *testing.T, g *gw, src, path string) (int, string) {
+	t.Helper()
+	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}).DialContext}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", g.url(80)+path, nil)
+	code, body, _ := doWith(t, &http.Client{Transport: tr}, req)
+	return code, body
+}
+
+// Consistent hashing on the client's address and on a query parameter:
+// each key sticks to one endpoint, and keys spread over several.
+func TestConsistentHashSourceIPAndQuery(t *testing.T) {
+	t.Parallel()
+	t.Run("source IP", func(t *testing.T) {
+		t.Parallel()
+		g := startGW(t, lbConfig(t, "    loadBalancer: {consistentHash: {useSourceIp: true}}\n", named("a"), named("b"), named("c")))
+		spread := map[string]bool{}
+		for i := 1; i <= 20; i++ {
+			src := fmt.Sprintf("127.0.0.%d", i)
+			spread[sticky(t, "client "+src, 4, func(int) (int, string) {
+				return getFrom(t, g, src, "/")
+			})] = true
+		}
+		if len(spread) < 2 {
+			t.Errorf("20 client addresses all hashed to %v", spread)
+		}
+	})
+	t.Run("query parameter", func(t *testing.T) {
+		t.Parallel()
+		g := startGW(t, lbConfig(t, "    loadBalancer: {consistentHash: {httpQueryParameterName: user}}\n", named("a"), named("b"), named("c")))
+		spread := map[string]bool{}
+		for u := range 30 {
+			spread[sticky(t, fmt.Sprintf("user u%d", u), 4, func(i int) (int, string) {
+				code, body, _ := g.get(80, "", fmt.Sprintf("/p%d?x=%d&user=u%d", i, i, u))
+				return code, body
+			})] = true
+		}
+		if len(spread) < 2 {
+			t.Errorf("30 users all hashed to %v", spread)
+		}
+	})
+}
+
+// Upstream TLS details a user notices: sni overrides the name sent to the
+// upstream, and insecureSkipVerify accepts a certificate from an unknown
+// CA that would otherwise be refused.
+func TestUpstreamTLSOptions(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "upstream")
+	server := ca.issue("server", "api.internal", "alt.internal")
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "via %s", r.TLS.ServerName)
+	}))
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{server.TLS}}
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	port := portOf(t, ts.Listener.Addr())
+	for _, tc := range []struct{ name, tls, want string }{
+		{"sni override", fmt.Sprintf("{mode: SIMPLE, caCertificates: %s, sni: alt.internal}", ca.File), "via alt.internal"},
+		{"insecureSkipVerify", "{mode: SIMPLE, insecureSkipVerify: true}", "via api.internal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGW(t, map[string]string{
+				"gw.yaml": httpGateway,
+				"se.yaml": serviceEntry("api", "api.internal", fmt.Sprint(port)),
+				"dr.yaml": "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: api}\nspec:\n  host: api.internal\n  trafficPolicy:\n    tls: " + tc.tls + "\n",
+				"vs.yaml": "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs}\nspec:\n  hosts: [\"*\"]\n  gateways: [gw]\n  http:\n  - route: [{destination: {host: api.internal}}]\n",
+			})
+			if code, body, _ := g.get(80, "", "/"); code != 200 || body != tc.want {
+				t.Errorf("got %d %q, want 200 %q", code, body, tc.want)
+			}
+		})
+	}
+}
+
+// Regression (found in review): the gateway's own circuit-breaker overflow (http2MaxRequests) is
+// counted by outlier detection as an upstream 503 and ejects a healthy
+// endpoint.
+func TestLocalOverflowDoesNotEject(t *testing.T) {
+	release := make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		w.Write([]byte("ok"))
+	})
+	g := startGW(t, lbConfig(t, `    connectionPool:
+      http: {http2MaxRequests: 1}
+    outlierDetection: {consecutive5xxErrors: 2, baseEjectionTime: 30s, maxEjectionPercent: 100}
+`, slow))
+	var wg sync.WaitGroup
+	wg.Go(func() { g.get(80, "", "/slow") })
+	time.Sleep(100 * time.Millisecond)
+	for range 2 {
+		code, body, _ := g.get(80, "", "/fast")
+		t.Logf("while busy: %d %q", code, body)
+	}
+	close(release)
+	wg.Wait()
+	code, body, _ := g.get(80, "", "/fast")
+	t.Logf("after the slow request finished: %d %q", code, body)
+	if code != 200 {
+		t.Errorf("healthy endpoint ejected because of local overflow: %d %q", code, body)
+	}
 }

@@ -237,3 +237,53 @@ func TestPortAddedAndDrained(t *testing.T) {
 		t.Errorf("new port = %d %q", code, body)
 	}
 }
+
+// A valid change is live well under a second after the write, with the
+// default debounce.
+func TestReloadLatency(t *testing.T) {
+	t.Parallel()
+	a, b := startUpstream(t, named("a")), startUpstream(t, named("b"))
+	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(a)}, func(o *Options) { o.Settle = 0 })
+	if _, body, _ := g.get(80, "", "/"); body != "a" {
+		t.Fatalf("before the change: %q", body)
+	}
+	start := time.Now()
+	g.write("vs.yaml", vsTo(b))
+	g.waitGen(2)
+	took := time.Since(start)
+	if _, body, _ := g.get(80, "", "/"); body != "b" {
+		t.Errorf("after the reload: %q, want b", body)
+	}
+	if took > 750*time.Millisecond {
+		t.Errorf("the change was live %v after the write, want well under a second", took)
+	}
+}
+
+// Reloads forced the way SIGHUP does (Server.Reload), interleaved with
+// file changes, under concurrent requests: no request fails and every
+// change is served.
+func TestForcedReloadUnderLoad(t *testing.T) {
+	t.Parallel()
+	a, b := startUpstream(t, named("a")), startUpstream(t, named("b"))
+	g := startGW(t, map[string]string{"gw.yaml": httpGateway, "vs.yaml": vsTo(a)})
+	p := startProbe(t, g.url(80)+"/", 4)
+	p.waitBody(t, "a")
+	for i := range 6 {
+		want, port := "b", b
+		if i%2 == 1 {
+			want, port = "a", a
+		}
+		g.write("vs.yaml", vsTo(port))
+		if err := g.srv.Reload(); err != nil {
+			t.Fatalf("Reload: %v", err)
+		}
+		if _, body, _ := g.get(80, "", "/"); body != want {
+			t.Errorf("right after Reload returned: %q, want %q", body, want)
+		}
+		for range 3 {
+			g.srv.Reload() // nothing changed: a no-op that must not disturb anything
+		}
+		p.waitBody(t, want)
+	}
+	p.finish(t)
+}

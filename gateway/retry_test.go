@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -115,5 +117,102 @@ func TestLargeBodyNotRetried(t *testing.T) {
 	}
 	if n := c.n.Load(); n != 1 {
 		t.Errorf("upstream saw %d attempts of an unreplayable body, want 1", n)
+	}
+}
+
+// Retries go to another endpoint when there are several, and retryOn's
+// conditions decide which answers are retried.
+func TestRetryConditions(t *testing.T) {
+	t.Parallel()
+	t.Run("another endpoint", func(t *testing.T) {
+		t.Parallel()
+		bad := &counting{fail: 1 << 30, status: 503}
+		good := &counting{}
+		g := startGW(t, lbConfig(t, "    loadBalancer: {simple: ROUND_ROBIN}\n", bad, good))
+		// lbConfig's route has Istio's default retry policy, which does not
+		// retry a 503 answer: give it one that does.
+		g.write("vs.yaml", catchAllVS("svc.example.com")+"    retries: {attempts: 1, retryOn: 5xx}\n")
+		g.waitGen(2)
+		bad.n.Store(0)
+		for i := range 20 {
+			if code, body, _ := g.get(80, "", "/"); code != 200 || body != "ok" {
+				t.Fatalf("request %d = %d %q: the retry did not go to the healthy endpoint", i, code, body)
+			}
+		}
+		if b, ok := bad.n.Load(), good.n.Load(); ok != 20 || b == 0 {
+			t.Errorf("failing endpoint saw %d attempts, healthy %d, want some and 20", b, ok)
+		}
+	})
+	for _, tc := range []struct {
+		name, retryOn string
+		status        int
+		attempts      int32
+		code          int
+	}{
+		{"numeric code", "418", 418, 2, 200},
+		{"retriable-status-codes with a code", "retriable-status-codes,409", 409, 2, 200},
+		{"retriable-4xx retries 409", "retriable-4xx", 409, 2, 200},
+		{"retriable-4xx leaves 404", "retriable-4xx", 404, 1, 404},
+		{"gateway-error retries 503", "gateway-error", 503, 2, 200},
+		{"gateway-error leaves 500", "gateway-error", 500, 1, 500},
+		{"5xx retries 500", "5xx", 500, 2, 200},
+		{"connect-failure leaves 503", "connect-failure", 503, 1, 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := &counting{fail: 1, status: tc.status}
+			g := startGW(t, routes(fmt.Sprintf(`
+  - retries: {attempts: 3, retryOn: %q}
+    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+`, tc.retryOn, startUpstream(t, c))))
+			if code, _, _ := g.get(80, "", "/"); code != tc.code {
+				t.Errorf("status %d, want %d", code, tc.code)
+			}
+			if n := c.n.Load(); n != tc.attempts {
+				t.Errorf("upstream saw %d attempts, want %d", n, tc.attempts)
+			}
+		})
+	}
+}
+
+// Regression (found in review): HTTP/2 upstream + perTryTimeout retry: net/http's h2 client returns
+// from RoundTrip on the per-try timeout while its body-writer goroutine is
+// still blocked reading the client's body through the shared replayBody.
+// The retry reads the same replayBody concurrently; the next client bytes
+// go to the dead attempt and the retried request is sent truncated.
+func TestH2RetrySendsWholeBody(t *testing.T) {
+	var attempts atomic.Int32
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if attempts.Add(1) == 1 {
+			<-r.Context().Done()
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s upstream read %d bytes: %q", r.Proto, len(b), b)
+	}))
+	ts.Config.Protocols = new(http.Protocols)
+	ts.Config.Protocols.SetUnencryptedHTTP2(true)
+	ts.Start()
+	t.Cleanup(ts.Close)
+	port := portOf(t, ts.Listener.Addr())
+	cfg := map[string]string{
+		"gw.yaml": httpGateway,
+		"se.yaml": fmt.Sprintf("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: h2}\nspec:\n  hosts: [h2.internal]\n  ports: [{number: 8000, name: grpc, protocol: HTTP2}]\n  resolution: STATIC\n  endpoints:\n  - address: 127.0.0.1\n    ports: {grpc: %d}\n", port),
+		"vs.yaml": "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs}\nspec:\n  hosts: [\"*\"]\n  gateways: [gw]\n  http:\n  - route: [{destination: {host: h2.internal}}]\n    retries: {attempts: 2, perTryTimeout: 300ms, retryOn: 5xx}\n",
+	}
+	g := startGW(t, cfg)
+	c := g.dial(80)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n")
+	time.Sleep(700 * time.Millisecond) // attempt 1 hits its per-try timeout and is retried
+	io.WriteString(c, "a\r\nABCDEFGHIJ\r\n0\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	t.Logf("%d %s (attempts %d)", resp.StatusCode, b, attempts.Load())
+	if resp.StatusCode == 200 && string(b) != `HTTP/2.0 upstream read 20 bytes: "0123456789ABCDEFGHIJ"` {
+		t.Errorf("retried request carried a different body than the client sent")
 	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"testing"
 )
 
@@ -157,5 +158,156 @@ spec:
 	}
 	if d := counts["v1a"] - counts["v1b"]; d < -2 || d > 2 {
 		t.Errorf("round robin within v1 uneven: %v", counts)
+	}
+}
+
+// A root VirtualService delegating a prefix to a VirtualService of another
+// namespace: the delegate's routes serve inside the root's match, a
+// delegate route outside it is dropped, and the root's later routes still
+// serve.
+func TestDelegate(t *testing.T) {
+	t.Parallel()
+	v1, v2, rest := startUpstream(t, named("v1")), startUpstream(t, named("v2")), startUpstream(t, named("rest"))
+	ch := make(chan seen, 1)
+	rec := startUpstream(t, recorder(ch))
+	g := startGW(t, map[string]string{
+		"gw.yaml": httpGateway,
+		"root.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: root, namespace: default}
+spec:
+  hosts: [shop.example.com]
+  gateways: [gw]
+  http:
+  - match: [{uri: {prefix: /api}}]
+    delegate: {name: api, namespace: team}
+    headers: {response: {set: {x-root: "yes"}}}
+  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+`, rest),
+		"team.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api, namespace: team}
+spec:
+  http:
+  - match: [{uri: {prefix: /api/v1}}]
+    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+  - match: [{uri: {prefix: /api/rec}}]
+    rewrite: {uri: /internal}
+    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+  - match: [{uri: {prefix: /other}}]
+    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+  - route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+`, v1, rec, v1, v2),
+	})
+	for _, tc := range []struct{ path, want, rootHdr string }{
+		{"/api/v1/orders", "v1", "yes"},
+		{"/api/v2/orders", "v2", "yes"}, // the delegate's catch-all, inside /api
+		{"/other", "rest", ""},          // outside the root's match: the root's next route
+		{"/", "rest", ""},
+	} {
+		code, body, h := g.get(80, "shop.example.com", tc.path)
+		if code != 200 || body != tc.want || h.Get("X-Root") != tc.rootHdr {
+			t.Errorf("%s = %d %q (x-root %q), want 200 %q (x-root %q)", tc.path, code, body, h.Get("X-Root"), tc.want, tc.rootHdr)
+		}
+	}
+	if code, _, _ := g.get(80, "shop.example.com", "/api/rec/7"); code != 200 {
+		t.Fatalf("/api/rec/7 = %d", code)
+	}
+	if s := <-ch; s.Path != "/internal/7" {
+		t.Errorf("the delegate's rewrite: upstream saw %q, want /internal/7", s.Path)
+	}
+}
+
+// Every HTTPMatchRequest field, end to end: the route a request takes is
+// the first whose match holds.
+func TestMatchConditions(t *testing.T) {
+	t.Parallel()
+	cfg := routes(`
+  - match: [{uri: {exact: /exact}}]
+    directResponse: {status: 200, body: {string: exact}}
+  - match: [{uri: {regex: "/re/[0-9]+"}}]
+    directResponse: {status: 200, body: {string: regex}}
+  - match: [{uri: {prefix: /m}, method: {exact: POST}}]
+    directResponse: {status: 200, body: {string: post}}
+  - match: [{authority: {prefix: admin.}}]
+    directResponse: {status: 200, body: {string: authority}}
+  - match: [{headers: {x-ver: {regex: "v[12]"}}}]
+    directResponse: {status: 200, body: {string: header}}
+  - match: [{queryParams: {debug: {exact: "1"}}}]
+    directResponse: {status: 200, body: {string: query}}
+  - match: [{uri: {prefix: /case}, ignoreUriCase: true}]
+    directResponse: {status: 200, body: {string: case}}
+  - match: [{uri: {prefix: /w}, withoutHeaders: {x-skip: {}}}]
+    directResponse: {status: 200, body: {string: without}}
+  - match: [{port: 81}]
+    directResponse: {status: 200, body: {string: port81}}
+  - match: [{scheme: {exact: https}}]
+    directResponse: {status: 200, body: {string: https}}
+  - directResponse: {status: 200, body: {string: default}}
+`)
+	cfg["gw.yaml"] = httpGateway + "  - port: {number: 81, name: http-81, protocol: HTTP}\n    hosts: [\"*\"]\n"
+	g := startGW(t, cfg)
+	tests := []struct {
+		method, host, path string
+		port               uint32
+		hdr                []string
+		want               string
+	}{
+		{"GET", "a.example.com", "/exact", 80, nil, "exact"},
+		{"GET", "a.example.com", "/exact/more", 80, nil, "default"},
+		{"GET", "a.example.com", "/re/42", 80, nil, "regex"},
+		{"GET", "a.example.com", "/re/42x", 80, nil, "default"}, // regex is whole-string
+		{"GET", "a.example.com", "/x/re/42", 80, nil, "default"},
+		{"POST", "a.example.com", "/m", 80, nil, "post"},
+		{"GET", "a.example.com", "/m", 80, nil, "default"},
+		{"GET", "admin.example.com", "/", 80, nil, "authority"},
+		{"GET", "admin.example.com:8080", "/", 80, nil, "authority"},
+		{"GET", "a.example.com", "/", 80, []string{"X-Ver", "v2"}, "header"},
+		{"GET", "a.example.com", "/", 80, []string{"X-Ver", "v22"}, "default"},
+		{"GET", "a.example.com", "/?debug=1", 80, nil, "query"},
+		{"GET", "a.example.com", "/?debug=10", 80, nil, "default"},
+		{"GET", "a.example.com", "/CASE/x", 80, nil, "case"},
+		{"GET", "a.example.com", "/w", 80, nil, "without"},
+		{"GET", "a.example.com", "/w", 80, []string{"X-Skip", "anything"}, "default"},
+		{"GET", "a.example.com", "/", 81, nil, "port81"},
+		{"GET", "a.example.com", "/exact", 81, nil, "exact"},
+	}
+	for _, tc := range tests {
+		req, _ := http.NewRequest(tc.method, g.url(tc.port)+tc.path, nil)
+		req.Host = tc.host
+		for i := 0; i+1 < len(tc.hdr); i += 2 {
+			req.Header.Set(tc.hdr[i], tc.hdr[i+1])
+		}
+		if code, body, _ := do(t, req); code != 200 || body != tc.want {
+			t.Errorf("%s %s%s on :%d %v = %d %q, want %q", tc.method, tc.host, tc.path, tc.port, tc.hdr, code, body, tc.want)
+		}
+	}
+}
+
+// A destination host in no ServiceEntry is dialled by DNS name, and a
+// ServiceEntry with DNS resolution resolves its endpoints' names.
+func TestDNSDestinations(t *testing.T) {
+	t.Parallel()
+	direct, viaSE := startUpstream(t, named("direct")), startUpstream(t, named("dns-entry"))
+	cfg := routes(fmt.Sprintf(`
+  - match: [{uri: {prefix: /direct}}]
+    route: [{destination: {host: localhost, port: {number: %d}}}]
+  - route: [{destination: {host: api.dns.example}}]
+`, direct))
+	cfg["se.yaml"] = fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api}
+spec:
+  hosts: [api.dns.example]
+  ports: [{number: 8000, name: http, protocol: HTTP}]
+  resolution: DNS
+  endpoints: [{address: localhost, ports: {http: %d}}]
+`, viaSE)
+	g := startGW(t, cfg)
+	if code, body, _ := g.get(80, "", "/direct"); code != 200 || body != "direct" {
+		t.Errorf("host localhost = %d %q, want 200 direct", code, body)
+	}
+	if code, body, _ := g.get(80, "", "/"); code != 200 || body != "dns-entry" {
+		t.Errorf("ServiceEntry with DNS resolution = %d %q, want 200 dns-entry", code, body)
 	}
 }
