@@ -35,7 +35,7 @@ spec:
 // readLog flushes the gateway's access log and returns its lines.
 func readLog(t *testing.T, g *gw, file string) []string {
 	t.Helper()
-	if err := g.srv.snap.Load().alog.Flush(); err != nil {
+	if err := g.srv.snap.Load().AccessLog.Flush(); err != nil {
 		t.Fatalf("flush: %v", err)
 	}
 	b, err := os.ReadFile(file)

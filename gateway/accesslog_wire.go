@@ -31,10 +31,10 @@ func beginLog(w http.ResponseWriter, r *http.Request) *accesslog.Recorder {
 
 // finishLog completes the entry of a request, records the request in m,
 // writes the line if the snapshot has an access log and recycles rec.
-func finishLog(m *metrics.Metrics, snap *Snapshot, rec *accesslog.Recorder, r *http.Request, ci *listener.ConnInfo) {
+func finishLog(m *metrics.Metrics, snap *Generation, rec *accesslog.Recorder, r *http.Request, ci *listener.ConnInfo) {
 	if e := rec.Finish(r); e != nil {
 		recordHTTP(m, e, r, rec.Unwrap())
-		if snap.alog != nil {
+		if snap.AccessLog != nil {
 			writeLog(snap, e, rec, r, ci)
 		}
 	}
@@ -42,14 +42,14 @@ func finishLog(m *metrics.Metrics, snap *Snapshot, rec *accesslog.Recorder, r *h
 }
 
 // writeLog fills the fields only the access log needs and writes the line.
-func writeLog(snap *Snapshot, e *accesslog.Entry, rec *accesslog.Recorder, r *http.Request, ci *listener.ConnInfo) {
+func writeLog(snap *Generation, e *accesslog.Entry, rec *accesslog.Recorder, r *http.Request, ci *listener.ConnInfo) {
 	e.SetRequest(r)
-	e.Path = redactURI(snap.authz, e.Path)
+	e.Path = redactURI(snap.Authz, e.Path)
 	if ci.Local.IsValid() {
 		e.DownstreamLocal = ci.Local.String()
 	}
 	e.RespHeader = rec.Header()
-	snap.alog.Log(e)
+	snap.AccessLog.Log(e)
 }
 
 // redactURI hides the value of every query parameter a JWT rule reads a
@@ -77,35 +77,35 @@ func accessLogKeyOf(m *mesh.Settings) accessLogKey {
 // opened one. A file that cannot be opened rejects the configuration.
 // Callers hold reloadMu.
 func (s *Server) attachAccessLog(next *Snapshot) error {
-	key := accessLogKeyOf(next.mesh)
-	if cur := s.snap.Load(); cur != nil && accessLogKeyOf(cur.mesh) == key {
-		next.alog = cur.alog
+	key := accessLogKeyOf(next.Mesh)
+	if cur := s.snap.Load(); cur != nil && accessLogKeyOf(cur.Mesh) == key {
+		next.AccessLog = cur.AccessLog
 		return nil
 	}
 	l, err := accesslog.Open(key.file, key.encoding, key.format)
 	if err != nil {
 		p := Problem{Err: err}
-		if r := next.mesh.AccessLogFrom; r != nil {
+		if r := next.Mesh.AccessLogFrom; r != nil {
 			p = r.Problem(err, false)
 		}
 		return &ConfigError{Problems: []Problem{p}}
 	}
-	next.alog = l
+	next.AccessLog = l
 	return nil
 }
 
 // retireAccessLog closes prev's access log once next no longer uses it,
 // in the background: requests still finishing on prev lose their lines.
 func retireAccessLog(prev, next *Snapshot) {
-	if prev != nil && prev.alog != nil && prev.alog != next.alog {
-		go prev.alog.Close()
+	if prev != nil && prev.AccessLog != nil && prev.AccessLog != next.AccessLog {
+		go prev.AccessLog.Close()
 	}
 }
 
 // ReopenLogs reopens the access log file (SIGUSR1, after logrotate moved
 // it). It is a no-op without an access log or when it goes to stdout.
 func (s *Server) ReopenLogs() error {
-	return s.snap.Load().alog.Reopen()
+	return s.snap.Load().AccessLog.Reopen()
 }
 
 // tcpEntry starts the access-log line of a TCP connection.

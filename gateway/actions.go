@@ -12,7 +12,7 @@ import (
 
 // serveRoute executes a matched route: the fault's delay, then the plan
 // (fault abort, CORS preflight, redirect, direct response or forward).
-func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route) {
+func (s *Pipeline) serveRoute(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route) {
 	act := rt.Action
 	roll := dice{pick: rand.Uint32()}
 	if act.Fault != nil {
@@ -69,7 +69,7 @@ func delayFault(w http.ResponseWriter, r *http.Request, f *router.Fault) bool {
 
 // directResponse answers with the route's fixed status and body. As Envoy
 // does, a body without a Content-Type set by the route is text/plain.
-func (s *Server) directResponse(w http.ResponseWriter, r *http.Request, act *router.Action, origin string) {
+func (s *Pipeline) directResponse(w http.ResponseWriter, r *http.Request, act *router.Action, origin string) {
 	d := act.DirectResponse
 	h := w.Header()
 	s.applyResponseEdits(h, r, act.ResponseHeaders, act.CORS, origin)
@@ -85,7 +85,7 @@ func (s *Server) directResponse(w http.ResponseWriter, r *http.Request, act *rou
 
 // applyResponseEdits applies a route's response header operations, then
 // its CORS headers.
-func (s *Server) applyResponseEdits(h http.Header, r *http.Request, ops *router.HeaderOps, cors *router.CORS, origin string) {
+func (s *Pipeline) applyResponseEdits(h http.Header, r *http.Request, ops *router.HeaderOps, cors *router.CORS, origin string) {
 	if ops.Len() > 0 {
 		ops.Apply(h, &fmtVars{s: s, r: r})
 	}
@@ -103,7 +103,7 @@ func setHeaders(h http.Header, kv [][2]string) {
 // fmtVars gives header formatters (%DOWNSTREAM_REMOTE_ADDRESS% and the
 // like) their values for one request.
 type fmtVars struct {
-	s        *Server
+	s        *Pipeline
 	r        *http.Request
 	upstream string
 }
@@ -140,7 +140,7 @@ func (v *fmtVars) Var(fv router.FormatVar) string {
 	case router.VarUpstreamHost:
 		return v.upstream
 	case router.VarHostname:
-		return v.s.hostname
+		return v.s.Hostname
 	case router.VarRequestedServerName:
 		if v.r.TLS != nil {
 			return v.r.TLS.ServerName

@@ -67,12 +67,12 @@ func (v *view) corsPreflight() bool {
 
 // destinationOf is the service a route forwards to, for legacy Policy and
 // RBAC scoping: the qualified host of its first destination.
-func destinationOf(snap *Snapshot, f *router.Forward) string {
+func destinationOf(snap *Generation, f *router.Forward) string {
 	if f == nil || len(f.Dests) == 0 {
 		return ""
 	}
 	d := &f.Dests[0]
-	if c := snap.cluster(d.Upstream); c != nil {
+	if c := snap.Cluster(d.Upstream); c != nil {
 		return c.Host
 	}
 	return d.Host
@@ -88,9 +88,9 @@ func claimsOf(id *authz.Identity) router.ClaimSource {
 
 // logDecision records what AUDIT and dry-run policies saw; enforcement
 // itself is the caller's.
-func (s *Server) logDecision(d *authz.Decision, ar *authz.Request) {
+func (s *Pipeline) logDecision(d *authz.Decision, ar *authz.Request) {
 	if d.Audit {
-		s.log.Info("authorization audit", "policy", d.AuditPolicy, "method", ar.Method, "host", ar.Host, "path", ar.Path,
+		s.Log.Info("authorization audit", "policy", d.AuditPolicy, "method", ar.Method, "host", ar.Host, "path", ar.Path,
 			"source", ar.SourceIP.String(), "remote", ar.RemoteIP.String())
 	}
 	if d.DryRun.Evaluated {
@@ -98,7 +98,7 @@ func (s *Server) logDecision(d *authz.Decision, ar *authz.Request) {
 		if !d.DryRun.Allowed {
 			verdict = "deny"
 		}
-		s.log.Info("authorization dry-run", "would", verdict, "policy", d.DryRun.Policy, "rule", d.DryRun.Rule,
+		s.Log.Info("authorization dry-run", "would", verdict, "policy", d.DryRun.Policy, "rule", d.DryRun.Rule,
 			"enforced", d.Allowed, "method", ar.Method, "host", ar.Host, "path", ar.Path,
 			"source", ar.SourceIP.String(), "remote", ar.RemoteIP.String())
 	}
@@ -107,8 +107,8 @@ func (s *Server) logDecision(d *authz.Decision, ar *authz.Request) {
 // allowTCP authorizes a TCP connection (forwarded, or passed through by
 // SNI) before anything is dialled; a denied connection is closed. Rules
 // with HTTP-only fields behave as Istio's do on TCP.
-func (s *Server) allowTCP(c net.Conn, snap *Snapshot, f *router.Forward, sni string, cs *tls.ConnectionState) bool {
-	e := snap.authz
+func (s *Pipeline) allowTCP(c net.Conn, snap *Generation, f *router.Forward, sni string, cs *tls.ConnectionState) bool {
+	e := snap.Authz
 	if e == nil {
 		return true
 	}
@@ -122,12 +122,12 @@ func (s *Server) allowTCP(c net.Conn, snap *Snapshot, f *router.Forward, sni str
 	d := e.Authorize(ar, nil)
 	s.logDecision(&d, ar)
 	if !d.Allowed {
-		if snap.alog != nil {
+		if snap.AccessLog != nil {
 			e := tcpEntry(c, sni)
 			e.Policy, e.TerminationDetails = d.Policy, deniedDetails(&d)
-			snap.alog.Log(e)
+			snap.AccessLog.Log(e)
 		}
-		s.log.Debug("TCP connection denied", slog.String("policy", d.Policy), slog.String("reason", d.Reason),
+		s.Log.Debug("TCP connection denied", slog.String("policy", d.Policy), slog.String("reason", d.Reason),
 			slog.String("source", ar.SourceIP.String()), slog.String("remote", ar.RemoteIP.String()))
 		c.Close()
 		return false

@@ -53,21 +53,21 @@ func compile(files []config.File, env compileEnv) (*Snapshot, *config.Decoded) {
 	for _, r := range byKind["VirtualService"] {
 		rsByVS[r.Meta.Key()] = r
 	}
-	snap.listeners = listener.Build(servers, vss, listener.BuildOptions{
+	snap.Listeners = listener.Build(servers, vss, listener.BuildOptions{
 		Resolve: b.Resolve, Mesh: ms, CredentialsDir: env.credentialsDir, CertFiles: env.addCertFiles,
 		CheckTable: func(t *router.Table) {
 			collectTableWarnings(t, vss, rsByVS, ps)
 			warnHTTPProxyProtocol(t, b, warned, ps)
 		},
 	}, ps)
-	ms.CheckFilterPorts(listenerPorts(snap.listeners), ps)
-	snap.mesh = ms
-	snap.authz = compileSecurity(byKind, ms, servesTCP(snap.listeners), env, ps)
+	ms.CheckFilterPorts(listenerPorts(snap.Listeners), ps)
+	snap.Mesh = ms
+	snap.Authz = compileSecurity(byKind, ms, servesTCP(snap.Listeners), env, ps)
 	snap.security = securityResources(byKind)
 	for _, r := range byKind["VirtualService"] {
 		checkDestinations(r, b, ps)
 	}
-	snap.clusters = b.Clusters()
+	snap.Clusters = b.Clusters()
 	snap.pools = map[*transport.Pool]bool{}
 	for _, c := range b.Clusters() {
 		for _, ep := range c.Endpoints {

@@ -158,7 +158,7 @@ func (rq *request) decide(ctx context.Context, t tracer) verdict {
 		return verdict{kind: verdictMisdirected, status: http.StatusMisdirectedRequest}
 	}
 	vh := table.VHost(rq.host)
-	e := rq.snap.authz
+	e := rq.snap.Authz
 	if e == nil {
 		rt := rq.match(vh, nil, t)
 		t.unsecured()

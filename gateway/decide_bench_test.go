@@ -124,11 +124,11 @@ type handlerBench struct {
 func newHandlerBench(tb testing.TB, g *gw, tc decideCase) *handlerBench {
 	snap := g.srv.Snapshot()
 	var key listener.Key
-	for k := range snap.listeners {
+	for k := range snap.Listeners {
 		key = k
 	}
 	ci := &listener.ConnInfo{Peer: netip.MustParseAddrPort("10.0.0.5:40000"), Local: netip.MustParseAddrPort("127.0.0.1:80")}
-	hb := &handlerBench{h: &httpHandler{s: g.srv, key: key}, tc: tc, w: sinkWriter{h: http.Header{}},
+	hb := &handlerBench{h: &httpHandler{s: g.srv.pipe, key: key}, tc: tc, w: sinkWriter{h: http.Header{}},
 		ctx: listener.NewContext(context.Background(), ci)}
 	hb.r = (&http.Request{Method: "GET", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		URL: &url.URL{}, Header: http.Header{}, RemoteAddr: "10.0.0.5:40000"}).WithContext(hb.ctx)

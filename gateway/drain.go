@@ -12,7 +12,7 @@ func (s *Server) drainDelay() time.Duration {
 	if d := s.opts.DrainDelay; d != nil {
 		return *d
 	}
-	if m := s.snap.Load().mesh; m != nil && m.DrainDelaySet {
+	if m := s.snap.Load().Mesh; m != nil && m.DrainDelaySet {
 		return m.DrainDelay
 	}
 	return defaultDrainDelay

@@ -98,7 +98,7 @@ func (s *Server) dump() configDump {
 	for _, w := range snap.Warnings {
 		d.Warnings = append(d.Warnings, w.String())
 	}
-	for _, lc := range snap.listeners {
+	for _, lc := range snap.Listeners {
 		ld := listenerDump{Address: lc.Key.String(), Protocol: lc.Family.String(), ProxyProtocol: lc.Proxy.Describe(),
 			TrustedProxies: lc.TrustedHops, PathNormalization: pathModeName(lc.PathMode)}
 		if a := s.Addr(lc.Key.Port); a != nil {
@@ -114,7 +114,7 @@ func (s *Server) dump() configDump {
 		d.Listeners = append(d.Listeners, ld)
 	}
 	slices.SortFunc(d.Listeners, func(a, b listenerDump) int { return cmp.Compare(a.Address, b.Address) })
-	for _, c := range snap.clusters {
+	for _, c := range snap.Clusters {
 		cd := clusterDump{Name: c.Name}
 		for _, ep := range c.Endpoints {
 			cd.Endpoints = append(cd.Endpoints, endpointDump{Address: ep.Addr, Labels: ep.Labels, Weight: ep.Weight,
@@ -122,7 +122,7 @@ func (s *Server) dump() configDump {
 		}
 		d.Clusters = append(d.Clusters, cd)
 	}
-	if l := snap.alog; l != nil {
+	if l := snap.AccessLog; l != nil {
 		d.AccessLog = &accessLogDump{File: l.Path(), Dropped: l.Dropped()}
 	}
 	for _, k := range s.keySets.Status() {
@@ -146,7 +146,7 @@ func dumpTable(snap *Snapshot, t *router.Table) []vhostDump {
 			if rt.Forward != nil {
 				for _, dst := range rt.Forward.Dests {
 					dd := destDump{Host: dst.Host, Subset: dst.Subset, Port: dst.Port, Weight: dst.Weight}
-					if c := snap.cluster(dst.Upstream); c != nil {
+					if c := snap.Cluster(dst.Upstream); c != nil {
 						dd.Cluster = c.Name
 					}
 					rd.Destinations = append(rd.Destinations, dd)

@@ -24,7 +24,7 @@ func (s *Server) listenerDeps() *listener.Deps {
 		HeaderTimeout: s.opts.HeaderTimeout, MaxConnections: s.opts.MaxConnections, Requests: s.requests,
 		Current: func(k listener.Key) (*listener.Config, any) {
 			snap := s.snap.Load()
-			return snap.listeners[k], snap
+			return snap.Listeners[k], snap
 		},
 		Forward: s.forwardStream,
 		Refused: s.logRefusal,
@@ -38,7 +38,7 @@ func (s *Server) bind(k listener.Key) (*listener.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &httpHandler{s: s, key: k}
+	h := &httpHandler{s: s.pipe, key: k}
 	h.h2c = listener.NewH2CHandler(h)
 	return listener.New(k, ln, h, s.edge)
 }
@@ -47,9 +47,9 @@ func (s *Server) bind(k listener.Key) (*listener.Listener, error) {
 // if the authorization policies allow it, in the generation the listener
 // read its configuration from.
 func (s *Server) forwardStream(c net.Conn, f *router.Forward, sni string, cs *tls.ConnectionState, gen any) {
-	snap := gen.(*Snapshot)
-	if s.allowTCP(c, snap, f, sni, cs) {
-		s.forwardTCP(c, f, snap, sni)
+	snap := &gen.(*Snapshot).Generation
+	if s.pipe.allowTCP(c, snap, f, sni, cs) {
+		s.pipe.forwardTCP(c, f, snap, sni)
 	}
 }
 
@@ -66,12 +66,12 @@ func (s *Server) logRefusal(c net.Conn, rf *h1guard.Refusal) {
 	}
 	snap := s.snap.Load()
 	ci := listener.NewConnInfo(c)
-	target := redactURI(snap.authz, rf.Target)
+	target := redactURI(snap.Authz, rf.Target)
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "request refused by the HTTP/1.1 parser",
 		slog.Int("status", rf.Status), slog.String("reason", rf.Reason), slog.String("method", rf.Method),
 		slog.String("target", target), slog.String("client", c.RemoteAddr().String()),
 		slog.String("peer", ci.Peer.String()), slog.Bool("in_body", rf.InBody), slog.Int64("similar_lines_suppressed", held))
-	if snap.alog == nil {
+	if snap.AccessLog == nil {
 		return
 	}
 	e := &accesslog.Entry{Start: time.Now(), UpstreamServiceTime: -1, Method: rf.Method, Path: target, Protocol: rf.Proto,
@@ -85,5 +85,5 @@ func (s *Server) logRefusal(c net.Conn, rf *h1guard.Refusal) {
 	if tc, ok := c.(*tls.Conn); ok {
 		e.SNI = tc.ConnectionState().ServerName
 	}
-	snap.alog.Log(e)
+	snap.AccessLog.Log(e)
 }

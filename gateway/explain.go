@@ -157,7 +157,7 @@ func (req *ExplainRequest) httpRequest() (*http.Request, uint32, error) {
 
 // listenerFor finds the listener of a Gateway port on any bind address.
 func (s *Snapshot) listenerFor(port uint32) *listener.Config {
-	for k, lc := range s.listeners {
+	for k, lc := range s.Listeners {
 		if k.Port == port {
 			return lc
 		}

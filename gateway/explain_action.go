@@ -107,13 +107,13 @@ func (e *explainer) tcp(ctx context.Context, lc *listener.Config, r *http.Reques
 		return e.done(0, "connection closed: no TCP or TLS route takes it")
 	}
 	e.line("route", "%s tcp/tls route %d", rt.VirtualService, rt.Index)
-	if eng := e.snap.authz; eng != nil {
+	if eng := e.snap.Authz; eng != nil {
 		remote := ci.Peer.Addr()
 		if ci.Proxied {
 			remote = addrOf(r.RemoteAddr)
 		}
 		ar := &authz.Request{TCP: true, SourceIP: ci.Peer.Addr(), RemoteIP: remote, Local: ci.Local, SNI: sni,
-			PeerPrincipal: e.principal, Destination: destinationOf(e.snap, rt.Forward)}
+			PeerPrincipal: e.principal, Destination: destinationOf(&e.snap.Generation, rt.Forward)}
 		tr := eng.Explain(ctx, ar)
 		e.trace(tr)
 		if !tr.Decision.Allowed {
@@ -121,10 +121,10 @@ func (e *explainer) tcp(ctx context.Context, lc *listener.Config, r *http.Reques
 		}
 	}
 	d := rt.Forward.Pick(0)
-	if d == nil || e.snap.cluster(d.Upstream) == nil {
+	if d == nil || e.snap.Cluster(d.Upstream) == nil {
 		return e.done(0, "connection closed: the route has no reachable destination")
 	}
-	c := e.snap.cluster(d.Upstream)
+	c := e.snap.Cluster(d.Upstream)
 	e.cluster(c)
 	return e.done(0, "bytes forwarded both ways to %s", c.Name)
 }

@@ -16,7 +16,7 @@ import (
 // and plan with the explainer as their tracer: the lines are what those
 // steps saw, the outcome is their verdict.
 func (e *explainer) http(ctx context.Context, lc *listener.Config, r *http.Request, ci *listener.ConnInfo) *Explanation {
-	rq := request{snap: e.snap, lc: lc, conn: ci}
+	rq := request{snap: &e.snap.Generation, lc: lc, conn: ci}
 	v := rq.admit(r, e)
 	if v.kind == verdictAdmitted {
 		rq.principal = e.principal

@@ -11,7 +11,7 @@ import (
 
 // httpHandler serves the HTTP requests of one listener.
 type httpHandler struct {
-	s   *Server
+	s   *Pipeline
 	key listener.Key
 	h2c http.Handler // upgrades HTTP/1.1 connections to h2c
 }
@@ -19,7 +19,7 @@ type httpHandler struct {
 // request is what the gateway works out about a request once, before
 // routing, and carries through serving it.
 type request struct {
-	snap *Snapshot
+	snap *Generation
 	lc   *listener.Config
 	// conn is what the gateway knows of the request's connection.
 	conn *listener.ConnInfo
@@ -38,7 +38,7 @@ type request struct {
 // snapshot once, then admits, decides and plans it (see decide.go) as
 // explain does, and answers as the decision says.
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rq := request{snap: h.s.snap.Load(), conn: listener.ConnInfoOf(r.Context())}
+	rq := request{snap: h.s.Current(), conn: listener.ConnInfoOf(r.Context())}
 	if r.TLS == nil {
 		// An HTTPS connection served behind the request validator: net/http
 		// cannot see its *tls.Conn, so the state comes from the connection.
@@ -46,9 +46,9 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every request is counted in the metrics; logged if the access log is on.
 	lw := beginLog(w, r)
-	defer finishLog(h.s.metrics, rq.snap, lw, r, rq.conn)
+	defer finishLog(h.s.Metrics, rq.snap, lw, r, rq.conn)
 	w = lw
-	rq.lc = rq.snap.listeners[h.key]
+	rq.lc = rq.snap.Listeners[h.key]
 	if rq.lc == nil {
 		notFound(w, r)
 		return
@@ -70,14 +70,14 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // answer carries out a verdict: a local reply, or the route.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, rq *request, v *verdict) {
+func (s *Pipeline) answer(w http.ResponseWriter, r *http.Request, rq *request, v *verdict) {
 	switch v.kind {
 	case verdictRefused, verdictMalformed:
 		note(w, "DPE", "request_rejected")
 		w.Header().Set("Connection", "close")
 		localReply(w, r, v.status, v.msg)
 	case verdictMisdirected:
-		s.metrics.Misdirected()
+		s.Metrics.Misdirected()
 		note(w, "NR", "misdirected_request")
 		localReply(w, r, http.StatusMisdirectedRequest, "")
 	case verdictUnauthenticated:

@@ -21,11 +21,11 @@ func (s *Server) metricsState() (metrics.State, bool) {
 	if snap == nil {
 		return metrics.State{}, false
 	}
-	st := metrics.State{Generation: snap.Gen, ReloadOK: s.status.info().OK, AccessLogDropped: snap.alog.Dropped(),
-		ActiveRequests: make(map[string]int64, len(snap.clusters))}
+	st := metrics.State{Generation: snap.Gen, ReloadOK: s.status.info().OK, AccessLogDropped: snap.AccessLog.Dropped(),
+		ActiveRequests: make(map[string]int64, len(snap.Clusters))}
 	// Cluster names are unique in a snapshot, but sum to be sure: a
 	// duplicate series would fail the scrape.
-	for _, cl := range snap.clusters {
+	for _, cl := range snap.Clusters {
 		if cl != nil {
 			st.ActiveRequests[cl.Name] += cl.Active()
 		}

@@ -29,24 +29,24 @@ const (
 // answer. The copy carries the request as forwarded (rewritten path,
 // route headers) with "-shadow" appended to the host, as Envoy does. A
 // body too large to have been kept is not mirrored.
-func (s *Server) mirror(snap *Snapshot, r *http.Request, o *outbound, rt *router.Route, timeout time.Duration) {
+func (s *Pipeline) mirror(snap *Generation, r *http.Request, o *outbound, rt *router.Route, timeout time.Duration) {
 	body, whole := o.replay.complete()
 	for i := range rt.Mirrors {
 		m := &rt.Mirrors[i]
 		if !m.Sample(rand.Uint64()) {
 			continue
 		}
-		c := snap.cluster(m.Dest.Upstream)
+		c := snap.Cluster(m.Dest.Upstream)
 		if c == nil {
 			continue
 		}
 		if !whole {
-			s.log.Debug("request body too large to mirror", "mirror", c.Name)
+			s.Log.Debug("request body too large to mirror", "mirror", c.Name)
 			continue
 		}
 		if s.mirrors.Add(1) > maxMirrorsInFlight {
 			s.mirrors.Add(-1)
-			s.log.Debug("mirror skipped: too many mirrored requests in flight", "mirror", c.Name)
+			s.Log.Debug("mirror skipped: too many mirrored requests in flight", "mirror", c.Name)
 			continue
 		}
 		copyReq := s.mirrorCopy(r, o, body)
@@ -59,7 +59,7 @@ func (s *Server) mirror(snap *Snapshot, r *http.Request, o *outbound, rt *router
 
 // mirrorCopy snapshots what the copy needs, since the original request
 // and its outbound description are reused once the handler returns.
-func (s *Server) mirrorCopy(r *http.Request, o *outbound, body []byte) *outbound {
+func (s *Pipeline) mirrorCopy(r *http.Request, o *outbound, body []byte) *outbound {
 	in := &http.Request{Method: r.Method, Header: r.Header.Clone(), Host: r.Host, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor}
 	c := &outbound{Request: transport.Request{In: in, Method: o.Method, Path: o.Path, RawQuery: o.RawQuery, Host: shadowHost(o.Host),
 		Extra: append([]transport.Field(nil), o.Extra...), BodyLen: int64(len(body)), ConnectTimeout: o.ConnectTimeout}}
@@ -71,16 +71,16 @@ func (s *Server) mirrorCopy(r *http.Request, o *outbound, body []byte) *outbound
 	return c
 }
 
-func (s *Server) sendMirror(c *upstream.Cluster, o *outbound, timeout time.Duration) {
+func (s *Pipeline) sendMirror(c *upstream.Cluster, o *outbound, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ep := c.Pick("", nil)
 	if ep == nil {
 		return
 	}
-	resp, err := c.Send(ctx, s.engine, ep, &o.Request)
+	resp, err := c.Send(ctx, s.Engine, ep, &o.Request)
 	if err != nil {
-		s.log.Debug("mirror failed", "cluster", c.Name, "error", err)
+		s.Log.Debug("mirror failed", "cluster", c.Name, "error", err)
 		return
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {

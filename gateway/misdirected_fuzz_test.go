@@ -75,7 +75,7 @@ spec:
 			f.Fatal(err)
 		}
 		f.Cleanup(s.keySets.Close)
-		out = append(out, &httpHandler{s: s, key: listener.Key{Port: 443}})
+		out = append(out, &httpHandler{s: s.pipe, key: listener.Key{Port: 443}})
 	}
 	return out
 }
@@ -124,7 +124,7 @@ func FuzzTLSHostPolicy(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, sni, host string, deny uint8) {
 		h := handlers[int(deny)%len(handlers)]
-		lc := h.s.snap.Load().listeners[h.key]
+		lc := h.s.Current().Listeners[h.key]
 		negotiated, ok := lc.TLS.Server(sni)
 		if !ok {
 			return // the handshake fails: nothing is ever asked

@@ -77,7 +77,7 @@ func (rq *request) plan(rt *router.Route, roll dice) plan {
 	}
 	p.dest = rt.Forward.Pick(roll.pick)
 	if p.dest != nil {
-		p.cluster = rq.snap.cluster(p.dest.Upstream)
+		p.cluster = rq.snap.Cluster(p.dest.Upstream)
 	}
 	if p.cluster == nil {
 		p.kind, p.status = planNoCluster, http.StatusServiceUnavailable

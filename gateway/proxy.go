@@ -27,7 +27,7 @@ var outbounds = sync.Pool{New: func() any { return new(outbound) }}
 
 // forward sends the request to the destination the plan picked, retrying
 // as the route's policy says, and relays the answer.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route, p *plan) {
+func (s *Pipeline) forward(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route, p *plan) {
 	act := rt.Action
 	d, c := p.dest, p.cluster
 	ctx := r.Context()
@@ -113,7 +113,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rq *request, rt
 // headers, then the rewritten path and host and the destination's header
 // operations, which therefore win over the gateway's own headers as they
 // do in Envoy.
-func (s *Server) prepare(o *outbound, r *http.Request, rq *request, p *plan) {
+func (s *Pipeline) prepare(o *outbound, r *http.Request, rq *request, p *plan) {
 	o.Upgrade, o.Path, o.Host = rq.upgrade, p.path, p.authority
 	if p.path != rq.path {
 		r.Header[router.OriginalPathHeader] = []string{r.URL.RequestURI()}

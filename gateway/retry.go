@@ -20,7 +20,7 @@ var errPerTryTimeout = errors.New("per-try timeout")
 // exchange is one forwarded request: its attempts under the route's retry
 // policy, each to an endpoint not tried before when the cluster has one.
 type exchange struct {
-	s      *Server
+	s      *Pipeline
 	w      http.ResponseWriter
 	r      *http.Request
 	o      *outbound
@@ -53,7 +53,7 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *upstream.Endpoint,
 			tctx, cancel = context.WithTimeoutCause(ctx, pt, errPerTryTimeout)
 		}
 		start := time.Now()
-		resp, err := x.c.Send(tctx, x.s.engine, ep, &x.o.Request)
+		resp, err := x.c.Send(tctx, x.s.Engine, ep, &x.o.Request)
 		x.took = time.Since(start)
 		x.c.Observe(ep, resp, err)
 		if !x.retry(attempt, ctx, tctx, resp, err) {

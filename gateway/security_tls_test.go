@@ -240,7 +240,7 @@ func TestTLS03SNINormalization(t *testing.T) {
 	} {
 		var got *tls.Config
 		var err error
-		for _, lc := range tc.g.srv.snap.Load().listeners {
+		for _, lc := range tc.g.srv.snap.Load().Listeners {
 			if lc.TLS != nil {
 				got, err = lc.TLS.GetConfigForClient(&tls.ClientHelloInfo{ServerName: tc.sni})
 			}

@@ -20,9 +20,9 @@ func (zeroes) Read(p []byte) (int, error) {
 
 // openTunnels is how many forwarded connections the gateway tracks.
 func (g *gw) openTunnels() int {
-	g.srv.tunnels.mu.Lock()
-	defer g.srv.tunnels.mu.Unlock()
-	return len(g.srv.tunnels.conns)
+	g.srv.pipe.tunnels.mu.Lock()
+	defer g.srv.pipe.tunnels.mu.Unlock()
+	return len(g.srv.pipe.tunnels.conns)
 }
 
 // waitTunnelsClosed fails unless the gateway lets go of every forwarded

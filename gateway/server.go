@@ -94,18 +94,17 @@ const DefaultSettle = 250 * time.Millisecond
 // Server is a running gatehouse: listeners, the current snapshot, upstream
 // pools and the config watcher.
 type Server struct {
-	opts   Options
-	log    *slog.Logger
-	snap   atomic.Pointer[Snapshot] // the only state the request path reads
-	pools  *transport.PoolSet
-	engine transport.Engine
+	opts  Options
+	log   *slog.Logger
+	snap  atomic.Pointer[Snapshot] // the only state the request path reads
+	pools *transport.PoolSet
+	// pipe serves the requests and forwarded connections.
+	pipe *Pipeline
 	// keySets fetches remote JWT key sets for every generation; it lives
 	// as long as the server.
 	keySets *authz.KeySets
 	ready   atomic.Bool
-	// hostname is the machine's name, for the %HOSTNAME% header formatter.
-	hostname string
-	up       chan struct{} // closed once Run has bound the listeners
+	up      chan struct{} // closed once Run has bound the listeners
 
 	reloadMu sync.Mutex // serialises reloads
 	status   reloadStatus
@@ -113,9 +112,7 @@ type Server struct {
 
 	mu        sync.Mutex // guards listeners; never taken on the request path
 	listeners map[listener.Key]*listener.Listener
-	closing   bool         // set at shutdown: no reload binds anything any more
-	tunnels   tracker      // hijacked connections (WebSocket), closed at shutdown
-	mirrors   atomic.Int32 // mirrored requests in flight
+	closing   bool // set at shutdown: no reload binds anything any more
 	draining  sync.WaitGroup
 
 	metrics   *metrics.Metrics   // Prometheus metrics, served on the admin address
@@ -157,15 +154,16 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Logger, listeners: map[listener.Key]*listener.Listener{}, up: make(chan struct{})}
 	s.requests, s.stopRequests = context.WithCancel(context.Background())
-	s.hostname, _ = os.Hostname()
 	s.metrics = newMetrics(s)
 	s.refusalLog = listener.NewLogLimiter(time.Second, 20)
 	s.edge = s.listenerDeps()
 	s.cache = newLoadCache()
 	s.pools = transport.NewPoolSet(opts.Dial)
-	s.engine = transport.LeanEngine{}
+	s.pipe = &Pipeline{Current: func() *Generation { return &s.snap.Load().Generation }, Log: s.log, Metrics: s.metrics,
+		Engine: transport.LeanEngine{}}
+	s.pipe.Hostname, _ = os.Hostname()
 	if opts.StdUpstream {
-		s.engine = transport.NewStdEngine(opts.Dial)
+		s.pipe.Engine = transport.NewStdEngine(opts.Dial)
 	}
 	s.keySets = authz.NewKeySets(context.Background(), authz.KeySetOptions{Logger: s.log})
 	snap, err := s.load()
@@ -226,7 +224,7 @@ func (s *Server) Reload() error {
 	err := s.reload()
 	// A rejected candidate may have started key set fetchers: keep only
 	// those the served generation uses.
-	s.keySets.Retain(s.snap.Load().authz.KeySetURIs())
+	s.keySets.Retain(s.snap.Load().Authz.KeySetURIs())
 	// A load allocates many times what the compiled configuration keeps;
 	// hand that back to the system now rather than over minutes.
 	debug.FreeOSMemory()
@@ -258,8 +256,8 @@ func (s *Server) reload() error {
 	if err == nil {
 		next.Gen = cur.Gen + 1
 		err = s.apply(next)
-		if err != nil && next.alog != cur.alog {
-			next.alog.Close()
+		if err != nil && next.AccessLog != cur.AccessLog {
+			next.AccessLog.Close()
 		}
 	}
 	s.metrics.Reloaded(err == nil)
@@ -271,7 +269,7 @@ func (s *Server) reload() error {
 	s.status.success(next)
 	s.auditSecurity(cur, next)
 	retireAccessLog(cur, next)
-	s.log.Info("configuration reloaded", "generation", next.Gen, "listeners", len(next.listeners), "clusters", len(next.clusters),
+	s.log.Info("configuration reloaded", "generation", next.Gen, "listeners", len(next.Listeners), "clusters", len(next.Clusters),
 		"took", time.Since(next.Loaded.Add(-next.compileTime)).Round(time.Millisecond))
 	return nil
 }
@@ -325,8 +323,8 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	s.closeListeners(drainCtx)
 	s.draining.Wait()
-	s.tunnels.wait(drainCtx)
-	s.tunnels.closeAll()
+	s.pipe.tunnels.wait(drainCtx)
+	s.pipe.tunnels.closeAll()
 	s.stopRequests() // what the drain could not finish ends now
 	if admin != nil {
 		admin.Close()
@@ -334,7 +332,7 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Wait()
 	s.pools.CloseAll()
 	s.keySets.Close()
-	s.snap.Load().alog.Close()
+	s.snap.Load().AccessLog.Close()
 	return nil
 }
 
@@ -373,7 +371,7 @@ func (s *Server) apply(next *Snapshot) error {
 		return errShuttingDown
 	}
 	var opened []*listener.Listener
-	for k := range next.listeners {
+	for k := range next.Listeners {
 		if s.listeners[k] != nil {
 			continue
 		}
@@ -392,7 +390,7 @@ func (s *Server) apply(next *Snapshot) error {
 		go l.Serve()
 	}
 	for k, l := range s.listeners {
-		if next.listeners[k] == nil {
+		if next.Listeners[k] == nil {
 			delete(s.listeners, k)
 			l.Close() // stop accepting now; in-flight requests drain below
 			s.log.Info("closing listener removed from the configuration; draining its requests", "port", k.Port)
@@ -440,8 +438,8 @@ func Check(opts Options) (*Summary, []Problem, []string, error) {
 	if d.Problems.ErrorCount() > 0 {
 		return nil, d.Problems.List, d.Notes, &ConfigError{Problems: d.Problems.List}
 	}
-	sum := &Summary{Files: len(files), Resources: len(d.Resources), Clusters: len(snap.clusters)}
-	for k, lc := range snap.listeners {
+	sum := &Summary{Files: len(files), Resources: len(d.Resources), Clusters: len(snap.Clusters)}
+	for k, lc := range snap.Listeners {
 		sum.Listeners = append(sum.Listeners, fmt.Sprintf("%s %s", k, lc.Family))
 	}
 	sortStrings(sum.Listeners)

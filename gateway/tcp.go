@@ -18,18 +18,18 @@ import (
 // half-closes: when one side stops sending, the other is told and may
 // still answer. The copy is spliced in the kernel where it can. sni is the
 // connection's server name, for the access log.
-func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni string) {
+func (s *Pipeline) forwardTCP(c net.Conn, f *router.Forward, snap *Generation, sni string) {
 	defer c.Close()
 	var e *accesslog.Entry
-	if snap.alog != nil {
+	if snap.AccessLog != nil {
 		e = tcpEntry(c, sni)
-		defer snap.alog.Log(e)
+		defer snap.AccessLog.Log(e)
 		defer func() { e.Duration = time.Since(e.Start) }()
 	}
 	d := f.Pick(rand.Uint32())
 	var cl *upstream.Cluster
 	if d != nil {
-		cl = snap.cluster(d.Upstream)
+		cl = snap.Cluster(d.Upstream)
 	}
 	var ep *upstream.Endpoint
 	if cl != nil {
@@ -37,7 +37,7 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	}
 	if ep == nil {
 		e.Note("UH", "no_healthy_upstream")
-		s.metrics.TCPFailed(serviceOf(cl), "UH")
+		s.Metrics.TCPFailed(serviceOf(cl), "UH")
 		return
 	}
 	e.SetUpstream(cl.Name, ep.Addr)
@@ -47,13 +47,13 @@ func (s *Server) forwardTCP(c net.Conn, f *router.Forward, snap *Snapshot, sni s
 	if err != nil {
 		cl.Observe(ep, nil, &transport.ConnectError{Err: err})
 		e.Note("UF", "upstream_reset_before_response_started{connection_failure}")
-		s.metrics.TCPFailed(serviceOf(cl), "UF")
-		s.log.Debug("TCP upstream connect failed", "cluster", cl.Name, "endpoint", ep.Addr, "error", err)
+		s.Metrics.TCPFailed(serviceOf(cl), "UF")
+		s.Log.Debug("TCP upstream connect failed", "cluster", cl.Name, "endpoint", ep.Addr, "error", err)
 		return
 	}
 	defer up.Close()
 	var received, sent int64
-	mt := s.metrics.TCPOpen(cl.Host)
+	mt := s.Metrics.TCPOpen(cl.Host)
 	defer func() { mt.Closed(received, sent) }()
 	if e != nil {
 		e.UpstreamLocal = up.LocalAddr().String()

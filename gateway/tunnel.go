@@ -18,7 +18,7 @@ type halfCloser interface{ CloseWrite() error }
 // upstream switched to the protocol the client asked for, relays the 101,
 // then copies bytes both ways until both sides are done. The route timeout
 // does not apply to the tunnel.
-func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Response, want string) {
+func (s *Pipeline) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Response, want string) {
 	up, ok := resp.Body.(io.ReadWriteCloser)
 	if !ok || !strings.EqualFold(resp.Header.Get("Upgrade"), want) {
 		resp.Body.Close()
