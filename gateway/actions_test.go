@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 )
 
 // routes is a config whose VirtualService has the given http list.
@@ -152,7 +154,7 @@ func TestFaultInjection(t *testing.T) {
     fault: {abort: {httpStatus: 503, percentage: {value: 50}}}
     route: [{destination: {host: 127.0.0.1, port: {number: %[1]d}}}]
 `, port)))
-	if code, body, _ := g.get(80, "", "/abort"); code != 418 || body != bodyFault {
+	if code, body, _ := g.get(80, "", "/abort"); code != 418 || body != proxy.BodyFault {
 		t.Errorf("abort = %d %q", code, body)
 	}
 	start := time.Now()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 )
 
 // reloadStatus records the outcome of the latest loads for the admin
@@ -133,7 +134,7 @@ func (s *Server) AdminHandler() http.Handler {
 // (repeatable)&peer=ip&proxy=ip&port=80&sni=name&principal=id.
 func (s *Server) serveExplain(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	req := ExplainRequest{Method: q.Get("method"), URL: q.Get("url"), Header: http.Header{},
+	req := proxy.ExplainRequest{Method: q.Get("method"), URL: q.Get("url"), Header: http.Header{},
 		Peer: q.Get("peer"), ProxySource: q.Get("proxy"), SNI: q.Get("sni"), Principal: q.Get("principal")}
 	for _, h := range q["header"] {
 		k, v, ok := strings.Cut(h, ":")

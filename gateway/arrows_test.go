@@ -32,6 +32,10 @@ var arrows = map[string][]string{
 	"legacy": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
 		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
 		"gateway/internal/listener", "gateway/internal/upstream", "gateway/internal/upstream/transport"},
+	// proxy is the request pipeline: everything below gateway.
+	"proxy": {"api", "authz", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/listener", "gateway/internal/upstream", "gateway/internal/upstream/transport"},
 	"accesslog": {"envoyfmt"},
 	"metrics":   {"envoyfmt", "gateway/internal/accesslog"},
 	"h1guard":   nil,

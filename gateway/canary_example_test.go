@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 )
 
 // The canary example does what its comments and README promise, with its
@@ -56,8 +58,8 @@ func TestCanaryExample(t *testing.T) {
 		before := total()
 		for range 5 {
 			code, body, _ := g.get(80, host, "/", "X-Chaos", "abort", "X-Canary", "always")
-			if code != 503 || body != bodyFault {
-				t.Errorf("got %d %q, want 503 %q", code, body, bodyFault)
+			if code != 503 || body != proxy.BodyFault {
+				t.Errorf("got %d %q, want 503 %q", code, body, proxy.BodyFault)
 			}
 		}
 		if n := total() - before; n != 0 {

@@ -114,7 +114,7 @@ func (w *sinkWriter) WriteHeader(code int)        { w.code = code }
 
 // handlerBench serves one request through a listener's handler in-process.
 type handlerBench struct {
-	h   *httpHandler
+	h   http.Handler
 	r   *http.Request
 	w   sinkWriter
 	tc  decideCase
@@ -128,7 +128,7 @@ func newHandlerBench(tb testing.TB, g *gw, tc decideCase) *handlerBench {
 		key = k
 	}
 	ci := &listener.ConnInfo{Peer: netip.MustParseAddrPort("10.0.0.5:40000"), Local: netip.MustParseAddrPort("127.0.0.1:80")}
-	hb := &handlerBench{h: &httpHandler{s: g.srv.pipe, key: key}, tc: tc, w: sinkWriter{h: http.Header{}},
+	hb := &handlerBench{h: g.srv.pipe.NewHandler(key), tc: tc, w: sinkWriter{h: http.Header{}},
 		ctx: listener.NewContext(context.Background(), ci)}
 	hb.r = (&http.Request{Method: "GET", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		URL: &url.URL{}, Header: http.Header{}, RemoteAddr: "10.0.0.5:40000"}).WithContext(hb.ctx)

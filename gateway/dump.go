@@ -100,7 +100,7 @@ func (s *Server) dump() configDump {
 	}
 	for _, lc := range snap.Listeners {
 		ld := listenerDump{Address: lc.Key.String(), Protocol: lc.Family.String(), ProxyProtocol: lc.Proxy.Describe(),
-			TrustedProxies: lc.TrustedHops, PathNormalization: pathModeName(lc.PathMode)}
+			TrustedProxies: lc.TrustedHops, PathNormalization: lc.PathMode.String()}
 		if a := s.Addr(lc.Key.Port); a != nil {
 			ld.Bound = a.String()
 		}

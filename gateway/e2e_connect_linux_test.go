@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 )
 
 // unansweredPort returns a port on 127.0.0.1 whose listener never accepts
@@ -65,8 +67,8 @@ func TestE2EConnectTimeout(t *testing.T) {
 	start := time.Now()
 	code, body, _ := g.get(80, "", "/")
 	took := time.Since(start)
-	if code != 503 || body != bodyConnect {
-		t.Errorf("got %d %q, want 503 %q", code, body, bodyConnect)
+	if code != 503 || body != proxy.BodyConnect {
+		t.Errorf("got %d %q, want 503 %q", code, body, proxy.BodyConnect)
 	}
 	if took < connect || took > connect+2*time.Second {
 		t.Errorf("answered after %v, want about the connect timeout %v (route timeout 8s)", took, connect)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
 )
@@ -284,8 +285,8 @@ func TestE2EUpstreamSubjectAltNames(t *testing.T) {
 				}
 				return
 			}
-			if code != 503 || body != bodyConnect {
-				t.Errorf("got %d %q, want 503 %q", code, body, bodyConnect)
+			if code != 503 || body != proxy.BodyConnect {
+				t.Errorf("got %d %q, want 503 %q", code, body, proxy.BodyConnect)
 			}
 			if hits.Load() != before {
 				t.Error("the upstream was reached through a refused handshake")

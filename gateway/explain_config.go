@@ -6,13 +6,14 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
 // ExplainConfig loads the configuration of opts (ConfigPaths,
 // CredentialsDir) as Check does and explains req against it. Remote JWT
 // key sets are fetched as a running gateway would, bounded by ctx.
-func ExplainConfig(ctx context.Context, opts Options, req ExplainRequest) (*Explanation, error) {
+func ExplainConfig(ctx context.Context, opts Options, req proxy.ExplainRequest) (*proxy.Explanation, error) {
 	files, err := config.ReadSources(opts.ConfigPaths)
 	if err != nil {
 		return nil, &ConfigError{Problems: []Problem{{Err: err}}}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -118,7 +119,7 @@ var (
 
 // explained reads a decision out of an explanation: a forward counts as
 // the upstream's 200.
-func explained(x *Explanation, byPort map[string]string) decision {
+func explained(x *proxy.Explanation, byPort map[string]string) decision {
 	d := decision{status: x.Status}
 	if m := matchLine.FindStringSubmatch(x.String()); m != nil {
 		d.route = m[1]
@@ -177,7 +178,7 @@ func TestExplainAgreesWithServing(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
-			x, err := g.srv.Snapshot().Explain(ctx, ExplainRequest{Method: tc.method, URL: "http://" + tc.host + tc.target,
+			x, err := g.srv.Snapshot().Explain(ctx, proxy.ExplainRequest{Method: tc.method, URL: "http://" + tc.host + tc.target,
 				Header: hdr, Port: 80})
 			if err != nil {
 				t.Fatal(err)
@@ -265,7 +266,7 @@ spec:
 			hdr.Add(h[i], h[i+1])
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		x, err := g.srv.Snapshot().Explain(ctx, ExplainRequest{URL: "http://api.example.com/x", Header: hdr})
+		x, err := g.srv.Snapshot().Explain(ctx, proxy.ExplainRequest{URL: "http://api.example.com/x", Header: hdr})
 		cancel()
 		if err != nil {
 			t.Fatal(err)

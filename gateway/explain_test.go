@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 )
 
 // explainConfig routes /api to a service behind a trusted load balancer
@@ -80,11 +82,11 @@ func TestExplain(t *testing.T) {
 	dir := writeExplainConfig(t)
 	cases := []struct {
 		name   string
-		req    ExplainRequest
+		req    proxy.ExplainRequest
 		status int
 		want   []string
 	}{
-		{"allowed through the trusted hop", ExplainRequest{URL: "http://app.example.com/admin/x?id=7", Peer: "10.0.0.5",
+		{"allowed through the trusted hop", proxy.ExplainRequest{URL: "http://app.example.com/admin/x?id=7", Peer: "10.0.0.5",
 			Header: http.Header{"X-Forwarded-For": {"6.6.6.6, 203.0.113.9"}}}, 0, []string{
 			`physical peer 10.0.0.5: source.ip and ipBlocks`,
 			`numTrustedProxies 1: address 1 from the right of X-Forwarded-For "6.6.6.6, 203.0.113.9"`,
@@ -96,26 +98,26 @@ func TestExplain(t *testing.T) {
 			`cluster:  outbound|8000||app.internal`,
 			`result:   forward GET app.example.com/admin/x?id=7 to outbound|8000||app.internal`,
 		}},
-		{"denied: the spoofed leftmost address is not trusted", ExplainRequest{URL: "http://app.example.com/admin/x", Peer: "10.0.0.5",
+		{"denied: the spoofed leftmost address is not trusted", proxy.ExplainRequest{URL: "http://app.example.com/admin/x", Peer: "10.0.0.5",
 			Header: http.Header{"X-Forwarded-For": {"203.0.113.9, 6.6.6.6"}}}, 403, []string{
 			`trusted client 6.6.6.6 (from the X-Forwarded-For)`,
 			`istio-system/admins`,
 			`result:   403 "RBAC: access denied" (no ALLOW policy matched)`,
 		}},
-		{"denied before the 404 of an unrouted path", ExplainRequest{URL: "http://app.example.com/private"}, 403, []string{
+		{"denied before the 404 of an unrouted path", proxy.ExplainRequest{URL: "http://app.example.com/private"}, 403, []string{
 			`no route of "app.example.com" matches`,
 			`istio-system/private`,
 			`result:   403 "RBAC: access denied"`,
 		}},
-		{"unrouted", ExplainRequest{URL: "http://other.example.com/x/./y"}, 404, []string{
+		{"unrouted", proxy.ExplainRequest{URL: "http://other.example.com/x/./y"}, 404, []string{
 			`path:     "/x/./y" normalized to "/x/y" (pathNormalization BASE)`,
 			`vhost:    no virtual host takes "other.example.com"`,
 			`result:   404 (route_not_found)`,
 		}},
-		{"malformed path", ExplainRequest{URL: "http://app.example.com/api%2F..%2Fadmin"}, 400, []string{
+		{"malformed path", proxy.ExplainRequest{URL: "http://app.example.com/api%2F..%2Fadmin"}, 400, []string{
 			`encoded slash`, `result:   400 Bad Request`,
 		}},
-		{"no listener", ExplainRequest{URL: "http://app.example.com:8080/"}, 0, []string{
+		{"no listener", proxy.ExplainRequest{URL: "http://app.example.com:8080/"}, 0, []string{
 			`no listener on port 8080`, `result:   connection refused`,
 		}},
 	}
@@ -166,19 +168,19 @@ func TestClientIPExamples(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		dir    string
-		req    ExplainRequest
+		req    proxy.ExplainRequest
 		status int
 	}{
-		{"proxy-protocol", ExplainRequest{Peer: "10.0.0.2", ProxySource: "203.0.113.7"}, 0},
-		{"proxy-protocol", ExplainRequest{Peer: "10.0.0.2", ProxySource: "192.0.2.1"}, 403},
-		{"proxy-protocol", ExplainRequest{Peer: "203.0.113.7"}, 0}, // closed: not the load balancer
-		{"network-lb", ExplainRequest{Peer: "203.0.113.7"}, 0},
-		{"network-lb", ExplainRequest{Peer: "198.51.100.9", Header: http.Header{"X-Forwarded-For": {"203.0.113.7"}}}, 403},
-		{"x-forwarded-for", ExplainRequest{Peer: "10.0.0.2", Header: http.Header{"X-Forwarded-For": {"6.6.6.6, 203.0.113.7"}}}, 0},
-		{"x-forwarded-for", ExplainRequest{Peer: "10.0.0.2", Header: http.Header{"X-Forwarded-For": {"203.0.113.7, 6.6.6.6"}}}, 403},
+		{"proxy-protocol", proxy.ExplainRequest{Peer: "10.0.0.2", ProxySource: "203.0.113.7"}, 0},
+		{"proxy-protocol", proxy.ExplainRequest{Peer: "10.0.0.2", ProxySource: "192.0.2.1"}, 403},
+		{"proxy-protocol", proxy.ExplainRequest{Peer: "203.0.113.7"}, 0}, // closed: not the load balancer
+		{"network-lb", proxy.ExplainRequest{Peer: "203.0.113.7"}, 0},
+		{"network-lb", proxy.ExplainRequest{Peer: "198.51.100.9", Header: http.Header{"X-Forwarded-For": {"203.0.113.7"}}}, 403},
+		{"x-forwarded-for", proxy.ExplainRequest{Peer: "10.0.0.2", Header: http.Header{"X-Forwarded-For": {"6.6.6.6, 203.0.113.7"}}}, 0},
+		{"x-forwarded-for", proxy.ExplainRequest{Peer: "10.0.0.2", Header: http.Header{"X-Forwarded-For": {"203.0.113.7, 6.6.6.6"}}}, 403},
 		// Fewer X-Forwarded-For entries than trusted hops: the peer counts.
-		{"x-forwarded-for", ExplainRequest{Peer: "203.0.113.7"}, 0},
-		{"x-forwarded-for", ExplainRequest{Peer: "192.0.2.1"}, 403},
+		{"x-forwarded-for", proxy.ExplainRequest{Peer: "203.0.113.7"}, 0},
+		{"x-forwarded-for", proxy.ExplainRequest{Peer: "192.0.2.1"}, 403},
 	}
 	for _, c := range cases {
 		c.req.URL = "http://shop.example.com/"

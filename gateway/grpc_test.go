@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -210,7 +211,7 @@ func TestGRPCLocalReplies(t *testing.T) {
 		t.Parallel()
 		g := startGW(t, grpcConfig("GRPC", closedPort(t), ""))
 		_, err := grpcClient(t, g, "grpc.example.com").Check(grpcCtx(t), &healthpb.HealthCheckRequest{})
-		wantGRPCStatus(t, err, codes.Unavailable, bodyConnect) // 503 UF
+		wantGRPCStatus(t, err, codes.Unavailable, proxy.BodyConnect) // 503 UF
 	})
 	t.Run("route timeout", func(t *testing.T) {
 		t.Parallel()
@@ -220,7 +221,7 @@ func TestGRPCLocalReplies(t *testing.T) {
 		start := time.Now()
 		_, err := grpcClient(t, g, "grpc.example.com").Check(grpcCtx(t), &healthpb.HealthCheckRequest{})
 		// 504 UT: Envoy maps 504 to UNAVAILABLE, not DEADLINE_EXCEEDED.
-		wantGRPCStatus(t, err, codes.Unavailable, bodyTimeout)
+		wantGRPCStatus(t, err, codes.Unavailable, proxy.BodyTimeout)
 		if took := time.Since(start); took > 1500*time.Millisecond {
 			t.Errorf("took %v with a 100ms route timeout", took)
 		}
@@ -259,7 +260,7 @@ func TestGRPCFaultAbort(t *testing.T) {
 	} {
 		ctx := metadata.AppendToOutgoingContext(grpcCtx(t), "x-fault", tc.fault)
 		_, err := c.Check(ctx, &healthpb.HealthCheckRequest{})
-		wantGRPCStatus(t, err, tc.code, bodyFault)
+		wantGRPCStatus(t, err, tc.code, proxy.BodyFault)
 	}
 	if n := up.calls.Load(); n != 0 {
 		t.Errorf("upstream got %d calls, want none", n)

@@ -1,11 +1,7 @@
 package gateway
 
 import (
-	"net/http"
-
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 )
 
 // The metrics' wiring into the gateway: what it reports about itself at
@@ -31,22 +27,4 @@ func (s *Server) metricsState() (metrics.State, bool) {
 		}
 	}
 	return st, true
-}
-
-// recordHTTP counts a finished request. w is the client's writer, whose
-// header (and trailers) carry the gRPC status of a gRPC request.
-func recordHTTP(m *metrics.Metrics, e *accesslog.Entry, r *http.Request, w http.ResponseWriter) {
-	if r.ProtoMajor == 2 && isGRPC(r) { // gRPC needs HTTP/2: HTTP/1 requests skip the header lookup
-		m.RecordGRPC(e, w.Header())
-		return
-	}
-	m.RecordHTTP(e)
-}
-
-// serviceOf is the destination service host of c, "" for none.
-func serviceOf(c *upstream.Cluster) string {
-	if c == nil {
-		return ""
-	}
-	return c.Host
 }

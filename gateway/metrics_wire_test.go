@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -25,7 +26,7 @@ func TestMetricsGRPC(t *testing.T) {
 		r.Header.Set("Content-Type", "application/grpc+proto")
 		w := httptest.NewRecorder()
 		maps.Copy(w.Header(), h)
-		recordHTTP(m, e, r, w)
+		proxy.RecordHTTP(m, e, r, w)
 	}
 	mux := http.NewServeMux()
 	m.Register(mux)

@@ -31,8 +31,14 @@ var fuzzServers = []struct{ name, host, tls string }{
 var fuzzDenyHosts = []string{"admin.example.com", "ADMIN.Example.com.", "*.example.com", "admin.example.com:443",
 	"admin.example.com:8443", "b*", "a.example.com:*", "nothing.invalid"}
 
+// fuzzGateway is one Server and the handler of its port 443.
+type fuzzGateway struct {
+	srv *Server
+	http.Handler
+}
+
 // fuzzTLSGateways builds one Server per DENY hosts value.
-func fuzzTLSGateways(f *testing.F) []*httpHandler {
+func fuzzTLSGateways(f *testing.F) []*fuzzGateway {
 	ca := newTestCA(f, "fuzz")
 	certs := map[string]issued{"ab": ca.issue("ab", "a.example.com", "b.example.com"), "wild": ca.issue("wild", "*.example.com"),
 		"star": ca.issue("star", "star.test"), "mutual": ca.issue("admin", "admin.example.com")}
@@ -63,7 +69,7 @@ spec:
   - directResponse: {status: 200, body: {string: %[1]s}}
 `, s.name, s.host, tlsBlock)
 	}
-	var out []*httpHandler
+	var out []*fuzzGateway
 	for _, deny := range fuzzDenyHosts {
 		dir := f.TempDir()
 		policy := fmt.Sprintf("---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny, namespace: istio-system}\nspec:\n  action: DENY\n  rules:\n  - to: [{operation: {hosts: [%q]}}]\n", deny)
@@ -75,7 +81,7 @@ spec:
 			f.Fatal(err)
 		}
 		f.Cleanup(s.keySets.Close)
-		out = append(out, &httpHandler{s: s.pipe, key: listener.Key{Port: 443}})
+		out = append(out, &fuzzGateway{srv: s, Handler: s.pipe.NewHandler(listener.Key{Port: 443})})
 	}
 	return out
 }
@@ -124,7 +130,7 @@ func FuzzTLSHostPolicy(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, sni, host string, deny uint8) {
 		h := handlers[int(deny)%len(handlers)]
-		lc := h.s.Current().Listeners[h.key]
+		lc := h.srv.Snapshot().Listeners[listener.Key{Port: 443}]
 		negotiated, ok := lc.TLS.Server(sni)
 		if !ok {
 			return // the handshake fails: nothing is ever asked

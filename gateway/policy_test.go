@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 )
 
 // lbConfig routes everything to the three endpoints of svc.example.com
@@ -190,8 +192,8 @@ func TestConnectionPoolOverflow(t *testing.T) {
 	<-entered // one request holds the only connection; one is queued
 	time.Sleep(100 * time.Millisecond)
 	code, body, _ := g.get(80, "", "/")
-	if code != 503 || body != bodyOverflow {
-		t.Errorf("third request = %d %q, want 503 %q", code, body, bodyOverflow)
+	if code != 503 || body != proxy.BodyOverflow {
+		t.Errorf("third request = %d %q, want 503 %q", code, body, proxy.BodyOverflow)
 	}
 	once.Do(func() { close(release) })
 	for range 2 {
@@ -242,7 +244,7 @@ func TestUpstreamTLS(t *testing.T) {
 	}
 	t.Run("untrusted", func(t *testing.T) {
 		g := startGW(t, cfg("{mode: SIMPLE}"))
-		if code, body, _ := g.get(80, "", "/"); code != 503 || body != bodyConnect {
+		if code, body, _ := g.get(80, "", "/"); code != 503 || body != proxy.BodyConnect {
 			t.Errorf("upstream with an unknown CA: %d %q, want 503", code, body)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 	"golang.org/x/net/websocket"
 )
 
@@ -118,8 +119,8 @@ func TestUpstreamFailures(t *testing.T) {
 		code int
 		body string
 	}{
-		{"garbage", garbage, 502, bodyProtocol},
-		{"huge headers", huge, 502, bodyProtocol},
+		{"garbage", garbage, 502, proxy.BodyProtocol},
+		{"huge headers", huge, 502, proxy.BodyProtocol},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -314,7 +315,7 @@ func TestUnrequestedSwitchingProtocols(t *testing.T) {
 		c.Close()
 	})
 	g := startGW(t, oneRoute(port, ""))
-	if code, body, _ := g.get(80, "", "/"); code != 502 || body != bodyProtocol {
+	if code, body, _ := g.get(80, "", "/"); code != 502 || body != proxy.BodyProtocol {
 		t.Errorf("got %d %q, want 502", code, body)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 )
 
 // counting answers with failures for its first fail requests, then 200,
@@ -75,7 +77,7 @@ func TestRetries(t *testing.T) {
 	start := time.Now()
 	code, body, _ := g.get(80, "", "/slow")
 	took := time.Since(start)
-	if code != 504 || body != bodyTimeout || took < 350*time.Millisecond || took > time.Second {
+	if code != 504 || body != proxy.BodyTimeout || took < 350*time.Millisecond || took > time.Second {
 		t.Errorf("slow = %d %q after %v, want 504 at the 350ms route timeout", code, body, took)
 	}
 	if n := always.n.Load(); n < 2 || n > 4 {
@@ -111,7 +113,7 @@ func TestLargeBodyNotRetried(t *testing.T) {
   - retries: {attempts: 3, retryOn: 5xx}
     route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
 `, startUpstream(t, c))))
-	req, _ := http.NewRequest("PUT", g.url(80)+"/", strings.NewReader(strings.Repeat("x", maxReplayBody+1)))
+	req, _ := http.NewRequest("PUT", g.url(80)+"/", strings.NewReader(strings.Repeat("x", proxy.MaxReplayBody+1)))
 	if code, _, _ := do(t, req); code != 503 {
 		t.Errorf("status %d, want the first attempt's 503", code)
 	}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 )
 
 // up03Slow is an upstream that sleeps 5 s before its headers, counting
@@ -64,8 +66,8 @@ func TestUP03SlowUpstreamTimeoutsAndRetries(t *testing.T) {
 			start := time.Now()
 			code, body, _ := g.get(80, "", "/")
 			took := time.Since(start)
-			if code != 504 || body != bodyTimeout || took < tc.at || took > tc.at+tc.slack {
-				t.Errorf("%d %q after %v, want 504 %q at %v", code, body, took, bodyTimeout, tc.at)
+			if code != 504 || body != proxy.BodyTimeout || took < tc.at || took > tc.at+tc.slack {
+				t.Errorf("%d %q after %v, want 504 %q at %v", code, body, took, proxy.BodyTimeout, tc.at)
 			}
 			if n := up.attempts.Load(); n < tc.lo || n > tc.hi {
 				t.Errorf("%d attempts, want %d to %d", n, tc.lo, tc.hi)
@@ -132,8 +134,8 @@ func TestUP03SlowUpstreamTimeoutsAndRetries(t *testing.T) {
 				body = strings.NewReader("order #1")
 			}
 			req, _ := http.NewRequest(tc.method, g.url(80)+tc.path, body)
-			if code, got, _ := do(t, req); code != 503 || got != bodyReset {
-				t.Errorf("%s %s: %d %q, want 503 %q", tc.method, tc.path, code, got, bodyReset)
+			if code, got, _ := do(t, req); code != 503 || got != proxy.BodyReset {
+				t.Errorf("%s %s: %d %q, want 503 %q", tc.method, tc.path, code, got, proxy.BodyReset)
 			}
 			if n := reads.Load(); n != tc.attempts {
 				t.Errorf("%s %s: the upstream read it %d times, want %d", tc.method, tc.path, n, tc.attempts)

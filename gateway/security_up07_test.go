@@ -19,11 +19,7 @@ func (zeroes) Read(p []byte) (int, error) {
 }
 
 // openTunnels is how many forwarded connections the gateway tracks.
-func (g *gw) openTunnels() int {
-	g.srv.pipe.tunnels.mu.Lock()
-	defer g.srv.pipe.tunnels.mu.Unlock()
-	return len(g.srv.pipe.tunnels.conns)
-}
+func (g *gw) openTunnels() int { return g.srv.pipe.Tunnels() }
 
 // waitTunnelsClosed fails unless the gateway lets go of every forwarded
 // connection within 2 s.

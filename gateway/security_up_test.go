@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 )
 
 // countDials counts the upstream connection attempts per address.
@@ -71,9 +73,9 @@ func TestUP01UnreachableUpstreams(t *testing.T) {
 		path, body, flags, details, addr string
 		maxDials                         int
 	}{
-		{"/refused", bodyConnect, "UF,URX", "upstream_reset_before_response_started{connection_failure}", "127.0.0.1:" + closed, 3},
-		{"/nx", bodyConnect, "UF,URX", "upstream_reset_before_response_started{connection_failure}", "nx.invalid:80", 3},
-		{"/none", bodyNoHealthy, "UH", "no_healthy_upstream", "", 0},
+		{"/refused", proxy.BodyConnect, "UF,URX", "upstream_reset_before_response_started{connection_failure}", "127.0.0.1:" + closed, 3},
+		{"/nx", proxy.BodyConnect, "UF,URX", "upstream_reset_before_response_started{connection_failure}", "nx.invalid:80", 3},
+		{"/none", proxy.BodyNoHealthy, "UH", "no_healthy_upstream", "", 0},
 	}
 	for _, tc := range tests {
 		start := time.Now()
@@ -150,8 +152,8 @@ func TestUP02UpstreamFailsMidResponse(t *testing.T) {
 		scripted(short, false, nil), scripted(chunked, false, nil), startUpstream(t, named("healthy")))))
 	addr := g.srv.Addr(80).String()
 
-	if code, body, _ := g.get(80, "", "/reset"); code != 503 || body != bodyReset {
-		t.Errorf("reset before headers: %d %q, want 503 %q", code, body, bodyReset)
+	if code, body, _ := g.get(80, "", "/reset"); code != 503 || body != proxy.BodyReset {
+		t.Errorf("reset before headers: %d %q, want 503 %q", code, body, proxy.BodyReset)
 	}
 	// A chunked body is flushed as it comes: the client has the head and
 	// the first chunk when the upstream closes, then the body breaks off.
@@ -224,8 +226,8 @@ func TestUP01EmptyStaticEndpoints(t *testing.T) {
 	cfg["se.yaml"] = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: empty}\nspec:\n  hosts: [empty.internal]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: STATIC\n  endpoints: []\n"
 	dials := &countDials{n: map[string]int{}}
 	g := startGW(t, cfg, func(o *Options) { o.Dial = dials.dial })
-	if code, body, _ := g.get(80, "", "/"); code != 503 || body != bodyNoHealthy {
-		t.Errorf("got %d %q, want 503 %q", code, body, bodyNoHealthy)
+	if code, body, _ := g.get(80, "", "/"); code != 503 || body != proxy.BodyNoHealthy {
+		t.Errorf("got %d %q, want 503 %q", code, body, proxy.BodyNoHealthy)
 	}
 	if n := dials.get("empty.internal:80"); n != 0 {
 		t.Errorf("dialled empty.internal:80 %d times, want never", n)

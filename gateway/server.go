@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
@@ -99,7 +100,7 @@ type Server struct {
 	snap  atomic.Pointer[Snapshot] // the only state the request path reads
 	pools *transport.PoolSet
 	// pipe serves the requests and forwarded connections.
-	pipe *Pipeline
+	pipe *proxy.Pipeline
 	// keySets fetches remote JWT key sets for every generation; it lives
 	// as long as the server.
 	keySets *authz.KeySets
@@ -156,15 +157,15 @@ func New(opts Options) (*Server, error) {
 	s.requests, s.stopRequests = context.WithCancel(context.Background())
 	s.metrics = newMetrics(s)
 	s.refusalLog = listener.NewLogLimiter(time.Second, 20)
-	s.edge = s.listenerDeps()
-	s.cache = newLoadCache()
-	s.pools = transport.NewPoolSet(opts.Dial)
-	s.pipe = &Pipeline{Current: func() *Generation { return &s.snap.Load().Generation }, Log: s.log, Metrics: s.metrics,
-		Engine: transport.LeanEngine{}}
+	s.pipe = &proxy.Pipeline{Current: func() *proxy.Generation { return &s.snap.Load().Generation }, Log: s.log, Metrics: s.metrics,
+		Engine: transport.LeanEngine{}, RefusalLog: s.refusalLog}
 	s.pipe.Hostname, _ = os.Hostname()
 	if opts.StdUpstream {
 		s.pipe.Engine = transport.NewStdEngine(opts.Dial)
 	}
+	s.edge = s.listenerDeps()
+	s.cache = newLoadCache()
+	s.pools = transport.NewPoolSet(opts.Dial)
 	s.keySets = authz.NewKeySets(context.Background(), authz.KeySetOptions{Logger: s.log})
 	snap, err := s.load()
 	if err == nil {
@@ -323,8 +324,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	s.closeListeners(drainCtx)
 	s.draining.Wait()
-	s.pipe.tunnels.wait(drainCtx)
-	s.pipe.tunnels.closeAll()
+	s.pipe.CloseTunnels(drainCtx)
 	s.stopRequests() // what the drain could not finish ends now
 	if admin != nil {
 		admin.Close()

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
@@ -14,7 +15,7 @@ type Snapshot struct {
 	// Generation is what the request pipeline reads: the generation
 	// number, listeners, clusters, security engine, access log and mesh
 	// settings.
-	Generation
+	proxy.Generation
 	// Digest is over the names and contents of the files it was built from;
 	// a reload whose files hash the same is skipped.
 	Digest [sha256.Size]byte

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 )
 
 // idleGateway serves the VirtualService (and other resources) vs, with a
@@ -59,8 +61,8 @@ func TestStreamIdleTimeoutBeforeResponse(t *testing.T) {
 			start := time.Now()
 			code, body, _ := g.get(80, "", "/")
 			took := time.Since(start)
-			if code != http.StatusGatewayTimeout || body != bodyTimeout {
-				t.Fatalf("%d %q after %v, want 504 %q", code, body, took, bodyTimeout)
+			if code != http.StatusGatewayTimeout || body != proxy.BodyTimeout {
+				t.Fatalf("%d %q after %v, want 504 %q", code, body, took, proxy.BodyTimeout)
 			}
 			if took < 250*time.Millisecond || took > 3*time.Second {
 				t.Errorf("answered after %v, want about 300ms", took)

@@ -38,6 +38,11 @@ func ParsePathMode(s string) (PathMode, bool) {
 	return 0, false
 }
 
+// String returns the meshConfig spelling of m.
+func (m PathMode) String() string {
+	return [...]string{"BASE", "NONE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"}[m]
+}
+
 // Errors NormalizePath returns; each means the request gets 400.
 var (
 	ErrPathControl      = errors.New("path contains a NUL, a control character or a space")

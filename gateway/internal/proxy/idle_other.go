@@ -1,0 +1,12 @@
+//go:build !linux
+
+package proxy
+
+import (
+	"net"
+	"time"
+)
+
+// quietFor cannot ask the kernel on this system: TCP idle timeouts are not
+// enforced.
+func quietFor(net.Conn) (time.Duration, bool) { return 0, false }

@@ -1,0 +1,27 @@
+package proxy
+
+import (
+	"net/http"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+)
+
+// RecordHTTP counts a finished request. w is the client's writer, whose
+// header (and trailers) carry the gRPC status of a gRPC request.
+func RecordHTTP(m *metrics.Metrics, e *accesslog.Entry, r *http.Request, w http.ResponseWriter) {
+	if r.ProtoMajor == 2 && isGRPC(r) { // gRPC needs HTTP/2: HTTP/1 requests skip the header lookup
+		m.RecordGRPC(e, w.Header())
+		return
+	}
+	m.RecordHTTP(e)
+}
+
+// serviceOf is the destination service host of c, "" for none.
+func serviceOf(c *upstream.Cluster) string {
+	if c == nil {
+		return ""
+	}
+	return c.Host
+}

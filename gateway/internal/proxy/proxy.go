@@ -1,0 +1,341 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
+	"github.com/gatehouse-proxy/gatehouse/router"
+)
+
+// errRouteTimeout is the cancellation cause of a route's timeout.
+var errRouteTimeout = errors.New("route timeout")
+
+var outbounds = sync.Pool{New: func() any { return new(outbound) }}
+
+// forward sends the request to the destination the plan picked, retrying
+// as the route's policy says, and relays the answer.
+func (s *Pipeline) forward(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route, p *plan) {
+	act := rt.Action
+	d, c := p.dest, p.cluster
+	ctx := r.Context()
+	if act.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, act.Timeout, errRouteTimeout)
+		defer cancel()
+	}
+	o := outbounds.Get().(*outbound)
+	defer outbounds.Put(o)
+	o.reset(r)
+	o.ConnectTimeout = c.ConnectTimeout
+	o.StreamIdle = rq.lc.Options.StreamIdle()
+	rc := http.NewResponseController(w)
+	if o.HasBody() {
+		o.downstream = rc
+	}
+	s.prepare(o, r, rq, p)
+	if e := entryOf(w); e != nil && o.Path != rq.path {
+		e.OriginalPath = r.URL.RequestURI()
+	}
+	x := &exchange{s: s, w: w, r: r, o: o, c: c, policy: act.Retry}
+	resp, ep, err := x.run(ctx)
+	if e := entryOf(w); e != nil {
+		noteUpstream(e, c, ep, x, err)
+	}
+	if len(rt.Mirrors) > 0 {
+		defer s.mirror(rq.snap, r, o, rt, act.Timeout)
+	}
+	if err != nil {
+		upstreamError(w, ctx, r, err)
+		if len(x.tried) > 1 && r.Context().Err() == nil {
+			note(w, "URX", "")
+		}
+		return
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if o.Upgrade == "" {
+			resp.Body.Close() // a switch nobody asked for
+			note(w, "UPE", "upstream_reset_before_response_started{protocol_error}")
+			localReply(w, r, http.StatusBadGateway, BodyProtocol)
+			return
+		}
+		s.tunnel(w, r, resp, o.Upgrade)
+		return
+	}
+	edits := func(h http.Header) {
+		if d.ResponseHeaders.Len() > 0 {
+			d.ResponseHeaders.Apply(h, &fmtVars{s: s, r: r, upstream: ep.Addr})
+		}
+		if act.CORS != nil && rq.origin != "" {
+			setHeaders(h, act.CORS.ResponseHeaders(rq.origin))
+		}
+		if x.setCookie != "" {
+			h.Add("Set-Cookie", x.setCookie)
+		}
+		if r.ProtoMajor == 1 && o.bodyPending() {
+			// The upstream answered before the client's body was read to
+			// its end; the rest of it is not read any more, so the client
+			// must not send another request on this connection.
+			h["Connection"] = []string{"close"}
+		}
+	}
+	if act.Timeout > 0 {
+		// When the route timeout fires mid-body, a client that is not
+		// reading must not keep the handler (and the upstream) waiting.
+		// Waited for: rc reaches w, which is recycled once the request ends.
+		done := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			defer close(done)
+			rc.SetWriteDeadline(aLongTimeAgo)
+		})
+		defer func() {
+			if !stop() {
+				<-done
+			}
+		}()
+	}
+	writeResponse(w, ctx, rc, resp, x.took, o.IdleOr(mesh.StreamIdleTimeout), edits)
+}
+
+// prepare makes the client's request the upstream request: the forwarding
+// headers, then the rewritten path and host and the destination's header
+// operations, which therefore win over the gateway's own headers as they
+// do in Envoy.
+func (s *Pipeline) prepare(o *outbound, r *http.Request, rq *request, p *plan) {
+	o.Upgrade, o.Path, o.Host = rq.upgrade, p.path, p.authority
+	if p.path != rq.path {
+		r.Header[router.OriginalPathHeader] = []string{r.URL.RequestURI()}
+	}
+	if d := p.dest; d.RequestHeaders.Len() > 0 {
+		d.RequestHeaders.Apply(r.Header, &fmtVars{s: s, r: r})
+	}
+}
+
+// upstreamError answers a failed exchange with Envoy's local reply for it.
+// A client that went away gets nothing: the connection is closed without
+// an answer. Returning without writing would let net/http answer 200 with
+// an empty body, which a client that only half-closed would read as the
+// upstream's success.
+func upstreamError(w http.ResponseWriter, ctx context.Context, r *http.Request, err error) {
+	f := failureOf(ctx, r, err)
+	note(w, f.flags, f.details)
+	if f.status == 0 {
+		panic(http.ErrAbortHandler)
+	}
+	if f.close {
+		w.Header().Set("Connection", "close")
+	}
+	localReply(w, r, f.status, f.body)
+}
+
+// failure is how a failed exchange is answered and logged.
+type failure struct {
+	status         int
+	body           string
+	flags, details string
+	close          bool
+}
+
+// failureOf classifies a failed exchange as Envoy does.
+func failureOf(ctx context.Context, r *http.Request, err error) failure {
+	switch {
+	case errors.Is(context.Cause(ctx), errRouteTimeout):
+		return failure{status: http.StatusGatewayTimeout, body: BodyTimeout, flags: "UT", details: "response_timeout"}
+	case errors.As(err, new(*transport.ClientBodyError)) && errors.Is(err, os.ErrDeadlineExceeded):
+		// The client stopped sending its body for the stream idle timeout:
+		// it is stalled, not gone (net/http cancelled the request on the
+		// read error all the same), and is told so, then closed.
+		return failure{status: http.StatusRequestTimeout, body: "stream timeout", flags: "SI", details: "stream_idle_timeout", close: true}
+	case errors.As(err, new(*transport.ClientBodyError)) && listener.ConnInfoOf(r.Context()).BodyRefused():
+		// The validator found the body malformed (net/http cancelled the
+		// request on that read error; the client is not gone): 400 and a
+		// close, as for a malformed head (security.md HTTP-02).
+		return failure{status: http.StatusBadRequest, body: "Bad Request", flags: "DPE", details: "downstream_protocol_error", close: true}
+	case r.Context().Err() != nil:
+		return failure{flags: "DC", details: "downstream_remote_disconnect"}
+	case errors.As(err, new(*transport.ClientBodyError)):
+		return failure{status: http.StatusBadRequest, body: "Bad Request", flags: "DPE", details: "downstream_protocol_error", close: true}
+	case errors.As(err, new(*transport.RequestError)):
+		// As Envoy flags a request its upstream codec refuses to encode.
+		return failure{status: http.StatusBadGateway, body: bodyInvalidRequest, flags: "DPE", details: "invalid_upstream_request"}
+	case errors.Is(err, transport.ErrOverflow):
+		return failure{status: http.StatusServiceUnavailable, body: BodyOverflow, flags: "UO", details: "upstream_reset_before_response_started{overflow}"}
+	case errors.Is(err, transport.ErrNoHealthy):
+		return failure{status: http.StatusServiceUnavailable, body: BodyNoHealthy, flags: "UH", details: "no_healthy_upstream"}
+	case errors.Is(err, transport.ErrStreamIdle):
+		return failure{status: http.StatusGatewayTimeout, body: BodyTimeout, flags: "UT", details: "stream_idle_timeout"}
+	case errors.Is(err, errPerTryTimeout):
+		return failure{status: http.StatusGatewayTimeout, body: BodyTimeout, flags: "UT", details: "upstream_per_try_timeout"}
+	case errors.As(err, new(*transport.ConnectError)):
+		return failure{status: http.StatusServiceUnavailable, body: BodyConnect, flags: "UF", details: "upstream_reset_before_response_started{connection_failure}"}
+	case errors.As(err, new(*transport.ProtocolError)):
+		return failure{status: http.StatusBadGateway, body: BodyProtocol, flags: "UPE", details: "upstream_reset_before_response_started{protocol_error}"}
+	case errors.As(err, new(*transport.RefusedStreamError)):
+		return failure{status: http.StatusServiceUnavailable, body: BodyRefused, flags: "UR", details: "upstream_reset_before_response_started{remote_refused_stream_reset}"}
+	}
+	return failure{status: http.StatusServiceUnavailable, body: BodyReset, flags: "UC", details: "upstream_reset_before_response_started{connection_termination}"}
+}
+
+// noteUpstream records which upstream answered and how fast.
+func noteUpstream(e *accesslog.Entry, c *upstream.Cluster, ep *upstream.Endpoint, x *exchange, err error) {
+	e.UpstreamCluster = c.Name
+	e.DestinationService = c.Host // metrics: destination_service
+	if ep != nil {
+		e.UpstreamHost = ep.Addr
+	}
+	if err == nil {
+		e.UpstreamServiceTime = x.took
+		e.ResponseDuration = time.Since(e.Start)
+		e.Details = "via_upstream"
+	}
+}
+
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
+
+func protoValue(r *http.Request) []string {
+	if r.TLS != nil {
+		return protoHTTPS
+	}
+	return protoHTTP
+}
+
+// joinXFF appends addr to the X-Forwarded-For values received; empty
+// values add nothing.
+func joinXFF(prior []string, addr string) string {
+	n := len(addr)
+	for _, p := range prior {
+		n += len(p) + 2
+	}
+	b := make([]byte, 0, n)
+	for _, p := range prior {
+		if p = strings.TrimSpace(p); p != "" {
+			b = append(b, p...)
+			b = append(b, ", "...)
+		}
+	}
+	return string(append(b, addr...))
+}
+
+// hostOf returns the address part of "host:port" without allocating.
+func hostOf(hostport string) string {
+	for i := len(hostport) - 1; i >= 0; i-- {
+		if hostport[i] == ':' {
+			h := hostport[:i]
+			if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+				return h[1 : len(h)-1]
+			}
+			return h
+		}
+	}
+	return hostport
+}
+
+// newRequestID returns a random version 4 UUID.
+func newRequestID() string {
+	const hex = "0123456789abcdef"
+	hi := rand.Uint64()&^(0xf<<12) | 0x4<<12
+	lo := rand.Uint64()&^(0x3<<62) | 0x2<<62
+	var b [36]byte
+	j := 0
+	for i := range 32 {
+		if i == 8 || i == 12 || i == 16 || i == 20 {
+			b[j] = '-'
+			j++
+		}
+		v := hi
+		if i >= 16 {
+			v = lo
+		}
+		b[j] = hex[(v>>(60-4*(i%16)))&0xf]
+		j++
+	}
+	return string(b[:])
+}
+
+// respHopHeaders are the response headers that concern one connection only.
+var respHopHeaders = map[string]bool{
+	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Transfer-Encoding": true,
+	"Upgrade": true, "Trailer": true, "Te": true, "Proxy-Authenticate": true,
+}
+
+// writeResponse relays an upstream response: headers minus hop-by-hop ones,
+// the upstream service time, the body as it arrives, and trailers. A body
+// that breaks off aborts the client connection, so a truncated response
+// never looks complete.
+func writeResponse(w http.ResponseWriter, ctx context.Context, rc *http.ResponseController, resp *http.Response, took, idle time.Duration, edits func(http.Header)) {
+	defer resp.Body.Close()
+	h := w.Header()
+	named := resp.Header["Connection"]
+	for k, vs := range resp.Header {
+		if respHopHeaders[k] || (len(named) > 0 && headerHasToken(named, k)) {
+			continue
+		}
+		h[k] = vs
+	}
+	h["X-Envoy-Upstream-Service-Time"] = []string{strconv.FormatInt(took.Milliseconds(), 10)}
+	if edits != nil {
+		edits(h)
+	}
+	w.WriteHeader(resp.StatusCode)
+	rerr, werr := copyBody(w, rc, resp.Body, resp.ContentLength < 0, idle)
+	if werr != nil {
+		return
+	}
+	if rerr != nil {
+		// Never a clean end: the client's connection (or HTTP/2 stream)
+		// is aborted, and the line says why.
+		flags, details := midBodyFailure(ctx, rerr)
+		note(w, flags, details)
+		panic(http.ErrAbortHandler)
+	}
+	for k, vs := range resp.Trailer {
+		h[http.TrailerPrefix+k] = vs
+	}
+}
+
+// copyBody copies an upstream body to the client. With flush set (a body
+// of unknown length, such as a stream of events) every read is flushed to
+// the client at once. Each write must complete within idle, the stream
+// idle timeout.
+func copyBody(w http.ResponseWriter, rc *http.ResponseController, body io.Reader, flush bool, idle time.Duration) (rerr, werr error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var fl http.Flusher
+	if flush {
+		fl, _ = w.(http.Flusher)
+	}
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			rc.SetWriteDeadline(time.Now().Add(idle))
+			if _, werr = w.Write(buf[:n]); werr != nil {
+				return nil, werr
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return err, nil
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
+)
+
+// halfCloser is a connection whose sending side can be closed alone.
+type halfCloser interface{ CloseWrite() error }
+
+// tunnel completes a protocol switch (WebSocket): it checks that the
+// upstream switched to the protocol the client asked for, relays the 101,
+// then copies bytes both ways until both sides are done. The route timeout
+// does not apply to the tunnel.
+func (s *Pipeline) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Response, want string) {
+	up, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok || !strings.EqualFold(resp.Header.Get("Upgrade"), want) {
+		resp.Body.Close()
+		localReply(w, r, http.StatusBadGateway, BodyProtocol)
+		return
+	}
+	if e := entryOf(w); e != nil {
+		e.Code, e.Details = http.StatusSwitchingProtocols, "via_upstream"
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		up.Close()
+		localReply(w, r, http.StatusInternalServerError, "")
+		return
+	}
+	// Shutdown closes the tunnel at its deadline; a WebSocket one gets a
+	// close frame (1001, going away) first.
+	var tracked io.Closer = conn
+	var relay *wsRelay
+	if strings.EqualFold(want, "websocket") {
+		relay = newWSRelay(conn)
+		tracked = &wsTunnel{conn: conn, relay: relay}
+	}
+	s.tunnels.add(tracked)
+	defer s.tunnels.remove(tracked)
+	defer conn.Close()
+	defer up.Close()
+	if err := writeSwitch(brw.Writer, resp, want); err != nil {
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { pipe(up, brw.Reader) })
+	if relay != nil {
+		relay.copyFrom(up)
+		listener.CloseWrite(conn)
+	} else {
+		pipe(conn, up)
+	}
+	wg.Wait()
+}
+
+// writeSwitch writes the 101 response head to the client.
+func writeSwitch(bw *bufio.Writer, resp *http.Response, proto string) error {
+	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ")
+	bw.WriteString(proto)
+	bw.WriteString("\r\n")
+	named := resp.Header["Connection"]
+	for k, vs := range resp.Header {
+		if respHopHeaders[k] || headerHasToken(named, k) {
+			continue
+		}
+		for _, v := range vs {
+			writeField(bw, k, v)
+		}
+	}
+	bw.WriteString("\r\n")
+	return bw.Flush()
+}
+
+// pipe copies src to dst, then half-closes dst so the other side sees the
+// end of this direction while the opposite one keeps flowing. If dst cannot
+// half-close, it is closed. It returns the number of bytes copied.
+func pipe(dst io.WriteCloser, src io.Reader) int64 {
+	bp := copyBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(dst, src, *bp)
+	copyBufs.Put(bp)
+	if hc, ok := dst.(halfCloser); ok && err == nil {
+		if hc.CloseWrite() == nil {
+			return n
+		}
+	}
+	dst.Close()
+	return n
+}
+
+var _ halfCloser = (*net.TCPConn)(nil)
+
+// writeField writes one header field as it stands (the 101 response
+// relayed to a client, whose fields http.ReadResponse checked).
+func writeField(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	bw.WriteString(v)
+	bw.WriteString("\r\n")
+}
+
+// copyBufs holds the 32 KiB buffers bodies are copied through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
