@@ -35,7 +35,13 @@ var arrows = map[string][]string{
 	// proxy is the request pipeline: everything below gateway.
 	"proxy": {"api", "authz", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
 		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
-		"gateway/internal/listener", "gateway/internal/upstream", "gateway/internal/upstream/transport"},
+		"gateway/internal/listener", "gateway/internal/upstream", "gateway/internal/upstream/transport",
+		"gateway/internal/proxy/relay"},
+	// relay copies bytes between connections, knowing nothing of HTTP; it
+	// reads sockets under the listener's wrappers.
+	"proxy/relay": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/listener"},
 	"accesslog": {"envoyfmt"},
 	"metrics":   {"envoyfmt", "gateway/internal/accesslog"},
 	"h1guard":   nil,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/relay"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
@@ -32,8 +33,8 @@ type Pipeline struct {
 	// RefusalLog limits the log lines about refused requests.
 	RefusalLog *listener.LogLimiter
 
-	tunnels tracker      // hijacked connections (WebSocket), closed at shutdown
-	mirrors atomic.Int32 // mirrored requests in flight
+	tunnels relay.Tracker // hijacked connections (WebSocket), closed at shutdown
+	mirrors atomic.Int32  // mirrored requests in flight
 }
 
 // NewHandler returns the net/http handler of the listener key: it serves
@@ -57,13 +58,11 @@ func (s *Pipeline) ForwardStream(c net.Conn, f *router.Forward, gen *Generation,
 // CloseTunnels waits for the hijacked connections (WebSocket and other
 // upgrades) to end until ctx is done, then closes those left.
 func (s *Pipeline) CloseTunnels(ctx context.Context) {
-	s.tunnels.wait(ctx)
-	s.tunnels.closeAll()
+	s.tunnels.Wait(ctx)
+	s.tunnels.CloseAll()
 }
 
 // Tunnels returns how many hijacked connections are open.
 func (s *Pipeline) Tunnels() int {
-	s.tunnels.mu.Lock()
-	defer s.tunnels.mu.Unlock()
-	return len(s.tunnels.conns)
+	return s.tunnels.Len()
 }

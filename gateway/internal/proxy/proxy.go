@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/relay"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
@@ -313,8 +314,8 @@ func writeResponse(w http.ResponseWriter, ctx context.Context, rc *http.Response
 // the client at once. Each write must complete within idle, the stream
 // idle timeout.
 func copyBody(w http.ResponseWriter, rc *http.ResponseController, body io.Reader, flush bool, idle time.Duration) (rerr, werr error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
+	bp := relay.GetBuffer()
+	defer relay.PutBuffer(bp)
 	buf := *bp
 	var fl http.Flusher
 	if flush {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/relay"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
@@ -64,13 +65,13 @@ func (s *Pipeline) forwardTCP(c net.Conn, f *router.Forward, snap *Generation, s
 			return
 		}
 	}
-	s.tunnels.add(c)
-	defer s.tunnels.remove(c)
+	s.tunnels.Add(c)
+	defer s.tunnels.Remove(c)
 	idle := cl.Limits.IdleTimeout
 	if idle == 0 {
-		idle = defaultTCPIdleTimeout
+		idle = relay.DefaultTCPIdleTimeout
 	}
-	defer watchIdle(c, up, idle)()
+	defer relay.WatchIdle(c, up, idle)()
 	if d := cl.Limits.MaxConnDuration; d > 0 {
 		// connectionPool.tcp.maxConnectionDuration: the forwarded
 		// connection ends then, busy or not.
@@ -83,10 +84,10 @@ func (s *Pipeline) forwardTCP(c net.Conn, f *router.Forward, snap *Generation, s
 	defer ep.Hold()()
 	done := make(chan struct{})
 	go func() {
-		received = pipe(up, c)
+		received = relay.Pipe(up, c)
 		close(done)
 	}()
-	sent = pipe(c, up)
+	sent = relay.Pipe(c, up)
 	<-done
 	if e != nil {
 		e.BytesReceived, e.BytesSent = received, sent

@@ -3,16 +3,13 @@ package proxy
 import (
 	"bufio"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/relay"
 )
-
-// halfCloser is a connection whose sending side can be closed alone.
-type halfCloser interface{ CloseWrite() error }
 
 // tunnel completes a protocol switch (WebSocket): it checks that the
 // upstream switched to the protocol the client asked for, relays the 101,
@@ -37,25 +34,25 @@ func (s *Pipeline) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Res
 	// Shutdown closes the tunnel at its deadline; a WebSocket one gets a
 	// close frame (1001, going away) first.
 	var tracked io.Closer = conn
-	var relay *wsRelay
+	var ws *relay.WSRelay
 	if strings.EqualFold(want, "websocket") {
-		relay = newWSRelay(conn)
-		tracked = &wsTunnel{conn: conn, relay: relay}
+		ws = relay.NewWSRelay(conn)
+		tracked = relay.NewWSTunnel(conn, ws)
 	}
-	s.tunnels.add(tracked)
-	defer s.tunnels.remove(tracked)
+	s.tunnels.Add(tracked)
+	defer s.tunnels.Remove(tracked)
 	defer conn.Close()
 	defer up.Close()
 	if err := writeSwitch(brw.Writer, resp, want); err != nil {
 		return
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { pipe(up, brw.Reader) })
-	if relay != nil {
-		relay.copyFrom(up)
+	wg.Go(func() { relay.Pipe(up, brw.Reader) })
+	if ws != nil {
+		ws.CopyFrom(up)
 		listener.CloseWrite(conn)
 	} else {
-		pipe(conn, up)
+		relay.Pipe(conn, up)
 	}
 	wg.Wait()
 }
@@ -78,24 +75,6 @@ func writeSwitch(bw *bufio.Writer, resp *http.Response, proto string) error {
 	return bw.Flush()
 }
 
-// pipe copies src to dst, then half-closes dst so the other side sees the
-// end of this direction while the opposite one keeps flowing. If dst cannot
-// half-close, it is closed. It returns the number of bytes copied.
-func pipe(dst io.WriteCloser, src io.Reader) int64 {
-	bp := copyBufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(dst, src, *bp)
-	copyBufs.Put(bp)
-	if hc, ok := dst.(halfCloser); ok && err == nil {
-		if hc.CloseWrite() == nil {
-			return n
-		}
-	}
-	dst.Close()
-	return n
-}
-
-var _ halfCloser = (*net.TCPConn)(nil)
-
 // writeField writes one header field as it stands (the 101 response
 // relayed to a client, whose fields http.ReadResponse checked).
 func writeField(bw *bufio.Writer, k, v string) {
@@ -104,6 +83,3 @@ func writeField(bw *bufio.Writer, k, v string) {
 	bw.WriteString(v)
 	bw.WriteString("\r\n")
 }
-
-// copyBufs holds the 32 KiB buffers bodies are copied through.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

@@ -1,4 +1,4 @@
-package proxy
+package relay
 
 import (
 	"io"
@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// wsRelay copies a WebSocket upstream's frames to the client, keeping
+// WSRelay copies a WebSocket upstream's frames to the client, keeping
 // track of where each frame ends, so that at shutdown the tunnel can end
 // with a close frame (1001 "going away") between two frames rather than a
 // bare TCP close (security.md UP-09). It parses frame headers only; payloads
 // are copied as they come.
-type wsRelay struct {
+type WSRelay struct {
 	client net.Conn
 	mu     sync.Mutex // orders relayed writes against the close frame
 	hdr    [14]byte   // a frame header being read, up to its full length
@@ -24,16 +24,16 @@ type wsRelay struct {
 	sent            chan struct{} // closed once the close frame went out
 }
 
-func newWSRelay(client net.Conn) *wsRelay {
-	return &wsRelay{client: client, sent: make(chan struct{})}
+func NewWSRelay(client net.Conn) *WSRelay {
+	return &WSRelay{client: client, sent: make(chan struct{})}
 }
 
 // closeGoingAway is an unmasked close frame (server to client) with status
 // code 1001, going away.
 var closeGoingAway = []byte{0x88, 0x02, 0x03, 0xe9}
 
-// copyFrom relays src (the upstream) to the client until src ends.
-func (r *wsRelay) copyFrom(src io.Reader) {
+// CopyFrom relays src (the upstream) to the client until src ends.
+func (r *WSRelay) CopyFrom(src io.Reader) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -51,7 +51,7 @@ func (r *wsRelay) copyFrom(src io.Reader) {
 // relay writes b to the client, split so that the close frame, once
 // asked for, can follow the frame in progress; it reports whether the
 // relay goes on.
-func (r *wsRelay) relay(b []byte) bool {
+func (r *WSRelay) relay(b []byte) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for len(b) > 0 {
@@ -71,10 +71,10 @@ func (r *wsRelay) relay(b []byte) bool {
 	return true
 }
 
-func (r *wsRelay) atBoundary() bool { return r.nhdr == 0 && r.left == 0 }
+func (r *WSRelay) atBoundary() bool { return r.nhdr == 0 && r.left == 0 }
 
 // sendClose writes the close frame; r.mu is held.
-func (r *wsRelay) sendClose() {
+func (r *WSRelay) sendClose() {
 	r.goaway = true
 	r.client.SetWriteDeadline(time.Now().Add(time.Second))
 	r.client.Write(closeGoingAway)
@@ -83,7 +83,7 @@ func (r *wsRelay) sendClose() {
 
 // frameBytes advances the frame parser over the head of b and returns how
 // many bytes of b belong to the frame in progress (its header or payload).
-func (r *wsRelay) frameBytes(b []byte) int {
+func (r *WSRelay) frameBytes(b []byte) int {
 	if r.left > 0 {
 		n := uint64(len(b))
 		if n > r.left {
@@ -140,10 +140,10 @@ func wsPayloadLen(h []byte) uint64 {
 	}
 }
 
-// goAway ends the tunnel for a shutdown: a close frame with 1001 at once
+// GoAway ends the tunnel for a shutdown: a close frame with 1001 at once
 // if no frame is half relayed, else as soon as the one in progress is
 // done (waiting at most a second; then the connection just closes).
-func (r *wsRelay) goAway() {
+func (r *WSRelay) GoAway() {
 	r.mu.Lock()
 	switch {
 	case r.goaway:
@@ -159,14 +159,20 @@ func (r *wsRelay) goAway() {
 	}
 }
 
-// wsTunnel is a WebSocket tunnel as the shutdown tracker closes it.
-type wsTunnel struct {
+// WSTunnel is a WebSocket tunnel as the shutdown tracker closes it.
+type WSTunnel struct {
 	conn  net.Conn
-	relay *wsRelay
+	relay *WSRelay
+}
+
+// NewWSTunnel returns the tunnel of a WebSocket client connection whose
+// upstream frames relay copies.
+func NewWSTunnel(conn net.Conn, relay *WSRelay) *WSTunnel {
+	return &WSTunnel{conn: conn, relay: relay}
 }
 
 // Close sends the client the close frame, then closes its connection.
-func (t *wsTunnel) Close() error {
-	t.relay.goAway()
+func (t *WSTunnel) Close() error {
+	t.relay.GoAway()
 	return t.conn.Close()
 }

@@ -1,17 +1,17 @@
-package proxy
+package relay
 
 import (
 	"net"
 	"time"
 )
 
-// defaultTCPIdleTimeout closes a forwarded TCP connection on which nothing
+// DefaultTCPIdleTimeout closes a forwarded TCP connection on which nothing
 // moved for this long (Istio's connectionPool.tcp.idleTimeout default).
-const defaultTCPIdleTimeout = time.Hour
+const DefaultTCPIdleTimeout = time.Hour
 
-// watchIdle closes both sides of a forwarded connection once neither has
+// WatchIdle closes both sides of a forwarded connection once neither has
 // carried data for idle. It returns a function that stops the watch.
-func watchIdle(down, up net.Conn, idle time.Duration) (stop func()) {
+func WatchIdle(down, up net.Conn, idle time.Duration) (stop func()) {
 	every := min(max(idle/4, time.Second), time.Minute)
 	t := time.NewTicker(every)
 	done := make(chan struct{})

@@ -1,4 +1,4 @@
-package proxy
+package relay
 
 import (
 	"context"
@@ -6,17 +6,17 @@ import (
 	"sync"
 )
 
-// tracker holds connections that http.Server.Shutdown does not know about
+// Tracker holds connections that http.Server.Shutdown does not know about
 // (hijacked for WebSocket tunnels), so that shutdown can close them.
-type tracker struct {
+type Tracker struct {
 	mu     sync.Mutex
 	conns  map[io.Closer]struct{}
 	empty  chan struct{} // closed while there are no connections
 	closed bool          // closeAll ran: new connections are closed at once
 }
 
-// add tracks c; after closeAll it closes c instead.
-func (t *tracker) add(c io.Closer) {
+// Add tracks c; after closeAll it closes c instead.
+func (t *Tracker) Add(c io.Closer) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -32,7 +32,7 @@ func (t *tracker) add(c io.Closer) {
 	t.conns[c] = struct{}{}
 }
 
-func (t *tracker) remove(c io.Closer) {
+func (t *Tracker) Remove(c io.Closer) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.conns[c]; !ok {
@@ -44,8 +44,8 @@ func (t *tracker) remove(c io.Closer) {
 	}
 }
 
-// wait returns when no connection is tracked or ctx ends.
-func (t *tracker) wait(ctx context.Context) {
+// Wait returns when no connection is tracked or ctx ends.
+func (t *Tracker) Wait(ctx context.Context) {
 	t.mu.Lock()
 	empty := t.empty
 	n := len(t.conns)
@@ -59,8 +59,8 @@ func (t *tracker) wait(ctx context.Context) {
 	}
 }
 
-// closeAll closes every tracked connection.
-func (t *tracker) closeAll() {
+// CloseAll closes every tracked connection.
+func (t *Tracker) CloseAll() {
 	t.mu.Lock()
 	conns := t.conns
 	t.conns, t.closed = nil, true
@@ -68,4 +68,11 @@ func (t *tracker) closeAll() {
 	for c := range conns {
 		c.Close()
 	}
+}
+
+// Len returns how many connections are tracked.
+func (t *Tracker) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.conns)
 }

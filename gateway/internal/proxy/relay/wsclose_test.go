@@ -1,4 +1,4 @@
-package proxy
+package relay
 
 import (
 	"bytes"
@@ -39,10 +39,10 @@ func TestWSRelayClosesBetweenFrames(t *testing.T) {
 	frames := []int{7, 7 + 304, len(stream)} // where each frame ends
 	for split := 1; split < len(stream); split += 997 {
 		rc := &recordConn{}
-		r := newWSRelay(rc)
+		r := NewWSRelay(rc)
 		r.relay(stream[:split])
 		done := make(chan struct{})
-		go func() { r.goAway(); close(done) }()
+		go func() { r.GoAway(); close(done) }()
 		for !r.pendingOrSent() {
 			runtime.Gosched()
 		}
@@ -67,7 +67,7 @@ func TestWSRelayClosesBetweenFrames(t *testing.T) {
 }
 
 // pendingOrSent reports whether goAway has asked for, or sent, the close.
-func (r *wsRelay) pendingOrSent() bool {
+func (r *WSRelay) pendingOrSent() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.pending || r.goaway
