@@ -27,22 +27,52 @@ var errRouteTimeout = errors.New("route timeout")
 var outbounds = sync.Pool{New: func() any { return new(outbound) }}
 
 // forward sends the request to the destination the plan picked, retrying
-// as the route's policy says, and relays the answer.
+// as the route's policy says, and relays the answer. Like
+// httputil.ReverseProxy.ServeHTTP, it reads as its steps: bound the
+// request by the route timeout, make the upstream request, exchange it
+// (with retries), mirror it, then answer with the failure, the switched
+// protocol or the response.
 func (s *Pipeline) forward(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route, p *plan) {
 	act := rt.Action
-	d, c := p.dest, p.cluster
-	ctx := r.Context()
-	if act.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, act.Timeout, errRouteTimeout)
-		defer cancel()
-	}
+	ctx, cancel := routeContext(r.Context(), act.Timeout)
+	defer cancel()
 	o := outbounds.Get().(*outbound)
 	defer outbounds.Put(o)
-	o.reset(r)
-	o.ConnectTimeout = c.ConnectTimeout
-	o.StreamIdle = rq.lc.Options.StreamIdle()
 	rc := http.NewResponseController(w)
+	s.makeOutbound(o, w, r, rq, p, rc)
+	x := &exchange{s: s, w: w, r: r, o: o, c: p.cluster, policy: act.Retry}
+	resp, ep, err := x.run(ctx)
+	if e := entryOf(w); e != nil {
+		noteUpstream(e, p.cluster, ep, x, err)
+	}
+	if len(rt.Mirrors) > 0 {
+		defer s.mirror(rq.snap, r, o, rt, act.Timeout)
+	}
+	switch {
+	case err != nil:
+		upstreamFailed(w, ctx, r, x, err)
+	case resp.StatusCode == http.StatusSwitchingProtocols:
+		s.switchProtocols(w, r, resp, o)
+	default:
+		defer cutOnTimeout(ctx, rc, act.Timeout)()
+		edits := s.responseEdits(r, rq, act, p.dest, o, x, ep)
+		writeResponse(w, ctx, rc, resp, x.took, o.IdleOr(mesh.StreamIdleTimeout), edits)
+	}
+}
+
+// routeContext bounds ctx by the route's timeout, when it has one.
+func routeContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, timeout, errRouteTimeout)
+}
+
+// makeOutbound turns the client's request into the upstream request o.
+func (s *Pipeline) makeOutbound(o *outbound, w http.ResponseWriter, r *http.Request, rq *request, p *plan, rc *http.ResponseController) {
+	o.reset(r)
+	o.ConnectTimeout = p.cluster.ConnectTimeout
+	o.StreamIdle = rq.lc.Options.StreamIdle()
 	if o.HasBody() {
 		o.downstream = rc
 	}
@@ -50,32 +80,33 @@ func (s *Pipeline) forward(w http.ResponseWriter, r *http.Request, rq *request, 
 	if e := entryOf(w); e != nil && o.Path != rq.path {
 		e.OriginalPath = r.URL.RequestURI()
 	}
-	x := &exchange{s: s, w: w, r: r, o: o, c: c, policy: act.Retry}
-	resp, ep, err := x.run(ctx)
-	if e := entryOf(w); e != nil {
-		noteUpstream(e, c, ep, x, err)
+}
+
+// upstreamFailed answers a failed exchange, noting that it was retried.
+func upstreamFailed(w http.ResponseWriter, ctx context.Context, r *http.Request, x *exchange, err error) {
+	upstreamError(w, ctx, r, err)
+	if len(x.tried) > 1 && r.Context().Err() == nil {
+		note(w, "URX", "")
 	}
-	if len(rt.Mirrors) > 0 {
-		defer s.mirror(rq.snap, r, o, rt, act.Timeout)
-	}
-	if err != nil {
-		upstreamError(w, ctx, r, err)
-		if len(x.tried) > 1 && r.Context().Err() == nil {
-			note(w, "URX", "")
-		}
+}
+
+// switchProtocols relays a 101: the tunnel the client asked for, or a
+// 502 for a switch nobody asked for.
+func (s *Pipeline) switchProtocols(w http.ResponseWriter, r *http.Request, resp *http.Response, o *outbound) {
+	if o.Upgrade == "" {
+		resp.Body.Close()
+		note(w, "UPE", "upstream_reset_before_response_started{protocol_error}")
+		localReply(w, r, http.StatusBadGateway, BodyProtocol)
 		return
 	}
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		if o.Upgrade == "" {
-			resp.Body.Close() // a switch nobody asked for
-			note(w, "UPE", "upstream_reset_before_response_started{protocol_error}")
-			localReply(w, r, http.StatusBadGateway, BodyProtocol)
-			return
-		}
-		s.tunnel(w, r, resp, o.Upgrade)
-		return
-	}
-	edits := func(h http.Header) {
+	s.tunnel(w, r, resp, o.Upgrade)
+}
+
+// responseEdits returns what is done to the upstream's response head: the
+// destination's header operations, CORS, a made-up hash cookie, and
+// "Connection: close" when the client's body was not read to its end.
+func (s *Pipeline) responseEdits(r *http.Request, rq *request, act *router.Action, d *router.Dest, o *outbound, x *exchange, ep *upstream.Endpoint) func(http.Header) {
+	return func(h http.Header) {
 		if d.ResponseHeaders.Len() > 0 {
 			d.ResponseHeaders.Apply(h, &fmtVars{s: s, r: r, upstream: ep.Addr})
 		}
@@ -92,22 +123,26 @@ func (s *Pipeline) forward(w http.ResponseWriter, r *http.Request, rq *request, 
 			h["Connection"] = []string{"close"}
 		}
 	}
-	if act.Timeout > 0 {
-		// When the route timeout fires mid-body, a client that is not
-		// reading must not keep the handler (and the upstream) waiting.
-		// Waited for: rc reaches w, which is recycled once the request ends.
-		done := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
-			defer close(done)
-			rc.SetWriteDeadline(aLongTimeAgo)
-		})
-		defer func() {
-			if !stop() {
-				<-done
-			}
-		}()
+}
+
+// cutOnTimeout makes the route timeout, when it fires mid-body, cut the
+// response off: a client that is not reading must not keep the handler
+// (and the upstream) waiting. The returned stop waits for the cut, since
+// rc reaches w, which is recycled once the request ends.
+func cutOnTimeout(ctx context.Context, rc *http.ResponseController, timeout time.Duration) (stop func()) {
+	if timeout <= 0 {
+		return func() {}
 	}
-	writeResponse(w, ctx, rc, resp, x.took, o.IdleOr(mesh.StreamIdleTimeout), edits)
+	done := make(chan struct{})
+	cancel := context.AfterFunc(ctx, func() {
+		defer close(done)
+		rc.SetWriteDeadline(aLongTimeAgo)
+	})
+	return func() {
+		if !cancel() {
+			<-done
+		}
+	}
 }
 
 // prepare makes the client's request the upstream request: the forwarding
