@@ -54,9 +54,10 @@ func (s *Pipeline) forward(w http.ResponseWriter, r *http.Request, rq *request, 
 	case resp.StatusCode == http.StatusSwitchingProtocols:
 		s.switchProtocols(w, r, resp, o)
 	default:
-		defer cutOnTimeout(ctx, rc, act.Timeout)()
-		edits := s.responseEdits(r, rq, act, p.dest, o, x, ep)
-		writeResponse(w, ctx, rc, resp, x.took, o.IdleOr(mesh.StreamIdleTimeout), edits)
+		defer cutOnTimeout(ctx, rc, act.Timeout).wait()
+		writeResponse(w, ctx, rc, resp, x.took, o.IdleOr(mesh.StreamIdleTimeout), func(h http.Header) {
+			s.editResponse(h, r, rq, act, p.dest, o, x, ep)
+		})
 	}
 }
 
@@ -102,46 +103,54 @@ func (s *Pipeline) switchProtocols(w http.ResponseWriter, r *http.Request, resp 
 	s.tunnel(w, r, resp, o.Upgrade)
 }
 
-// responseEdits returns what is done to the upstream's response head: the
+// editResponse is what is done to the upstream's response head: the
 // destination's header operations, CORS, a made-up hash cookie, and
 // "Connection: close" when the client's body was not read to its end.
-func (s *Pipeline) responseEdits(r *http.Request, rq *request, act *router.Action, d *router.Dest, o *outbound, x *exchange, ep *upstream.Endpoint) func(http.Header) {
-	return func(h http.Header) {
-		if d.ResponseHeaders.Len() > 0 {
-			d.ResponseHeaders.Apply(h, &fmtVars{s: s, r: r, upstream: ep.Addr})
-		}
-		if act.CORS != nil && rq.origin != "" {
-			setHeaders(h, act.CORS.ResponseHeaders(rq.origin))
-		}
-		if x.setCookie != "" {
-			h.Add("Set-Cookie", x.setCookie)
-		}
-		if r.ProtoMajor == 1 && o.bodyPending() {
-			// The upstream answered before the client's body was read to
-			// its end; the rest of it is not read any more, so the client
-			// must not send another request on this connection.
-			h["Connection"] = []string{"close"}
-		}
+func (s *Pipeline) editResponse(h http.Header, r *http.Request, rq *request, act *router.Action, d *router.Dest, o *outbound, x *exchange, ep *upstream.Endpoint) {
+	if d.ResponseHeaders.Len() > 0 {
+		d.ResponseHeaders.Apply(h, &fmtVars{s: s, r: r, upstream: ep.Addr})
+	}
+	if act.CORS != nil && rq.origin != "" {
+		setHeaders(h, act.CORS.ResponseHeaders(rq.origin))
+	}
+	if x.setCookie != "" {
+		h.Add("Set-Cookie", x.setCookie)
+	}
+	if r.ProtoMajor == 1 && o.bodyPending() {
+		// The upstream answered before the client's body was read to
+		// its end; the rest of it is not read any more, so the client
+		// must not send another request on this connection.
+		h["Connection"] = []string{"close"}
 	}
 }
 
 // cutOnTimeout makes the route timeout, when it fires mid-body, cut the
 // response off: a client that is not reading must not keep the handler
-// (and the upstream) waiting. The returned stop waits for the cut, since
-// rc reaches w, which is recycled once the request ends.
-func cutOnTimeout(ctx context.Context, rc *http.ResponseController, timeout time.Duration) (stop func()) {
+// (and the upstream) waiting. The caller waits for the cut (timeoutCut.wait)
+// before returning, since rc reaches w, which is recycled once the
+// request ends.
+func cutOnTimeout(ctx context.Context, rc *http.ResponseController, timeout time.Duration) timeoutCut {
 	if timeout <= 0 {
-		return func() {}
+		return timeoutCut{}
 	}
 	done := make(chan struct{})
-	cancel := context.AfterFunc(ctx, func() {
+	stop := context.AfterFunc(ctx, func() {
 		defer close(done)
 		rc.SetWriteDeadline(aLongTimeAgo)
 	})
-	return func() {
-		if !cancel() {
-			<-done
-		}
+	return timeoutCut{stop: stop, done: done}
+}
+
+// timeoutCut is a cut cutOnTimeout may make.
+type timeoutCut struct {
+	stop func() bool
+	done chan struct{}
+}
+
+// wait stops the cut, or waits for it to finish if it has started.
+func (t timeoutCut) wait() {
+	if t.stop != nil && !t.stop() {
+		<-t.done
 	}
 }
 
