@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
+
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -129,7 +131,7 @@ func (v *fmtVars) Var(fv router.FormatVar) string {
 	case router.VarDownstreamRemoteAddress:
 		return v.r.RemoteAddr
 	case router.VarDownstreamRemoteAddressWithoutPort:
-		return hostOf(v.r.RemoteAddr)
+		return transport.HostOf(v.r.RemoteAddr)
 	case router.VarDownstreamRemotePort:
 		_, p, _ := net.SplitHostPort(v.r.RemoteAddr)
 		return p
@@ -160,7 +162,7 @@ func localAddrVar(r *http.Request, fv router.FormatVar) string {
 	s := a.String()
 	switch fv {
 	case router.VarDownstreamLocalAddressWithoutPort:
-		return hostOf(s)
+		return transport.HostOf(s)
 	case router.VarDownstreamLocalPort:
 		_, p, _ := net.SplitHostPort(s)
 		return p

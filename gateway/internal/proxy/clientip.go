@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
+
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
@@ -35,7 +37,7 @@ type clientAddrs struct {
 // resolveClient works out a request's addresses from its connection and
 // its X-Forwarded-For header, trusting hops proxies.
 func resolveClient(ci *listener.ConnInfo, r *http.Request, hops uint32) clientAddrs {
-	c := clientAddrs{downstream: hostOf(r.RemoteAddr), hops: hops, via: "peer"}
+	c := clientAddrs{downstream: transport.HostOf(r.RemoteAddr), hops: hops, via: "peer"}
 	down, _ := netip.ParseAddr(c.downstream)
 	down = down.Unmap()
 	c.peer = ci.Peer.Addr().Unmap()

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
+
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
@@ -78,7 +80,7 @@ func FuzzXFF(f *testing.F) {
 			r.Header["X-Forwarded-For"] = lines
 		}
 		c := resolveClient(&listener.ConnInfo{Peer: peer, Proxied: proxied}, r, n)
-		down := netip.MustParseAddr(hostOf(remoteAddr))
+		down := netip.MustParseAddr(transport.HostOf(remoteAddr))
 		if c.peer != peer.Addr() {
 			t.Fatalf("peer %v, want the socket's %v", c.peer, peer.Addr())
 		}

@@ -276,20 +276,6 @@ func joinXFF(prior []string, addr string) string {
 	return string(append(b, addr...))
 }
 
-// hostOf returns the address part of "host:port" without allocating.
-func hostOf(hostport string) string {
-	for i := len(hostport) - 1; i >= 0; i-- {
-		if hostport[i] == ':' {
-			h := hostport[:i]
-			if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
-				return h[1 : len(h)-1]
-			}
-			return h
-		}
-	}
-	return hostport
-}
-
 // newRequestID returns a random version 4 UUID.
 func newRequestID() string {
 	const hex = "0123456789abcdef"
@@ -327,7 +313,7 @@ func writeResponse(w http.ResponseWriter, ctx context.Context, rc *http.Response
 	h := w.Header()
 	named := resp.Header["Connection"]
 	for k, vs := range resp.Header {
-		if respHopHeaders[k] || (len(named) > 0 && headerHasToken(named, k)) {
+		if respHopHeaders[k] || (len(named) > 0 && transport.HeaderHasToken(named, k)) {
 			continue
 		}
 		h[k] = vs

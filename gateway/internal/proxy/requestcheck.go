@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
+
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"golang.org/x/net/http/httpguts"
 )
@@ -14,7 +16,7 @@ import (
 // dropped. An upgrade request with a body is malformed.
 func upgradeOf(r *http.Request) (string, int) {
 	u := strings.TrimSpace(r.Header.Get("Upgrade"))
-	if u == "" || isH2C(u) || !headerHasToken(r.Header["Connection"], "upgrade") {
+	if u == "" || isH2C(u) || !transport.HeaderHasToken(r.Header["Connection"], "upgrade") {
 		return "", 0
 	}
 	if !strings.EqualFold(u, "websocket") {
@@ -123,24 +125,10 @@ func rawPath(r *http.Request) string {
 // HTTP/1.1 with the Upgrade header dropped.
 func isH2CUpgrade(r *http.Request) bool {
 	return r.ProtoMajor == 1 && isH2C(r.Header.Get("Upgrade")) && len(r.Header["Http2-Settings"]) == 1 &&
-		headerHasToken(r.Header["Connection"], "HTTP2-Settings") && r.ContentLength == 0 && len(r.TransferEncoding) == 0
+		transport.HeaderHasToken(r.Header["Connection"], "HTTP2-Settings") && r.ContentLength == 0 && len(r.TransferEncoding) == 0
 }
 
 func isH2C(u string) bool { return strings.EqualFold(strings.TrimSpace(u), "h2c") }
-
-// headerHasToken reports whether a comma-separated header lists tok.
-func headerHasToken(vs []string, tok string) bool {
-	for _, v := range vs {
-		for v != "" {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(t), tok) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // headerFields counts a request's header fields as they came on the
 // wire: each value of a repeated header once, and Host (or :authority),

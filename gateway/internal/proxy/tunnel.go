@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
+
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/relay"
 )
@@ -64,7 +66,7 @@ func writeSwitch(bw *bufio.Writer, resp *http.Response, proto string) error {
 	bw.WriteString("\r\n")
 	named := resp.Header["Connection"]
 	for k, vs := range resp.Header {
-		if respHopHeaders[k] || headerHasToken(named, k) {
+		if respHopHeaders[k] || transport.HeaderHasToken(named, k) {
 			continue
 		}
 		for _, v := range vs {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
+
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/config"
 	gwtls "github.com/gatehouse-proxy/gatehouse/tls"
 )
@@ -28,7 +30,7 @@ func (u *ClientTLS) ForHost(host string) *tls.Config {
 		return u.cfg
 	}
 	c := u.cfg.Clone()
-	c.ServerName = strings.TrimSuffix(hostOf(host), ".")
+	c.ServerName = strings.TrimSuffix(transport.HostOf(host), ".")
 	return c
 }
 

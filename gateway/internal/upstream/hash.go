@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
 // HashPolicy is where a consistent-hash key comes from (DestinationRule
@@ -44,7 +46,7 @@ func (h *HashPolicy) Key(r *http.Request) (key, setCookie string) {
 	case h.header != "":
 		return r.Header.Get(h.header), ""
 	case h.sourceIP:
-		return hostOf(r.RemoteAddr), ""
+		return transport.HostOf(r.RemoteAddr), ""
 	case h.query != "":
 		return r.URL.Query().Get(h.query), ""
 	}
@@ -61,18 +63,4 @@ func (h *HashPolicy) Key(r *http.Request) (key, setCookie string) {
 	}
 	sc += fmt.Sprintf("; Max-Age=%d; HttpOnly", int(h.ttl.Seconds()))
 	return v, sc
-}
-
-// hostOf returns the address part of "host:port" without allocating.
-func hostOf(hostport string) string {
-	for i := len(hostport) - 1; i >= 0; i-- {
-		if hostport[i] == ':' {
-			h := hostport[:i]
-			if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
-				return h[1 : len(h)-1]
-			}
-			return h
-		}
-	}
-	return hostport
 }

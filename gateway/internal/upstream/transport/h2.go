@@ -67,7 +67,7 @@ func (p *Pool) roundTripH2(ctx context.Context, o *Request) (*http.Response, err
 		req.Trailer, body.r = o.Client.TrailerBody()
 		req.Body = io.NopCloser(body)
 	}
-	if te := o.In.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
+	if te := o.In.Header["Te"]; len(te) > 0 && HeaderHasToken(te, "trailers") {
 		req.Header.Set("Te", "trailers")
 	}
 	resp, err := p.h2.roundTrip(req.WithContext(ctx))
@@ -183,18 +183,4 @@ func refusedByNetHTTP(err error) bool {
 func isHandshakeError(err error) bool {
 	var ce *tls.CertificateVerificationError
 	return errors.As(err, &ce)
-}
-
-// headerHasToken reports whether a comma-separated header lists tok.
-func headerHasToken(vs []string, tok string) bool {
-	for _, v := range vs {
-		for v != "" {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(t), tok) {
-				return true
-			}
-		}
-	}
-	return false
 }
