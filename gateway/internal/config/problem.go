@@ -62,7 +62,7 @@ func (e *ConfigError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Problems collects the Problems of one load.
+// Problems collects the problems of one load.
 type Problems struct {
 	List []Problem
 }
