@@ -50,14 +50,18 @@ func TestShutdownDrainDelay(t *testing.T) {
 		slowDone <- string(b)
 	}()
 	<-entered
-	var stopAt atomic.Int64 // when shutdown began, unix ns
+	var cancelAt atomic.Int64 // when shutdown began, unix ns
+	var stopAt atomic.Int64   // when readiness was seen failing, unix ns
 	var mu sync.Mutex
 	var failures []string
 	var keptAlive, served atomic.Int32
 	loop := func(client *http.Client) {
 		for {
 			start := time.Now()
-			if at := stopAt.Load(); at != 0 && start.Sub(time.Unix(0, at)) > delay-200*time.Millisecond {
+			// The delay runs from shutdown's start; stop with half of it
+			// left, so that a request in flight on a loaded machine
+			// finishes before the listeners close.
+			if at := cancelAt.Load(); at != 0 && start.Sub(time.Unix(0, at)) > delay/2 {
 				return // the delay is ending: refusals from here on are expected
 			}
 			resp, err := client.Get(base + "/")
@@ -84,6 +88,7 @@ func TestShutdownDrainDelay(t *testing.T) {
 	if ready() != http.StatusOK {
 		t.Fatal("not ready before shutdown")
 	}
+	cancelAt.Store(time.Now().UnixNano())
 	g.cancel()
 	deadline := time.Now().Add(200 * time.Millisecond)
 	for ready() == http.StatusOK {
