@@ -2,10 +2,6 @@ package authz
 
 import (
 	"errors"
-	"go/parser"
-	gotoken "go/token"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -121,39 +117,5 @@ func TestCompileRequestAuthenticationErrors(t *testing.T) {
 	a, errs := CompileRequestAuthentication(meta("ns", "ra"), &RequestAuthentication{JWTRules: []*JWTRule{{Issuer: "https://idp", JWKSURIAlias: "https://idp/jwks"}}})
 	if noErrors(t, errs); a.rules[0].jwksURI != "https://idp/jwks" {
 		t.Errorf("jwks_uri alias ignored: %q", a.rules[0].jwksURI)
-	}
-}
-
-// TestImports pins the package's dependencies: the standard library, the
-// api package and the JWT libraries, never router, tls or gateway.
-func TestImports(t *testing.T) {
-	t.Parallel()
-	allowed := map[string]bool{
-		"github.com/gatehouse-proxy/gatehouse/api": true,
-		"github.com/golang-jwt/jwt/v5":             true,
-		"github.com/MicahParks/jwkset":             true,
-		"github.com/MicahParks/keyfunc/v3":         true,
-		"golang.org/x/time/rate":                   true,
-		"gopkg.in/yaml.v3":                         true, // tests only
-	}
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range files {
-		f, err := parser.ParseFile(gotoken.NewFileSet(), name, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range f.Imports {
-			path, _ := strconv.Unquote(imp.Path.Value)
-			std := !strings.Contains(strings.Split(path, "/")[0], ".")
-			if !std && !allowed[path] {
-				t.Errorf("%s imports %s", name, path)
-			}
-			if path == "gopkg.in/yaml.v3" && !strings.HasSuffix(name, "_test.go") {
-				t.Errorf("%s: yaml.v3 is for tests only", name)
-			}
-		}
 	}
 }
