@@ -85,10 +85,26 @@ func TestProxyRefusalsLoggedAndCounted(t *testing.T) {
 			t.Errorf("%s: got %q, want no response", s.reason, out)
 		}
 	}
-	fams := scrape(t, g, "/metrics")
-	for _, s := range sends {
-		if n := value(t, fams, "gatehouse_proxy_protocol_refused_total", "reason="+s.reason); n != 1 {
-			t.Errorf("reason %s counted %v times, want 1", s.reason, n)
+	// A refusal is counted as its connection closes, which the client
+	// may see first: wait for the counts to settle.
+	counted := func() (string, float64) {
+		fams := scrape(t, g, "/metrics")
+		for _, s := range sends {
+			ss := series(fams, "gatehouse_proxy_protocol_refused_total", "reason="+s.reason)
+			if len(ss) != 1 || ss[0].Counter.GetValue() != 1 {
+				return s.reason, float64(len(ss))
+			}
+		}
+		return "", 1
+	}
+	for wait := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		reason, n := counted()
+		if reason == "" {
+			break
+		}
+		if time.Now().After(wait) {
+			t.Errorf("reason %s: %v series or a count other than 1, want one series counting 1", reason, n)
+			break
 		}
 	}
 	deadline := time.Now().Add(2 * time.Second)

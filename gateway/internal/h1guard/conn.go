@@ -309,7 +309,9 @@ func (c *Conn) readRefused(p []byte) (int, error) {
 		c.answered = true
 		if c.phase.Load() != phasePass && c.status != 0 {
 			// An error here changes nothing: the connection is ending.
-			_, _ = c.Conn.Write(responses[c.status])
+			if _, err := c.Conn.Write(responses[c.status]); err == nil {
+				c.linger()
+			}
 		}
 	}
 	return 0, io.EOF
