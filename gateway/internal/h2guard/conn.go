@@ -10,7 +10,8 @@ import (
 
 // Modes of a connection, shared by Read and Write. Read moves a connection
 // out of modeDetect and modeUpgrade and into modeClosing; Write moves it
-// from modeHTTP1 to modeUpgrade and from modeClosing to modeClosed.
+// from modeHTTP1 to modeUpgrade and from modeClosing to modeClosed; the
+// engine's Close moves it from modeActive to modeShut.
 const (
 	modeDetect  int32 = iota // the client's first bytes may be the preface
 	modeUpgrade              // a 101 was written: the client's next bytes may be the preface
@@ -19,6 +20,7 @@ const (
 	modeClosed               // the GOAWAY was sent, or given up on
 	modeHTTP1                // HTTP/1.1: Write watches for a 101
 	modeRaw                  // neither HTTP/1.1 nor HTTP/2 any more, for good
+	modeShut                 // HTTP/2 the engine closed: lingering, then closed
 )
 
 // Times the guard gives a closing connection.
@@ -101,7 +103,7 @@ func (c *TLSConn) ConnectionState() tls.ConnectionState {
 // client sent the preface first, or right after an h2c 101.
 func (c *Conn) Active() bool {
 	switch c.mode.Load() {
-	case modeActive, modeClosing, modeClosed:
+	case modeActive, modeClosing, modeClosed, modeShut:
 		return true
 	}
 	return false
@@ -112,8 +114,11 @@ func (c *Conn) Active() bool {
 // before it returns 0 and ErrPrematureResets: it waits up to a second for
 // the GOAWAY to go out, then up to a second for the client to close.
 func (c *Conn) Read(p []byte) (int, error) {
-	if m := c.mode.Load(); m == modeClosing || m == modeClosed {
+	switch c.mode.Load() {
+	case modeClosing, modeClosed:
 		return 0, ErrPrematureResets
+	case modeShut:
+		return 0, net.ErrClosed
 	}
 	n, err := c.Conn.Read(p)
 	// The mode is loaded after the read: a 101 written while it waited
@@ -165,9 +170,26 @@ func (c *Conn) detect(b []byte, m int32) []byte {
 // Close closes the wrapped conn. While the guard is closing the connection
 // itself, Close leaves that to it and returns nil: the guard closes it
 // once the client had time to read the GOAWAY.
+//
+// The engine's own close of an HTTP/2 connection lingers the same way: it
+// typically follows the engine's GOAWAY (a protocol error, an idle or
+// shutdown timeout) while client bytes are still unread, and closing a
+// socket with unread bytes sends a TCP reset, which can make the client
+// drop that GOAWAY unread. So Close shuts down the writing side and
+// returns; the client's bytes are read and discarded until it closes or
+// lingerTime passes, then the conn is closed.
 func (c *Conn) Close() error {
-	if m := c.mode.Load(); m == modeClosing || m == modeClosed {
+	switch m := c.mode.Load(); {
+	case m == modeClosing || m == modeClosed || m == modeShut:
 		return nil
+	case m == modeActive && c.mode.CompareAndSwap(modeActive, modeShut):
+		if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			go func() {
+				c.drain()
+				_ = c.Conn.Close()
+			}()
+			return nil
+		}
 	}
 	return c.Conn.Close()
 }

@@ -63,6 +63,12 @@
 // read), the guard closes the connection without a GOAWAY. Until it is
 // done, the engine's own Close leaves the closing to the guard.
 //
+// The engine's own close of an HTTP/2 connection (after its GOAWAY for a
+// protocol error, at an idle timeout, at shutdown) lingers the same way:
+// Close shuts down the writing side and returns, and the guard discards
+// what the client still sends for up to a second before it closes the
+// wrapped conn. Reads and Writes then fail with net.ErrClosed.
+//
 // # Engines and TLS
 //
 // golang.org/x/net/http2 reads the TLS state of a connection through a

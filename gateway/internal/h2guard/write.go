@@ -1,6 +1,9 @@
 package h2guard
 
-import "time"
+import (
+	"net"
+	"time"
+)
 
 // status101 starts the server's answer to an upgrade request.
 const status101 = "HTTP/1.1 101 "
@@ -109,6 +112,8 @@ func (c *Conn) writeLocked(p []byte) (int, error) {
 		return c.writeCut(p)
 	case modeClosed:
 		return 0, ErrPrematureResets
+	case modeShut:
+		return 0, net.ErrClosed
 	}
 	n, err := c.Conn.Write(p)
 	c.wr.advance(p[:n])

@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 )
@@ -155,5 +157,35 @@ func (h *h2Client) ping(t *testing.T) {
 				return
 			}
 		}
+	}
+}
+
+// When x/net's server closes a connection itself after a protocol error,
+// with bytes of the client's still unread, the close must not be a TCP
+// reset: the client reads the GOAWAY, then the end of the connection.
+// (h2spec http2/5.1 "CONTINUATION frame after RST_STREAM" saw a reset.)
+func TestXNetCloseLingers(t *testing.T) {
+	t.Parallel()
+	l := serveXNet(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// HEADERS without END_HEADERS, then RST_STREAM where a CONTINUATION
+	// must come: a connection error. What follows stays unread by x/net.
+	open := frame(frameHeaders, 0x1, 1, block)
+	if _, err := c.Write(cat([]byte(preface), frame(0x4, 0, 0, nil), open, rst(1), frame(0x9, 0x4, 1, nil), make([]byte, 64<<10))); err != nil {
+		t.Fatal(err)
+	}
+	// x/net closes 1 s after its GOAWAY; read only after that.
+	time.Sleep(1500 * time.Millisecond)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("after %d bytes: %v (want the GOAWAY, then a clean end)", len(got), err)
+	}
+	if !slices.ContainsFunc(parseBack(t, got), func(s sum) bool { return s.Type == http2.FrameGoAway }) {
+		t.Fatalf("no GOAWAY in %x", got)
 	}
 }
