@@ -23,7 +23,9 @@ var leafImports = map[string]struct{ code, tests []string }{
 	"authz": {code: []string{"github.com/gatehouse-proxy/gatehouse/api", "github.com/golang-jwt/jwt/v5",
 		"github.com/MicahParks/jwkset", "github.com/MicahParks/keyfunc/v3", "golang.org/x/time/rate"},
 		tests: []string{"gopkg.in/yaml.v3"}},
-	"gateway/internal/accesslog": {code: []string{"github.com/gatehouse-proxy/gatehouse/envoyfmt"}},
+	"gateway/internal/accesslog": {code: []string{"github.com/gatehouse-proxy/gatehouse/envoyfmt",
+		"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"}},
+	"gateway/internal/downstream": {},
 	"gateway/internal/metrics": {code: []string{"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog",
 		"github.com/prometheus/"}},
 }

@@ -21,9 +21,10 @@ var arrows = map[string][]string{
 	"config": {"api"},
 	"mesh":   {"api", "envoyfmt", "router", "gateway/internal/config"},
 	"listener": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
-		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics"},
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/downstream"},
 	"upstream": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
-		"gateway/internal/upstream/transport"},
+		"gateway/internal/downstream", "gateway/internal/upstream/transport"},
 	// transport is upstream's connections and exchanges: pools, the
 	// HTTP/1.1 and HTTP/2 clients, their limits and errors.
 	"upstream/transport": nil,
@@ -31,21 +32,30 @@ var arrows = map[string][]string{
 	// with what listener needs.
 	"legacy": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
 		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
-		"gateway/internal/listener", "gateway/internal/upstream", "gateway/internal/upstream/transport"},
+		"gateway/internal/downstream", "gateway/internal/listener", "gateway/internal/upstream", "gateway/internal/upstream/transport"},
 	// proxy is the request pipeline: everything below gateway.
 	"proxy": {"api", "authz", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
 		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
-		"gateway/internal/listener", "gateway/internal/upstream", "gateway/internal/upstream/transport",
+		"gateway/internal/downstream", "gateway/internal/listener", "gateway/internal/upstream", "gateway/internal/upstream/transport",
 		"gateway/internal/proxy/relay"},
 	// relay copies bytes between connections, knowing nothing of HTTP; it
 	// reads sockets under the listener's wrappers.
 	"proxy/relay": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
 		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
-		"gateway/internal/listener"},
-	"accesslog": {"envoyfmt"},
-	"metrics":   {"envoyfmt", "gateway/internal/accesslog"},
-	"h1guard":   nil,
-	"h2guard":   nil,
+		"gateway/internal/downstream", "gateway/internal/listener"},
+	"accesslog": {"envoyfmt", "gateway/internal/downstream"},
+	"metrics":   {"envoyfmt", "gateway/internal/accesslog", "gateway/internal/downstream"},
+	// downstream is the engine-neutral request view and response
+	// interface: the standard library only, so every engine's adapter and
+	// everything below the adapters may use it.
+	"downstream": nil,
+	// nethttp is net/http's adapter: it fills the view and calls the
+	// pipeline through downstream.Handler, never importing proxy.
+	"downstream/nethttp": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/downstream", "gateway/internal/listener"},
+	"h1guard": nil,
+	"h2guard": nil,
 }
 
 // TestDependencyArrows pins the arrows with go list -deps, and makes a new

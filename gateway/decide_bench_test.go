@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream/nethttp"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -128,7 +129,7 @@ func newHandlerBench(tb testing.TB, g *gw, tc decideCase) *handlerBench {
 		key = k
 	}
 	ci := &listener.ConnInfo{Peer: netip.MustParseAddrPort("10.0.0.5:40000"), Local: netip.MustParseAddrPort("127.0.0.1:80")}
-	hb := &handlerBench{h: g.srv.pipe.NewHandler(key), tc: tc, w: sinkWriter{h: http.Header{}},
+	hb := &handlerBench{h: nethttp.NewHandler(g.srv.pipe.Handler(key)), tc: tc, w: sinkWriter{h: http.Header{}},
 		ctx: listener.NewContext(context.Background(), ci)}
 	hb.r = (&http.Request{Method: "GET", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		URL: &url.URL{}, Header: http.Header{}, RemoteAddr: "10.0.0.5:40000"}).WithContext(hb.ctx)

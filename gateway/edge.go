@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream/nethttp"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
@@ -33,7 +34,7 @@ func (s *Server) bind(k listener.Key) (*listener.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return listener.New(k, ln, s.pipe.NewHandler(k), s.edge)
+	return listener.New(k, ln, nethttp.NewHandler(s.pipe.Handler(k)), s.edge)
 }
 
 // forwardStream forwards a connection a listener routed by a TCP route,

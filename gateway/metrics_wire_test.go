@@ -1,13 +1,13 @@
 package gateway
 
 import (
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
 	"github.com/prometheus/common/expfmt"
@@ -21,12 +21,9 @@ func TestMetricsGRPC(t *testing.T) {
 	e := &accesslog.Entry{Code: 200, BytesSent: 512, Duration: 3 * time.Millisecond,
 		UpstreamCluster: "outbound|8000||httpbin.default.svc.cluster.local", DestinationService: "httpbin.default.svc.cluster.local"}
 	for _, h := range []http.Header{{"Trailer:Grpc-Status": {"5"}}, {"Grpc-Status": {"14"}}} {
-		r := httptest.NewRequest("POST", "/pkg.Svc/Get", nil)
-		r.ProtoMajor, r.ProtoMinor = 2, 0
+		r := &downstream.Request{Method: "POST", RequestURI: "/pkg.Svc/Get", ProtoMajor: 2, Header: http.Header{}}
 		r.Header.Set("Content-Type", "application/grpc+proto")
-		w := httptest.NewRecorder()
-		maps.Copy(w.Header(), h)
-		proxy.RecordHTTP(m, e, r, w)
+		proxy.RecordHTTP(m, e, r, h)
 	}
 	mux := http.NewServeMux()
 	m.Register(mux)

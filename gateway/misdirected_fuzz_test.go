@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream/nethttp"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
@@ -81,7 +82,7 @@ spec:
 			f.Fatal(err)
 		}
 		f.Cleanup(s.keySets.Close)
-		out = append(out, &fuzzGateway{srv: s, Handler: s.pipe.NewHandler(listener.Key{Port: 443})})
+		out = append(out, &fuzzGateway{srv: s, Handler: nethttp.NewHandler(s.pipe.Handler(listener.Key{Port: 443}))})
 	}
 	return out
 }

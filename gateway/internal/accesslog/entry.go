@@ -3,6 +3,8 @@ package accesslog
 import (
 	"net/http"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 )
 
 // Entry is everything one access-log line can say about a request
@@ -91,7 +93,7 @@ func (e *Entry) SetUpstream(cluster, host string) {
 // path (OriginalPath when set), protocol, authority, the downstream remote
 // address, the TLS server name and the request headers. r's header is
 // referenced, not copied.
-func (e *Entry) SetRequest(r *http.Request) {
+func (e *Entry) SetRequest(r *downstream.Request) {
 	e.Method = r.Method
 	e.Path = r.RequestURI
 	if e.OriginalPath != "" {
@@ -110,7 +112,7 @@ func (e *Entry) SetRequest(r *http.Request) {
 }
 
 // protocolName is Envoy's %PROTOCOL%.
-func protocolName(r *http.Request) string {
+func protocolName(r *downstream.Request) string {
 	switch {
 	case r.ProtoMajor == 2:
 		return "HTTP/2"

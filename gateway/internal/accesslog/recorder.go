@@ -7,16 +7,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 )
 
 // Recorder is the ResponseWriter a request is answered through while its
 // Entry is filled: it records the final status, counts the body bytes
 // sent, and carries the Entry, which the places that answer reach through
-// EntryOf and Note. Unwrap keeps http.ResponseController (flush,
-// deadlines, hijack) working through it. A Recorder belongs to one
-// request; Release recycles it.
+// EntryOf and Note. The engine's other controls (flush, deadlines, hijack,
+// abort) pass through. A Recorder belongs to one request; Release recycles
+// it.
 type Recorder struct {
-	http.ResponseWriter
+	downstream.ResponseWriter
 	e     Entry
 	wrote bool
 	// h2c is set when the request upgrades its connection to HTTP/2: the
@@ -29,12 +31,12 @@ var recorders = sync.Pool{New: func() any { return new(Recorder) }}
 
 // Begin starts the entry of a request: it wraps w, and r's body so that
 // the bytes received are counted. End it with Finish, then Release.
-func Begin(w http.ResponseWriter, r *http.Request) *Recorder {
+func Begin(w downstream.ResponseWriter, r *downstream.Request) *Recorder {
 	rw := recorders.Get().(*Recorder)
 	rw.ResponseWriter = w
 	rw.e.Start = time.Now()
 	rw.e.UpstreamServiceTime = -1
-	if r.Body != nil && r.Body != http.NoBody {
+	if r.Body != nil {
 		rw.body = &countingBody{ReadCloser: r.Body}
 		r.Body = rw.body
 	}
@@ -59,25 +61,29 @@ func (rw *Recorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// Flush sends buffered data to the client.
-func (rw *Recorder) Flush() { http.NewResponseController(rw.ResponseWriter).Flush() }
-
-// Unwrap returns the wrapped writer, for http.ResponseController.
-func (rw *Recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
+// Unwrap returns the engine's writer the Recorder wraps.
+func (rw *Recorder) Unwrap() downstream.ResponseWriter { return rw.ResponseWriter }
 
 // Entry returns the request's entry, valid until Release.
 func (rw *Recorder) Entry() *Entry { return &rw.e }
 
-// SetH2C marks a request that upgrades its connection to HTTP/2 (h2c):
-// the connection's streams are the requests, so unless this one was
-// answered itself Finish reports nothing.
-func (rw *Recorder) SetH2C() { rw.h2c = true }
+// UpgradeH2C switches the request's connection to HTTP/2 (h2c): the
+// connection's streams are the requests, so unless the engine refused
+// the switch (and answered this one itself) Finish reports nothing.
+func (rw *Recorder) UpgradeH2C() int {
+	rw.h2c = true
+	refused := rw.ResponseWriter.UpgradeH2C()
+	if refused != 0 && !rw.wrote {
+		rw.wrote, rw.e.Code = true, refused
+	}
+	return refused
+}
 
 // Finish completes the entry when the request ends: its duration, the
 // bytes received, and DC when the client went away before an answer. It
 // returns nil for a request that handed its connection to h2c unanswered
 // (stream 1 may still be reading r).
-func (rw *Recorder) Finish(r *http.Request) *Entry {
+func (rw *Recorder) Finish(r *downstream.Request) *Entry {
 	e := &rw.e
 	if rw.h2c && e.Code == 0 {
 		return nil
@@ -100,7 +106,7 @@ func (rw *Recorder) Release() {
 
 // EntryOf returns the entry of the request w answers, or nil when w is
 // not a Recorder. Handlers fill it as they decide.
-func EntryOf(w http.ResponseWriter) *Entry {
+func EntryOf(w downstream.ResponseWriter) *Entry {
 	if rw, ok := w.(*Recorder); ok {
 		return &rw.e
 	}
@@ -110,7 +116,7 @@ func EntryOf(w http.ResponseWriter) *Entry {
 // Note adds Envoy response flags and sets the response code details of
 // the request w answers (see Entry.Note); without a Recorder it does
 // nothing.
-func Note(w http.ResponseWriter, flags, details string) {
+func Note(w downstream.ResponseWriter, flags, details string) {
 	EntryOf(w).Note(flags, details)
 }
 

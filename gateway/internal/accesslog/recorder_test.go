@@ -1,21 +1,25 @@
 package accesslog
 
 import (
+	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 )
 
 // A Recorder records the final status and the bytes both ways, and the
 // places that answer reach its entry through the ResponseWriter.
 func TestRecorder(t *testing.T) {
 	t.Parallel()
-	r := httptest.NewRequest("POST", "/upload", strings.NewReader("12345"))
-	rec := Begin(sinkWriter{http.Header{}}, r)
-	var w http.ResponseWriter = rec
+	r := &downstream.Request{Method: "POST", RequestURI: "/upload", Body: io.NopCloser(strings.NewReader("12345")), ContentLength: 5}
+	rec := Begin(&sinkWriter{h: http.Header{}}, r)
+	var w downstream.ResponseWriter = rec
 	w.WriteHeader(http.StatusEarlyHints) // not final
 	Note(w, "URX", "")
 	Note(w, "UF", "upstream_reset_before_response_started{connection_failure}")
@@ -32,10 +36,10 @@ func TestRecorder(t *testing.T) {
 	}
 	rec.Release()
 
-	if EntryOf(httptest.NewRecorder()) != nil {
+	if EntryOf(&sinkWriter{}) != nil {
 		t.Error("EntryOf a plain ResponseWriter is not nil")
 	}
-	Note(httptest.NewRecorder(), "NR", "route_not_found") // no entry: nothing happens
+	Note(&sinkWriter{}, "NR", "route_not_found") // no entry: nothing happens
 	var none *Entry
 	none.Note("UH", "no_healthy_upstream")
 	none.SetUpstream("c", "h")
@@ -47,26 +51,35 @@ func TestRecorderFinish(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
-	rec := Begin(httptest.NewRecorder(), r)
+	r := &downstream.Request{Method: "GET", RequestURI: "/"}
+	r.SetContext(ctx)
+	rec := Begin(&sinkWriter{}, r)
 	if e := rec.Finish(r); e.Code != 0 || e.Flags != "DC" || e.Details != "downstream_remote_disconnect" {
 		t.Errorf("client gone: code %d, flags %q, details %q", e.Code, e.Flags, e.Details)
 	}
 	rec.Release()
 
-	r = httptest.NewRequest("GET", "/", nil)
-	rec = Begin(httptest.NewRecorder(), r)
-	rec.SetH2C()
+	r = &downstream.Request{Method: "GET", RequestURI: "/"}
+	rec = Begin(&sinkWriter{}, r)
+	rec.UpgradeH2C()
 	if e := rec.Finish(r); e != nil {
 		t.Errorf("h2c upgrade: Finish = %+v, want nil", e)
+	}
+	rec.Release()
+
+	// An upgrade the engine refused, answering 500 itself, is the request's.
+	rec = Begin(&sinkWriter{refuseH2C: http.StatusInternalServerError}, r)
+	rec.UpgradeH2C()
+	if e := rec.Finish(r); e == nil || e.Code != http.StatusInternalServerError {
+		t.Errorf("refused h2c upgrade: Finish = %+v, want code 500", e)
 	}
 	rec.Release()
 }
 
 func TestEntrySetRequest(t *testing.T) {
 	t.Parallel()
-	r := httptest.NewRequest("GET", "http://shop.example.com/a?b=c", nil)
-	r.ProtoMajor, r.ProtoMinor = 1, 0
+	r := &downstream.Request{Method: "GET", RequestURI: "http://shop.example.com/a?b=c", Host: "shop.example.com",
+		ProtoMajor: 1, ProtoMinor: 0, Header: http.Header{}, RemoteAddr: "192.0.2.1:1234"}
 	r.Header.Set("User-Agent", "curl/8.5.0")
 	r.Header.Set("X-Forwarded-For", "192.0.2.10")
 	r.Header.Set("X-Request-Id", "rid")
@@ -79,8 +92,17 @@ func TestEntrySetRequest(t *testing.T) {
 }
 
 // sinkWriter is a ResponseWriter that accepts anything.
-type sinkWriter struct{ h http.Header }
+type sinkWriter struct {
+	h         http.Header
+	refuseH2C int
+}
 
-func (s sinkWriter) Header() http.Header       { return s.h }
-func (sinkWriter) WriteHeader(int)             {}
-func (sinkWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (s *sinkWriter) Header() http.Header                        { return s.h }
+func (*sinkWriter) WriteHeader(int)                              {}
+func (*sinkWriter) Write(p []byte) (int, error)                  { return len(p), nil }
+func (*sinkWriter) Flush() error                                 { return nil }
+func (*sinkWriter) SetReadDeadline(time.Time) error              { return nil }
+func (*sinkWriter) SetWriteDeadline(time.Time) error             { return nil }
+func (*sinkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, net.ErrClosed }
+func (s *sinkWriter) UpgradeH2C() int                            { return s.refuseH2C }
+func (*sinkWriter) Abort()                                       { panic("abort") }

@@ -2,12 +2,12 @@ package proxy
 
 import (
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
 )
@@ -17,22 +17,22 @@ import (
 // reloads, and TCP connections' entries.
 
 // entryOf returns the access-log entry of the request w answers, or nil.
-func entryOf(w http.ResponseWriter) *accesslog.Entry { return accesslog.EntryOf(w) }
+func entryOf(w downstream.ResponseWriter) *accesslog.Entry { return accesslog.EntryOf(w) }
 
 // note adds Envoy response flags and sets the response code details of
 // the request w answers (an empty details keeps the previous).
-func note(w http.ResponseWriter, flags, details string) { accesslog.Note(w, flags, details) }
+func note(w downstream.ResponseWriter, flags, details string) { accesslog.Note(w, flags, details) }
 
 // beginLog starts the entry of a request; finishLog ends it.
-func beginLog(w http.ResponseWriter, r *http.Request) *accesslog.Recorder {
+func beginLog(w downstream.ResponseWriter, r *downstream.Request) *accesslog.Recorder {
 	return accesslog.Begin(w, r)
 }
 
 // finishLog completes the entry of a request, records the request in m,
 // writes the line if the snapshot has an access log and recycles rec.
-func finishLog(m *metrics.Metrics, snap *Generation, rec *accesslog.Recorder, r *http.Request, ci *listener.ConnInfo) {
+func finishLog(m *metrics.Metrics, snap *Generation, rec *accesslog.Recorder, r *downstream.Request, ci *listener.ConnInfo) {
 	if e := rec.Finish(r); e != nil {
-		RecordHTTP(m, e, r, rec.Unwrap())
+		RecordHTTP(m, e, r, rec.Header())
 		if snap.AccessLog != nil {
 			writeLog(snap, e, rec, r, ci)
 		}
@@ -41,7 +41,7 @@ func finishLog(m *metrics.Metrics, snap *Generation, rec *accesslog.Recorder, r 
 }
 
 // writeLog fills the fields only the access log needs and writes the line.
-func writeLog(snap *Generation, e *accesslog.Entry, rec *accesslog.Recorder, r *http.Request, ci *listener.ConnInfo) {
+func writeLog(snap *Generation, e *accesslog.Entry, rec *accesslog.Recorder, r *downstream.Request, ci *listener.ConnInfo) {
 	e.SetRequest(r)
 	e.Path = redactURI(snap.Authz, e.Path)
 	if ci.Local.IsValid() {

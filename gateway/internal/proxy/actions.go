@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 
 	"github.com/gatehouse-proxy/gatehouse/router"
@@ -14,7 +15,7 @@ import (
 
 // serveRoute executes a matched route: the fault's delay, then the plan
 // (fault abort, CORS preflight, redirect, direct response or forward).
-func (s *Pipeline) serveRoute(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route) {
+func (s *Pipeline) serveRoute(w downstream.ResponseWriter, r *downstream.Request, rq *request, rt *router.Route) {
 	act := rt.Action
 	roll := dice{pick: rand.Uint32()}
 	if act.Fault != nil {
@@ -53,7 +54,7 @@ func (s *Pipeline) serveRoute(w http.ResponseWriter, r *http.Request, rq *reques
 
 // delayFault applies a fault's delay, if its draw says so; it returns
 // false when the client went away meanwhile.
-func delayFault(w http.ResponseWriter, r *http.Request, f *router.Fault) bool {
+func delayFault(w downstream.ResponseWriter, r *downstream.Request, f *router.Fault) bool {
 	d := f.Delay(rand.Uint64())
 	if d == 0 {
 		return true
@@ -71,7 +72,7 @@ func delayFault(w http.ResponseWriter, r *http.Request, f *router.Fault) bool {
 
 // directResponse answers with the route's fixed status and body. As Envoy
 // does, a body without a Content-Type set by the route is text/plain.
-func (s *Pipeline) directResponse(w http.ResponseWriter, r *http.Request, act *router.Action, origin string) {
+func (s *Pipeline) directResponse(w downstream.ResponseWriter, r *downstream.Request, act *router.Action, origin string) {
 	d := act.DirectResponse
 	h := w.Header()
 	s.applyResponseEdits(h, r, act.ResponseHeaders, act.CORS, origin)
@@ -87,7 +88,7 @@ func (s *Pipeline) directResponse(w http.ResponseWriter, r *http.Request, act *r
 
 // applyResponseEdits applies a route's response header operations, then
 // its CORS headers.
-func (s *Pipeline) applyResponseEdits(h http.Header, r *http.Request, ops *router.HeaderOps, cors *router.CORS, origin string) {
+func (s *Pipeline) applyResponseEdits(h http.Header, r *downstream.Request, ops *router.HeaderOps, cors *router.CORS, origin string) {
 	if ops.Len() > 0 {
 		ops.Apply(h, &fmtVars{s: s, r: r})
 	}
@@ -106,7 +107,7 @@ func setHeaders(h http.Header, kv [][2]string) {
 // like) their values for one request.
 type fmtVars struct {
 	s        *Pipeline
-	r        *http.Request
+	r        *downstream.Request
 	upstream string
 }
 
@@ -116,7 +117,7 @@ func (v *fmtVars) RequestHeader(name string) string {
 	case ":authority":
 		return v.r.Host
 	case ":path":
-		return v.r.URL.RequestURI()
+		return v.r.URI()
 	case ":method":
 		return v.r.Method
 	case ":scheme":
@@ -154,7 +155,7 @@ func (v *fmtVars) Var(fv router.FormatVar) string {
 // StartTime is the time %START_TIME% formats: now.
 func (v *fmtVars) StartTime() time.Time { return time.Now() }
 
-func localAddrVar(r *http.Request, fv router.FormatVar) string {
+func localAddrVar(r *downstream.Request, fv router.FormatVar) string {
 	a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if !ok {
 		return ""

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
@@ -137,7 +138,7 @@ func (s *Pipeline) allowTCP(c net.Conn, snap *Generation, f *router.Forward, sni
 
 // noteDenied records an authorization denial for the access log, in
 // Envoy's response code details form.
-func noteDenied(w http.ResponseWriter, d *authz.Decision) {
+func noteDenied(w downstream.ResponseWriter, d *authz.Decision) {
 	e := entryOf(w)
 	if e == nil {
 		return

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
@@ -36,7 +37,7 @@ type clientAddrs struct {
 
 // resolveClient works out a request's addresses from its connection and
 // its X-Forwarded-For header, trusting hops proxies.
-func resolveClient(ci *listener.ConnInfo, r *http.Request, hops uint32) clientAddrs {
+func resolveClient(ci *listener.ConnInfo, r *downstream.Request, hops uint32) clientAddrs {
 	c := clientAddrs{downstream: transport.HostOf(r.RemoteAddr), hops: hops, via: "peer"}
 	down, _ := netip.ParseAddr(c.downstream)
 	down = down.Unmap()
@@ -88,7 +89,7 @@ func xffFromRight(vs []string, n uint32) (netip.Addr, bool) {
 // address as X-Envoy-External-Address, X-Forwarded-Proto (the client's is
 // kept only behind trusted proxies), an X-Request-Id when the client sent
 // none, and X-Forwarded-Client-Cert for an mTLS client.
-func setForwardingHeaders(r *http.Request, c *clientAddrs, ci *listener.ConnInfo, mode mesh.XFCCMode) {
+func setForwardingHeaders(r *downstream.Request, c *clientAddrs, ci *listener.ConnInfo, mode mesh.XFCCMode) {
 	h := r.Header
 	setClientCert(h, r.TLS, ci, mode)
 	// The values set here share one backing array (each capped at its

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
@@ -75,7 +76,7 @@ func FuzzXFF(f *testing.F) {
 		if proxied {
 			remoteAddr = "[2001:db8::9]:4000"
 		}
-		r := &http.Request{RemoteAddr: remoteAddr, Header: http.Header{}}
+		r := &downstream.Request{RemoteAddr: remoteAddr, Header: http.Header{}}
 		if lines != nil {
 			r.Header["X-Forwarded-For"] = lines
 		}

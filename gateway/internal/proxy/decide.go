@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
@@ -98,7 +99,7 @@ type verdict struct {
 // admit refuses requests no route may see, normalizes the path and the
 // host, works out the client address and sets the forwarding headers on
 // r; then it fills rq's view. verdictAdmitted lets the request through.
-func (rq *request) admit(r *http.Request, t tracer) verdict {
+func (rq *request) admit(r *downstream.Request, t tracer) verdict {
 	lc := rq.lc
 	status, msg := checkRequest(r)
 	if status == 0 {
@@ -131,14 +132,14 @@ func (rq *request) admit(r *http.Request, t tracer) verdict {
 	rq.host, r.Host = normalizeAuthority(authority)
 	t.hostNormalized(authority, rq.host)
 	rq.forwarding(r, t)
-	rq.method, rq.scheme, rq.authority, rq.rawQuery = r.Method, scheme(r), r.Host, r.URL.RawQuery
+	rq.method, rq.scheme, rq.authority, rq.rawQuery = r.Method, scheme(r), r.Host, r.RawQuery
 	rq.header, rq.tls, rq.local = r.Header, r.TLS, rq.conn.Local
 	return verdict{}
 }
 
 // forwarding removes the headers a client may not set, works out the
 // client's addresses and sets the forwarding headers.
-func (rq *request) forwarding(r *http.Request, t tracer) {
+func (rq *request) forwarding(r *downstream.Request, t tracer) {
 	sanitizeRequestHeaders(r.Header)
 	sanitizeTrustHeaders(r.Header, rq.lc.TrustedHops)
 	xff := r.Header["X-Forwarded-For"]

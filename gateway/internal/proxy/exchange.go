@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
@@ -16,8 +17,8 @@ import (
 // policy, each to an endpoint not tried before when the cluster has one.
 type exchange struct {
 	s      *Pipeline
-	w      http.ResponseWriter
-	r      *http.Request
+	w      downstream.ResponseWriter
+	r      *downstream.Request
 	o      *outbound
 	c      *upstream.Cluster
 	policy *router.RetryPolicy

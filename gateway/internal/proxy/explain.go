@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
+	"golang.org/x/net/http/httpguts"
 )
 
 // ExplainRequest describes a request for Explain: what the client sends
@@ -107,8 +109,9 @@ func (s *Generation) Explain(ctx context.Context, req ExplainRequest) (*Explanat
 	return e.http(ctx, lc, r, ci), nil
 }
 
-// httpRequest builds the request the client would send.
-func (req *ExplainRequest) httpRequest() (*http.Request, uint32, error) {
+// httpRequest builds the request the client would send, as an engine
+// would hand it to the pipeline.
+func (req *ExplainRequest) httpRequest() (*downstream.Request, uint32, error) {
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, 0, fmt.Errorf("explain: URL %q: want an absolute http:// or https:// URL", req.URL)
@@ -117,11 +120,11 @@ func (req *ExplainRequest) httpRequest() (*http.Request, uint32, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	r, err := http.NewRequest(method, req.URL, nil)
-	if err != nil {
-		return nil, 0, fmt.Errorf("explain: %w", err)
+	if !httpguts.ValidHeaderFieldName(method) {
+		return nil, 0, fmt.Errorf("explain: invalid method %q", method)
 	}
-	r.RequestURI = u.RequestURI()
+	r := &downstream.Request{Method: method, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: u.Host,
+		RequestURI: u.RequestURI(), EscapedPath: u.EscapedPath(), RawQuery: u.RawQuery, Header: http.Header{}}
 	if u.RawPath == "" && u.Path != "" && !strings.HasPrefix(r.RequestURI, "/") {
 		r.RequestURI = "/" + r.RequestURI
 	}
@@ -185,7 +188,7 @@ func terminatesHTTP(lc *listener.Config, sni string) bool {
 
 // connection works out the connection's addresses, as accepting it would:
 // a PROXY header from an untrusted peer refuses the connection.
-func (e *explainer) connection(lc *listener.Config, req ExplainRequest, r *http.Request) (*listener.ConnInfo, *Explanation) {
+func (e *explainer) connection(lc *listener.Config, req ExplainRequest, r *downstream.Request) (*listener.ConnInfo, *Explanation) {
 	peer, err := parseAddrPort(req.Peer, "127.0.0.1")
 	if err != nil {
 		e.line("client", "peer %q: %v", req.Peer, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
@@ -84,7 +85,7 @@ func orNone(s string) string {
 
 // tcp explains a connection forwarded as raw TCP: a TCP port, a TLS
 // passthrough, or TLS terminated for a TCP server.
-func (e *explainer) tcp(ctx context.Context, lc *listener.Config, r *http.Request, ci *listener.ConnInfo) *Explanation {
+func (e *explainer) tcp(ctx context.Context, lc *listener.Config, r *downstream.Request, ci *listener.ConnInfo) *Explanation {
 	local := ci.Local.Addr()
 	var rt *router.L4Route
 	sni := ""

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/router"
@@ -15,7 +16,7 @@ import (
 // http explains an HTTP request by running serving's own admit, decide
 // and plan with the explainer as their tracer: the lines are what those
 // steps saw, the outcome is their verdict.
-func (e *explainer) http(ctx context.Context, lc *listener.Config, r *http.Request, ci *listener.ConnInfo) *Explanation {
+func (e *explainer) http(ctx context.Context, lc *listener.Config, r *downstream.Request, ci *listener.ConnInfo) *Explanation {
 	rq := request{snap: e.snap, lc: lc, conn: ci}
 	v := rq.admit(r, e)
 	if v.kind == verdictAdmitted {

@@ -5,15 +5,16 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/authz"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
 )
 
-// httpHandler serves the HTTP requests of one listener.
+// httpHandler serves the HTTP requests of one listener, whichever engine
+// parsed them.
 type httpHandler struct {
 	s   *Pipeline
 	key listener.Key
-	h2c http.Handler // upgrades HTTP/1.1 connections to h2c
 }
 
 // request is what the gateway works out about a request once, before
@@ -34,16 +35,11 @@ type request struct {
 	decision authz.Decision
 }
 
-// ServeHTTP serves one request in an Istio gateway's order: it reads the
-// snapshot once, then admits, decides and plans it (see decide.go) as
-// explain does, and answers as the decision says.
-func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeDownstream serves one request in an Istio gateway's order: it
+// reads the snapshot once, then admits, decides and plans it (see
+// decide.go) as explain does, and answers as the decision says.
+func (h *httpHandler) ServeDownstream(w downstream.ResponseWriter, r *downstream.Request) {
 	rq := request{snap: h.s.Current(), conn: listener.ConnInfoOf(r.Context())}
-	if r.TLS == nil {
-		// An HTTPS connection served behind the request validator: net/http
-		// cannot see its *tls.Conn, so the state comes from the connection.
-		r.TLS = rq.conn.TLS
-	}
 	// Every request is counted in the metrics; logged if the access log is on.
 	lw := beginLog(w, r)
 	defer finishLog(h.s.Metrics, rq.snap, lw, r, rq.conn)
@@ -53,15 +49,14 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	if isH2CUpgrade(r) && rq.lc.H2C && r.TLS == nil {
-		lw.SetH2C() // metrics: the connection's streams are the requests
-		h.h2c.ServeHTTP(w, r)
+	if r.H2CUpgrade && rq.lc.H2C && r.TLS == nil {
+		w.UpgradeH2C() // the connection's streams are the requests
 		return
 	}
 	v := rq.admit(r, noTrace{})
 	if v.kind == verdictAdmitted {
 		v = rq.decide(r.Context(), noTrace{})
-		r.URL.RawQuery = rq.rawQuery // a verified token's parameter is not forwarded
+		r.RawQuery = rq.rawQuery // a verified token's parameter is not forwarded
 	}
 	if v.ar != nil {
 		h.s.logDecision(&rq.decision, v.ar)
@@ -70,7 +65,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // answer carries out a verdict: a local reply, or the route.
-func (s *Pipeline) answer(w http.ResponseWriter, r *http.Request, rq *request, v *verdict) {
+func (s *Pipeline) answer(w downstream.ResponseWriter, r *downstream.Request, rq *request, v *verdict) {
 	switch v.kind {
 	case verdictRefused, verdictMalformed:
 		note(w, "DPE", "request_rejected")
@@ -136,12 +131,12 @@ func normalizeAuthority(raw string) (host, authority string) {
 }
 
 // notFound answers a request no route takes: 404, as Envoy's NR.
-func notFound(w http.ResponseWriter, r *http.Request) {
+func notFound(w downstream.ResponseWriter, r *downstream.Request) {
 	note(w, "NR", "route_not_found")
 	localReply(w, r, http.StatusNotFound, "")
 }
 
-func scheme(r *http.Request) string {
+func scheme(r *downstream.Request) string {
 	if r.TLS != nil {
 		return "https"
 	}
@@ -150,10 +145,10 @@ func scheme(r *http.Request) string {
 
 // httpsRedirect answers a plaintext request on a server with httpsRedirect
 // as Envoy does: 301 to the same Host and path over https.
-func httpsRedirect(w http.ResponseWriter, r *http.Request) {
+func httpsRedirect(w downstream.ResponseWriter, r *downstream.Request) {
 	uri := r.RequestURI
 	if !strings.HasPrefix(uri, "/") {
-		uri = r.URL.RequestURI()
+		uri = r.URI()
 	}
 	w.Header().Set("Location", "https://"+r.Host+uri)
 	w.WriteHeader(http.StatusMovedPermanently)

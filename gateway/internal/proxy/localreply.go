@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 )
 
 // Local reply bodies, as an Istio gateway's Envoy words them (istio-api.md
@@ -31,7 +33,7 @@ var (
 
 // isGRPC reports whether r is a gRPC request, whose errors must be gRPC
 // statuses rather than HTTP ones.
-func isGRPC(r *http.Request) bool {
+func isGRPC(r *downstream.Request) bool {
 	ct := r.Header.Get("Content-Type")
 	if !strings.HasPrefix(ct, "application/grpc") {
 		return false
@@ -61,7 +63,7 @@ func grpcStatusFor(status int) int {
 // localReply answers a request from the gateway itself. A gRPC request gets
 // a trailers-only gRPC reply carrying the mapped status and the body as the
 // message, as Envoy's sendLocalReply does.
-func localReply(w http.ResponseWriter, r *http.Request, status int, body string) {
+func localReply(w downstream.ResponseWriter, r *downstream.Request, status int, body string) {
 	if r != nil && isGRPC(r) {
 		grpcReply(w, grpcStatusFor(status), body)
 		return
@@ -76,7 +78,7 @@ func localReply(w http.ResponseWriter, r *http.Request, status int, body string)
 }
 
 // grpcReply sends a trailers-only gRPC response.
-func grpcReply(w http.ResponseWriter, code int, msg string) {
+func grpcReply(w downstream.ResponseWriter, code int, msg string) {
 	h := w.Header()
 	h["Content-Type"] = applicationGRPC
 	h.Set("Grpc-Status", strconv.Itoa(code))

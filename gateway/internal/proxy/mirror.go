@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 	"github.com/gatehouse-proxy/gatehouse/router"
@@ -29,7 +30,7 @@ const (
 // answer. The copy carries the request as forwarded (rewritten path,
 // route headers) with "-shadow" appended to the host, as Envoy does. A
 // body too large to have been kept is not mirrored.
-func (s *Pipeline) mirror(snap *Generation, r *http.Request, o *outbound, rt *router.Route, timeout time.Duration) {
+func (s *Pipeline) mirror(snap *Generation, r *downstream.Request, o *outbound, rt *router.Route, timeout time.Duration) {
 	body, whole := o.replay.complete()
 	for i := range rt.Mirrors {
 		m := &rt.Mirrors[i]
@@ -59,9 +60,8 @@ func (s *Pipeline) mirror(snap *Generation, r *http.Request, o *outbound, rt *ro
 
 // mirrorCopy snapshots what the copy needs, since the original request
 // and its outbound description are reused once the handler returns.
-func (s *Pipeline) mirrorCopy(r *http.Request, o *outbound, body []byte) *outbound {
-	in := &http.Request{Method: r.Method, Header: r.Header.Clone(), Host: r.Host, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor}
-	c := &outbound{Request: transport.Request{In: in, Method: o.Method, Path: o.Path, RawQuery: o.RawQuery, Host: shadowHost(o.Host),
+func (s *Pipeline) mirrorCopy(r *downstream.Request, o *outbound, body []byte) *outbound {
+	c := &outbound{Request: transport.Request{Fields: r.Header.Clone(), Method: o.Method, Path: o.Path, RawQuery: o.RawQuery, Host: shadowHost(o.Host),
 		Extra: append([]transport.Field(nil), o.Extra...), BodyLen: int64(len(body)), ConnectTimeout: o.ConnectTimeout}}
 	c.Client = c
 	if len(body) > 0 {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
@@ -25,9 +26,13 @@ type outbound struct {
 	// a read stalled longer than streamIdleTimeout fails, and an exchange
 	// that ends early makes a blocked read fail at once instead of waiting
 	// for the client. Nil when the request has no body.
-	downstream *http.ResponseController
-	bodyMu     sync.Mutex // orders deadline changes against abortBody
-	aborted    bool
+	downstream downstream.ResponseWriter
+	// trailer names the trailers the client declared (values filled in
+	// when its body ends); conn is its connection's.
+	trailer http.Header
+	conn    *listener.ConnInfo
+	bodyMu  sync.Mutex // orders deadline changes against abortBody
+	aborted bool
 	// bodyEnded is set once a read of the client's body returned an
 	// error or EOF. net/http then starts reading the connection in the
 	// background, and a read deadline set from here on would fail that
@@ -41,16 +46,17 @@ type outbound struct {
 	extraBuf [4]transport.Field
 }
 
-// reset prepares o for request r.
-func (o *outbound) reset(r *http.Request) {
+// reset prepares o for request r, which arrived on the connection ci.
+func (o *outbound) reset(r *downstream.Request, ci *listener.ConnInfo) {
 	o.bodyMu.Lock()
-	o.Request = transport.Request{In: r, Method: r.Method, RawQuery: r.URL.RawQuery, Host: r.Host,
+	o.Request = transport.Request{Fields: r.Header, Method: r.Method, RawQuery: r.RawQuery, Host: r.Host,
 		ConnectTimeout: upstream.DefaultConnectTimeout, Client: o}
 	o.replay, o.downstream, o.aborted, o.bodyEnded, o.bodyStarted = nil, nil, false, false, false
+	o.trailer, o.conn = r.Trailer, ci
 	o.bodyMu.Unlock()
 	o.Extra = o.extraBuf[:0]
 	o.BodyLen = r.ContentLength
-	if r.Body == nil || r.Body == http.NoBody {
+	if r.Body == nil {
 		o.BodyLen = 0
 	} else if o.BodyLen != 0 {
 		o.replay = newReplayBody(r.Body, o.BodyLen)
@@ -82,11 +88,11 @@ func (o *outbound) Rewind() {
 // framing, hop-by-hop, forwarding and client-address fields and Envoy's
 // x-envoy-* never pass: a trailer is read after every header check.
 func (o *outbound) TrailerBody() (http.Header, io.Reader) {
-	if len(o.In.Trailer) == 0 {
+	if len(o.trailer) == 0 {
 		return nil, o.Body
 	}
-	out := make(http.Header, len(o.In.Trailer))
-	for k := range o.In.Trailer {
+	out := make(http.Header, len(o.trailer))
+	for k := range o.trailer {
 		out[k] = nil
 	}
 	// The header rules, with no proxy trusted: a trailer is nobody's word.
@@ -100,7 +106,7 @@ func (o *outbound) TrailerBody() (http.Header, io.Reader) {
 	if len(out) == 0 {
 		return nil, o.Body
 	}
-	return out, &trailerReader{r: o.Body, from: o.In.Trailer, to: out}
+	return out, &trailerReader{r: o.Body, from: o.trailer, to: out}
 }
 
 // forwardingHeaders are the ones setForwardingHeaders writes.
@@ -181,7 +187,7 @@ func (o *outbound) AbortBody() {
 // BodyRefused returns the listener validator's refusal of the client's
 // body, or nil.
 func (o *outbound) BodyRefused() error {
-	if listener.ConnInfoOf(o.In.Context()).BodyRefused() {
+	if o.conn != nil && o.conn.BodyRefused() {
 		return h1guard.ErrBadRequestBody
 	}
 	return nil

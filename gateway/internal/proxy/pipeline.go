@@ -5,9 +5,9 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync/atomic"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/metrics"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/relay"
@@ -37,13 +37,12 @@ type Pipeline struct {
 	mirrors atomic.Int32  // mirrored requests in flight
 }
 
-// NewHandler returns the net/http handler of the listener key: it serves
-// each request through the pipeline, and answers "Upgrade: h2c" by
-// switching the connection to HTTP/2 where the listener allows it.
-func (s *Pipeline) NewHandler(key listener.Key) http.Handler {
-	h := &httpHandler{s: s, key: key}
-	h.h2c = listener.NewH2CHandler(h)
-	return h
+// Handler returns the handler of the listener key's HTTP requests, which
+// an engine's adapter calls: it serves each request through the pipeline,
+// and answers "Upgrade: h2c" by switching the connection to HTTP/2 where
+// the listener allows it.
+func (s *Pipeline) Handler(key listener.Key) downstream.Handler {
+	return &httpHandler{s: s, key: key}
 }
 
 // ForwardStream forwards a connection a listener routed by a TCP route,

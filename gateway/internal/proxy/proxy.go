@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/relay"
@@ -32,14 +33,13 @@ var outbounds = sync.Pool{New: func() any { return new(outbound) }}
 // request by the route timeout, make the upstream request, exchange it
 // (with retries), mirror it, then answer with the failure, the switched
 // protocol or the response.
-func (s *Pipeline) forward(w http.ResponseWriter, r *http.Request, rq *request, rt *router.Route, p *plan) {
+func (s *Pipeline) forward(w downstream.ResponseWriter, r *downstream.Request, rq *request, rt *router.Route, p *plan) {
 	act := rt.Action
 	ctx, cancel := routeContext(r.Context(), act.Timeout)
 	defer cancel()
 	o := outbounds.Get().(*outbound)
 	defer outbounds.Put(o)
-	rc := http.NewResponseController(w)
-	s.makeOutbound(o, w, r, rq, p, rc)
+	s.makeOutbound(o, w, r, rq, p)
 	x := &exchange{s: s, w: w, r: r, o: o, c: p.cluster, policy: act.Retry}
 	resp, ep, err := x.run(ctx)
 	if e := entryOf(w); e != nil {
@@ -54,8 +54,8 @@ func (s *Pipeline) forward(w http.ResponseWriter, r *http.Request, rq *request, 
 	case resp.StatusCode == http.StatusSwitchingProtocols:
 		s.switchProtocols(w, r, resp, o)
 	default:
-		defer cutOnTimeout(ctx, rc, act.Timeout).wait()
-		writeResponse(w, ctx, rc, resp, x.took, o.IdleOr(mesh.StreamIdleTimeout), func(h http.Header) {
+		defer cutOnTimeout(ctx, w, act.Timeout).wait()
+		writeResponse(w, ctx, resp, x.took, o.IdleOr(mesh.StreamIdleTimeout), func(h http.Header) {
 			s.editResponse(h, r, rq, act, p.dest, o, x, ep)
 		})
 	}
@@ -70,21 +70,21 @@ func routeContext(ctx context.Context, timeout time.Duration) (context.Context, 
 }
 
 // makeOutbound turns the client's request into the upstream request o.
-func (s *Pipeline) makeOutbound(o *outbound, w http.ResponseWriter, r *http.Request, rq *request, p *plan, rc *http.ResponseController) {
-	o.reset(r)
+func (s *Pipeline) makeOutbound(o *outbound, w downstream.ResponseWriter, r *downstream.Request, rq *request, p *plan) {
+	o.reset(r, rq.conn)
 	o.ConnectTimeout = p.cluster.ConnectTimeout
 	o.StreamIdle = rq.lc.Options.StreamIdle()
 	if o.HasBody() {
-		o.downstream = rc
+		o.downstream = w
 	}
 	s.prepare(o, r, rq, p)
 	if e := entryOf(w); e != nil && o.Path != rq.path {
-		e.OriginalPath = r.URL.RequestURI()
+		e.OriginalPath = r.URI()
 	}
 }
 
 // upstreamFailed answers a failed exchange, noting that it was retried.
-func upstreamFailed(w http.ResponseWriter, ctx context.Context, r *http.Request, x *exchange, err error) {
+func upstreamFailed(w downstream.ResponseWriter, ctx context.Context, r *downstream.Request, x *exchange, err error) {
 	upstreamError(w, ctx, r, err)
 	if len(x.tried) > 1 && r.Context().Err() == nil {
 		note(w, "URX", "")
@@ -93,7 +93,7 @@ func upstreamFailed(w http.ResponseWriter, ctx context.Context, r *http.Request,
 
 // switchProtocols relays a 101: the tunnel the client asked for, or a
 // 502 for a switch nobody asked for.
-func (s *Pipeline) switchProtocols(w http.ResponseWriter, r *http.Request, resp *http.Response, o *outbound) {
+func (s *Pipeline) switchProtocols(w downstream.ResponseWriter, r *downstream.Request, resp *http.Response, o *outbound) {
 	if o.Upgrade == "" {
 		resp.Body.Close()
 		note(w, "UPE", "upstream_reset_before_response_started{protocol_error}")
@@ -106,7 +106,7 @@ func (s *Pipeline) switchProtocols(w http.ResponseWriter, r *http.Request, resp 
 // editResponse is what is done to the upstream's response head: the
 // destination's header operations, CORS, a made-up hash cookie, and
 // "Connection: close" when the client's body was not read to its end.
-func (s *Pipeline) editResponse(h http.Header, r *http.Request, rq *request, act *router.Action, d *router.Dest, o *outbound, x *exchange, ep *upstream.Endpoint) {
+func (s *Pipeline) editResponse(h http.Header, r *downstream.Request, rq *request, act *router.Action, d *router.Dest, o *outbound, x *exchange, ep *upstream.Endpoint) {
 	if d.ResponseHeaders.Len() > 0 {
 		d.ResponseHeaders.Apply(h, &fmtVars{s: s, r: r, upstream: ep.Addr})
 	}
@@ -127,16 +127,15 @@ func (s *Pipeline) editResponse(h http.Header, r *http.Request, rq *request, act
 // cutOnTimeout makes the route timeout, when it fires mid-body, cut the
 // response off: a client that is not reading must not keep the handler
 // (and the upstream) waiting. The caller waits for the cut (timeoutCut.wait)
-// before returning, since rc reaches w, which is recycled once the
-// request ends.
-func cutOnTimeout(ctx context.Context, rc *http.ResponseController, timeout time.Duration) timeoutCut {
+// before returning, since w is recycled once the request ends.
+func cutOnTimeout(ctx context.Context, w downstream.ResponseWriter, timeout time.Duration) timeoutCut {
 	if timeout <= 0 {
 		return timeoutCut{}
 	}
 	done := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(done)
-		rc.SetWriteDeadline(aLongTimeAgo)
+		w.SetWriteDeadline(aLongTimeAgo)
 	})
 	return timeoutCut{stop: stop, done: done}
 }
@@ -158,10 +157,10 @@ func (t timeoutCut) wait() {
 // headers, then the rewritten path and host and the destination's header
 // operations, which therefore win over the gateway's own headers as they
 // do in Envoy.
-func (s *Pipeline) prepare(o *outbound, r *http.Request, rq *request, p *plan) {
+func (s *Pipeline) prepare(o *outbound, r *downstream.Request, rq *request, p *plan) {
 	o.Upgrade, o.Path, o.Host = rq.upgrade, p.path, p.authority
 	if p.path != rq.path {
-		r.Header[router.OriginalPathHeader] = []string{r.URL.RequestURI()}
+		r.Header[router.OriginalPathHeader] = []string{r.URI()}
 	}
 	if d := p.dest; d.RequestHeaders.Len() > 0 {
 		d.RequestHeaders.Apply(r.Header, &fmtVars{s: s, r: r})
@@ -173,11 +172,11 @@ func (s *Pipeline) prepare(o *outbound, r *http.Request, rq *request, p *plan) {
 // an answer. Returning without writing would let net/http answer 200 with
 // an empty body, which a client that only half-closed would read as the
 // upstream's success.
-func upstreamError(w http.ResponseWriter, ctx context.Context, r *http.Request, err error) {
+func upstreamError(w downstream.ResponseWriter, ctx context.Context, r *downstream.Request, err error) {
 	f := failureOf(ctx, r, err)
 	note(w, f.flags, f.details)
 	if f.status == 0 {
-		panic(http.ErrAbortHandler)
+		w.Abort()
 	}
 	if f.close {
 		w.Header().Set("Connection", "close")
@@ -194,7 +193,7 @@ type failure struct {
 }
 
 // failureOf classifies a failed exchange as Envoy does.
-func failureOf(ctx context.Context, r *http.Request, err error) failure {
+func failureOf(ctx context.Context, r *downstream.Request, err error) failure {
 	switch {
 	case errors.Is(context.Cause(ctx), errRouteTimeout):
 		return failure{status: http.StatusGatewayTimeout, body: BodyTimeout, flags: "UT", details: "response_timeout"}
@@ -252,7 +251,7 @@ var (
 	protoHTTPS = []string{"https"}
 )
 
-func protoValue(r *http.Request) []string {
+func protoValue(r *downstream.Request) []string {
 	if r.TLS != nil {
 		return protoHTTPS
 	}
@@ -308,7 +307,7 @@ var respHopHeaders = map[string]bool{
 // the upstream service time, the body as it arrives, and trailers. A body
 // that breaks off aborts the client connection, so a truncated response
 // never looks complete.
-func writeResponse(w http.ResponseWriter, ctx context.Context, rc *http.ResponseController, resp *http.Response, took, idle time.Duration, edits func(http.Header)) {
+func writeResponse(w downstream.ResponseWriter, ctx context.Context, resp *http.Response, took, idle time.Duration, edits func(http.Header)) {
 	defer resp.Body.Close()
 	h := w.Header()
 	named := resp.Header["Connection"]
@@ -323,7 +322,7 @@ func writeResponse(w http.ResponseWriter, ctx context.Context, rc *http.Response
 		edits(h)
 	}
 	w.WriteHeader(resp.StatusCode)
-	rerr, werr := copyBody(w, rc, resp.Body, resp.ContentLength < 0, idle)
+	rerr, werr := copyBody(w, resp.Body, resp.ContentLength < 0, idle)
 	if werr != nil {
 		return
 	}
@@ -332,10 +331,10 @@ func writeResponse(w http.ResponseWriter, ctx context.Context, rc *http.Response
 		// is aborted, and the line says why.
 		flags, details := midBodyFailure(ctx, rerr)
 		note(w, flags, details)
-		panic(http.ErrAbortHandler)
+		w.Abort()
 	}
 	for k, vs := range resp.Trailer {
-		h[http.TrailerPrefix+k] = vs
+		h[downstream.TrailerPrefix+k] = vs
 	}
 }
 
@@ -343,23 +342,19 @@ func writeResponse(w http.ResponseWriter, ctx context.Context, rc *http.Response
 // of unknown length, such as a stream of events) every read is flushed to
 // the client at once. Each write must complete within idle, the stream
 // idle timeout.
-func copyBody(w http.ResponseWriter, rc *http.ResponseController, body io.Reader, flush bool, idle time.Duration) (rerr, werr error) {
+func copyBody(w downstream.ResponseWriter, body io.Reader, flush bool, idle time.Duration) (rerr, werr error) {
 	bp := relay.GetBuffer()
 	defer relay.PutBuffer(bp)
 	buf := *bp
-	var fl http.Flusher
-	if flush {
-		fl, _ = w.(http.Flusher)
-	}
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			rc.SetWriteDeadline(time.Now().Add(idle))
+			w.SetWriteDeadline(time.Now().Add(idle))
 			if _, werr = w.Write(buf[:n]); werr != nil {
 				return nil, werr
 			}
-			if fl != nil {
-				fl.Flush()
+			if flush {
+				w.Flush()
 			}
 		}
 		if err == io.EOF {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
@@ -14,7 +15,7 @@ import (
 // gateway, only WebSocket is allowed: another Upgrade gets 403, and
 // Upgrade: h2c (which a plaintext HTTP2 or GRPC port performs itself) is
 // dropped. An upgrade request with a body is malformed.
-func upgradeOf(r *http.Request) (string, int) {
+func upgradeOf(r *downstream.Request) (string, int) {
 	u := strings.TrimSpace(r.Header.Get("Upgrade"))
 	if u == "" || isH2C(u) || !transport.HeaderHasToken(r.Header["Connection"], "upgrade") {
 		return "", 0
@@ -35,7 +36,7 @@ func upgradeOf(r *http.Request) (string, int) {
 // (Envoy's default), TRACE, an absolute-form
 // target whose scheme is not the connection's, and a query of more than
 // maxQueryParams parameters.
-func checkRequest(r *http.Request) (int, string) {
+func checkRequest(r *downstream.Request) (int, string) {
 	for i := 0; i < len(r.Method); i++ {
 		if c := r.Method[i]; c < 'A' || c > 'Z' {
 			return http.StatusBadRequest, "Bad Request"
@@ -50,7 +51,7 @@ func checkRequest(r *http.Request) (int, string) {
 	case http.MethodTrace:
 		return http.StatusMethodNotAllowed, ""
 	}
-	if !absoluteSchemeOK(r) || strings.Count(r.URL.RawQuery, "&") >= maxQueryParams {
+	if !absoluteSchemeOK(r) || strings.Count(r.RawQuery, "&") >= maxQueryParams {
 		return http.StatusBadRequest, "Bad Request"
 	}
 	return 0, ""
@@ -60,7 +61,7 @@ func checkRequest(r *http.Request) (int, string) {
 // :authority and a host field: they must name the same host and port
 // (RFC 9113 8.3.1), or routing, policies and the upstream could each
 // take a different one. (net/http merges an HTTP/1.1 Host into r.Host.)
-func hostFieldAgrees(r *http.Request) bool {
+func hostFieldAgrees(r *downstream.Request) bool {
 	hv, ok := r.Header["Host"]
 	if !ok || r.ProtoMajor < 2 {
 		return true
@@ -78,12 +79,24 @@ const maxQueryParams = 1000
 // http on a plaintext listener and https on a TLS one, as Envoy requires
 // at an edge with no trusted hops. Otherwise a client could claim a TLS
 // it never used (to routes matching scheme, or to a policy on it).
-func absoluteSchemeOK(r *http.Request) bool {
+func absoluteSchemeOK(r *downstream.Request) bool {
 	u := r.RequestURI
 	if u == "" || u[0] == '/' || u == "*" {
 		return true
 	}
-	return r.URL != nil && r.URL.Scheme == scheme(r)
+	return r.TargetScheme == scheme(r)
+}
+
+// rawPath returns the request path exactly as the client sent it, without
+// the query, so normalization sees every escape and backslash.
+func rawPath(r *downstream.Request) string {
+	if u := r.RequestURI; strings.HasPrefix(u, "/") {
+		if i := strings.IndexByte(u, '?'); i >= 0 {
+			return u[:i]
+		}
+		return u
+	}
+	return r.EscapedPath
 }
 
 // checkUnderscores applies a listener's action to header names holding an
@@ -106,35 +119,13 @@ func checkUnderscores(h http.Header, action mesh.UnderscoreAction) bool {
 	return true
 }
 
-// rawPath returns the request path exactly as the client sent it, without
-// the query, so normalization sees every escape and backslash.
-func rawPath(r *http.Request) string {
-	if u := r.RequestURI; strings.HasPrefix(u, "/") {
-		if i := strings.IndexByte(u, '?'); i >= 0 {
-			return u[:i]
-		}
-		return u
-	}
-	return r.URL.EscapedPath()
-}
-
-// isH2CUpgrade reports whether an HTTP/1.1 request asks to upgrade to h2c
-// as RFC 7540 (and x/net's h2c) requires: Upgrade: h2c, Connection naming
-// HTTP2-Settings, and an HTTP2-Settings header. A request with a body is
-// not upgraded (its body would be buffered whole); it is served as
-// HTTP/1.1 with the Upgrade header dropped.
-func isH2CUpgrade(r *http.Request) bool {
-	return r.ProtoMajor == 1 && isH2C(r.Header.Get("Upgrade")) && len(r.Header["Http2-Settings"]) == 1 &&
-		transport.HeaderHasToken(r.Header["Connection"], "HTTP2-Settings") && r.ContentLength == 0 && len(r.TransferEncoding) == 0
-}
-
 func isH2C(u string) bool { return strings.EqualFold(strings.TrimSpace(u), "h2c") }
 
 // headerFields counts a request's header fields as they came on the
 // wire: each value of a repeated header once, and Host (or :authority),
 // which net/http keeps apart (security.md HTTP-05: Envoy's
 // max_headers_count). The HTTP/1.1 validator counts the same way.
-func headerFields(r *http.Request) int {
+func headerFields(r *downstream.Request) int {
 	n := 0
 	if r.Host != "" {
 		n++

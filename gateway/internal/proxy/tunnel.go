@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
@@ -17,7 +18,7 @@ import (
 // upstream switched to the protocol the client asked for, relays the 101,
 // then copies bytes both ways until both sides are done. The route timeout
 // does not apply to the tunnel.
-func (s *Pipeline) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Response, want string) {
+func (s *Pipeline) tunnel(w downstream.ResponseWriter, r *downstream.Request, resp *http.Response, want string) {
 	up, ok := resp.Body.(io.ReadWriteCloser)
 	if !ok || !strings.EqualFold(resp.Header.Get("Upgrade"), want) {
 		resp.Body.Close()
@@ -27,7 +28,7 @@ func (s *Pipeline) tunnel(w http.ResponseWriter, r *http.Request, resp *http.Res
 	if e := entryOf(w); e != nil {
 		e.Code, e.Details = http.StatusSwitchingProtocols, "via_upstream"
 	}
-	conn, brw, err := http.NewResponseController(w).Hijack()
+	conn, brw, err := w.Hijack()
 	if err != nil {
 		up.Close()
 		localReply(w, r, http.StatusInternalServerError, "")

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream/transport"
 )
 
@@ -39,7 +42,7 @@ func HashPolicyOf(lb *LoadBalancerSettings) *HashPolicy {
 // Key returns the hash Key of r, and a Set-Cookie value when the Key is a
 // cookie the client does not have yet: Envoy then makes one up (when a ttl
 // is set), so the client's next requests stick to the same endpoint.
-func (h *HashPolicy) Key(r *http.Request) (key, setCookie string) {
+func (h *HashPolicy) Key(r *downstream.Request) (key, setCookie string) {
 	switch {
 	case h == nil:
 		return "", ""
@@ -48,10 +51,11 @@ func (h *HashPolicy) Key(r *http.Request) (key, setCookie string) {
 	case h.sourceIP:
 		return transport.HostOf(r.RemoteAddr), ""
 	case h.query != "":
-		return r.URL.Query().Get(h.query), ""
+		q, _ := url.ParseQuery(r.RawQuery)
+		return q.Get(h.query), ""
 	}
-	if c, err := r.Cookie(h.cookie); err == nil && c.Value != "" {
-		return c.Value, ""
+	if v := cookie(r.Header, h.cookie); v != "" {
+		return v, ""
 	}
 	if h.ttl == 0 {
 		return "", ""
@@ -63,4 +67,19 @@ func (h *HashPolicy) Key(r *http.Request) (key, setCookie string) {
 	}
 	sc += fmt.Sprintf("; Max-Age=%d; HttpOnly", int(h.ttl.Seconds()))
 	return v, sc
+}
+
+// cookie returns the value of the request cookie name, "" when absent.
+// As net/http reads a request's cookies, each "; "-separated pair is
+// parsed on its own, and an invalid one is skipped.
+func cookie(h http.Header, name string) string {
+	for _, line := range h["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			cs, err := http.ParseCookie(strings.TrimSpace(part))
+			if err == nil && len(cs) == 1 && cs[0].Name == name {
+				return cs[0].Value
+			}
+		}
+	}
+	return ""
 }

@@ -205,6 +205,16 @@ func (pc *h1Conn) exchange(ctx context.Context, o *Request) (*http.Response, err
 	return resp, nil
 }
 
+// responseTo is the request http.ReadResponse reads a response to: only
+// its method matters (no body after HEAD), and nil stands for any method
+// but HEAD.
+func responseTo(method string) *http.Request {
+	if method == http.MethodHead {
+		return &http.Request{Method: method}
+	}
+	return nil
+}
+
 // readHead reads the response head, skipping interim 1xx responses other
 // than 101, with the head size capped. The final head's framing fields are
 // checked as received (checkFraming).
@@ -226,7 +236,7 @@ func (pc *h1Conn) readHead(o *Request) (*http.Response, error) {
 		}
 	}()
 	for interim := 0; ; interim++ {
-		resp, err := http.ReadResponse(pc.br, o.In)
+		resp, err := http.ReadResponse(pc.br, responseTo(o.Method))
 		if err != nil {
 			return nil, err
 		}

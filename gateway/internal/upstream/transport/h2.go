@@ -67,7 +67,7 @@ func (p *Pool) roundTripH2(ctx context.Context, o *Request) (*http.Response, err
 		req.Trailer, body.r = o.Client.TrailerBody()
 		req.Body = io.NopCloser(body)
 	}
-	if te := o.In.Header["Te"]; len(te) > 0 && HeaderHasToken(te, "trailers") {
+	if te := o.Fields["Te"]; len(te) > 0 && HeaderHasToken(te, "trailers") {
 		req.Header.Set("Te", "trailers")
 	}
 	resp, err := p.h2.roundTrip(req.WithContext(ctx))

@@ -24,7 +24,7 @@ func (testClient) BodyRefused() error                      { return nil }
 // newTestRequest describes r for the engines as the proxy prepares it,
 // before the route's path.
 func newTestRequest(r *http.Request) *Request {
-	o := &Request{In: r, Method: r.Method, RawQuery: r.URL.RawQuery, Host: r.Host, ConnectTimeout: 10 * time.Second}
+	o := &Request{Fields: r.Header, Method: r.Method, RawQuery: r.URL.RawQuery, Host: r.Host, ConnectTimeout: 10 * time.Second}
 	o.Client = testClient{o}
 	return o
 }

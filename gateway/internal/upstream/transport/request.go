@@ -19,8 +19,9 @@ type Field struct{ Name, Value string }
 // engine writes itself; Extra holds the few lines that change per attempt.
 // Every engine takes this same description.
 type Request struct {
-	// In is the client's request, whose header map is sent.
-	In       *http.Request
+	// Fields is the client's header map as the proxy edited it for the
+	// upstream: it is sent as it stands, minus the framing fields.
+	Fields   http.Header
 	Method   string
 	Path     string // escaped path, normalized or rewritten
 	RawQuery string
@@ -90,7 +91,7 @@ func (o *Request) Idempotent() bool {
 	case "GET", "HEAD", "OPTIONS", "TRACE":
 		return true
 	}
-	h := o.In.Header
+	h := o.Fields
 	return len(h["Idempotency-Key"]) > 0 || len(h["X-Idempotency-Key"]) > 0
 }
 
@@ -114,8 +115,8 @@ func (o *Request) Header() (http.Header, error) {
 	if err := o.checkLine(); err != nil {
 		return nil, err
 	}
-	h := make(http.Header, len(o.In.Header)+len(o.Extra))
-	for k, vs := range o.In.Header {
+	h := make(http.Header, len(o.Fields)+len(o.Extra))
+	for k, vs := range o.Fields {
 		if o.Skip(k) {
 			continue
 		}
@@ -178,7 +179,7 @@ func (o *Request) AppendHead(b []byte) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
-	for k, vs := range o.In.Header {
+	for k, vs := range o.Fields {
 		if o.Skip(k) {
 			continue
 		}
