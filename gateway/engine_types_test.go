@@ -21,6 +21,7 @@ var belowAdapters = []string{"proxy", "proxy/relay", "accesslog", "metrics", "up
 var engineTypes = map[string]bool{
 	"Request": true, "ResponseWriter": true, "ResponseController": true, "NewResponseController": true,
 	"Handler": true, "HandlerFunc": true, "Flusher": true, "Hijacker": true, "ErrAbortHandler": true,
+	"LocalAddrContextKey": true, "ServerContextKey": true,
 }
 
 // TestNoEngineTypesBelowAdapters keeps net/http's request and writer in

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 )
 
@@ -44,8 +45,12 @@ type Request struct {
 	ContentLength int64
 	// Body is the request body; nil when there is none.
 	Body io.ReadCloser
-	// RemoteAddr is the connection's peer, "ip:port".
+	// RemoteAddr is the connection's peer, "ip:port" (a PROXY header's
+	// source when the connection had one).
 	RemoteAddr string
+	// LocalAddr is the address the connection arrived on (a PROXY
+	// header's destination when it had one), nil when unknown.
+	LocalAddr net.Addr
 	// TLS is the connection's TLS state, nil for plaintext.
 	TLS *tls.ConnectionState
 	// H2CUpgrade is set on an HTTP/1.1 request that asks to switch its

@@ -156,11 +156,10 @@ func (v *fmtVars) Var(fv router.FormatVar) string {
 func (v *fmtVars) StartTime() time.Time { return time.Now() }
 
 func localAddrVar(r *downstream.Request, fv router.FormatVar) string {
-	a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	if !ok {
+	if r.LocalAddr == nil {
 		return ""
 	}
-	s := a.String()
+	s := r.LocalAddr.String()
 	switch fv {
 	case router.VarDownstreamLocalAddressWithoutPort:
 		return transport.HostOf(s)

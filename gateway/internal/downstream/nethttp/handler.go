@@ -1,6 +1,7 @@
 package nethttp
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -63,6 +64,7 @@ func fill(v *downstream.Request, r *http.Request) {
 		v.Body = r.Body
 	}
 	v.RemoteAddr, v.TLS = r.RemoteAddr, r.TLS
+	v.LocalAddr, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if v.TLS == nil {
 		// An HTTPS connection served behind the request validator: net/http
 		// cannot see its *tls.Conn, so the state comes from the connection.
