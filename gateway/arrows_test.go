@@ -37,7 +37,12 @@ var arrows = map[string][]string{
 	"proxy": {"api", "authz", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
 		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
 		"gateway/internal/downstream", "gateway/internal/listener", "gateway/internal/upstream", "gateway/internal/upstream/transport",
-		"gateway/internal/proxy/relay"},
+		"gateway/internal/proxy/relay", "gateway/internal/proxy/forwarded"},
+	// forwarded is who the client is and what the upstream is told of it:
+	// addresses, forwarding headers, XFCC.
+	"proxy/forwarded": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/downstream", "gateway/internal/listener", "gateway/internal/upstream/transport"},
 	// relay copies bytes between connections, knowing nothing of HTTP; it
 	// reads sockets under the listener's wrappers.
 	"proxy/relay": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",

@@ -15,7 +15,7 @@ import (
 // downstream.ResponseWriter, never an engine's own types. (The upstream
 // transport builds net/http requests of its own for its HTTP/2 client;
 // those are the upstream's, not a client's.)
-var belowAdapters = []string{"proxy", "proxy/relay", "accesslog", "metrics", "upstream"}
+var belowAdapters = []string{"proxy", "proxy/relay", "proxy/forwarded", "accesslog", "metrics", "upstream"}
 
 // engineTypes are net/http's server-side types.
 var engineTypes = map[string]bool{

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/forwarded"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -602,7 +602,7 @@ var gatewayHeaders = []string{
 // Connection header names, reached the upstream.
 func checkForwardedHeaders(t *testing.T, in *http.Request, h *fuzzHit) {
 	t.Helper()
-	hop := slices.Clone(proxy.HopHeaders)
+	hop := slices.Clone(forwarded.HopHeaders)
 	for _, v := range in.Header["Connection"] {
 		for _, tok := range strings.Split(v, ",") {
 			if tok = strings.TrimSpace(tok); tok != "" {
@@ -646,7 +646,7 @@ func checkGatewayHeaders(t *testing.T, h fuzzHit) {
 	if p := h.header["X-Forwarded-Proto"]; len(p) != 1 || p[0] != "http" {
 		t.Errorf("the upstream got X-Forwarded-Proto %q (%s %s)", p, h.method, h.uri)
 	}
-	for _, k := range append(slices.Clone(proxy.UntrustedHeaders), proxy.OverrideHeaders...) {
+	for _, k := range append(slices.Clone(forwarded.UntrustedHeaders), forwarded.OverrideHeaders...) {
 		if vs, ok := h.header[k]; ok {
 			t.Errorf("the upstream got %s: %q (%s %s)", k, vs, h.method, h.uri)
 		}

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/forwarded"
+
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/router"
@@ -60,7 +62,7 @@ type view struct {
 	// (explain sets it, having no certificate).
 	principal string
 	// client holds the peer, downstream and trusted client addresses.
-	client clientAddrs
+	client forwarded.Client
 	// local is the address the connection arrived on.
 	local netip.AddrPort
 }
@@ -140,12 +142,12 @@ func (rq *request) admit(r *downstream.Request, t tracer) verdict {
 // forwarding removes the headers a client may not set, works out the
 // client's addresses and sets the forwarding headers.
 func (rq *request) forwarding(r *downstream.Request, t tracer) {
-	sanitizeRequestHeaders(r.Header)
-	sanitizeTrustHeaders(r.Header, rq.lc.TrustedHops)
+	forwarded.Sanitize(r.Header)
+	forwarded.SanitizeTrust(r.Header, rq.lc.TrustedHops)
 	xff := r.Header["X-Forwarded-For"]
-	rq.client = resolveClient(rq.conn, r, rq.lc.TrustedHops)
+	rq.client = forwarded.Resolve(rq.conn, r, rq.lc.TrustedHops)
 	t.client(rq.client, xff)
-	setForwardingHeaders(r, &rq.client, rq.conn, rq.lc.XFCC)
+	forwarded.SetHeaders(r, &rq.client, rq.conn, rq.lc.XFCC)
 	t.forwarded(r.Header)
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/forwarded"
+
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
@@ -73,17 +75,17 @@ func (e *explainer) forwarded(h http.Header) {
 }
 
 // client explains where the trusted client address came from.
-func (e *explainer) client(c clientAddrs, received []string) {
+func (e *explainer) client(c forwarded.Client, received []string) {
 	xff := strings.Join(received, ", ")
 	switch {
-	case c.hops == 0 && xff != "":
+	case c.Hops == 0 && xff != "":
 		e.line("client", "X-Forwarded-For %q is not trusted: numTrustedProxies is 0", xff)
-	case c.hops > 0 && c.via == "X-Forwarded-For":
-		e.line("client", "numTrustedProxies %d: address %d from the right of X-Forwarded-For %q", c.hops, c.hops, xff)
-	case c.hops > 0:
-		e.line("client", "numTrustedProxies %d, but X-Forwarded-For %q has no address there: the downstream address counts", c.hops, xff)
+	case c.Hops > 0 && c.Via == "X-Forwarded-For":
+		e.line("client", "numTrustedProxies %d: address %d from the right of X-Forwarded-For %q", c.Hops, c.Hops, xff)
+	case c.Hops > 0:
+		e.line("client", "numTrustedProxies %d, but X-Forwarded-For %q has no address there: the downstream address counts", c.Hops, xff)
 	}
-	e.line("client", "trusted client %s (from the %s): remote.ip and remoteIpBlocks", c.remote, c.via)
+	e.line("client", "trusted client %s (from the %s): remote.ip and remoteIpBlocks", c.Remote, c.Via)
 }
 
 // authenticating keeps the headers as received: the security engine's

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/forwarded"
+
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/h1guard"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
@@ -96,10 +98,10 @@ func (o *outbound) TrailerBody() (http.Header, io.Reader) {
 		out[k] = nil
 	}
 	// The header rules, with no proxy trusted: a trailer is nobody's word.
-	sanitizeRequestHeaders(out)
-	sanitizeTrustHeaders(out, 0)
+	forwarded.Sanitize(out)
+	forwarded.SanitizeTrust(out, 0)
 	for k := range out {
-		if o.Skip(k) || slices.Contains(forwardingHeaders, k) {
+		if o.Skip(k) || slices.Contains(forwarded.Written, k) {
 			delete(out, k)
 		}
 	}
@@ -108,9 +110,6 @@ func (o *outbound) TrailerBody() (http.Header, io.Reader) {
 	}
 	return out, &trailerReader{r: o.Body, from: o.trailer, to: out}
 }
-
-// forwardingHeaders are the ones setForwardingHeaders writes.
-var forwardingHeaders = []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Request-Id", "X-Envoy-External-Address", "X-Forwarded-Client-Cert"}
 
 // trailerReader copies the values of the trailers in to from from when
 // r ends.

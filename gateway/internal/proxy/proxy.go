@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -244,57 +242,6 @@ func noteUpstream(e *accesslog.Entry, c *upstream.Cluster, ep *upstream.Endpoint
 		e.ResponseDuration = time.Since(e.Start)
 		e.Details = "via_upstream"
 	}
-}
-
-var (
-	protoHTTP  = []string{"http"}
-	protoHTTPS = []string{"https"}
-)
-
-func protoValue(r *downstream.Request) []string {
-	if r.TLS != nil {
-		return protoHTTPS
-	}
-	return protoHTTP
-}
-
-// joinXFF appends addr to the X-Forwarded-For values received; empty
-// values add nothing.
-func joinXFF(prior []string, addr string) string {
-	n := len(addr)
-	for _, p := range prior {
-		n += len(p) + 2
-	}
-	b := make([]byte, 0, n)
-	for _, p := range prior {
-		if p = strings.TrimSpace(p); p != "" {
-			b = append(b, p...)
-			b = append(b, ", "...)
-		}
-	}
-	return string(append(b, addr...))
-}
-
-// newRequestID returns a random version 4 UUID.
-func newRequestID() string {
-	const hex = "0123456789abcdef"
-	hi := rand.Uint64()&^(0xf<<12) | 0x4<<12
-	lo := rand.Uint64()&^(0x3<<62) | 0x2<<62
-	var b [36]byte
-	j := 0
-	for i := range 32 {
-		if i == 8 || i == 12 || i == 16 || i == 20 {
-			b[j] = '-'
-			j++
-		}
-		v := hi
-		if i >= 16 {
-			v = lo
-		}
-		b[j] = hex[(v>>(60-4*(i%16)))&0xf]
-		j++
-	}
-	return string(b[:])
 }
 
 // respHopHeaders are the response headers that concern one connection only.

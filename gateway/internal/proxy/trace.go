@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/proxy/forwarded"
+
 	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/router"
@@ -32,7 +34,7 @@ type tracer interface {
 	// hostNormalized: the Host authority is matched as host.
 	hostNormalized(authority, host string)
 	// client: the addresses worked out, and the X-Forwarded-For received.
-	client(c clientAddrs, xff []string)
+	client(c forwarded.Client, xff []string)
 	// forwarded: the headers once the forwarding headers are set.
 	forwarded(h http.Header)
 
@@ -64,7 +66,7 @@ func (noTrace) badPath(string, error)                                           
 func (noTrace) pathParameters(string)                                             {}
 func (noTrace) normalized(string, string, router.PathMode)                        {}
 func (noTrace) hostNormalized(string, string)                                     {}
-func (noTrace) client(clientAddrs, []string)                                      {}
+func (noTrace) client(forwarded.Client, []string)                                 {}
 func (noTrace) forwarded(http.Header)                                             {}
 func (noTrace) tlsServer(*listener.Config, string, string, int, int, bool)        {}
 func (noTrace) authenticating(*authz.Request, bool)                               {}

@@ -1,4 +1,4 @@
-package proxy
+package forwarded
 
 import (
 	"crypto/sha256"

@@ -1,6 +1,7 @@
-package proxy
+package forwarded
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -12,45 +13,45 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
-// clientAddrs are the addresses the gateway knows a request by, in Envoy's
+// Client are the addresses the gateway knows a request by, in Envoy's
 // terms (use_remote_address: true, xff_num_trusted_hops: N).
-type clientAddrs struct {
-	// peer is the physical peer of the connection: source.ip and ipBlocks.
+type Client struct {
+	// Peer is the physical peer of the connection: source.ip and ipBlocks.
 	// PROXY protocol and X-Forwarded-For never change it.
-	peer netip.Addr
-	// downstream is the connection's remote address: the PROXY source
+	Peer netip.Addr
+	// Downstream is the connection's remote address: the PROXY source
 	// when the connection carried a PROXY header, else the peer. It is
 	// appended to X-Forwarded-For.
-	downstream string
-	// remote is the trusted client address: the Nth address from the right
+	Downstream string
+	// Remote is the trusted client address: the Nth address from the right
 	// of the X-Forwarded-For received (N = numTrustedProxies), or the
 	// downstream address when N is 0, the header has fewer than N entries
 	// or that entry is not an address. It is remote.ip, remoteIpBlocks and
 	// X-Envoy-External-Address.
-	remote netip.Addr
-	// hops is N, the number of trusted proxies in front of the gateway.
-	hops uint32
-	// via names where remote came from, for explain: "peer", "PROXY
+	Remote netip.Addr
+	// Hops is N, the number of trusted proxies in front of the gateway.
+	Hops uint32
+	// Via names where remote came from, for explain: "peer", "PROXY
 	// header" or "X-Forwarded-For".
-	via string
+	Via string
 }
 
-// resolveClient works out a request's addresses from its connection and
+// Resolve works out a request's addresses from its connection and
 // its X-Forwarded-For header, trusting hops proxies.
-func resolveClient(ci *listener.ConnInfo, r *downstream.Request, hops uint32) clientAddrs {
-	c := clientAddrs{downstream: transport.HostOf(r.RemoteAddr), hops: hops, via: "peer"}
-	down, _ := netip.ParseAddr(c.downstream)
+func Resolve(ci *listener.ConnInfo, r *downstream.Request, hops uint32) Client {
+	c := Client{Downstream: transport.HostOf(r.RemoteAddr), Hops: hops, Via: "peer"}
+	down, _ := netip.ParseAddr(c.Downstream)
 	down = down.Unmap()
-	c.peer = ci.Peer.Addr().Unmap()
-	if !c.peer.IsValid() {
-		c.peer = down
+	c.Peer = ci.Peer.Addr().Unmap()
+	if !c.Peer.IsValid() {
+		c.Peer = down
 	}
 	if ci.Proxied {
-		c.via = "PROXY header"
+		c.Via = "PROXY header"
 	}
-	c.remote = down
+	c.Remote = down
 	if a, ok := xffFromRight(r.Header["X-Forwarded-For"], hops); ok {
-		c.remote, c.via = a, "X-Forwarded-For"
+		c.Remote, c.Via = a, "X-Forwarded-For"
 	}
 	return c
 }
@@ -84,12 +85,12 @@ func xffFromRight(vs []string, n uint32) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// setForwardingHeaders adds what an Istio gateway adds to every request:
+// SetHeaders adds what an Istio gateway adds to every request:
 // the downstream address appended to X-Forwarded-For, the trusted client
 // address as X-Envoy-External-Address, X-Forwarded-Proto (the client's is
 // kept only behind trusted proxies), an X-Request-Id when the client sent
 // none, and X-Forwarded-Client-Cert for an mTLS client.
-func setForwardingHeaders(r *downstream.Request, c *clientAddrs, ci *listener.ConnInfo, mode mesh.XFCCMode) {
+func SetHeaders(r *downstream.Request, c *Client, ci *listener.ConnInfo, mode mesh.XFCCMode) {
 	h := r.Header
 	setClientCert(h, r.TLS, ci, mode)
 	// The values set here share one backing array (each capped at its
@@ -102,14 +103,14 @@ func setForwardingHeaders(r *downstream.Request, c *clientAddrs, ci *listener.Co
 		h[k] = vals[n-1 : n : n]
 	}
 	if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-		set("X-Forwarded-For", joinXFF(prior, c.downstream))
+		set("X-Forwarded-For", joinXFF(prior, c.Downstream))
 	} else {
-		set("X-Forwarded-For", c.downstream)
+		set("X-Forwarded-For", c.Downstream)
 	}
-	if c.remote.IsValid() {
-		set("X-Envoy-External-Address", c.remote.String())
+	if c.Remote.IsValid() {
+		set("X-Envoy-External-Address", c.Remote.String())
 	}
-	if c.hops == 0 || !validProto(h["X-Forwarded-Proto"]) {
+	if c.Hops == 0 || !validProto(h["X-Forwarded-Proto"]) {
 		h["X-Forwarded-Proto"] = protoValue(r)
 	}
 	if len(h["X-Request-Id"]) == 0 {
@@ -132,9 +133,9 @@ var UntrustedHeaders = []string{"Forwarded", "X-Forwarded-Host", "X-Forwarded-Po
 // than the one policy checked; they never reach an upstream.
 var OverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override", "X-Original-Url", "X-Rewrite-Url"}
 
-// sanitizeTrustHeaders removes the headers a client may not set for the
+// SanitizeTrust removes the headers a client may not set for the
 // upstream given how many proxies the gateway trusts.
-func sanitizeTrustHeaders(h http.Header, hops uint32) {
+func SanitizeTrust(h http.Header, hops uint32) {
 	if hops == 0 {
 		for _, k := range UntrustedHeaders {
 			delete(h, k)
@@ -143,4 +144,58 @@ func sanitizeTrustHeaders(h http.Header, hops uint32) {
 	for _, k := range OverrideHeaders {
 		delete(h, k)
 	}
+}
+
+// Written are the headers SetHeaders writes.
+var Written = []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Request-Id", "X-Envoy-External-Address", "X-Forwarded-Client-Cert"}
+
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
+
+func protoValue(r *downstream.Request) []string {
+	if r.TLS != nil {
+		return protoHTTPS
+	}
+	return protoHTTP
+}
+
+// joinXFF appends addr to the X-Forwarded-For values received; empty
+// values add nothing.
+func joinXFF(prior []string, addr string) string {
+	n := len(addr)
+	for _, p := range prior {
+		n += len(p) + 2
+	}
+	b := make([]byte, 0, n)
+	for _, p := range prior {
+		if p = strings.TrimSpace(p); p != "" {
+			b = append(b, p...)
+			b = append(b, ", "...)
+		}
+	}
+	return string(append(b, addr...))
+}
+
+// newRequestID returns a random version 4 UUID.
+func newRequestID() string {
+	const hex = "0123456789abcdef"
+	hi := rand.Uint64()&^(0xf<<12) | 0x4<<12
+	lo := rand.Uint64()&^(0x3<<62) | 0x2<<62
+	var b [36]byte
+	j := 0
+	for i := range 32 {
+		if i == 8 || i == 12 || i == 16 || i == 20 {
+			b[j] = '-'
+			j++
+		}
+		v := hi
+		if i >= 16 {
+			v = lo
+		}
+		b[j] = hex[(v>>(60-4*(i%16)))&0xf]
+		j++
+	}
+	return string(b[:])
 }

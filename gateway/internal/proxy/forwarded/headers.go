@@ -1,4 +1,4 @@
-package proxy
+package forwarded
 
 import (
 	"net/http"
@@ -13,12 +13,12 @@ var HopHeaders = []string{
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Http2-Settings",
 }
 
-// sanitizeRequestHeaders removes from a request's headers what must not
+// Sanitize removes from a request's headers what must not
 // reach the upstream and what a client may not set for it: hop-by-hop
 // headers and those its Connection header names, Envoy's x-envoy-*
 // control headers. X-Forwarded-Client-Cert is setForwardingHeaders'. It
 // runs before anything else reads or adds headers.
-func sanitizeRequestHeaders(h http.Header) {
+func Sanitize(h http.Header) {
 	for _, v := range h["Connection"] {
 		for v != "" {
 			var tok string

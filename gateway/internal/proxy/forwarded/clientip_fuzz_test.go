@@ -1,4 +1,4 @@
-package proxy
+package forwarded
 
 import (
 	"net/http"
@@ -80,15 +80,15 @@ func FuzzXFF(f *testing.F) {
 		if lines != nil {
 			r.Header["X-Forwarded-For"] = lines
 		}
-		c := resolveClient(&listener.ConnInfo{Peer: peer, Proxied: proxied}, r, n)
+		c := Resolve(&listener.ConnInfo{Peer: peer, Proxied: proxied}, r, n)
 		down := netip.MustParseAddr(transport.HostOf(remoteAddr))
-		if c.peer != peer.Addr() {
-			t.Fatalf("peer %v, want the socket's %v", c.peer, peer.Addr())
+		if c.Peer != peer.Addr() {
+			t.Fatalf("peer %v, want the socket's %v", c.Peer, peer.Addr())
 		}
-		if wantRemote := map[bool]netip.Addr{true: got, false: down}[ok]; c.remote != wantRemote {
-			t.Fatalf("remote %v, want %v (xff ok %v)", c.remote, wantRemote, ok)
+		if wantRemote := map[bool]netip.Addr{true: got, false: down}[ok]; c.Remote != wantRemote {
+			t.Fatalf("remote %v, want %v (xff ok %v)", c.Remote, wantRemote, ok)
 		}
-		setForwardingHeaders(r, &c, &listener.ConnInfo{}, mesh.XFCCSanitizeSet)
+		SetHeaders(r, &c, &listener.ConnInfo{}, mesh.XFCCSanitizeSet)
 		xff := r.Header["X-Forwarded-For"]
 		// Header lines are joined trimmed; blank lines add nothing.
 		var kept []string
@@ -101,8 +101,8 @@ func FuzzXFF(f *testing.F) {
 		if len(xff) != 1 || xff[0] != wantXFF {
 			t.Fatalf("forwarded X-Forwarded-For %q, want %q", xff, wantXFF)
 		}
-		if e := r.Header["X-Envoy-External-Address"]; len(e) != 1 || e[0] != c.remote.String() {
-			t.Fatalf("X-Envoy-External-Address %q, want %q", e, c.remote)
+		if e := r.Header["X-Envoy-External-Address"]; len(e) != 1 || e[0] != c.Remote.String() {
+			t.Fatalf("X-Envoy-External-Address %q, want %q", e, c.Remote)
 		}
 	})
 }
