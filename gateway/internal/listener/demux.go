@@ -15,7 +15,7 @@ import (
 func (l *Listener) serveStream(c net.Conn, lc *Config, gen any) {
 	local := localIP(c)
 	if lc.Family == FamilyTCP {
-		rt := lc.TCP.MatchTCP(local)
+		rt := lc.TCPRoute(local)
 		if rt == nil {
 			c.Close()
 			return
@@ -39,11 +39,9 @@ func (l *Listener) serveTLSConn(c net.Conn, lc *Config, gen any, local netip.Add
 		return
 	}
 	pc := &prefixConn{Conn: c, prefix: hello}
-	if lc.Passthrough != nil {
-		if rt := lc.Passthrough.MatchSNI(sni, local); rt != nil {
-			l.d.Forward(pc, rt.Forward, sni, nil, gen)
-			return
-		}
+	if rt := lc.PassthroughRoute(sni, local); rt != nil {
+		l.d.Forward(pc, rt.Forward, sni, nil, gen)
+		return
 	}
 	if lc.TLS == nil {
 		c.Close() // an SNI no route takes: closed, never forwarded anywhere
@@ -58,13 +56,13 @@ func (l *Listener) serveTLSConn(c net.Conn, lc *Config, gen any, local netip.Add
 		tc.Close()
 		return
 	}
-	i, _ := lc.TLS.Server(tc.ConnectionState().ServerName)
-	if t := lc.Terminated[i]; t.Routes != nil {
+	cs := tc.ConnectionState()
+	switch _, https, rt := lc.TerminatedRoute(cs.ServerName, local); {
+	case https:
 		l.deliverTLS(tc, lc)
-	} else if rt := t.TCP.MatchTCP(local); rt != nil {
-		cs := tc.ConnectionState()
+	case rt != nil:
 		l.d.Forward(tc, rt.Forward, cs.ServerName, &cs, gen)
-	} else {
+	default:
 		tc.Close()
 	}
 }

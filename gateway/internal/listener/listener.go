@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
 // Limits of the downstream HTTP servers (security.md HTTP-05, HTTP-06).
@@ -138,25 +140,22 @@ func (l *Listener) dispatch(c net.Conn) {
 	if c = l.admit(c, lc); c == nil {
 		return
 	}
-	if p := lc.Proxy; p != nil {
-		switch {
-		case p.IsTrusted(peerAddr(c)):
-			l.conns.Go(func() {
-				hc, reason, err := ReadProxyHeader(c, p)
-				if err != nil {
-					l.refuseProxy(c, reason, err)
-					return
-				}
-				l.route(hc, lc, gen)
-			})
-			return
-		case !p.PlainUntrusted:
-			c.Close()
-			l.refuseProxy(c, ProxyUntrusted, nil)
-			return
-		}
+	switch p := lc.Proxy; p.Admit(peerAddr(c)) {
+	case mesh.ProxyReadHeader:
+		l.conns.Go(func() {
+			hc, reason, err := ReadProxyHeader(c, p)
+			if err != nil {
+				l.refuseProxy(c, reason, err)
+				return
+			}
+			l.route(hc, lc, gen)
+		})
+	case mesh.ProxyRefuse:
+		c.Close()
+		l.refuseProxy(c, ProxyUntrusted, nil)
+	default:
+		l.route(c, lc, gen)
 	}
-	l.route(c, lc, gen)
 }
 
 // route hands a connection, its PROXY header read, to what serves its

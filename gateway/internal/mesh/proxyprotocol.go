@@ -52,6 +52,36 @@ type ProxySettings struct {
 	From string
 }
 
+// ProxyAdmission is what a listener with PROXY settings does with a new
+// connection, by its peer.
+type ProxyAdmission uint8
+
+const (
+	// ProxyDirect serves the connection with its peer as the client: the
+	// listener takes no PROXY headers (nil settings), or takes none from
+	// this peer and serves such peers directly.
+	ProxyDirect ProxyAdmission = iota
+	// ProxyReadHeader reads a PROXY header first (a missing one is
+	// refused unless AllowMissing).
+	ProxyReadHeader
+	// ProxyRefuse closes the connection: an untrusted peer.
+	ProxyRefuse
+)
+
+// Admit says what a listener with settings p does with a connection from
+// peer; the listener and explain both ask it.
+func (p *ProxySettings) Admit(peer netip.Addr) ProxyAdmission {
+	switch {
+	case p == nil:
+		return ProxyDirect
+	case p.IsTrusted(peer):
+		return ProxyReadHeader
+	case p.PlainUntrusted:
+		return ProxyDirect
+	}
+	return ProxyRefuse
+}
+
 // IsTrusted reports whether peer may send a PROXY header.
 func (p *ProxySettings) IsTrusted(peer netip.Addr) bool {
 	if p.Trusted == nil {

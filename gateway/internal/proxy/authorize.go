@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -114,12 +115,11 @@ func (s *Pipeline) allowTCP(c net.Conn, snap *Generation, f *router.Forward, sni
 		return true
 	}
 	ci := listener.NewConnInfo(c)
-	ar := &authz.Request{TCP: true, SourceIP: ci.Peer.Addr().Unmap(), Local: ci.Local, SNI: sni,
-		PeerPrincipal: peerPrincipal(cs), Destination: destinationOf(snap, f)}
-	ar.RemoteIP = ar.SourceIP
+	remote := ci.Peer.Addr().Unmap()
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		ar.RemoteIP = a.AddrPort().Addr().Unmap()
+		remote = a.AddrPort().Addr().Unmap() // a PROXY header's source
 	}
+	ar := tcpRequest(snap, f, ci, remote, sni, peerPrincipal(cs))
 	d := e.Authorize(ar, nil)
 	s.logDecision(&d, ar)
 	if !d.Allowed {
@@ -134,6 +134,15 @@ func (s *Pipeline) allowTCP(c net.Conn, snap *Generation, f *router.Forward, sni
 		return false
 	}
 	return true
+}
+
+// tcpRequest is what the security engine decides a TCP connection on:
+// the peer (source.ip), the downstream address remote (remoteIpBlocks),
+// the local address, the SNI, the client certificate's principal and the
+// destination service. Serving and explain both build it here.
+func tcpRequest(snap *Generation, f *router.Forward, ci *listener.ConnInfo, remote netip.Addr, sni, principal string) *authz.Request {
+	return &authz.Request{TCP: true, SourceIP: ci.Peer.Addr().Unmap(), RemoteIP: remote, Local: ci.Local, SNI: sni,
+		PeerPrincipal: principal, Destination: destinationOf(snap, f)}
 }
 
 // noteDenied records an authorization denial for the access log, in

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -179,11 +180,11 @@ func describeServers(lc *listener.Config) string {
 // terminatesHTTP reports whether the TLS server chosen by sni serves
 // HTTPS (rather than forwarding the decrypted stream as TCP).
 func terminatesHTTP(lc *listener.Config, sni string) bool {
-	if lc.Passthrough != nil && lc.Passthrough.MatchSNI(sni, netip.Addr{}) != nil {
+	if lc.PassthroughRoute(sni, netip.Addr{}) != nil {
 		return false
 	}
-	i, ok := lc.TLS.Server(sni)
-	return ok && i < len(lc.Terminated) && lc.Terminated[i].Routes != nil
+	_, https, _ := lc.TerminatedRoute(sni, netip.Addr{})
+	return https
 }
 
 // connection works out the connection's addresses, as accepting it would:
@@ -197,17 +198,17 @@ func (e *explainer) connection(lc *listener.Config, req ExplainRequest, r *downs
 	ci := &listener.ConnInfo{Peer: peer, Local: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(lc.Key.Port))}
 	r.RemoteAddr = peer.String()
 	e.line("client", "physical peer %s: source.ip and ipBlocks", peer.Addr())
-	p := lc.Proxy
+	admit := lc.Proxy.Admit(peer.Addr())
 	switch {
-	case p != nil && !p.IsTrusted(peer.Addr()) && !p.PlainUntrusted:
+	case admit == mesh.ProxyRefuse:
 		e.line("client", "peer %s may not send PROXY headers", peer.Addr())
 		return nil, e.done(0, "connection closed: untrusted peer on a PROXY protocol listener")
-	case p != nil && p.IsTrusted(peer.Addr()) && req.ProxySource == "" && !p.AllowMissing:
+	case admit == mesh.ProxyReadHeader && req.ProxySource == "" && !lc.Proxy.AllowMissing:
 		e.line("client", "no PROXY header, and this listener requires one")
 		return nil, e.done(0, "connection closed without a response: PROXY header missing")
-	case req.ProxySource != "" && (p == nil || !p.IsTrusted(peer.Addr())):
+	case req.ProxySource != "" && admit == mesh.ProxyDirect:
 		e.line("client", "PROXY header from %s not honoured: the listener does not take PROXY headers from this peer", req.ProxySource)
-		if p == nil {
+		if lc.Proxy == nil {
 			return nil, e.done(0, "connection fails: the PROXY header is read as a malformed request")
 		}
 	case req.ProxySource != "":

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/gatehouse-proxy/gatehouse/authz"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/upstream"
@@ -91,18 +90,16 @@ func (e *explainer) tcp(ctx context.Context, lc *listener.Config, r *downstream.
 	sni := ""
 	switch {
 	case r.TLS == nil:
-		rt = lc.TCP.MatchTCP(local)
-	case lc.Passthrough != nil && lc.Passthrough.MatchSNI(r.TLS.ServerName, local) != nil:
+		rt = lc.TCPRoute(local)
+	case lc.PassthroughRoute(r.TLS.ServerName, local) != nil:
 		sni = r.TLS.ServerName
-		rt = lc.Passthrough.MatchSNI(sni, local)
+		rt = lc.PassthroughRoute(sni, local)
 		e.line("tls", "SNI %q is passed through untouched", sni)
 	default:
 		sni = r.TLS.ServerName
-		i, _ := lc.TLS.Server(sni)
+		var i int
+		i, _, rt = lc.TerminatedRoute(sni, local)
 		e.line("tls", "SNI %q selects %s; the decrypted stream is forwarded as TCP", sni, describeServer(lc, i))
-		if i >= 0 && i < len(lc.Terminated) {
-			rt = lc.Terminated[i].TCP.MatchTCP(local)
-		}
 	}
 	if rt == nil {
 		return e.done(0, "connection closed: no TCP or TLS route takes it")
@@ -113,8 +110,7 @@ func (e *explainer) tcp(ctx context.Context, lc *listener.Config, r *downstream.
 		if ci.Proxied {
 			remote = addrOf(r.RemoteAddr)
 		}
-		ar := &authz.Request{TCP: true, SourceIP: ci.Peer.Addr(), RemoteIP: remote, Local: ci.Local, SNI: sni,
-			PeerPrincipal: e.principal, Destination: destinationOf(e.snap, rt.Forward)}
+		ar := tcpRequest(e.snap, rt.Forward, ci, remote, sni, e.principal)
 		tr := eng.Explain(ctx, ar)
 		e.trace(tr)
 		if !tr.Decision.Allowed {
