@@ -21,7 +21,7 @@ var arrows = map[string][]string{
 	"config": {"api"},
 	"mesh":   {"api", "envoyfmt", "router", "gateway/internal/config"},
 	"listener": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
-		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/handoff", "gateway/internal/accesslog", "gateway/internal/metrics",
 		"gateway/internal/downstream"},
 	"upstream": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
 		"gateway/internal/downstream", "gateway/internal/upstream/transport"},
@@ -31,22 +31,22 @@ var arrows = map[string][]string{
 	// legacy builds Gateway specs (listener.GatewaySpec), so it comes
 	// with what listener needs.
 	"legacy": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
-		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/handoff", "gateway/internal/accesslog", "gateway/internal/metrics",
 		"gateway/internal/downstream", "gateway/internal/listener", "gateway/internal/upstream", "gateway/internal/upstream/transport"},
 	// proxy is the request pipeline: everything below gateway.
 	"proxy": {"api", "authz", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
-		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/handoff", "gateway/internal/accesslog", "gateway/internal/metrics",
 		"gateway/internal/downstream", "gateway/internal/listener", "gateway/internal/upstream", "gateway/internal/upstream/transport",
 		"gateway/internal/proxy/relay", "gateway/internal/proxy/forwarded"},
 	// forwarded is who the client is and what the upstream is told of it:
 	// addresses, forwarding headers, XFCC.
 	"proxy/forwarded": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
-		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/handoff", "gateway/internal/accesslog", "gateway/internal/metrics",
 		"gateway/internal/downstream", "gateway/internal/listener", "gateway/internal/upstream/transport"},
 	// relay copies bytes between connections, knowing nothing of HTTP; it
 	// reads sockets under the listener's wrappers.
 	"proxy/relay": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
-		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/handoff", "gateway/internal/accesslog", "gateway/internal/metrics",
 		"gateway/internal/downstream", "gateway/internal/listener"},
 	"accesslog": {"envoyfmt", "gateway/internal/downstream"},
 	"metrics":   {"envoyfmt", "gateway/internal/accesslog", "gateway/internal/downstream"},
@@ -57,10 +57,12 @@ var arrows = map[string][]string{
 	// nethttp is net/http's adapter: it fills the view and calls the
 	// pipeline through downstream.Handler, never importing proxy.
 	"downstream/nethttp": {"api", "envoyfmt", "router", "tls", "gateway/internal/config", "gateway/internal/mesh",
-		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/accesslog", "gateway/internal/metrics",
+		"gateway/internal/h1guard", "gateway/internal/h2guard", "gateway/internal/handoff", "gateway/internal/accesslog", "gateway/internal/metrics",
 		"gateway/internal/downstream", "gateway/internal/listener"},
 	"h1guard": nil,
 	"h2guard": nil,
+	// handoff is a net.Listener the accept loop hands connections to.
+	"handoff": nil,
 }
 
 // TestDependencyArrows pins the arrows with go list -deps, and makes a new

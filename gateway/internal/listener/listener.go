@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/handoff"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/mesh"
 )
 
@@ -30,7 +31,7 @@ type Listener struct {
 	http *http.Server // plaintext HTTP/1.1 and h2c
 	tls  *http.Server // HTTPS after the handshake, HTTP/1.1 and h2
 	// plain and secure feed accepted connections to the two servers.
-	plain, secure *chanListener
+	plain, secure *handoff.Listener
 	done          chan struct{} // closed when the accept loop has returned
 	conns         sync.WaitGroup
 	active        atomic.Int64 // connections held, when a cap applies (connlimit.go)
@@ -40,7 +41,7 @@ type Listener struct {
 // serves. It serves nothing until Serve is called. On error ln is closed.
 func New(key Key, ln net.Listener, h http.Handler, d *Deps) (*Listener, error) {
 	l := &Listener{d: d, key: key, ln: ln, done: make(chan struct{})}
-	l.plain, l.secure = newChanListener(ln.Addr()), newChanListener(ln.Addr())
+	l.plain, l.secure = handoff.New(ln.Addr()), handoff.New(ln.Addr())
 	l.http = d.newHTTPServer(h, ln.Addr().String())
 	l.http.Protocols = new(http.Protocols)
 	l.http.Protocols.SetHTTP1(true)
@@ -171,8 +172,10 @@ func (l *Listener) route(c net.Conn, lc *Config, gen any) {
 	}
 }
 
-func (l *Listener) deliver(to *chanListener, c net.Conn) {
-	if !to.deliver(c) {
+// deliver hands c to the HTTP server that serves it, or closes it once
+// that server has stopped.
+func (l *Listener) deliver(to *handoff.Listener, c net.Conn) {
+	if !to.Deliver(c) {
 		c.Close()
 	}
 }
@@ -192,46 +195,3 @@ func (l *Listener) Drain(ctx context.Context) {
 	}
 	wg.Wait()
 }
-
-// chanListener is a net.Listener fed by the accept loop, so that one
-// socket can hand connections to different servers.
-type chanListener struct {
-	addr   net.Addr
-	ch     chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newChanListener(addr net.Addr) *chanListener {
-	return &chanListener{addr: addr, ch: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-// deliver passes c to the server; it returns false once the listener is
-// closed.
-func (l *chanListener) deliver(c net.Conn) bool {
-	select {
-	case l.ch <- c:
-		return true
-	case <-l.closed:
-		return false
-	}
-}
-
-// Accept returns the next delivered connection.
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-// Close stops Accept.
-func (l *chanListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-// Addr returns the socket's address.
-func (l *chanListener) Addr() net.Addr { return l.addr }

@@ -11,18 +11,20 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/gateway/internal/handoff"
 )
 
 // newTestH2Pool is an HTTP/2 pool (h2c, prior knowledge) to an upstream
 // served over in-memory connections by h, with net/http's server.
 func newTestH2Pool(t *testing.T, limits Limits, h http.HandlerFunc) (*h2Pool, *testUpstream) {
-	ln := newChanListener(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	ln := handoff.New(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	srv := &http.Server{Handler: h, Protocols: new(http.Protocols)}
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	u := &testUpstream{serve: func(c net.Conn) {
-		if !ln.deliver(c) {
+		if !ln.Deliver(c) {
 			c.Close()
 		}
 	}}
