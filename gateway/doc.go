@@ -14,12 +14,18 @@
 //   - legacy: Ingress and RouteRule translated to Istio resources.
 //   - listener: the Gateway schema and compile, and the runtime listeners
 //     (accept, PROXY protocol, TLS/SNI, the HTTP/1.1 and HTTP/2 front ends
-//     with their request guards h1guard and h2guard).
+//     with their request guards h1guard and h2guard; handoff passes
+//     accepted connections to them).
+//   - downstream: the request view and response interface the pipeline
+//     sees, whatever HTTP engine parsed the request; downstream/nethttp is
+//     net/http's adapter to it, the only place its request and writer
+//     types appear (engine_types_test.go pins that).
 //   - upstream: ServiceEntry and DestinationRule, clusters, balancers,
 //     outlier detection; upstream/transport: pools, HTTP/1.1 and HTTP/2
 //     clients, limits.
 //   - proxy: the request pipeline (decide, plan, forward, retries,
 //     mirrors, local replies, TCP forwarding) and explain, which runs it;
+//     proxy/forwarded: client addresses and forwarding headers;
 //     proxy/relay: byte relays for TCP and upgraded connections.
 //   - accesslog and metrics: what every request leaves behind.
 //
