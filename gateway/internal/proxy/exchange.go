@@ -24,6 +24,8 @@ type exchange struct {
 	policy *router.RetryPolicy
 	took   time.Duration // time to the final response head
 	tried  []*upstream.Endpoint
+	// triedBuf holds the first attempts' endpoints without an allocation.
+	triedBuf [2]*upstream.Endpoint
 	// setCookie is the consistent-hash cookie made up for a client that
 	// had none, to send back with the response.
 	setCookie string
@@ -35,6 +37,7 @@ type exchange struct {
 func (x *exchange) run(ctx context.Context) (*http.Response, *upstream.Endpoint, error) {
 	attemptHdr := len(x.o.Extra)
 	x.o.Add("X-Envoy-Attempt-Count", "1")
+	x.tried = x.triedBuf[:0]
 	key, setCookie := x.c.Hash.Key(x.r)
 	x.setCookie = setCookie
 	for attempt := 0; ; attempt++ {
@@ -44,7 +47,7 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *upstream.Endpoint,
 		}
 		x.tried = append(x.tried, ep)
 		x.o.Extra[attemptHdr].Value = strconv.Itoa(attempt + 1)
-		tctx, cancel := ctx, context.CancelFunc(func() {})
+		tctx, cancel := ctx, context.CancelFunc(nil)
 		if pt := x.perTry(); pt > 0 {
 			tctx, cancel = context.WithTimeoutCause(ctx, pt, errPerTryTimeout)
 		}
@@ -53,9 +56,12 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *upstream.Endpoint,
 		x.took = time.Since(start)
 		x.c.Observe(ep, resp, err)
 		if !x.retry(attempt, ctx, tctx, resp, err) {
-			if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			switch {
+			case cancel == nil:
+			case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
+				// The per-try timeout bounds the body too: it ends with it.
 				resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
-			} else {
+			default:
 				cancel()
 			}
 			return resp, ep, err
@@ -63,7 +69,9 @@ func (x *exchange) run(ctx context.Context) (*http.Response, *upstream.Endpoint,
 		if resp != nil {
 			resp.Body.Close()
 		}
-		cancel()
+		if cancel != nil {
+			cancel()
+		}
 		if !x.retrying {
 			x.retrying = true
 			defer x.c.HoldRetry()() // the retry budget, held until the request ends

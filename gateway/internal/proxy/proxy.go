@@ -52,7 +52,6 @@ func (s *Pipeline) forward(w downstream.ResponseWriter, r *downstream.Request, r
 	case resp.StatusCode == http.StatusSwitchingProtocols:
 		s.switchProtocols(w, r, resp, o)
 	default:
-		defer cutOnTimeout(ctx, w, act.Timeout).wait()
 		writeResponse(w, ctx, resp, x.took, o.IdleOr(mesh.StreamIdleTimeout), func(h http.Header) {
 			s.editResponse(h, r, rq, act, p.dest, o, x, ep)
 		})
@@ -119,35 +118,6 @@ func (s *Pipeline) editResponse(h http.Header, r *downstream.Request, rq *reques
 		// its end; the rest of it is not read any more, so the client
 		// must not send another request on this connection.
 		h["Connection"] = []string{"close"}
-	}
-}
-
-// cutOnTimeout makes the route timeout, when it fires mid-body, cut the
-// response off: a client that is not reading must not keep the handler
-// (and the upstream) waiting. The caller waits for the cut (timeoutCut.wait)
-// before returning, since w is recycled once the request ends.
-func cutOnTimeout(ctx context.Context, w downstream.ResponseWriter, timeout time.Duration) timeoutCut {
-	if timeout <= 0 {
-		return timeoutCut{}
-	}
-	done := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(done)
-		w.SetWriteDeadline(aLongTimeAgo)
-	})
-	return timeoutCut{stop: stop, done: done}
-}
-
-// timeoutCut is a cut cutOnTimeout may make.
-type timeoutCut struct {
-	stop func() bool
-	done chan struct{}
-}
-
-// wait stops the cut, or waits for it to finish if it has started.
-func (t timeoutCut) wait() {
-	if t.stop != nil && !t.stop() {
-		<-t.done
 	}
 }
 
@@ -269,7 +239,8 @@ func writeResponse(w downstream.ResponseWriter, ctx context.Context, resp *http.
 		edits(h)
 	}
 	w.WriteHeader(resp.StatusCode)
-	rerr, werr := copyBody(w, resp.Body, resp.ContentLength < 0, idle)
+	cut, _ := ctx.Deadline() // the route timeout's, if any
+	rerr, werr := copyBody(w, resp.Body, resp.ContentLength < 0, idle, cut)
 	if werr != nil {
 		return
 	}
@@ -288,15 +259,23 @@ func writeResponse(w downstream.ResponseWriter, ctx context.Context, resp *http.
 // copyBody copies an upstream body to the client. With flush set (a body
 // of unknown length, such as a stream of events) every read is flushed to
 // the client at once. Each write must complete within idle, the stream
-// idle timeout.
-func copyBody(w downstream.ResponseWriter, body io.Reader, flush bool, idle time.Duration) (rerr, werr error) {
+// idle timeout, and before cut, the route timeout's deadline (zero: none):
+// a client that is not reading must not keep the handler and the
+// upstream waiting past the route timeout. A body that ends in time gets
+// the idle timeout back for the engine's last writes (a chunked body's
+// end, trailers).
+func copyBody(w downstream.ResponseWriter, body io.Reader, flush bool, idle time.Duration, cut time.Time) (rerr, werr error) {
 	bp := relay.GetBuffer()
 	defer relay.PutBuffer(bp)
 	buf := *bp
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			w.SetWriteDeadline(time.Now().Add(idle))
+			d := time.Now().Add(idle)
+			if !cut.IsZero() && cut.Before(d) {
+				d = cut
+			}
+			w.SetWriteDeadline(d)
 			if _, werr = w.Write(buf[:n]); werr != nil {
 				return nil, werr
 			}
@@ -305,6 +284,9 @@ func copyBody(w downstream.ResponseWriter, body io.Reader, flush bool, idle time
 			}
 		}
 		if err == io.EOF {
+			if !cut.IsZero() {
+				w.SetWriteDeadline(time.Now().Add(idle))
+			}
 			return nil, nil
 		}
 		if err != nil {
