@@ -17,8 +17,6 @@ func testEndpoints(weights ...uint32) []*Endpoint {
 	return eps
 }
 
-// anyEndpoint is the usable filter of a cluster without ejections.
-func anyEndpoint(*Endpoint) bool { return true }
 
 // except is a usable filter that refuses the endpoints of eps at the
 // given indexes (ejected, or already tried).
@@ -150,7 +148,7 @@ func TestSchedule(t *testing.T) {
 func TestRoundRobinBalancer(t *testing.T) {
 	t.Run("each endpoint in turn", func(t *testing.T) {
 		eps := testEndpoints(1, 1, 1)
-		got := picks(t, newBalancer(&LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps), eps, 30, nil, anyEndpoint)
+		got := picks(t, newBalancer(&LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps), eps, 30, nil, usable)
 		for i := range got {
 			if i >= 3 && got[i] != got[i-3] {
 				t.Fatalf("picks %v: not a cycle of the three", got)
@@ -163,7 +161,7 @@ func TestRoundRobinBalancer(t *testing.T) {
 	t.Run("weighted", func(t *testing.T) {
 		weights := []uint32{5, 1, 1}
 		eps := testEndpoints(weights...)
-		got := picks(t, newBalancer(&LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps), eps, 70, nil, anyEndpoint)
+		got := picks(t, newBalancer(&LoadBalancerSettings{Simple: "ROUND_ROBIN"}, eps), eps, 70, nil, usable)
 		for i := 0; i+7 <= len(got); i++ {
 			if c := counts(got[i:i+7], 3); !slices.Equal(c, []int{5, 1, 1}) {
 				t.Fatalf("picks %d-%d = %v, want 5, 1 and 1 of every 7", i, i+7, c)
@@ -223,7 +221,7 @@ func TestLeastRequestBalancer(t *testing.T) {
 				eps[i].active.Store(n)
 			}
 			b := &leastRequest{intN: seeded()}
-			for _, got := range picks(t, b, eps, 200, nil, anyEndpoint) {
+			for _, got := range picks(t, b, eps, 200, nil, usable) {
 				if tt.want >= 0 && got != tt.want || tt.want < 0 && got == -tt.want {
 					t.Fatalf("picked endpoint %d with %d in flight (want %d): loads %v", got, tt.active[got], tt.want, tt.active)
 				}
@@ -242,14 +240,14 @@ func TestLeastRequestBalancer(t *testing.T) {
 		b := &leastRequest{intN: func(n int) int { next++; return draws[next-1] % n }}
 		// 1 against 0; 2 against 9; 3 against itself, drawn again: 5.
 		want := []int{0, 2, 3}
-		got := picks(t, b, eps, 3, nil, anyEndpoint)
+		got := picks(t, b, eps, 3, nil, usable)
 		if !slices.Equal(got, want) {
 			t.Errorf("picks = %v, want %v", got, want)
 		}
 	})
 	t.Run("ties take turns", func(t *testing.T) {
 		eps := testEndpoints(1, 1, 1)
-		got := picks(t, &leastRequest{}, eps, 30, nil, anyEndpoint)
+		got := picks(t, &leastRequest{}, eps, 30, nil, usable)
 		if c := counts(got, 3); !slices.Equal(c, []int{10, 10, 10}) {
 			t.Errorf("picks per endpoint without load = %v, want 10 each", c)
 		}
@@ -287,7 +285,7 @@ func TestLeastRequestBalancer(t *testing.T) {
 			if lr, ok := b.(*leastRequest); ok {
 				lr.intN = seeded()
 			}
-			if got := counts(picks(t, b, eps, 120, nil, anyEndpoint), len(eps)); !slices.Equal(got, tt.want) {
+			if got := counts(picks(t, b, eps, 120, nil, usable), len(eps)); !slices.Equal(got, tt.want) {
 				t.Errorf("weights %v: picks %v, want %v", tt.weights, got, tt.want)
 			}
 		}
@@ -312,7 +310,7 @@ func TestLeastRequestBalancer(t *testing.T) {
 			var inflight []*Endpoint
 			served := make([]int, len(eps))
 			for i := range 30000 {
-				ep := b.pick(eps, "", anyEndpoint)
+				ep := b.pick(eps, "", usable)
 				ep.active.Add(1)
 				inflight = append(inflight, ep)
 				if i >= 1000 { // once warm
@@ -347,7 +345,7 @@ func TestRandomBalancer(t *testing.T) {
 	t.Run("uniform", func(t *testing.T) {
 		// RANDOM ignores weights, as Envoy's random balancer does.
 		eps := testEndpoints(1, 1, 3)
-		got := counts(picks(t, randomLB{intN: seeded()}, eps, 3000, nil, anyEndpoint), 3)
+		got := counts(picks(t, randomLB{intN: seeded()}, eps, 3000, nil, usable), 3)
 		if !within(got, []uint32{1, 1, 1}, 0.1) {
 			t.Errorf("picks per endpoint = %v, want about 1000 each", got)
 		}
@@ -398,13 +396,13 @@ func TestRingHashBalancer(t *testing.T) {
 		again := testEndpoints(1, 1, 1)
 		b2 := newRing(again, 0)
 		for i := range 200 {
-			first := b.pick(eps, userKey(i), anyEndpoint)
+			first := b.pick(eps, userKey(i), usable)
 			for range 3 {
-				if ep := b.pick(eps, userKey(i), anyEndpoint); ep != first {
+				if ep := b.pick(eps, userKey(i), usable); ep != first {
 					t.Fatalf("key %s went to %s, then to %s", userKey(i), first.Addr, ep.Addr)
 				}
 			}
-			if ep := b2.pick(again, userKey(i), anyEndpoint); ep.Addr != first.Addr {
+			if ep := b2.pick(again, userKey(i), usable); ep.Addr != first.Addr {
 				t.Fatalf("key %s went to %s, then to %s on a rebuilt ring", userKey(i), first.Addr, ep.Addr)
 			}
 		}
@@ -452,7 +450,7 @@ func TestRingHashBalancer(t *testing.T) {
 	t.Run("keys spread by weight", func(t *testing.T) {
 		for _, weights := range [][]uint32{{1, 1, 1}, {1, 3}, {2, 1, 1, 4}} {
 			eps := testEndpoints(weights...)
-			got := counts(picks(t, newRing(eps, 0), eps, 20000, userKey, anyEndpoint), len(eps))
+			got := counts(picks(t, newRing(eps, 0), eps, 20000, userKey, usable), len(eps))
 			if !within(got, weights, 0.15) {
 				t.Errorf("weights %v: keys per endpoint %v, not within 15%% of the weights", weights, got)
 			}
@@ -460,9 +458,9 @@ func TestRingHashBalancer(t *testing.T) {
 	})
 	t.Run("removing an endpoint moves few keys", func(t *testing.T) {
 		eps := testEndpoints(1, 1, 1, 1)
-		before := picks(t, newRing(eps, 0), eps, 20000, userKey, anyEndpoint)
+		before := picks(t, newRing(eps, 0), eps, 20000, userKey, usable)
 		rest := slices.Delete(slices.Clone(eps), 2, 3)
-		after := picks(t, newRing(rest, 0), rest, 20000, userKey, anyEndpoint)
+		after := picks(t, newRing(rest, 0), rest, 20000, userKey, usable)
 		moved, stayed := 0, 0
 		for i := range before {
 			if before[i] == 2 {
@@ -484,7 +482,7 @@ func TestRingHashBalancer(t *testing.T) {
 	t.Run("an unusable endpoint's keys move, no other", func(t *testing.T) {
 		eps := testEndpoints(1, 1, 1, 1)
 		b := newRing(eps, 0)
-		before := picks(t, b, eps, 5000, userKey, anyEndpoint)
+		before := picks(t, b, eps, 5000, userKey, usable)
 		after := picks(t, b, eps, 5000, userKey, except(eps, 1))
 		spread := map[int]bool{}
 		for i := range before {
@@ -514,7 +512,7 @@ func TestRingHashBalancer(t *testing.T) {
 			{[]uint32{1, 2}, []int{10, 20}},
 		} {
 			eps := testEndpoints(tt.weights...)
-			if got := counts(picks(t, newRing(eps, 0), eps, 30, nil, anyEndpoint), len(eps)); !slices.Equal(got, tt.want) {
+			if got := counts(picks(t, newRing(eps, 0), eps, 30, nil, usable), len(eps)); !slices.Equal(got, tt.want) {
 				t.Errorf("weights %v: picks without a key %v, want %v", tt.weights, got, tt.want)
 			}
 		}
@@ -546,7 +544,7 @@ func TestClusterPickAvoidsTriedEndpoints(t *testing.T) {
 			}
 			want := tt.want
 			if want == nil { // the key's own endpoint, even when tried
-				own := slices.Index(eps, tt.c.lb.pick(eps, "k", anyEndpoint))
+				own := slices.Index(eps, tt.c.lb.pick(eps, "k", usable))
 				tried = append(tried, eps[own])
 				want = func(got int) bool { return got == own }
 			}

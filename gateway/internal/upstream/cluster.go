@@ -68,8 +68,10 @@ func (c *Cluster) Pick(key string, tried []*Endpoint) *Endpoint {
 		return nil
 	}
 	now := time.Now()
-	all := c.Outlier == nil || c.panicking(now)
-	healthy := func(ep *Endpoint) bool { return all || !ep.health.ejected(now) }
+	healthy := usable // no endpoint is ejected, or all are (panic): any will do
+	if c.Outlier != nil && !c.panicking(now) {
+		healthy = func(ep *Endpoint) bool { return !ep.health.ejected(now) }
+	}
 	if len(tried) > 0 && c.Hash == nil && len(c.Endpoints) > 1 {
 		fresh := func(ep *Endpoint) bool { return healthy(ep) && !slices.Contains(tried, ep) }
 		if ep := c.lb.pick(c.Endpoints, key, fresh); ep != nil {
@@ -78,6 +80,10 @@ func (c *Cluster) Pick(key string, tried []*Endpoint) *Endpoint {
 	}
 	return c.lb.pick(c.Endpoints, key, healthy)
 }
+
+// usable takes any endpoint; a function without captures, so choosing it
+// costs no allocation.
+func usable(*Endpoint) bool { return true }
 
 // Send runs one attempt against ep, enforcing the cluster's request limit
 // and counting the requests in flight until the response body is closed.
