@@ -17,7 +17,6 @@ func testEndpoints(weights ...uint32) []*Endpoint {
 	return eps
 }
 
-
 // except is a usable filter that refuses the endpoints of eps at the
 // given indexes (ejected, or already tried).
 func except(eps []*Endpoint, out ...int) func(*Endpoint) bool {
