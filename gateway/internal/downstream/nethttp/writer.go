@@ -15,14 +15,30 @@ type responseWriter struct {
 	h  *handler
 }
 
-func (rw *responseWriter) Header() http.Header         { return rw.w.Header() }
-func (rw *responseWriter) WriteHeader(status int)      { rw.w.WriteHeader(status) }
-func (rw *responseWriter) Write(p []byte) (int, error) { return rw.w.Write(p) }
-func (rw *responseWriter) Flush() error                { return rw.rc.Flush() }
+// Header, WriteHeader and Write are net/http's writer's own.
 
-func (rw *responseWriter) SetReadDeadline(t time.Time) error  { return rw.rc.SetReadDeadline(t) }
+// Header returns the response header map.
+func (rw *responseWriter) Header() http.Header { return rw.w.Header() }
+
+// WriteHeader sends the status and the header.
+func (rw *responseWriter) WriteHeader(status int) { rw.w.WriteHeader(status) }
+
+// Write sends body bytes.
+func (rw *responseWriter) Write(p []byte) (int, error) { return rw.w.Write(p) }
+
+// Flush, the deadlines and Hijack go through http.ResponseController, which
+// reaches the writer under net/http's wrappers (HTTP/1.1 and HTTP/2).
+
+// Flush sends what is buffered.
+func (rw *responseWriter) Flush() error { return rw.rc.Flush() }
+
+// SetReadDeadline bounds the reads of the request body.
+func (rw *responseWriter) SetReadDeadline(t time.Time) error { return rw.rc.SetReadDeadline(t) }
+
+// SetWriteDeadline bounds the writes of the response.
 func (rw *responseWriter) SetWriteDeadline(t time.Time) error { return rw.rc.SetWriteDeadline(t) }
 
+// Hijack takes the connection over from net/http.
 func (rw *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return rw.rc.Hijack() }
 
 // Abort makes net/http reset the connection (HTTP/1.1) or the stream
