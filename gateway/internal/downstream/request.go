@@ -36,6 +36,9 @@ type Request struct {
 	EscapedPath string
 	// RawQuery is the target's query, without "?".
 	RawQuery string
+	// ForceQuery is set when the target ended in a "?" with no query
+	// after it, which URI keeps.
+	ForceQuery bool
 	// Header holds the header fields, canonical keys, without Host.
 	Header http.Header
 	// Trailer names the trailers the client declared; their values are
@@ -76,13 +79,13 @@ func (r *Request) Reset() { *r = Request{} }
 
 // URI returns the path and query the request carries on, as
 // url.URL.RequestURI does: EscapedPath ("/" when empty), then "?" and
-// RawQuery when there is one.
+// RawQuery when there is one (or ForceQuery is set).
 func (r *Request) URI() string {
 	p := r.EscapedPath
 	if p == "" {
 		p = "/"
 	}
-	if r.RawQuery == "" {
+	if r.RawQuery == "" && !r.ForceQuery {
 		return p
 	}
 	return p + "?" + r.RawQuery

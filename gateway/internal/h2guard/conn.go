@@ -43,6 +43,9 @@ type Conn struct {
 	mode    atomic.Int32
 	onClose func(reason string)
 	rd      counter // Read's alone
+	// rmu orders the engine's reads against the drain of a closing
+	// connection, which may start while a read is blocked.
+	rmu sync.Mutex
 
 	wmu sync.Mutex // held while writing; guards wr
 	wr  writer
@@ -120,7 +123,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 	case modeShut:
 		return 0, net.ErrClosed
 	}
+	c.rmu.Lock()
 	n, err := c.Conn.Read(p)
+	c.rmu.Unlock()
 	// The mode is loaded after the read: a 101 written while it waited
 	// makes these bytes the first after the 101.
 	if m := c.mode.Load(); m <= modeActive && n > 0 && c.see(p[:n], m) {
@@ -171,19 +176,22 @@ func (c *Conn) detect(b []byte, m int32) []byte {
 // itself, Close leaves that to it and returns nil: the guard closes it
 // once the client had time to read the GOAWAY.
 //
-// The engine's own close of an HTTP/2 connection lingers the same way: it
-// typically follows the engine's GOAWAY (a protocol error, an idle or
-// shutdown timeout) while client bytes are still unread, and closing a
-// socket with unread bytes sends a TCP reset, which can make the client
-// drop that GOAWAY unread. So Close shuts down the writing side and
-// returns; the client's bytes are read and discarded until it closes or
-// lingerTime passes, then the conn is closed.
+// The engine's own close of a plaintext HTTP/2 connection (h2c) lingers
+// the same way: it typically follows the engine's GOAWAY (a protocol
+// error, an idle or shutdown timeout) while client bytes are still unread,
+// and closing a socket with unread bytes sends a TCP reset, which can make
+// the client drop that GOAWAY unread. So when no write is in progress,
+// Close shuts down the writing side and returns; the client's bytes are
+// read and discarded until it closes or lingerTime passes, then the conn
+// is closed. A TLS connection is closed at once: its close_notify would
+// need the TLS write lock a stuck write may hold, and net/http closes the
+// *tls.Conn itself when the engine returns.
 func (c *Conn) Close() error {
 	switch m := c.mode.Load(); {
 	case m == modeClosing || m == modeClosed || m == modeShut:
 		return nil
 	case m == modeActive && c.mode.CompareAndSwap(modeActive, modeShut):
-		if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		if c.shutWrite() {
 			go func() {
 				c.drain()
 				_ = c.Conn.Close()
@@ -193,3 +201,20 @@ func (c *Conn) Close() error {
 	}
 	return c.Conn.Close()
 }
+
+// shutWrite shuts down the writing side of a plaintext connection when no
+// Write is in progress, within the GOAWAY wait; false means the conn must
+// be closed at once.
+func (c *Conn) shutWrite() bool {
+	cw, ok := c.Conn.(interface{ CloseWrite() error })
+	if _, tls := c.Conn.(connectionStater); !ok || tls || !c.wmu.TryLock() {
+		return false
+	}
+	defer c.wmu.Unlock()
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.wait))
+	return cw.CloseWrite() == nil
+}
+
+// CloseNow closes the wrapped conn at once, without lingering: a
+// connection closed to free its descriptor must free it now.
+func (c *Conn) CloseNow() error { return c.Conn.Close() }

@@ -209,7 +209,11 @@ func (c *Conn) sendGoAway() {
 // the connection or linger passes. Closing a socket with unread bytes
 // sends a TCP reset, which can make the client drop the GOAWAY unread.
 func (c *Conn) drain() {
+	// The deadline also ends a read of the engine's still blocked, whose
+	// turn the drain waits for.
 	_ = c.Conn.SetReadDeadline(time.Now().Add(c.linger))
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	buf := make([]byte, 4<<10)
 	for {
 		if _, err := c.Conn.Read(buf); err != nil {

@@ -189,3 +189,56 @@ func TestXNetCloseLingers(t *testing.T) {
 		t.Fatalf("no GOAWAY in %x", got)
 	}
 }
+
+// The engine's Close must never wait on a write stuck on a client that
+// does not read: with a write in flight it closes at once, and the write
+// fails, on plaintext and on TLS alike.
+func TestCloseWithWriteInFlight(t *testing.T) {
+	t.Parallel()
+	for _, withTLS := range []bool{false, true} {
+		l := listen(t)
+		defer l.Close()
+		if withTLS {
+			l.tls = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, NextProtos: []string{"h2"}}
+		}
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			if c, err := l.Accept(); err == nil {
+				accepted <- c
+			}
+		}()
+		var c net.Conn
+		var err error
+		if withTLS {
+			c, err = tls.Dial("tcp", l.Addr().String(), clientTLS)
+		} else {
+			c, err = net.Dial("tcp", l.Addr().String())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, preface) // the client never reads
+		s := <-accepted
+		s.Read(make([]byte, len(preface))) // the guard sees the preface: HTTP/2
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := s.Write(make([]byte, 64<<20))
+			wrote <- err
+		}()
+		time.Sleep(100 * time.Millisecond) // the write fills the socket buffers and blocks
+		start := time.Now()
+		s.Close()
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Errorf("tls %v: Close took %v with a write in flight", withTLS, d)
+		}
+		select {
+		case err := <-wrote:
+			if err == nil {
+				t.Errorf("tls %v: the stuck write succeeded", withTLS)
+			}
+		case <-time.After(2 * time.Second):
+			t.Errorf("tls %v: the stuck write still blocks 2 s after Close", withTLS)
+		}
+	}
+}

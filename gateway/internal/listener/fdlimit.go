@@ -56,7 +56,11 @@ func (ic *IdleConns) closeOldest(n int) int {
 	}
 	ic.mu.Unlock()
 	for _, c := range conns {
-		c.Close()
+		if cn, ok := c.(interface{ CloseNow() error }); ok {
+			cn.CloseNow() // an HTTP/2 guard would linger: the descriptor is needed now
+		} else {
+			c.Close()
+		}
 	}
 	return len(conns)
 }

@@ -124,8 +124,9 @@ func (req *ExplainRequest) httpRequest() (*downstream.Request, uint32, error) {
 	if !httpguts.ValidHeaderFieldName(method) {
 		return nil, 0, fmt.Errorf("explain: invalid method %q", method)
 	}
-	r := &downstream.Request{Method: method, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: u.Host,
-		RequestURI: u.RequestURI(), EscapedPath: u.EscapedPath(), RawQuery: u.RawQuery, Header: http.Header{}}
+	r := &downstream.Request{Method: method, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Host:       strings.TrimSuffix(u.Host, ":"), // as http.NewRequest drops an empty port
+		RequestURI: u.RequestURI(), EscapedPath: u.EscapedPath(), RawQuery: u.RawQuery, ForceQuery: u.ForceQuery, Header: http.Header{}}
 	if u.RawPath == "" && u.Path != "" && !strings.HasPrefix(r.RequestURI, "/") {
 		r.RequestURI = "/" + r.RequestURI
 	}

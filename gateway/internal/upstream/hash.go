@@ -69,14 +69,23 @@ func (h *HashPolicy) Key(r *downstream.Request) (key, setCookie string) {
 	return v, sc
 }
 
-// cookie returns the value of the request cookie name, "" when absent.
-// As net/http reads a request's cookies, each "; "-separated pair is
-// parsed on its own, and an invalid one is skipped.
+// asciiSpace is what net/http trims around cookie pairs and names.
+const asciiSpace = " \t\r\n"
+
+// cookie returns the value of the request cookie name, "" when absent,
+// read as net/http reads a request's cookies: the Cookie lines split at
+// ";", each pair trimmed and split at its first "=", the name trimmed,
+// invalid pairs skipped, the first pair with the name winning (even with
+// an empty value).
 func cookie(h http.Header, name string) string {
 	for _, line := range h["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
-			cs, err := http.ParseCookie(strings.TrimSpace(part))
-			if err == nil && len(cs) == 1 && cs[0].Name == name {
+			k, v, _ := strings.Cut(strings.Trim(part, asciiSpace), "=")
+			if strings.Trim(k, asciiSpace) != name {
+				continue
+			}
+			cs, err := http.ParseCookie(name + "=" + v)
+			if err == nil && len(cs) == 1 {
 				return cs[0].Value
 			}
 		}

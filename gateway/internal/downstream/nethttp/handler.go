@@ -55,7 +55,7 @@ func fill(v *downstream.Request, r *http.Request) {
 	v.SetContext(r.Context())
 	v.Method, v.Proto, v.ProtoMajor, v.ProtoMinor = r.Method, r.Proto, r.ProtoMajor, r.ProtoMinor
 	v.Host, v.RequestURI = r.Host, r.RequestURI
-	v.EscapedPath, v.RawQuery = r.URL.EscapedPath(), r.URL.RawQuery
+	v.EscapedPath, v.RawQuery, v.ForceQuery = r.URL.EscapedPath(), r.URL.RawQuery, r.URL.ForceQuery
 	if u := r.RequestURI; u != "" && u[0] != '/' && u != "*" {
 		v.TargetScheme = r.URL.Scheme
 	}
