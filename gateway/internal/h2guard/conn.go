@@ -55,7 +55,15 @@ type Conn struct {
 	sent   chan struct{} // closed once the GOAWAY was written
 
 	wait, linger time.Duration // goAwayWait and lingerTime; tests shorten them
+	// lingerRun runs the lingering close of an engine's Close (SetLingerRunner);
+	// nil runs it on a goroutine of its own.
+	lingerRun func(func())
 }
+
+// SetLingerRunner makes run start the lingering close an engine's Close
+// leaves behind (see Close), so that a server can wait for those at
+// shutdown: a WaitGroup's Go, typically. Call it before serving c.
+func (c *Conn) SetLingerRunner(run func(func())) { c.lingerRun = run }
 
 // New returns c guarded with the limits lim. onClose, if not nil, is called
 // once with ReasonPrematureResets when the guard has closed the connection,
@@ -192,10 +200,15 @@ func (c *Conn) Close() error {
 		return nil
 	case m == modeActive && c.mode.CompareAndSwap(modeActive, modeShut):
 		if c.shutWrite() {
-			go func() {
+			linger := func() {
 				c.drain()
 				_ = c.Conn.Close()
-			}()
+			}
+			if c.lingerRun != nil {
+				c.lingerRun(linger)
+			} else {
+				go linger()
+			}
 			return nil
 		}
 	}

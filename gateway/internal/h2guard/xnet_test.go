@@ -242,3 +242,47 @@ func TestCloseWithWriteInFlight(t *testing.T) {
 		}
 	}
 }
+
+// The lingering close of an engine's Close runs on the runner a server
+// gave (a WaitGroup's Go), so that the server can wait for it at shutdown;
+// it ends once the client closes its side.
+func TestLingerRunner(t *testing.T) {
+	t.Parallel()
+	l := listen(t)
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, preface)
+	<-accepted
+	g := <-l.conns
+	g.Read(make([]byte, len(preface))) // the guard sees the preface: HTTP/2
+	var lingering sync.WaitGroup
+	ran := 0
+	g.SetLingerRunner(func(f func()) { ran++; lingering.Go(f) })
+	g.Close()
+	if ran != 1 {
+		t.Fatalf("the runner ran %d lingering closes, want 1", ran)
+	}
+	if _, err := io.ReadAll(c); err != nil { // the server's side shut down: EOF, not a reset
+		t.Fatalf("client read: %v", err)
+	}
+	c.Close()
+	done := make(chan struct{})
+	go func() {
+		lingering.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("the lingering close did not end when the client closed")
+	}
+}

@@ -16,13 +16,15 @@ import (
 // every connection for the HTTP/2 preface (prior knowledge, or after an
 // h2c upgrade) and costs a flag check on HTTP/1.1 ones.
 func (l *Listener) h2Guard(c net.Conn) net.Conn {
-	return h2guard.New(c, h2guard.Limits{}, func(reason string) {
+	g := h2guard.New(c, h2guard.Limits{}, func(reason string) {
 		l.d.Metrics.H2Closed(reason)
 		if ok, held := l.d.RefusalLog.Allow(); ok {
 			l.d.Log.Warn("HTTP/2 connection closed: the client reset most of the streams it opened",
 				"listener", l.ln.Addr().String(), "peer", c.RemoteAddr().String(), "reason", reason, "similar_lines_suppressed", held)
 		}
-	}).ForServer()
+	})
+	g.SetLingerRunner(l.lingering.Go) // Drain waits for these closes
+	return g.ForServer()
 }
 
 // newH2Server is the HTTP/2 engine of TLS connections that negotiated h2:

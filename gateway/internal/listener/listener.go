@@ -34,7 +34,10 @@ type Listener struct {
 	plain, secure *handoff.Listener
 	done          chan struct{} // closed when the accept loop has returned
 	conns         sync.WaitGroup
-	active        atomic.Int64 // connections held, when a cap applies (connlimit.go)
+	// lingering counts HTTP/2 connections closing after their GOAWAY
+	// (h2guard's lingering close), which Drain waits for.
+	lingering sync.WaitGroup
+	active    atomic.Int64 // connections held, when a cap applies (connlimit.go)
 }
 
 // New makes the listener of key on the socket ln, whose HTTP requests h
@@ -181,7 +184,9 @@ func (l *Listener) deliver(to *handoff.Listener, c net.Conn) {
 }
 
 // Drain stops accepting, then lets in-flight requests finish until ctx
-// ends, when the remaining connections are closed.
+// ends, when the remaining connections are closed. It returns once the
+// HTTP/2 connections closed after their GOAWAY have lingered (or ctx
+// ends).
 func (l *Listener) Drain(ctx context.Context) {
 	l.ln.Close()
 	<-l.done
@@ -194,4 +199,15 @@ func (l *Listener) Drain(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+	// The last HTTP/2 connections may still be lingering (at most about a
+	// second): a process that exits now would reset them.
+	lingered := make(chan struct{})
+	go func() {
+		l.lingering.Wait()
+		close(lingered)
+	}()
+	select {
+	case <-lingered:
+	case <-ctx.Done():
+	}
 }
