@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -334,5 +336,34 @@ func TestRewriteURIControlCharsRejected(t *testing.T) {
 `))
 	if err == nil || !strings.Contains(fmt.Sprint(problems), "may not contain spaces, control characters") {
 		t.Errorf("a rewrite with CR/LF loaded: %v %v", err, problems)
+	}
+}
+
+// Header formatters read the request as the engine handed it to the
+// pipeline: the address the connection arrived on, and the path with a
+// bare trailing "?" kept, as Envoy's %REQ(:PATH)% keeps it.
+func TestHeaderFormattersSeeTheRequestView(t *testing.T) {
+	t.Parallel()
+	ch := make(chan seen, 1)
+	port := startUpstream(t, recorder(ch))
+	g := startGW(t, routes(fmt.Sprintf(`
+  - headers:
+      request:
+        set: {x-local: "%%DOWNSTREAM_LOCAL_ADDRESS%%", x-local-port: "%%DOWNSTREAM_LOCAL_PORT%%", x-path: "%%REQ(:PATH)%%"}
+    route: [{destination: {host: 127.0.0.1, port: {number: %d}}}]
+`, port)))
+	c := g.dial(80)
+	io.WriteString(c, "GET /echo? HTTP/1.1\r\nHost: shop.example.com\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /echo?: %v %v", resp, err)
+	}
+	up := <-ch
+	addr := g.srv.Addr(80).String()
+	_, lport, _ := net.SplitHostPort(addr)
+	for k, want := range map[string]string{"X-Local": addr, "X-Local-Port": lport, "X-Path": "/echo?"} {
+		if got := up.Header.Get(k); got != want {
+			t.Errorf("upstream %s = %q, want %q", k, got, want)
+		}
 	}
 }

@@ -54,7 +54,9 @@ type Request struct {
 	// LocalAddr is the address the connection arrived on (a PROXY
 	// header's destination when it had one), nil when unknown.
 	LocalAddr net.Addr
-	// TLS is the connection's TLS state, nil for plaintext.
+	// TLS is the connection's TLS state, nil for plaintext (or when the
+	// engine cannot see it: the pipeline then takes it from the
+	// listener's connection info).
 	TLS *tls.ConnectionState
 	// H2CUpgrade is set on an HTTP/1.1 request that asks to switch its
 	// connection to HTTP/2 (RFC 7540 3.2) in a form the engine can serve:

@@ -40,6 +40,12 @@ type request struct {
 // decide.go) as explain does, and answers as the decision says.
 func (h *httpHandler) ServeDownstream(w downstream.ResponseWriter, r *downstream.Request) {
 	rq := request{snap: h.s.Current(), conn: listener.ConnInfoOf(r.Context())}
+	if r.TLS == nil {
+		// An HTTPS connection served behind the request validator: the
+		// engine cannot see its *tls.Conn, so the state comes from the
+		// connection.
+		r.TLS = rq.conn.TLS
+	}
 	// Every request is counted in the metrics; logged if the access log is on.
 	lw := beginLog(w, r)
 	defer finishLog(h.s.Metrics, rq.snap, lw, r, rq.conn)

@@ -65,11 +65,6 @@ func fill(v *downstream.Request, r *http.Request) {
 	}
 	v.RemoteAddr, v.TLS = r.RemoteAddr, r.TLS
 	v.LocalAddr, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	if v.TLS == nil {
-		// An HTTPS connection served behind the request validator: net/http
-		// cannot see its *tls.Conn, so the state comes from the connection.
-		v.TLS = listener.ConnInfoOf(r.Context()).TLS
-	}
 	v.H2CUpgrade = isH2CUpgrade(r)
 }
 
