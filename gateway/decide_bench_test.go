@@ -13,7 +13,6 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/downstream/nethttp"
 	"github.com/gatehouse-proxy/gatehouse/gateway/internal/listener"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // decideFiles is a configuration whose answers need no upstream, so that
@@ -67,18 +66,6 @@ spec:
 	}
 }
 
-// decideToken signs a valid ES256 token for decideFiles' JWT rule.
-func decideToken(tb testing.TB) string {
-	tb.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, azClaims("https://idp.example", "alice"))
-	tok.Header["kid"] = "ec-1"
-	s, err := tok.SignedString(azKeys().ec)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s
-}
-
 // decideCase is one request of the handler benchmark and its answer.
 type decideCase struct {
 	name, host, path string
@@ -90,7 +77,7 @@ type decideCase struct {
 }
 
 func decideCases(tb testing.TB) []decideCase {
-	bearer := http.Header{"Authorization": {"Bearer " + decideToken(tb)}}
+	bearer := http.Header{"Authorization": {"Bearer " + driftToken(tb, "")}}
 	return []decideCase{
 		{"direct", "app.example.com", "/x", nil, 200, 5},
 		{"redirect", "app.example.com", "/old", nil, 301, 6},

@@ -247,7 +247,7 @@ func (l *ppFaultyListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return c, err
 	}
-	switch peerAddr(c).String() {
+	switch host, _, _ := net.SplitHostPort(c.RemoteAddr().String()); host {
 	case "127.0.0.3":
 		c.Close()
 		return nil, errors.New("allowlist lookup failed for 127.0.0.3")

@@ -19,16 +19,8 @@ import (
 // over one connection.
 func TestUpstreamConnectionsReused(t *testing.T) {
 	t.Parallel()
-	var conns atomic.Int32
-	ts := httptest.NewUnstartedServer(named("up"))
-	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	ts.Start()
-	t.Cleanup(ts.Close)
-	g := startGW(t, oneRoute(portOf(t, ts.Listener.Addr()), ""))
+	conns, port := connCountingUpstream(t)
+	g := startGW(t, oneRoute(port, ""))
 	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	for i := range 30 {
 		resp, err := fresh.Get(g.url(80) + fmt.Sprintf("/%d", i))
@@ -50,18 +42,10 @@ func TestUpstreamConnectionsReused(t *testing.T) {
 // a fresh upstream connection.
 func TestMaxRequestsPerConnection(t *testing.T) {
 	t.Parallel()
-	var conns atomic.Int32
-	ts := httptest.NewUnstartedServer(named("up"))
-	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	ts.Start()
-	t.Cleanup(ts.Close)
+	conns, port := connCountingUpstream(t)
 	g := startGW(t, map[string]string{
 		"gw.yaml": httpGateway,
-		"se.yaml": serviceEntry("svc", "svc.example.com", fmt.Sprint(portOf(t, ts.Listener.Addr()))),
+		"se.yaml": serviceEntry("svc", "svc.example.com", fmt.Sprint(port)),
 		"dr.yaml": "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc}\nspec:\n  host: svc.example.com\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 1}}\n",
 		"vs.yaml": "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs}\nspec:\n  hosts: [\"*\"]\n  gateways: [gw]\n  http:\n  - route: [{destination: {host: svc.example.com}}]\n",
 	})
@@ -206,4 +190,19 @@ func TestHeadResponseBodyDoesNotShiftQueue(t *testing.T) {
 			t.Errorf("GET %s answered with %q", p, b)
 		}
 	}
+}
+
+// connCountingUpstream starts an upstream answering "up" and counts the
+// connections it accepts.
+func connCountingUpstream(t *testing.T) (*atomic.Int32, uint32) {
+	conns := new(atomic.Int32)
+	ts := httptest.NewUnstartedServer(named("up"))
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return conns, portOf(t, ts.Listener.Addr())
 }
